@@ -1,0 +1,7 @@
+//! hobbits-chain: the beacon chain v0.8.1 SSZ containers and their roots, the Hobbits RPC payload
+//! containers, and (in later modules) the chain store. No network, no actix, no runtime.
+
+pub mod rpc;
+pub mod types;
+
+pub use types::*;
