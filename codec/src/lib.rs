@@ -1,0 +1,12 @@
+//! hobbits-codec: bytes <-> typed Hobbits messages (EWP v3). No actix, no runtime.
+//!
+//! Layers, bottom up: [`frame`] (the tokio-util codec for EWP frames and its limits), [`bson_compat`]
+//! (tolerant readers for the BSON shapes 2019 clients sent), then one module per protocol:
+//! [`rpc`], [`gossip`], [`ping`]. [`Envelope`] ties them together: `Envelope::from_frame(&frame)` /
+//! `envelope.to_frame()`. Every error is a [`CodecError`].
+
+pub mod error;
+pub mod frame;
+
+pub use error::CodecError;
+pub use frame::{Frame, FrameCodec, FrameLimits, Protocol};
