@@ -1,0 +1,353 @@
+//! Configuration of one node: [`NodeConfig`] with its [`Limits`], [`Timeouts`] and optional
+//! [`ProducerConfig`], documented defaults, and validation returning a typed [`ConfigError`].
+//!
+//! Plain data, no I/O. Layering of file / environment / flags lives in `settings.rs`.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use crate::peer_table::NodeId;
+use crate::uri::PeerUri;
+
+/// Why a configuration was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A count or size that must be positive is zero.
+    #[error("`{field}` must be at least {min}, got {value}")]
+    TooSmall {
+        field: &'static str,
+        min: u64,
+        value: u64,
+    },
+    /// A value above its hard ceiling.
+    #[error("`{field}` must be at most {max}, got {value}")]
+    TooLarge {
+        field: &'static str,
+        max: u64,
+        value: u64,
+    },
+    /// A duration that must be positive is zero.
+    #[error("`{field}` must be a positive duration")]
+    ZeroDuration { field: &'static str },
+    /// Two settings contradict each other.
+    #[error("`{field}` ({value:?}) is inconsistent: {reason}")]
+    Inconsistent {
+        field: &'static str,
+        value: String,
+        reason: &'static str,
+    },
+    /// A peer address did not parse.
+    #[error("bad peer address: {0}")]
+    BadPeer(#[from] crate::uri::UriError),
+    /// A value could not be read (file, environment or flag).
+    #[error("bad configuration value: {0}")]
+    Source(String),
+}
+
+/// Hard bounds on everything a peer can make this node hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Connected peers (inbound + outbound, handshaked or not). Inbound connections beyond it are
+    /// closed at accept time. Default 50.
+    pub max_peers: usize,
+    /// RPC requests this node may have outstanding towards one peer. Default 64.
+    pub max_outstanding_requests: usize,
+    /// Requests from one peer being served at once; more are answered with "server error" (40).
+    /// Default 32.
+    pub max_inbound_requests: usize,
+    /// Mailbox capacity of a session actor: frames queued for one peer before `try_send` reports
+    /// the peer as slow. Default 256.
+    pub session_mailbox: usize,
+    /// Mailbox capacity of the manager and chain-store actors. Default 1024.
+    pub actor_mailbox: usize,
+    /// Bytes buffered for writing to one socket before the session stops reading its mailbox
+    /// (actix `FramedWrite` high watermark). Default 4 MiB.
+    pub write_buffer_high: usize,
+    /// IPs remembered in the ban list; the entry closest to expiry is dropped first. Default 1024.
+    pub max_bans: usize,
+    /// Largest frame header accepted, bytes. Default 64 KiB.
+    pub max_header_len: u32,
+    /// Largest frame body accepted, bytes. Default 16 MiB.
+    pub max_body_len: u32,
+    /// Most headers / bodies / states served in one response. Default 64.
+    pub max_response_items: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_peers: 50,
+            max_outstanding_requests: 64,
+            max_inbound_requests: 32,
+            session_mailbox: 256,
+            actor_mailbox: 1024,
+            write_buffer_high: 4 * 1024 * 1024,
+            max_bans: 1024,
+            max_header_len: 64 * 1024,
+            max_body_len: 16 * 1024 * 1024,
+            max_response_items: 64,
+        }
+    }
+}
+
+/// Every wait the node does has an end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timeouts {
+    /// A peer that has not completed the HELLO exchange by then is disconnected. Default 10 s.
+    pub handshake: Duration,
+    /// An outbound RPC request without a response by then fails with `RpcError::Timeout`.
+    /// Default 10 s.
+    pub request: Duration,
+    /// A TCP connect that takes longer fails (and backs off). Default 5 s.
+    pub dial: Duration,
+    /// First redial delay of a lost static peer; doubles on each failure. Default 250 ms.
+    pub reconnect_initial: Duration,
+    /// Ceiling of the redial delay. Default 30 s.
+    pub reconnect_max: Duration,
+    /// How long an IP stays banned after a malformed frame; zero disables bans. Default 60 s.
+    pub ban: Duration,
+    /// Time given to a GOODBYE to reach the socket before the connection is dropped. Default 1 s.
+    pub goodbye_linger: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            handshake: Duration::from_secs(10),
+            request: Duration::from_secs(10),
+            dial: Duration::from_secs(5),
+            reconnect_initial: Duration::from_millis(250),
+            reconnect_max: Duration::from_secs(30),
+            ban: Duration::from_secs(60),
+            goodbye_linger: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Block production: one block per slot, imported locally and handed to gossip.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProducerConfig {
+    /// Length of a slot. Default 6 s (the minimal preset); tests use a few hundred ms.
+    pub slot_duration: Duration,
+}
+
+impl Default for ProducerConfig {
+    fn default() -> Self {
+        ProducerConfig {
+            slot_duration: Duration::from_secs(6),
+        }
+    }
+}
+
+/// Everything needed to start one node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeConfig {
+    /// Address to listen on. Port 0 asks the OS for a free port; the bound address is in the
+    /// node handle. Default 127.0.0.1:9000.
+    pub listen: SocketAddr,
+    /// Static peers: dialed at start and redialed with backoff when lost.
+    pub peers: Vec<PeerUri>,
+    /// HELLO `network_id`; peers with another one are sent GOODBYE 2. Default 1.
+    pub network_id: u8,
+    /// HELLO `chain_id`; peers with another one are sent GOODBYE 2. Default 1.
+    pub chain_id: u8,
+    /// Genesis time (seconds since the Unix epoch) of the chain this node starts from. Default 0.
+    pub genesis_time: u64,
+    /// This node's identity, sent in the HELLO header (`node_id`) and used to keep one
+    /// connection per peer. Random when not configured.
+    pub node_id: NodeId,
+    /// Client name sent in GET_STATUS. Default `hobbits-node/<version>`.
+    pub user_agent: String,
+    /// Bounds on peers, queues and sizes.
+    pub limits: Limits,
+    /// Timeouts and backoff.
+    pub timeouts: Timeouts,
+    /// `Some` when this node produces blocks.
+    pub producer: Option<ProducerConfig>,
+}
+
+/// The default user agent: crate name and version.
+pub fn default_user_agent() -> String {
+    format!("hobbits-node/{}", env!("CARGO_PKG_VERSION"))
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        NodeConfig {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 9000)),
+            peers: Vec::new(),
+            network_id: 1,
+            chain_id: 1,
+            genesis_time: 0,
+            node_id: NodeId::random(),
+            user_agent: default_user_agent(),
+            limits: Limits::default(),
+            timeouts: Timeouts::default(),
+            producer: None,
+        }
+    }
+}
+
+/// Largest user agent sent (the GET_STATUS list limit of the codec is larger).
+pub const MAX_USER_AGENT_LEN: usize = 256;
+
+fn at_least(field: &'static str, value: u64, min: u64) -> Result<(), ConfigError> {
+    if value < min {
+        Err(ConfigError::TooSmall { field, min, value })
+    } else {
+        Ok(())
+    }
+}
+
+fn at_most(field: &'static str, value: u64, max: u64) -> Result<(), ConfigError> {
+    if value > max {
+        Err(ConfigError::TooLarge { field, max, value })
+    } else {
+        Ok(())
+    }
+}
+
+fn positive(field: &'static str, d: Duration) -> Result<(), ConfigError> {
+    if d.is_zero() {
+        Err(ConfigError::ZeroDuration { field })
+    } else {
+        Ok(())
+    }
+}
+
+impl NodeConfig {
+    /// A configuration for tests and examples: 127.0.0.1 port 0, short timeouts.
+    pub fn local_test() -> Self {
+        NodeConfig {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            timeouts: Timeouts {
+                handshake: Duration::from_secs(5),
+                request: Duration::from_secs(5),
+                dial: Duration::from_secs(2),
+                reconnect_initial: Duration::from_millis(50),
+                reconnect_max: Duration::from_millis(500),
+                ban: Duration::from_secs(30),
+                goodbye_linger: Duration::from_millis(500),
+            },
+            ..NodeConfig::default()
+        }
+    }
+
+    /// Checks every bound; returns the first problem found.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let l = &self.limits;
+        at_least("max_peers", l.max_peers as u64, 1)?;
+        at_most("max_peers", l.max_peers as u64, 100_000)?;
+        at_least(
+            "max_outstanding_requests",
+            l.max_outstanding_requests as u64,
+            1,
+        )?;
+        at_most(
+            "max_outstanding_requests",
+            l.max_outstanding_requests as u64,
+            65_536,
+        )?;
+        at_least("max_inbound_requests", l.max_inbound_requests as u64, 1)?;
+        at_most(
+            "max_inbound_requests",
+            l.max_inbound_requests as u64,
+            65_536,
+        )?;
+        at_least("session_mailbox", l.session_mailbox as u64, 1)?;
+        at_most("session_mailbox", l.session_mailbox as u64, 1 << 20)?;
+        at_least("actor_mailbox", l.actor_mailbox as u64, 1)?;
+        at_most("actor_mailbox", l.actor_mailbox as u64, 1 << 20)?;
+        at_least("write_buffer_high", l.write_buffer_high as u64, 1024)?;
+        at_least("max_bans", l.max_bans as u64, 1)?;
+        at_most("max_bans", l.max_bans as u64, 1 << 20)?;
+        // A HELLO header (method_id, id, node_id) must fit; a HELLO body is ~100 bytes.
+        at_least("max_header_len", u64::from(l.max_header_len), 256)?;
+        at_least("max_body_len", u64::from(l.max_body_len), 1024)?;
+        at_least("max_response_items", l.max_response_items, 1)?;
+        at_most("max_response_items", l.max_response_items, 1024)?;
+
+        let t = &self.timeouts;
+        positive("handshake_timeout", t.handshake)?;
+        positive("request_timeout", t.request)?;
+        positive("dial_timeout", t.dial)?;
+        positive("reconnect_initial", t.reconnect_initial)?;
+        positive("reconnect_max", t.reconnect_max)?;
+        positive("goodbye_linger", t.goodbye_linger)?;
+        if t.reconnect_initial > t.reconnect_max {
+            return Err(ConfigError::Inconsistent {
+                field: "reconnect_initial",
+                value: format!("{:?}", t.reconnect_initial),
+                reason: "must not exceed reconnect_max",
+            });
+        }
+        if let Some(p) = &self.producer {
+            at_least(
+                "slot_duration_ms",
+                p.slot_duration.as_millis().min(u128::from(u64::MAX)) as u64,
+                10,
+            )?;
+        }
+        at_most(
+            "user_agent length",
+            self.user_agent.len() as u64,
+            MAX_USER_AGENT_LEN as u64,
+        )?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        NodeConfig::default().validate().expect("default");
+        NodeConfig::local_test().validate().expect("local_test");
+    }
+
+    #[test]
+    fn zero_limits_are_refused_with_the_field_name() {
+        let mut c = NodeConfig::local_test();
+        c.limits.max_peers = 0;
+        assert_eq!(
+            c.validate(),
+            Err(ConfigError::TooSmall {
+                field: "max_peers",
+                min: 1,
+                value: 0
+            })
+        );
+        let mut c = NodeConfig::local_test();
+        c.timeouts.request = Duration::ZERO;
+        assert_eq!(
+            c.validate(),
+            Err(ConfigError::ZeroDuration {
+                field: "request_timeout"
+            })
+        );
+    }
+
+    #[test]
+    fn backoff_order_and_slot_floor_are_checked() {
+        let mut c = NodeConfig::local_test();
+        c.timeouts.reconnect_initial = Duration::from_secs(60);
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::Inconsistent { .. })
+        ));
+        let mut c = NodeConfig::local_test();
+        c.producer = Some(ProducerConfig {
+            slot_duration: Duration::from_millis(1),
+        });
+        assert!(matches!(c.validate(), Err(ConfigError::TooSmall { .. })));
+    }
+
+    #[test]
+    fn ban_duration_zero_is_allowed() {
+        let mut c = NodeConfig::local_test();
+        c.timeouts.ban = Duration::ZERO;
+        c.validate().expect("bans disabled is valid");
+    }
+}

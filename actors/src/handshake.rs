@@ -1,0 +1,288 @@
+//! The HELLO handshake as plain logic: [`check_hello`] decides whether a peer's HELLO is
+//! acceptable (eth2 RPC interface v0.8.1 rules), and [`Handshake`] tracks one connection's phase
+//! (who sends HELLO first, which HELLO is a reply, what is allowed before the handshake).
+//!
+//! Policy (also in docs/PROTOCOL.md, "Node behaviour"):
+//! - the dialing side sends HELLO first; the receiving side replies with its own HELLO carrying the
+//!   same request id; a HELLO whose id is that of our own outstanding HELLO is the reply and is
+//!   not answered (so two nodes never loop);
+//! - PING is always answered, even before HELLO; GOODBYE is always accepted; any other RPC before
+//!   the peer's HELLO is answered with response code 20 (invalid request) and not served; GOSSIP
+//!   before HELLO is dropped;
+//! - no accepted HELLO within the handshake timeout closes the connection (GOODBYE 3).
+
+use hobbits_chain::rpc::Hello;
+use hobbits_chain::{Epoch, Root};
+
+use crate::peer_table::Direction;
+
+/// Why a peer's HELLO was refused (all lead to GOODBYE 2, irrelevant network).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HelloRejection {
+    /// Different `network_id`.
+    #[error("network_id {theirs} differs from ours ({ours})")]
+    NetworkMismatch { ours: u8, theirs: u8 },
+    /// Different `chain_id`.
+    #[error("chain_id {theirs} differs from ours ({ours})")]
+    ChainMismatch { ours: u8, theirs: u8 },
+    /// Their finalized root is not the root of our chain at that epoch.
+    #[error("finalized root {theirs} at epoch {epoch} is not ours ({ours})")]
+    FinalizedRootMismatch {
+        epoch: u64,
+        ours: Root,
+        theirs: Root,
+    },
+}
+
+/// Checks a peer's HELLO against ours. `our_root_at_epoch(e)` is the root our chain had finalized
+/// at epoch `e` (None when we do not know that epoch yet, e.g. it is past our own finality).
+///
+/// At epoch 0 a zero root is accepted: several 2019 clients sent `0x00…` for the genesis
+/// checkpoint, as the spec's own genesis checkpoint does.
+pub fn check_hello(
+    ours: &Hello,
+    theirs: &Hello,
+    our_root_at_epoch: impl Fn(Epoch) -> Option<Root>,
+) -> Result<(), HelloRejection> {
+    if ours.network_id != theirs.network_id {
+        return Err(HelloRejection::NetworkMismatch {
+            ours: ours.network_id,
+            theirs: theirs.network_id,
+        });
+    }
+    if ours.chain_id != theirs.chain_id {
+        return Err(HelloRejection::ChainMismatch {
+            ours: ours.chain_id,
+            theirs: theirs.chain_id,
+        });
+    }
+    let epoch = theirs.latest_finalized_epoch;
+    if epoch.0 == 0 && theirs.latest_finalized_root.is_zero() {
+        return Ok(());
+    }
+    if epoch.0 <= ours.latest_finalized_epoch.0 {
+        if let Some(root) = our_root_at_epoch(epoch) {
+            if root != theirs.latest_finalized_root {
+                return Err(HelloRejection::FinalizedRootMismatch {
+                    epoch: epoch.0,
+                    ours: root,
+                    theirs: theirs.latest_finalized_root,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Where a connection stands in the handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandshakePhase {
+    /// Waiting for the peer's HELLO (and, when we dialed, for our HELLO to be answered).
+    AwaitingHello,
+    /// The peer's HELLO was received and is being checked.
+    Checking,
+    /// HELLO accepted: all RPC is served.
+    Established,
+    /// Refused or closing: nothing more is served.
+    Closed,
+}
+
+/// What to do with a HELLO that arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HelloArrival {
+    /// Whether we must send our HELLO back with the same id.
+    pub reply: bool,
+    /// Whether this HELLO should be checked (false for a duplicate while checking).
+    pub check: bool,
+}
+
+/// What a frame is allowed to do in the current phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Serve it.
+    Serve,
+    /// Refuse it (RPC request: answer code 20; gossip: drop).
+    Refuse,
+}
+
+/// Per-connection handshake state.
+#[derive(Debug, Clone)]
+pub struct Handshake {
+    direction: Direction,
+    phase: HandshakePhase,
+    our_hello_id: Option<u64>,
+}
+
+impl Handshake {
+    /// A new connection.
+    pub fn new(direction: Direction) -> Self {
+        Handshake {
+            direction,
+            phase: HandshakePhase::AwaitingHello,
+            our_hello_id: None,
+        }
+    }
+
+    /// Whether we must open with HELLO (we dialed).
+    pub fn sends_first(&self) -> bool {
+        self.direction == Direction::Outbound
+    }
+
+    /// Records the id of the HELLO request we sent.
+    pub fn sent_hello(&mut self, id: u64) {
+        self.our_hello_id = Some(id);
+    }
+
+    /// A HELLO with request id `id` arrived.
+    pub fn on_hello(&mut self, id: u64) -> HelloArrival {
+        let is_reply_to_ours = self.our_hello_id == Some(id);
+        if is_reply_to_ours {
+            self.our_hello_id = None;
+        }
+        let check = matches!(self.phase, HandshakePhase::AwaitingHello);
+        if check {
+            self.phase = HandshakePhase::Checking;
+        }
+        // A reply to our own HELLO is never answered; a HELLO request is (also after the
+        // handshake: a peer may re-announce its head), unless we are closing.
+        let reply = !is_reply_to_ours && self.phase != HandshakePhase::Closed;
+        HelloArrival { reply, check }
+    }
+
+    /// The peer's HELLO passed [`check_hello`].
+    pub fn accept(&mut self) {
+        if self.phase != HandshakePhase::Closed {
+            self.phase = HandshakePhase::Established;
+        }
+    }
+
+    /// The peer was refused or the connection is closing.
+    pub fn close(&mut self) {
+        self.phase = HandshakePhase::Closed;
+    }
+
+    /// Current phase.
+    pub fn phase(&self) -> HandshakePhase {
+        self.phase
+    }
+
+    /// Whether all RPC is served.
+    pub fn is_established(&self) -> bool {
+        self.phase == HandshakePhase::Established
+    }
+
+    /// Whether an RPC request other than HELLO / GOODBYE, or a GOSSIP, may be served now.
+    pub fn admit_request(&self) -> Admission {
+        if self.is_established() {
+            Admission::Serve
+        } else {
+            Admission::Refuse
+        }
+    }
+
+    /// Whether the handshake timer should close the connection now.
+    pub fn timed_out(&self) -> bool {
+        matches!(
+            self.phase,
+            HandshakePhase::AwaitingHello | HandshakePhase::Checking
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hobbits_chain::Slot;
+
+    fn hello(network_id: u8, epoch: u64, root: u8) -> Hello {
+        Hello {
+            network_id,
+            chain_id: 1,
+            latest_finalized_root: Root([root; 32]),
+            latest_finalized_epoch: Epoch(epoch),
+            best_root: Root([9; 32]),
+            best_slot: Slot(100),
+        }
+    }
+
+    #[test]
+    fn network_and_chain_must_match() {
+        let ours = hello(1, 0, 0);
+        assert_eq!(
+            check_hello(&ours, &hello(2, 0, 0), |_| None),
+            Err(HelloRejection::NetworkMismatch { ours: 1, theirs: 2 })
+        );
+        let mut other_chain = hello(1, 0, 0);
+        other_chain.chain_id = 5;
+        assert!(matches!(
+            check_hello(&ours, &other_chain, |_| None),
+            Err(HelloRejection::ChainMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn finalized_root_checked_only_at_epochs_we_know() {
+        // Ours: finalized at epoch 5. Our root at epoch 3 is [3;32].
+        let ours = hello(1, 5, 5);
+        let ours_at = |e: Epoch| Some(Root([e.0 as u8; 32]));
+        assert!(check_hello(&ours, &hello(1, 3, 3), ours_at).is_ok());
+        assert_eq!(
+            check_hello(&ours, &hello(1, 3, 0xbb), ours_at),
+            Err(HelloRejection::FinalizedRootMismatch {
+                epoch: 3,
+                ours: Root([3; 32]),
+                theirs: Root([0xbb; 32])
+            })
+        );
+        // Their epoch 7 is past our finality: we cannot judge it.
+        assert!(check_hello(&ours, &hello(1, 7, 0xbb), ours_at).is_ok());
+        // An epoch our store does not know is not judged either.
+        assert!(check_hello(&ours, &hello(1, 3, 0xbb), |_| None).is_ok());
+        // A zero genesis checkpoint root is accepted.
+        assert!(check_hello(&ours, &hello(1, 0, 0), ours_at).is_ok());
+    }
+
+    #[test]
+    fn dialer_reply_is_not_answered_but_requests_are() {
+        let mut h = Handshake::new(Direction::Outbound);
+        assert!(h.sends_first());
+        h.sent_hello(1);
+        assert_eq!(h.admit_request(), Admission::Refuse);
+        assert_eq!(
+            h.on_hello(1),
+            HelloArrival {
+                reply: false,
+                check: true
+            }
+        );
+        h.accept();
+        assert_eq!(h.admit_request(), Admission::Serve);
+        // A later HELLO request from the peer (head changed) is answered, not re-checked.
+        assert_eq!(
+            h.on_hello(7),
+            HelloArrival {
+                reply: true,
+                check: false
+            }
+        );
+    }
+
+    #[test]
+    fn receiver_replies_and_times_out_without_hello() {
+        let mut h = Handshake::new(Direction::Inbound);
+        assert!(!h.sends_first());
+        assert!(h.timed_out());
+        assert_eq!(
+            h.on_hello(42),
+            HelloArrival {
+                reply: true,
+                check: true
+            }
+        );
+        assert!(h.timed_out(), "still checking");
+        h.accept();
+        assert!(!h.timed_out());
+        h.close();
+        assert_eq!(h.admit_request(), Admission::Refuse);
+    }
+}
