@@ -3,10 +3,22 @@
 //! Layers, bottom up: [`frame`] (the tokio-util codec for EWP frames and its limits), [`bson_compat`]
 //! (tolerant readers for the BSON shapes 2019 clients sent), then one module per protocol:
 //! [`rpc`], [`gossip`], [`ping`]. [`Envelope`] ties them together: `Envelope::from_frame(&frame)` /
-//! `envelope.to_frame()`. Every error is a [`CodecError`].
+//! `envelope.to_frame()`. Every error is a
+//! [`CodecError`].
 
+pub mod bson_compat;
+pub mod envelope;
 pub mod error;
 pub mod frame;
+pub mod gossip;
+pub mod ping;
+pub mod rpc;
 
+pub use envelope::Envelope;
 pub use error::CodecError;
 pub use frame::{Frame, FrameCodec, FrameLimits, Protocol};
+pub use gossip::{GossipEnvelope, GossipHeader, GossipObject, MessageHash, Topic};
+pub use ping::{PingFrame, PingKind};
+pub use rpc::{
+    BodyShape, DecodedPayload, RequestId, RpcBody, RpcEnvelope, RpcHeader, RpcMethod, RpcPayload,
+};
