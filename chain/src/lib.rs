@@ -5,3 +5,17 @@ pub mod rpc;
 pub mod types;
 
 pub use types::*;
+
+pub mod error;
+pub mod store;
+
+pub use error::ChainError;
+pub use store::{
+    AttestationImported, BlockRootSlot, ChainStore, FinalizedCheck, Head, ImportOutcome,
+    MemoryStore, RangeRequest, StoreConfig,
+};
+pub mod genesis;
+pub mod producer;
+
+pub use genesis::{Genesis, GenesisConfig, GenesisError};
+pub use producer::BlockProducer;
