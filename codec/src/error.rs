@@ -178,6 +178,14 @@ pub enum CodecError {
         /// The method name.
         method: String,
     },
+    /// JSON given to a tool does not describe a frame.
+    #[error("JSON field `{field}`: {reason}")]
+    InvalidJson {
+        /// The field at fault.
+        field: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A value could not be written (e.g. a list longer than its SSZ limit, a BSON key with NUL).
     #[error("cannot encode {what}: {reason}")]
     Encode {

@@ -3,7 +3,7 @@
 //! Layers, bottom up: [`frame`] (the tokio-util codec for EWP frames and its limits), [`bson_compat`]
 //! (tolerant readers for the BSON shapes 2019 clients sent), then one module per protocol:
 //! [`rpc`], [`gossip`], [`ping`]. [`Envelope`] ties them together: `Envelope::from_frame(&frame)` /
-//! `envelope.to_frame()`. Every error is a
+//! `envelope.to_frame()`. [`json`] maps frames to and from JSON for tools. Every error is a
 //! [`CodecError`].
 
 pub mod bson_compat;
@@ -11,6 +11,7 @@ pub mod envelope;
 pub mod error;
 pub mod frame;
 pub mod gossip;
+pub mod json;
 pub mod ping;
 pub mod rpc;
 

@@ -1,0 +1,93 @@
+//! `hobbits-node decode`: reads one EWP frame as hex and prints it as JSON (header, body, typed
+//! message). The mapping lives in `hobbits_codec::json`; this file only does I/O and exit codes.
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use clap::Args;
+use hobbits_codec::{json, Frame, FrameLimits};
+
+use super::EXIT_BAD_INPUT;
+
+/// Decode one EWP frame given as hex and print it as JSON.
+///
+/// Prints version, protocol, the header and body (BSON shown as JSON, bytes as 0x-hex) and the typed
+/// message: for RPC the method, id, body shape and the payload's fields (roots as 0x-hex); for GOSSIP
+/// the topic, hashes and whether message_hash is SHA-256 of the body; for PING the kind and body.
+/// A frame whose header or body is not a valid message still prints, with `message_error`.
+/// Exit status 0 for a well-formed frame, 2 for a malformed frame (the error is printed).
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct DecodeArgs {
+    /// The frame as hex (whitespace and a leading 0x are ignored); read from stdin when absent.
+    pub hex: Option<String>,
+    /// Accept EWP versions other than 3.
+    #[arg(long)]
+    pub any_version: bool,
+    /// Accept Lodestar's 2019 text framing line (`EWP 3 2 4 32\n`).
+    #[arg(long)]
+    pub text_framing: bool,
+    /// Print compact JSON on one line instead of pretty-printed.
+    #[arg(long)]
+    pub compact: bool,
+}
+
+/// Parses hex with optional whitespace and `0x` prefix.
+pub fn read_hex(arg: Option<String>) -> Result<Vec<u8>, String> {
+    let text = match arg {
+        Some(t) => t,
+        None => {
+            let mut t = String::new();
+            std::io::stdin()
+                .read_to_string(&mut t)
+                .map_err(|e| format!("cannot read stdin: {e}"))?;
+            t
+        }
+    };
+    let digits: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    let digits = digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+        .unwrap_or(&digits);
+    hex::decode(digits).map_err(|e| format!("input is not hex: {e}"))
+}
+
+/// Runs the subcommand.
+pub fn run(args: DecodeArgs) -> ExitCode {
+    let bytes = match read_hex(args.hex) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let limits = FrameLimits {
+        accept_any_version: args.any_version,
+        accept_text_framing: args.text_framing,
+        ..FrameLimits::default()
+    };
+    let frame = match Frame::parse(&bytes, limits) {
+        Ok(f) => f,
+        Err(e) => {
+            println!("{}", serde_json::json!({ "error": e.to_string() }));
+            eprintln!("error: malformed frame: {e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let value = json::frame_to_json(&frame);
+    let text = if args.compact {
+        serde_json::to_string(&value)
+    } else {
+        serde_json::to_string_pretty(&value)
+    };
+    match text {
+        Ok(t) => {
+            println!("{t}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

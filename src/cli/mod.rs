@@ -1,0 +1,37 @@
+//! Subcommand table of the `hobbits-node` binary. Each subcommand owns one file here with its clap
+//! `Args` struct and a `run` function returning the process exit status.
+
+pub mod decode;
+pub mod encode;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit status for bad input (malformed frame, bad flags or configuration).
+pub const EXIT_BAD_INPUT: u8 = 2;
+
+/// A node for the Hobbits wire protocol (EWP v3): run a node or a local testnet, inspect frames,
+/// check peers.
+#[derive(Debug, Parser)]
+#[command(name = "hobbits-node", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    // Help text comes from each Args struct's doc comment (a variant doc would override it).
+    Decode(decode::DecodeArgs),
+    Encode(encode::EncodeArgs),
+}
+
+/// Runs the chosen subcommand.
+pub fn dispatch(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Decode(args) => decode::run(args),
+        Command::Encode(args) => encode::run(args),
+    }
+}

@@ -1,0 +1,113 @@
+//! Runs the built `hobbits-node` binary's `decode` and `encode` on reference vectors and on a
+//! malformed frame (exit status 2).
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_hobbits-node");
+const TSV: &str = include_str!("../codec/testdata/frames.tsv");
+
+fn vector(name: &str) -> String {
+    TSV.lines()
+        .find(|l| l.split('\t').next() == Some(name))
+        .and_then(|l| l.split('\t').nth(2))
+        .unwrap_or_else(|| panic!("vector {name}"))
+        .to_string()
+}
+
+fn run(args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn hobbits-node");
+    {
+        let mut input = child.stdin.take().expect("stdin");
+        input
+            .write_all(stdin.unwrap_or("").as_bytes())
+            .expect("write stdin");
+    }
+    let out = child.wait_with_output().expect("wait");
+    (
+        out.status.code().expect("exit code"),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn decode_prints_a_hello_with_its_payload_fields() {
+    let (code, stdout, _) = run(&["decode", &vector("spec_ssz_hello")], None);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(v["version"], 3);
+    assert_eq!(v["protocol"], "RPC");
+    assert_eq!(v["rpc"]["method"], "HELLO");
+    assert_eq!(v["rpc"]["shape"], "SpecSsz");
+    assert_eq!(v["rpc"]["payload"]["network_id"], 1);
+    assert_eq!(v["rpc"]["payload"]["best_slot"], 0);
+    assert_eq!(
+        v["rpc"]["payload"]["best_root"],
+        format!("0x{}", "00".repeat(32))
+    );
+}
+
+#[test]
+fn decode_reads_stdin_with_whitespace_and_0x() {
+    let hex = vector("ping32");
+    let spaced = format!("0x{}\n {}\n", &hex[..20], &hex[20..]);
+    let (code, stdout, _) = run(&["decode"], Some(&spaced));
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(v["ping"]["kind"], "ping");
+}
+
+#[test]
+fn decode_then_encode_gives_the_same_bytes() {
+    for name in [
+        "spec_ssz_hello",
+        "gossip_block_announce",
+        "ping32",
+        "go_rpc",
+    ] {
+        let hex = vector(name);
+        let (code, json, _) = run(&["decode", "--compact", &hex], None);
+        assert_eq!(code, 0, "{name}");
+        let (code, back, err) = run(&["encode"], Some(&json));
+        assert_eq!(code, 0, "{name}: {err}");
+        assert_eq!(back.trim(), hex, "{name}");
+    }
+}
+
+#[test]
+fn malformed_frame_exits_2_with_the_error() {
+    let (code, stdout, stderr) = run(&["decode", &vector("length_overflow")], None);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("exceeds the limit"), "{stderr}");
+    assert!(stdout.contains("error"));
+    let (code, _, stderr) = run(&["decode", &vector("bad_preamble")], None);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("preamble"), "{stderr}");
+    let (code, _, _) = run(&["decode", "not hex"], None);
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn encode_builds_a_hello_from_fields() {
+    let zero = format!("0x{}", "00".repeat(32));
+    let json = serde_json::json!({
+        "protocol": "RPC",
+        "rpc": { "method": "HELLO", "id": 1, "payload": {
+            "network_id": 1, "chain_id": 1,
+            "latest_finalized_root": zero, "latest_finalized_epoch": 0,
+            "best_root": zero, "best_slot": 0,
+        }}
+    });
+    let (code, hex, err) = run(&["encode", &json.to_string()], None);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(hex.trim(), vector("spec_ssz_hello"));
+    let (code, _, _) = run(&["encode", "{\"protocol\":\"NOPE\"}"], None);
+    assert_eq!(code, 2);
+}
