@@ -19,3 +19,6 @@ pub mod producer;
 
 pub use genesis::{Genesis, GenesisConfig, GenesisError};
 pub use producer::BlockProducer;
+pub mod snapshot;
+
+pub use snapshot::{Snapshot, SnapshotError};

@@ -79,6 +79,8 @@ pub struct MemoryStore {
     attestation_order: VecDeque<Root>,
     states: HashMap<Root, BeaconState>,
     state_order: VecDeque<Root>,
+    /// While true, imports do not advance finality (snapshot replay restores it afterwards).
+    finality_frozen: bool,
 }
 
 impl MemoryStore {
@@ -119,6 +121,7 @@ impl MemoryStore {
             attestation_order: VecDeque::new(),
             states: HashMap::new(),
             state_order: VecDeque::new(),
+            finality_frozen: false,
         })
     }
 
@@ -146,6 +149,12 @@ impl MemoryStore {
         };
         self.set_head(Head { root: best, slot });
         Ok(())
+    }
+
+    /// Stops (or resumes) the finality rule; used while replaying a snapshot so that every stored
+    /// block, forks included, is accepted again before the recorded checkpoint is restored.
+    pub(crate) fn freeze_finality(&mut self, frozen: bool) {
+        self.finality_frozen = frozen;
     }
 
     /// Walks from `root` back to its first canonical ancestor; returns the non-canonical blocks
@@ -263,7 +272,9 @@ impl ChainStore for MemoryStore {
         if better {
             reorg = parent_root != old.root;
             self.set_head(Head { root, slot });
-            finalized = self.advance_finality();
+            if !self.finality_frozen {
+                finalized = self.advance_finality();
+            }
         }
         Ok(ImportOutcome {
             root,
