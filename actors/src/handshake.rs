@@ -12,6 +12,7 @@
 //! - no accepted HELLO within the handshake timeout closes the connection (GOODBYE 3).
 
 use hobbits_chain::rpc::Hello;
+use hobbits_chain::store::FinalizedCheck;
 use hobbits_chain::{Epoch, Root};
 
 use crate::peer_table::Direction;
@@ -26,23 +27,17 @@ pub enum HelloRejection {
     #[error("chain_id {theirs} differs from ours ({ours})")]
     ChainMismatch { ours: u8, theirs: u8 },
     /// Their finalized root is not the root of our chain at that epoch.
-    #[error("finalized root {theirs} at epoch {epoch} is not ours ({ours})")]
-    FinalizedRootMismatch {
-        epoch: u64,
-        ours: Root,
-        theirs: Root,
-    },
+    #[error("finalized root {theirs} at epoch {epoch} is not in our chain")]
+    FinalizedRootMismatch { epoch: u64, theirs: Root },
 }
 
-/// Checks a peer's HELLO against ours. `our_root_at_epoch(e)` is the root our chain had finalized
-/// at epoch `e` (None when we do not know that epoch yet, e.g. it is past our own finality).
-///
-/// At epoch 0 a zero root is accepted: several 2019 clients sent `0x00…` for the genesis
-/// checkpoint, as the spec's own genesis checkpoint does.
+/// Checks a peer's HELLO against ours. `finalized(root, epoch)` asks our chain whether the peer's
+/// finalized `(root, epoch)` is ours: only a definite conflict refuses the peer (an epoch we do not
+/// know yet is judged later, by sync).
 pub fn check_hello(
     ours: &Hello,
     theirs: &Hello,
-    our_root_at_epoch: impl Fn(Epoch) -> Option<Root>,
+    finalized: impl FnOnce(&Root, Epoch) -> FinalizedCheck,
 ) -> Result<(), HelloRejection> {
     if ours.network_id != theirs.network_id {
         return Err(HelloRejection::NetworkMismatch {
@@ -57,21 +52,13 @@ pub fn check_hello(
         });
     }
     let epoch = theirs.latest_finalized_epoch;
-    if epoch.0 == 0 && theirs.latest_finalized_root.is_zero() {
-        return Ok(());
+    match finalized(&theirs.latest_finalized_root, epoch) {
+        FinalizedCheck::Conflicts => Err(HelloRejection::FinalizedRootMismatch {
+            epoch: epoch.0,
+            theirs: theirs.latest_finalized_root,
+        }),
+        FinalizedCheck::Matches | FinalizedCheck::Unknown => Ok(()),
     }
-    if epoch.0 <= ours.latest_finalized_epoch.0 {
-        if let Some(root) = our_root_at_epoch(epoch) {
-            if root != theirs.latest_finalized_root {
-                return Err(HelloRejection::FinalizedRootMismatch {
-                    epoch: epoch.0,
-                    ours: root,
-                    theirs: theirs.latest_finalized_root,
-                });
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Where a connection stands in the handshake.
@@ -209,37 +196,32 @@ mod tests {
     fn network_and_chain_must_match() {
         let ours = hello(1, 0, 0);
         assert_eq!(
-            check_hello(&ours, &hello(2, 0, 0), |_| None),
+            check_hello(&ours, &hello(2, 0, 0), |_, _| FinalizedCheck::Matches),
             Err(HelloRejection::NetworkMismatch { ours: 1, theirs: 2 })
         );
         let mut other_chain = hello(1, 0, 0);
         other_chain.chain_id = 5;
         assert!(matches!(
-            check_hello(&ours, &other_chain, |_| None),
+            check_hello(&ours, &other_chain, |_, _| FinalizedCheck::Matches),
             Err(HelloRejection::ChainMismatch { .. })
         ));
     }
 
     #[test]
-    fn finalized_root_checked_only_at_epochs_we_know() {
-        // Ours: finalized at epoch 5. Our root at epoch 3 is [3;32].
+    fn only_a_definite_finality_conflict_refuses() {
         let ours = hello(1, 5, 5);
-        let ours_at = |e: Epoch| Some(Root([e.0 as u8; 32]));
-        assert!(check_hello(&ours, &hello(1, 3, 3), ours_at).is_ok());
+        assert!(check_hello(&ours, &hello(1, 3, 3), |_, _| FinalizedCheck::Matches).is_ok());
+        assert!(check_hello(&ours, &hello(1, 7, 3), |_, _| FinalizedCheck::Unknown).is_ok());
         assert_eq!(
-            check_hello(&ours, &hello(1, 3, 0xbb), ours_at),
+            check_hello(&ours, &hello(1, 3, 0xbb), |root, epoch| {
+                assert_eq!((*root, epoch), (Root([0xbb; 32]), Epoch(3)));
+                FinalizedCheck::Conflicts
+            }),
             Err(HelloRejection::FinalizedRootMismatch {
                 epoch: 3,
-                ours: Root([3; 32]),
                 theirs: Root([0xbb; 32])
             })
         );
-        // Their epoch 7 is past our finality: we cannot judge it.
-        assert!(check_hello(&ours, &hello(1, 7, 0xbb), ours_at).is_ok());
-        // An epoch our store does not know is not judged either.
-        assert!(check_hello(&ours, &hello(1, 3, 0xbb), |_| None).is_ok());
-        // A zero genesis checkpoint root is accepted.
-        assert!(check_hello(&ours, &hello(1, 0, 0), ours_at).is_ok());
     }
 
     #[test]

@@ -28,9 +28,9 @@ impl fmt::Display for PeerId {
 pub struct NodeId(pub u64);
 
 impl NodeId {
-    /// A fresh random id.
+    /// A fresh random id (63 bits, so it travels as a non-negative BSON int64).
     pub fn random() -> Self {
-        NodeId(rand::random())
+        NodeId(rand::random::<u64>() >> 1)
     }
 }
 

@@ -108,6 +108,11 @@ impl<W> RequestTracker<W> {
         self.pending.remove(&id).map(|p| p.waiter)
     }
 
+    /// The waiter of an outstanding request, left in place.
+    pub fn get(&self, id: u64) -> Option<&W> {
+        self.pending.get(&id).map(|p| &p.waiter)
+    }
+
     /// Whether `id` is outstanding.
     pub fn is_pending(&self, id: u64) -> bool {
         self.pending.contains_key(&id)

@@ -1,0 +1,619 @@
+//! `PeerManager`: accepts inbound connections (refusing banned IPs and connections beyond
+//! `max_peers`), dials the static peers and redials lost ones with exponential backoff, keeps one
+//! connection per remote node (rule in `peer_table.rs`), bans IPs that send malformed frames, and
+//! publishes peer events to subscribers.
+//!
+//! Handles: [`GetPeers`], [`SendRpcRequest`], [`SendFrameToPeer`], [`DialPeer`],
+//! [`DisconnectPeer`], [`Subscribe`], [`Shutdown`], and from sessions [`ReportHandshake`],
+//! [`ReportMisbehaviour`], [`SessionClosed`], `GossipReceived`.
+//! Sends: `PeerHandshaked`, `PeerDisconnected`, `GossipReceived` to subscribers (try_send);
+//! `Disconnect` to sessions.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix::prelude::*;
+use hobbits_chain::rpc::Hello;
+use hobbits_codec::Frame;
+use tokio::net::{TcpListener, TcpStream};
+use tracing::{debug, info, warn};
+
+use crate::chain_store::ChainStoreActor;
+use crate::events::{
+    DisconnectReason, GossipReceived, PeerDisconnected, PeerHandshaked, GOODBYE_DUPLICATE,
+};
+use crate::peer_session::{
+    Disconnect, PeerSession, SessionHandle, SessionLinks, SessionSettings, SessionStats,
+};
+use crate::peer_table::{Backoff, Direction, HandshakeAdmission, NodeId, PeerId, PeerTable};
+use crate::rpc::{RpcRequest, RpcResponse};
+use crate::rpc_tracker::RpcError;
+use crate::uri::PeerUri;
+
+/// What the manager needs beyond the session settings.
+#[derive(Debug, Clone)]
+pub struct ManagerSettings {
+    /// Shared by every session.
+    pub session: Arc<SessionSettings>,
+    /// Static peers.
+    pub static_peers: Vec<PeerUri>,
+}
+
+#[derive(Debug)]
+struct StaticPeer {
+    uri: PeerUri,
+    backoff: Backoff,
+    dialing: bool,
+}
+
+#[derive(Debug, Clone)]
+struct SessionInfo {
+    handle: SessionHandle,
+    addr: SocketAddr,
+    direction: Direction,
+    hello: Option<Hello>,
+    node_id: Option<NodeId>,
+}
+
+/// Who hears about peers.
+#[derive(Debug, Default, Clone)]
+struct Subscribers {
+    handshaked: Vec<Recipient<PeerHandshaked>>,
+    disconnected: Vec<Recipient<PeerDisconnected>>,
+    gossip: Vec<Recipient<GossipReceived>>,
+}
+
+/// Counters of the manager.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ManagerStats {
+    /// Inbound connections refused because the table was full.
+    pub refused_full: u64,
+    /// Inbound connections refused because the IP was banned.
+    pub refused_banned: u64,
+    /// Bans issued.
+    pub bans: u64,
+    /// Events dropped because a subscriber's mailbox was full.
+    pub events_dropped: u64,
+    /// Dial attempts that failed.
+    pub dial_failures: u64,
+}
+
+/// The actor.
+pub struct PeerManager {
+    settings: ManagerSettings,
+    store: Addr<ChainStoreActor>,
+    table: PeerTable,
+    sessions: HashMap<PeerId, SessionInfo>,
+    statics: Vec<StaticPeer>,
+    subscribers: Subscribers,
+    listener: Option<TcpListener>,
+    listener_handle: Option<SpawnHandle>,
+    shutting_down: bool,
+    stats: ManagerStats,
+}
+
+impl std::fmt::Debug for PeerManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PeerManager")
+            .field("peers", &self.table.len())
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PeerManager {
+    /// A manager accepting on `listener` (already bound, so its address is known).
+    pub fn new(
+        settings: ManagerSettings,
+        store: Addr<ChainStoreActor>,
+        listener: TcpListener,
+    ) -> Self {
+        let s = &settings.session;
+        let table = PeerTable::new(s.limits.max_peers, s.limits.max_bans, s.timeouts.ban);
+        let statics = settings
+            .static_peers
+            .iter()
+            .map(|uri| StaticPeer {
+                uri: uri.clone(),
+                backoff: Backoff::new(s.timeouts.reconnect_initial, s.timeouts.reconnect_max),
+                dialing: false,
+            })
+            .collect();
+        PeerManager {
+            settings,
+            store,
+            table,
+            sessions: HashMap::new(),
+            statics,
+            subscribers: Subscribers::default(),
+            listener: Some(listener),
+            listener_handle: None,
+            shutting_down: false,
+            stats: ManagerStats::default(),
+        }
+    }
+
+    fn links(&self, ctx: &mut Context<Self>) -> SessionLinks {
+        let me = ctx.address();
+        SessionLinks {
+            handshake: me.clone().recipient(),
+            closed: me.clone().recipient(),
+            misbehaved: me.clone().recipient(),
+            gossip: me.recipient(),
+            store: self.store.clone(),
+        }
+    }
+
+    fn start_session(
+        &mut self,
+        stream: TcpStream,
+        addr: SocketAddr,
+        direction: Direction,
+        slot: Option<usize>,
+        ctx: &mut Context<Self>,
+    ) {
+        let peer = match self.table.admit(addr, direction, slot, Instant::now()) {
+            Ok(peer) => peer,
+            Err(refusal) => {
+                match refusal {
+                    crate::peer_table::Refusal::Banned { .. } => self.stats.refused_banned += 1,
+                    crate::peer_table::Refusal::Full { .. } => self.stats.refused_full += 1,
+                }
+                info!(%addr, %direction, %refusal, "connection refused");
+                if let Some(slot) = slot {
+                    self.schedule_redial(slot, ctx);
+                }
+                return; // dropping the stream closes it
+            }
+        };
+        let links = self.links(ctx);
+        let addr_actor = PeerSession::start(
+            stream,
+            peer,
+            addr,
+            direction,
+            self.settings.session.clone(),
+            links,
+        );
+        debug!(%peer, %addr, %direction, "session started");
+        self.sessions.insert(
+            peer,
+            SessionInfo {
+                handle: SessionHandle {
+                    peer,
+                    addr: addr_actor,
+                },
+                addr,
+                direction,
+                hello: None,
+                node_id: None,
+            },
+        );
+    }
+
+    fn dial(&mut self, slot: usize, ctx: &mut Context<Self>) {
+        if self.shutting_down || self.table.static_connected(slot) {
+            return;
+        }
+        let Some(sp) = self.statics.get_mut(slot) else {
+            return;
+        };
+        if sp.dialing {
+            return;
+        }
+        sp.dialing = true;
+        let target = sp.uri.host_port();
+        let timeout = self.settings.session.timeouts.dial;
+        let fut = async move {
+            let connect = async {
+                let mut last = io::Error::new(io::ErrorKind::NotFound, "no address");
+                for addr in tokio::net::lookup_host(&target).await? {
+                    match TcpStream::connect(addr).await {
+                        Ok(s) => return Ok((s, addr)),
+                        Err(e) => last = e,
+                    }
+                }
+                Err(last)
+            };
+            match tokio::time::timeout(timeout, connect).await {
+                Ok(r) => r,
+                Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "dial timed out")),
+            }
+        };
+        ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| {
+            if let Some(sp) = act.statics.get_mut(slot) {
+                sp.dialing = false;
+            }
+            match res {
+                Ok((stream, addr)) if !act.shutting_down => {
+                    act.start_session(stream, addr, Direction::Outbound, Some(slot), ctx)
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    act.stats.dial_failures += 1;
+                    debug!(slot, error = %e, "dial failed");
+                    act.schedule_redial(slot, ctx);
+                }
+            }
+        }));
+    }
+
+    fn schedule_redial(&mut self, slot: usize, ctx: &mut Context<Self>) {
+        if self.shutting_down {
+            return;
+        }
+        let Some(sp) = self.statics.get_mut(slot) else {
+            return;
+        };
+        let delay = sp.backoff.next_delay();
+        debug!(uri = %sp.uri, ?delay, failures = sp.backoff.failures(), "redial scheduled");
+        ctx.run_later(delay, move |act, ctx| act.dial(slot, ctx));
+    }
+
+    fn publish<M>(stats: &mut ManagerStats, list: &[Recipient<M>], msg: &M)
+    where
+        M: Message<Result = ()> + Send + Clone + 'static,
+    {
+        for r in list {
+            if r.try_send(msg.clone()).is_err() {
+                stats.events_dropped += 1;
+                warn!(
+                    dropped = stats.events_dropped,
+                    "subscriber mailbox full: event dropped"
+                );
+            }
+        }
+    }
+
+    fn peer_infos(&self) -> Vec<PeerInfo> {
+        let mut v: Vec<PeerInfo> = self
+            .table
+            .entries()
+            .into_iter()
+            .filter_map(|e| {
+                let s = self.sessions.get(&e.id)?;
+                Some(PeerInfo {
+                    peer: e.id,
+                    addr: s.addr,
+                    direction: s.direction,
+                    handshaked: e.handshaked,
+                    node_id: s.node_id,
+                    hello: s.hello.clone(),
+                    session: s.handle.clone(),
+                })
+            })
+            .collect();
+        v.sort_by_key(|p| p.peer);
+        v
+    }
+}
+
+impl Actor for PeerManager {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(self.settings.session.limits.actor_mailbox);
+        if let Some(listener) = self.listener.take() {
+            let accepts = futures_util::stream::unfold(listener, |l| async move {
+                let r = l.accept().await;
+                Some((r, l))
+            });
+            self.listener_handle = Some(ctx.add_stream(accepts));
+        }
+        for slot in 0..self.statics.len() {
+            self.dial(slot, ctx);
+        }
+    }
+}
+
+impl StreamHandler<io::Result<(TcpStream, SocketAddr)>> for PeerManager {
+    fn handle(&mut self, item: io::Result<(TcpStream, SocketAddr)>, ctx: &mut Context<Self>) {
+        match item {
+            Ok((stream, addr)) if !self.shutting_down => {
+                self.start_session(stream, addr, Direction::Inbound, None, ctx)
+            }
+            Ok(_) => {}
+            // EMFILE and friends: keep listening.
+            Err(e) => warn!(error = %e, "accept failed"),
+        }
+    }
+
+    fn finished(&mut self, _: &mut Context<Self>) {
+        debug!("listener closed");
+    }
+}
+
+/// Event from a session: its HELLO exchange succeeded; the reply says whether to keep it.
+#[derive(Debug, Message)]
+#[rtype(result = "HandshakeAdmission")]
+pub struct ReportHandshake {
+    /// The connection.
+    pub peer: PeerId,
+    /// The remote node id from the HELLO header, if any.
+    pub node_id: Option<NodeId>,
+    /// The peer's HELLO.
+    pub hello: Hello,
+    /// The session.
+    pub session: SessionHandle,
+}
+
+impl Handler<ReportHandshake> for PeerManager {
+    type Result = MessageResult<ReportHandshake>;
+
+    fn handle(&mut self, msg: ReportHandshake, _: &mut Context<Self>) -> Self::Result {
+        let ours = self.settings.session.node_id;
+        let admission = self.table.on_handshake(msg.peer, msg.node_id, ours);
+        match admission {
+            HandshakeAdmission::Accept | HandshakeAdmission::Replaces { .. } => {
+                if let HandshakeAdmission::Replaces { close } = admission {
+                    if let Some(other) = self.sessions.get(&close) {
+                        other.handle.addr.do_send(Disconnect {
+                            goodbye: GOODBYE_DUPLICATE,
+                        });
+                    }
+                }
+                let Some(info) = self.sessions.get_mut(&msg.peer) else {
+                    return MessageResult(admission);
+                };
+                info.hello = Some(msg.hello.clone());
+                info.node_id = msg.node_id;
+                if let Some(slot) = self.table.get(msg.peer).and_then(|e| e.static_slot) {
+                    if let Some(sp) = self.statics.get_mut(slot) {
+                        sp.backoff.reset();
+                    }
+                }
+                info!(peer = %msg.peer, addr = %info.addr, node_id = ?msg.node_id, best_slot = msg.hello.best_slot.0, "peer handshaked");
+                let event = PeerHandshaked {
+                    peer: msg.peer,
+                    addr: info.addr,
+                    direction: info.direction,
+                    node_id: msg.node_id,
+                    hello: msg.hello,
+                    session: msg.session,
+                };
+                Self::publish(&mut self.stats, &self.subscribers.handshaked, &event);
+            }
+            HandshakeAdmission::Duplicate { .. } | HandshakeAdmission::SelfConnection => {}
+        }
+        MessageResult(admission)
+    }
+}
+
+/// Event from a session: the peer sent malformed data; ban its IP.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct ReportMisbehaviour {
+    /// The connection.
+    pub peer: PeerId,
+    /// What it did.
+    pub reason: String,
+}
+
+impl Handler<ReportMisbehaviour> for PeerManager {
+    type Result = ();
+    fn handle(&mut self, msg: ReportMisbehaviour, _: &mut Context<Self>) {
+        if let Some(info) = self.sessions.get(&msg.peer) {
+            let ip = info.addr.ip();
+            self.table.ban(ip, Instant::now());
+            self.stats.bans += 1;
+            warn!(peer = %msg.peer, %ip, reason = %msg.reason, ban = ?self.settings.session.timeouts.ban, "peer banned");
+        }
+    }
+}
+
+/// Event from a session: it stopped.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct SessionClosed {
+    /// The connection.
+    pub peer: PeerId,
+    /// Why.
+    pub reason: DisconnectReason,
+    /// Its counters.
+    pub stats: SessionStats,
+}
+
+impl Handler<SessionClosed> for PeerManager {
+    type Result = ();
+    fn handle(&mut self, msg: SessionClosed, ctx: &mut Context<Self>) {
+        let info = self.sessions.remove(&msg.peer);
+        let Some(entry) = self.table.remove(msg.peer) else {
+            return;
+        };
+        info!(peer = %msg.peer, addr = %entry.addr, reason = ?msg.reason, "peer disconnected");
+        if entry.handshaked {
+            let event = PeerDisconnected {
+                peer: msg.peer,
+                addr: entry.addr,
+                reason: msg.reason,
+            };
+            Self::publish(&mut self.stats, &self.subscribers.disconnected, &event);
+        }
+        drop(info);
+        if let Some(slot) = entry.static_slot {
+            self.schedule_redial(slot, ctx);
+        }
+    }
+}
+
+impl Handler<GossipReceived> for PeerManager {
+    type Result = ();
+    fn handle(&mut self, msg: GossipReceived, _: &mut Context<Self>) {
+        Self::publish(&mut self.stats, &self.subscribers.gossip, &msg);
+    }
+}
+
+/// One connected peer, as reported by [`GetPeers`].
+#[derive(Debug, Clone)]
+pub struct PeerInfo {
+    /// Connection id.
+    pub peer: PeerId,
+    /// Remote address.
+    pub addr: SocketAddr,
+    /// Who dialed.
+    pub direction: Direction,
+    /// HELLO exchanged and accepted.
+    pub handshaked: bool,
+    /// Remote node id, if sent.
+    pub node_id: Option<NodeId>,
+    /// The peer's latest HELLO, once handshaked.
+    pub hello: Option<Hello>,
+    /// The session.
+    pub session: SessionHandle,
+}
+
+/// Query: the connected peers.
+#[derive(Debug, Message)]
+#[rtype(result = "Vec<PeerInfo>")]
+pub struct GetPeers;
+
+impl Handler<GetPeers> for PeerManager {
+    type Result = MessageResult<GetPeers>;
+    fn handle(&mut self, _: GetPeers, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.peer_infos())
+    }
+}
+
+/// Query: the manager's counters.
+#[derive(Debug, Message)]
+#[rtype(result = "ManagerStats")]
+pub struct GetManagerStats;
+
+impl Handler<GetManagerStats> for PeerManager {
+    type Result = MessageResult<GetManagerStats>;
+    fn handle(&mut self, _: GetManagerStats, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.stats)
+    }
+}
+
+/// Command: send an RPC request to a peer and wait for the response.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<RpcResponse, RpcError>")]
+pub struct SendRpcRequest {
+    /// The peer.
+    pub peer: PeerId,
+    /// The request.
+    pub request: RpcRequest,
+}
+
+impl Handler<SendRpcRequest> for PeerManager {
+    type Result = ResponseFuture<Result<RpcResponse, RpcError>>;
+    fn handle(&mut self, msg: SendRpcRequest, _: &mut Context<Self>) -> Self::Result {
+        match self.sessions.get(&msg.peer) {
+            Some(s) => Box::pin(s.handle.request(msg.request)),
+            None => Box::pin(async { Err(RpcError::UnknownPeer) }),
+        }
+    }
+}
+
+/// Command: queue a frame for a peer (try_send: `QueueFull` for a slow peer).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<(), RpcError>")]
+pub struct SendFrameToPeer {
+    /// The peer.
+    pub peer: PeerId,
+    /// The frame.
+    pub frame: Frame,
+}
+
+impl Handler<SendFrameToPeer> for PeerManager {
+    type Result = Result<(), RpcError>;
+    fn handle(&mut self, msg: SendFrameToPeer, _: &mut Context<Self>) -> Self::Result {
+        match self.sessions.get(&msg.peer) {
+            Some(s) => s.handle.send_frame(msg.frame),
+            None => Err(RpcError::UnknownPeer),
+        }
+    }
+}
+
+/// Command: dial a peer once more as a static peer (kept and redialed when lost).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct DialPeer {
+    /// Its address.
+    pub uri: PeerUri,
+}
+
+impl Handler<DialPeer> for PeerManager {
+    type Result = ();
+    fn handle(&mut self, msg: DialPeer, ctx: &mut Context<Self>) {
+        let t = &self.settings.session.timeouts;
+        self.statics.push(StaticPeer {
+            uri: msg.uri,
+            backoff: Backoff::new(t.reconnect_initial, t.reconnect_max),
+            dialing: false,
+        });
+        self.dial(self.statics.len() - 1, ctx);
+    }
+}
+
+/// Command: disconnect a peer with a GOODBYE reason.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct DisconnectPeer {
+    /// The peer.
+    pub peer: PeerId,
+    /// GOODBYE reason code.
+    pub goodbye: u64,
+}
+
+impl Handler<DisconnectPeer> for PeerManager {
+    type Result = ();
+    fn handle(&mut self, msg: DisconnectPeer, _: &mut Context<Self>) {
+        if let Some(s) = self.sessions.get(&msg.peer) {
+            s.handle.addr.do_send(Disconnect {
+                goodbye: msg.goodbye,
+            });
+        }
+    }
+}
+
+/// Command: subscribe to peer events (every field optional).
+#[derive(Debug, Message, Default)]
+#[rtype(result = "()")]
+pub struct Subscribe {
+    /// Receives `PeerHandshaked`.
+    pub handshaked: Option<Recipient<PeerHandshaked>>,
+    /// Receives `PeerDisconnected`.
+    pub disconnected: Option<Recipient<PeerDisconnected>>,
+    /// Receives `GossipReceived`.
+    pub gossip: Option<Recipient<GossipReceived>>,
+}
+
+impl Handler<Subscribe> for PeerManager {
+    type Result = ();
+    fn handle(&mut self, msg: Subscribe, _: &mut Context<Self>) {
+        self.subscribers.handshaked.extend(msg.handshaked);
+        self.subscribers.disconnected.extend(msg.disconnected);
+        self.subscribers.gossip.extend(msg.gossip);
+    }
+}
+
+/// Command: stop accepting and dialing, send GOODBYE 1 to every peer. Replies with the number of
+/// sessions told to close.
+#[derive(Debug, Message)]
+#[rtype(result = "usize")]
+pub struct Shutdown;
+
+impl Handler<Shutdown> for PeerManager {
+    type Result = usize;
+    fn handle(&mut self, _: Shutdown, ctx: &mut Context<Self>) -> usize {
+        self.shutting_down = true;
+        if let Some(h) = self.listener_handle.take() {
+            ctx.cancel_future(h);
+        }
+        for s in self.sessions.values() {
+            s.handle.addr.do_send(Disconnect {
+                goodbye: hobbits_chain::rpc::Goodbye::CLIENT_SHUT_DOWN,
+            });
+        }
+        info!(
+            peers = self.sessions.len(),
+            "shutting down: GOODBYE 1 sent to every peer"
+        );
+        self.sessions.len()
+    }
+}

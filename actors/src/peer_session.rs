@@ -1,0 +1,736 @@
+//! `PeerSession`: one actor per TCP connection. Reads frames through the codec (`FramedRead` as an
+//! actix stream), writes through `actix::io::FramedWrite`, and holds a tracing span with the
+//! peer's id, address and direction.
+//!
+//! - PING: answers `ping` with `pong` and the same body; a `pong` is never answered.
+//! - RPC: runs the HELLO handshake (`handshake.rs`), serves requests from the `ChainStoreActor`
+//!   (GET_STATUS itself), matches responses to our requests by id (`rpc_tracker.rs`), logs GOODBYE
+//!   and closes, logs and counts unknown methods.
+//! - GOSSIP: forwarded as `GossipReceived` to the manager once handshaked.
+//! - A frame-layer codec error closes the connection with a logged reason and GOODBYE 3, and is
+//!   reported to the manager (`ReportMisbehaviour`) for a ban.
+//!
+//! Handles: [`SendFrame`], [`SendRequest`], [`Disconnect`]. Sends: `ReportHandshake`,
+//! `ReportMisbehaviour`, `SessionClosed`, `GossipReceived` (manager); `GetHello`, `CheckHello`,
+//! `ServeRpc` (store).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use actix::io::{FramedWrite, WriteHandler};
+use actix::prelude::*;
+use bson::Bson;
+use hobbits_chain::rpc::{GetStatus, Goodbye, Hello};
+use hobbits_codec::bson_compat::get_uint_opt;
+use hobbits_codec::rpc::{RequestId, RpcEnvelope, RpcMethod, RpcPayload};
+use hobbits_codec::{
+    CodecError, Frame, FrameCodec, FrameLimits, GossipEnvelope, PingFrame, Protocol,
+};
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio_util::codec::FramedRead;
+use tracing::{debug, info, warn};
+
+use crate::chain_store::{ChainStoreActor, CheckHello, GetHello, ServeRpc};
+use crate::config::{Limits, Timeouts};
+use crate::events::{DisconnectReason, GossipReceived, GOODBYE_DUPLICATE};
+use crate::handshake::{Admission, Handshake};
+use crate::peer_manager::{ReportHandshake, ReportMisbehaviour, SessionClosed};
+use crate::peer_table::{Direction, HandshakeAdmission, NodeId, PeerId};
+use crate::rpc::{RpcRequest, RpcResponse};
+use crate::rpc_tracker::{RequestTracker, RpcError};
+
+/// Whole-frame messages that fail to decode before the connection is closed as faulty.
+pub const MAX_BAD_MESSAGES: u32 = 16;
+
+/// What every session of a node shares.
+#[derive(Debug, Clone)]
+pub struct SessionSettings {
+    /// Our node id (HELLO header `node_id`).
+    pub node_id: NodeId,
+    /// GET_STATUS user agent.
+    pub user_agent: String,
+    /// Bounds.
+    pub limits: Limits,
+    /// Timeouts.
+    pub timeouts: Timeouts,
+}
+
+impl SessionSettings {
+    /// The codec limits for these settings.
+    pub fn frame_limits(&self) -> FrameLimits {
+        FrameLimits {
+            max_header_len: self.limits.max_header_len,
+            max_body_len: self.limits.max_body_len,
+            ..FrameLimits::default()
+        }
+    }
+}
+
+/// Where a session reports to.
+#[derive(Debug, Clone)]
+pub struct SessionLinks {
+    /// HELLO accepted: asks for admission (one connection per node).
+    pub handshake: Recipient<ReportHandshake>,
+    /// The session ended.
+    pub closed: Recipient<SessionClosed>,
+    /// The peer sent malformed frames.
+    pub misbehaved: Recipient<ReportMisbehaviour>,
+    /// GOSSIP from a handshaked peer.
+    pub gossip: Recipient<GossipReceived>,
+    /// The chain store.
+    pub store: Addr<ChainStoreActor>,
+}
+
+/// Counters of one connection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SessionStats {
+    /// Frames read.
+    pub frames_in: u64,
+    /// RPC frames with a method id we do not know.
+    pub unknown_methods: u32,
+    /// Whole frames that did not decode.
+    pub bad_messages: u32,
+    /// Requests or gossip refused because the peer had not completed HELLO.
+    pub refused_before_hello: u32,
+    /// Requests ignored because too many of the peer's requests were being served.
+    pub refused_busy: u32,
+    /// GOSSIP dropped because the manager's mailbox was full.
+    pub gossip_dropped: u32,
+}
+
+struct PendingRequest {
+    expect: RpcMethod,
+    reply: oneshot::Sender<Result<RpcResponse, RpcError>>,
+}
+
+/// The per-connection actor.
+pub struct PeerSession {
+    peer: PeerId,
+    addr: SocketAddr,
+    direction: Direction,
+    span: tracing::Span,
+    settings: Arc<SessionSettings>,
+    links: SessionLinks,
+    writer: FramedWrite<Frame, OwnedWriteHalf, FrameCodec>,
+    read_handle: Option<SpawnHandle>,
+    handshake: Handshake,
+    tracker: RequestTracker<PendingRequest>,
+    inbound_in_flight: usize,
+    close_reason: Option<DisconnectReason>,
+    stats: SessionStats,
+}
+
+impl std::fmt::Debug for PeerSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PeerSession")
+            .field("peer", &self.peer)
+            .field("addr", &self.addr)
+            .field("direction", &self.direction)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl PeerSession {
+    /// Starts the actor for a connected socket.
+    pub fn start(
+        stream: TcpStream,
+        peer: PeerId,
+        addr: SocketAddr,
+        direction: Direction,
+        settings: Arc<SessionSettings>,
+        links: SessionLinks,
+    ) -> Addr<PeerSession> {
+        let _ = stream.set_nodelay(true);
+        PeerSession::create(move |ctx| {
+            ctx.set_mailbox_capacity(settings.limits.session_mailbox);
+            let limits = settings.frame_limits();
+            let (read, write) = stream.into_split();
+            let read_handle = ctx.add_stream(FramedRead::new(read, FrameCodec::new(limits)));
+            let mut writer = FramedWrite::new(write, FrameCodec::new(limits), ctx);
+            let high = settings.limits.write_buffer_high;
+            writer.set_buffer_capacity(high / 4, high);
+            let span = tracing::info_span!("peer", id = peer.0, %addr, dir = %direction);
+            PeerSession {
+                peer,
+                addr,
+                direction,
+                span,
+                tracker: RequestTracker::new(
+                    settings.limits.max_outstanding_requests,
+                    settings.timeouts.request,
+                ),
+                settings,
+                links,
+                writer,
+                read_handle: Some(read_handle),
+                handshake: Handshake::new(direction),
+                inbound_in_flight: 0,
+                close_reason: None,
+                stats: SessionStats::default(),
+            }
+        })
+    }
+
+    fn closing(&self) -> bool {
+        self.close_reason.is_some()
+    }
+
+    /// Writes a frame unless closing; frames over the size limit are dropped with a log (the
+    /// encoder would otherwise fail the whole writer).
+    fn write(&mut self, frame: Frame) {
+        if self.closing() {
+            return;
+        }
+        let l = &self.settings.limits;
+        if frame.header.len() > l.max_header_len as usize
+            || frame.body.len() > l.max_body_len as usize
+        {
+            warn!(
+                len = frame.encoded_len(),
+                "outgoing frame over the size limit dropped"
+            );
+            return;
+        }
+        self.writer.write(frame);
+    }
+
+    fn write_rpc(&mut self, id: RequestId, payload: &RpcPayload) {
+        let env = RpcEnvelope::new(id, payload);
+        self.write_envelope(env);
+    }
+
+    fn write_envelope(&mut self, env: RpcEnvelope) {
+        match env.to_frame() {
+            Ok(frame) => self.write(frame),
+            Err(e) => warn!(error = %e, "cannot encode RPC message"),
+        }
+    }
+
+    fn write_hello(&mut self, id: RequestId, hello: Hello) {
+        let mut env = RpcEnvelope::new(id, &RpcPayload::Hello(hello));
+        env.header.extra.insert(
+            "node_id",
+            Bson::Int64((self.settings.node_id.0 & (i64::MAX as u64)) as i64),
+        );
+        self.write_envelope(env);
+    }
+
+    /// Closes the connection: optional GOODBYE, stop reading, flush, stop (bounded by the linger).
+    fn close(&mut self, ctx: &mut Context<Self>, reason: DisconnectReason, goodbye: Option<u64>) {
+        if self.closing() {
+            return;
+        }
+        if let Some(code) = goodbye {
+            let id = RequestId(self.tracker.allocate_id());
+            self.write_rpc(id, &RpcPayload::Goodbye(Goodbye { reason: code }));
+        }
+        info!(?reason, goodbye, "closing connection");
+        self.close_reason = Some(reason);
+        self.handshake.close();
+        if let Some(h) = self.read_handle.take() {
+            ctx.cancel_future(h);
+        }
+        self.writer.close();
+        ctx.run_later(self.settings.timeouts.goodbye_linger, |_, ctx| ctx.stop());
+    }
+
+    fn bad_message(&mut self, ctx: &mut Context<Self>, what: &str, error: &CodecError) {
+        self.stats.bad_messages += 1;
+        warn!(what, %error, count = self.stats.bad_messages, "undecodable message dropped");
+        if self.stats.bad_messages >= MAX_BAD_MESSAGES {
+            let reason = DisconnectReason::TooManyBadMessages {
+                count: self.stats.bad_messages,
+            };
+            self.links.misbehaved.do_send(ReportMisbehaviour {
+                peer: self.peer,
+                reason: format!("{reason:?}"),
+            });
+            self.close(ctx, reason, Some(Goodbye::FAULT_ERROR));
+        }
+    }
+
+    fn on_frame(&mut self, frame: Frame, ctx: &mut Context<Self>) {
+        self.stats.frames_in += 1;
+        match frame.protocol {
+            Protocol::Ping => match PingFrame::from_frame(&frame) {
+                Ok(ping) => {
+                    if let Some(pong) = ping.reply() {
+                        self.write(pong.to_frame());
+                    }
+                }
+                Err(e) => self.bad_message(ctx, "PING", &e),
+            },
+            Protocol::Rpc => match RpcEnvelope::from_frame(&frame) {
+                Ok(env) => self.on_rpc(env, ctx),
+                Err(e) => self.bad_message(ctx, "RPC envelope", &e),
+            },
+            Protocol::Gossip => self.on_gossip(&frame, ctx),
+        }
+    }
+
+    fn on_gossip(&mut self, frame: &Frame, ctx: &mut Context<Self>) {
+        if self.handshake.admit_request() == Admission::Refuse {
+            self.stats.refused_before_hello += 1;
+            debug!("GOSSIP before HELLO dropped");
+            return;
+        }
+        match GossipEnvelope::from_frame(frame) {
+            Ok(env) => {
+                let msg = GossipReceived {
+                    peer: self.peer,
+                    header: env.header,
+                    body: env.body,
+                };
+                if self.links.gossip.try_send(msg).is_err() {
+                    self.stats.gossip_dropped += 1;
+                    warn!(
+                        dropped = self.stats.gossip_dropped,
+                        "gossip dropped: manager busy"
+                    );
+                }
+            }
+            Err(e) => self.bad_message(ctx, "GOSSIP", &e),
+        }
+    }
+
+    fn on_rpc(&mut self, env: RpcEnvelope, ctx: &mut Context<Self>) {
+        let id = env.header.id;
+        let method = env.header.method;
+        match method {
+            RpcMethod::Unknown(m) => {
+                self.stats.unknown_methods += 1;
+                warn!(
+                    method_id = m,
+                    id = id.0,
+                    count = self.stats.unknown_methods,
+                    "unknown RPC method ignored"
+                );
+            }
+            RpcMethod::Goodbye => {
+                let reason = match env.decode_payload() {
+                    Ok(d) => match d.payload {
+                        RpcPayload::Goodbye(g) => Some(g.reason),
+                        _ => None,
+                    },
+                    Err(_) => None,
+                };
+                info!(reason, "peer said GOODBYE");
+                self.close(ctx, DisconnectReason::Goodbye { reason }, None);
+            }
+            RpcMethod::Hello => match env.decode_payload() {
+                Ok(d) => {
+                    if let RpcPayload::Hello(hello) = d.payload {
+                        let node_id = get_uint_opt(&env.header.extra, "node_id", i64::MAX as u64)
+                            .ok()
+                            .flatten()
+                            .map(NodeId);
+                        let ids_absent = d
+                            .defaulted
+                            .iter()
+                            .any(|f| *f == "network_id" || *f == "chain_id");
+                        self.on_hello(id, node_id, hello, ids_absent, ctx);
+                    }
+                }
+                Err(e) => self.bad_message(ctx, "HELLO", &e),
+            },
+            m if self.is_response(m, id) => self.on_response(env, ctx),
+            _ => self.on_request(env, ctx),
+        }
+    }
+
+    /// A frame is a response when it uses a response-only method, or GET_STATUS with the id of our
+    /// outstanding GET_STATUS (the method serves both ways).
+    fn is_response(&self, method: RpcMethod, id: RequestId) -> bool {
+        match method {
+            RpcMethod::BlockHeaders
+            | RpcMethod::BlockBodies
+            | RpcMethod::Attestation
+            | RpcMethod::BeaconStates => true,
+            RpcMethod::GetStatus => self
+                .tracker
+                .get(id.0)
+                .is_some_and(|p| p.expect == RpcMethod::GetStatus),
+            _ => false,
+        }
+    }
+
+    fn on_response(&mut self, env: RpcEnvelope, ctx: &mut Context<Self>) {
+        let id = env.header.id;
+        let Some(pending) = self.tracker.complete(id.0) else {
+            debug!(id = id.0, method = %env.header.method, "response to no outstanding request ignored");
+            return;
+        };
+        let result = if pending.expect != env.header.method {
+            Err(RpcError::BadResponse {
+                reason: format!("expected {}, got {}", pending.expect, env.header.method),
+            })
+        } else {
+            match env.decode_payload() {
+                Ok(d) => RpcResponse::from_payload(d.payload).ok_or(RpcError::BadResponse {
+                    reason: "not a response payload".into(),
+                }),
+                Err(e) => {
+                    let r = Err(RpcError::BadResponse {
+                        reason: e.to_string(),
+                    });
+                    self.bad_message(ctx, "RPC response", &e);
+                    r
+                }
+            }
+        };
+        let _ = pending.reply.send(result);
+    }
+
+    fn on_request(&mut self, env: RpcEnvelope, ctx: &mut Context<Self>) {
+        let id = env.header.id;
+        let method = env.header.method;
+        if self.handshake.admit_request() == Admission::Refuse {
+            self.stats.refused_before_hello += 1;
+            warn!(%method, id = id.0, "RPC request before HELLO ignored");
+            return;
+        }
+        let request = match env.decode_payload() {
+            Ok(d) => match RpcRequest::from_payload(d.payload) {
+                Some(r) => r,
+                None => return,
+            },
+            Err(e) => return self.bad_message(ctx, "RPC request", &e),
+        };
+        if let RpcRequest::Status(_) = request {
+            let status = GetStatus::new(&self.settings.user_agent, now_ms());
+            return self.write_rpc(id, &RpcPayload::GetStatus(status));
+        }
+        if self.inbound_in_flight >= self.settings.limits.max_inbound_requests {
+            self.stats.refused_busy += 1;
+            warn!(%method, id = id.0, "too many requests in flight from this peer: ignored");
+            return;
+        }
+        self.inbound_in_flight += 1;
+        let fut = self.links.store.send(ServeRpc { request });
+        ctx.spawn(fut.into_actor(self).map(move |res, act, _ctx| {
+            act.inbound_in_flight = act.inbound_in_flight.saturating_sub(1);
+            match res {
+                Ok(response) => act.write_rpc(id, &response.into_payload()),
+                Err(e) => warn!(error = %e, "store unavailable; request dropped"),
+            }
+        }));
+    }
+
+    fn on_hello(
+        &mut self,
+        id: RequestId,
+        node_id: Option<NodeId>,
+        theirs: Hello,
+        ids_absent: bool,
+        ctx: &mut Context<Self>,
+    ) {
+        let arrival = self.handshake.on_hello(id.0);
+        debug!(
+            id = id.0,
+            ?node_id,
+            network_id = theirs.network_id,
+            best_slot = theirs.best_slot.0,
+            ?arrival,
+            "HELLO received"
+        );
+        if !arrival.check {
+            if arrival.reply {
+                let fut = self.links.store.send(GetHello);
+                ctx.spawn(fut.into_actor(self).map(move |res, act, _| {
+                    if let Ok(ours) = res {
+                        act.write_hello(id, ours);
+                    }
+                }));
+            }
+            return;
+        }
+        let fut = self.links.store.send(CheckHello {
+            theirs: theirs.clone(),
+            ids_absent,
+        });
+        ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| {
+            let Ok(checked) = res else {
+                return act.close(ctx, DisconnectReason::Internal, None);
+            };
+            if arrival.reply {
+                act.write_hello(id, checked.ours);
+            }
+            match checked.verdict {
+                Err(rejection) => {
+                    warn!(%rejection, "HELLO refused");
+                    act.close(
+                        ctx,
+                        DisconnectReason::IrrelevantNetwork(rejection),
+                        Some(Goodbye::IRRELEVANT_NETWORK),
+                    );
+                }
+                Ok(()) => act.report_handshake(node_id, theirs, ctx),
+            }
+        }));
+    }
+
+    fn report_handshake(&mut self, node_id: Option<NodeId>, hello: Hello, ctx: &mut Context<Self>) {
+        let report = ReportHandshake {
+            peer: self.peer,
+            node_id,
+            hello,
+            session: SessionHandle {
+                peer: self.peer,
+                addr: ctx.address(),
+            },
+        };
+        let fut = self.links.handshake.send(report);
+        ctx.spawn(fut.into_actor(self).map(|res, act, ctx| match res {
+            Ok(HandshakeAdmission::Accept | HandshakeAdmission::Replaces { .. }) => {
+                act.handshake.accept();
+                info!("handshake complete");
+            }
+            Ok(HandshakeAdmission::Duplicate { kept }) => {
+                info!(%kept, "duplicate connection to the same node");
+                act.close(ctx, DisconnectReason::Duplicate, Some(GOODBYE_DUPLICATE));
+            }
+            Ok(HandshakeAdmission::SelfConnection) => {
+                act.close(
+                    ctx,
+                    DisconnectReason::SelfConnection,
+                    Some(GOODBYE_DUPLICATE),
+                );
+            }
+            Err(_) => act.close(ctx, DisconnectReason::Internal, None),
+        }));
+    }
+
+    fn expire_requests(&mut self) {
+        let after = self.tracker.timeout();
+        for (id, pending) in self.tracker.expire(Instant::now()) {
+            debug!(id, method = %pending.expect, "request timed out");
+            let _ = pending.reply.send(Err(RpcError::Timeout { after }));
+        }
+    }
+}
+
+impl Actor for PeerSession {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        let _g = self.span.clone().entered();
+        debug!("session started");
+        if self.handshake.sends_first() {
+            let id = self.tracker.allocate_id();
+            self.handshake.sent_hello(id);
+            let fut = self.links.store.send(GetHello);
+            ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| match res {
+                Ok(ours) => act.write_hello(RequestId(id), ours),
+                Err(_) => act.close(ctx, DisconnectReason::Internal, None),
+            }));
+        }
+        ctx.run_later(self.settings.timeouts.handshake, |act, ctx| {
+            if act.handshake.timed_out() && !act.closing() {
+                let _g = act.span.clone().entered();
+                warn!("no HELLO within the handshake timeout");
+                act.close(
+                    ctx,
+                    DisconnectReason::HandshakeTimeout,
+                    Some(Goodbye::FAULT_ERROR),
+                );
+            }
+        });
+    }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        let _g = self.span.clone().entered();
+        for (_, pending) in self.tracker.drain() {
+            let _ = pending.reply.send(Err(RpcError::Disconnected));
+        }
+        let reason = self
+            .close_reason
+            .take()
+            .unwrap_or(DisconnectReason::RemoteClosed);
+        debug!(?reason, stats = ?self.stats, "session stopped");
+        self.links.closed.do_send(SessionClosed {
+            peer: self.peer,
+            reason,
+            stats: self.stats,
+        });
+    }
+}
+
+impl StreamHandler<Result<Frame, CodecError>> for PeerSession {
+    fn handle(&mut self, item: Result<Frame, CodecError>, ctx: &mut Context<Self>) {
+        let _g = self.span.clone().entered();
+        if self.closing() {
+            return;
+        }
+        match item {
+            Ok(frame) => self.on_frame(frame, ctx),
+            Err(CodecError::Io(e)) => {
+                debug!(error = %e, "read error");
+                self.close_reason = Some(DisconnectReason::Io {
+                    reason: e.to_string(),
+                });
+                ctx.stop();
+            }
+            Err(e) => {
+                warn!(reason = %e, "malformed frame: closing connection");
+                self.links.misbehaved.do_send(ReportMisbehaviour {
+                    peer: self.peer,
+                    reason: e.to_string(),
+                });
+                self.close(
+                    ctx,
+                    DisconnectReason::MalformedFrame {
+                        reason: e.to_string(),
+                    },
+                    Some(Goodbye::FAULT_ERROR),
+                );
+            }
+        }
+    }
+
+    fn finished(&mut self, ctx: &mut Context<Self>) {
+        // EOF. While closing, the writer's flush decides when to stop.
+        if !self.closing() {
+            let _g = self.span.clone().entered();
+            debug!("peer closed the connection");
+            self.close_reason = Some(DisconnectReason::RemoteClosed);
+            ctx.stop();
+        }
+    }
+}
+
+impl WriteHandler<CodecError> for PeerSession {
+    fn error(&mut self, err: CodecError, _: &mut Context<Self>) -> Running {
+        let _g = self.span.clone().entered();
+        debug!(error = %err, "write error");
+        if self.close_reason.is_none() {
+            self.close_reason = Some(DisconnectReason::Io {
+                reason: err.to_string(),
+            });
+        }
+        Running::Stop
+    }
+}
+
+/// Command: write a frame to the peer (for gossip relays; use [`SessionHandle::send_frame`] for
+/// `try_send` semantics).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct SendFrame {
+    /// The frame.
+    pub frame: Frame,
+}
+
+impl Handler<SendFrame> for PeerSession {
+    type Result = ();
+    fn handle(&mut self, msg: SendFrame, _: &mut Context<Self>) {
+        self.write(msg.frame);
+    }
+}
+
+/// Command: send an RPC request and wait for the matching response (or a typed error).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<RpcResponse, RpcError>")]
+pub struct SendRequest {
+    /// The request.
+    pub request: RpcRequest,
+}
+
+impl Handler<SendRequest> for PeerSession {
+    type Result = ResponseFuture<Result<RpcResponse, RpcError>>;
+
+    fn handle(&mut self, msg: SendRequest, ctx: &mut Context<Self>) -> Self::Result {
+        if self.closing() {
+            return Box::pin(async { Err(RpcError::Disconnected) });
+        }
+        let (tx, rx) = oneshot::channel();
+        let pending = PendingRequest {
+            expect: msg.request.response_method(),
+            reply: tx,
+        };
+        let id = match self.tracker.start(Instant::now(), pending) {
+            Ok(id) => id,
+            Err((e, _)) => return Box::pin(async move { Err(e) }),
+        };
+        let env = RpcEnvelope::new(RequestId(id), &msg.request.into_payload());
+        match env.to_frame() {
+            Ok(frame) => self.write(frame),
+            Err(e) => {
+                self.tracker.complete(id);
+                let reason = e.to_string();
+                return Box::pin(async move { Err(RpcError::Encode { reason }) });
+            }
+        }
+        ctx.run_later(self.tracker.timeout(), |act, _| act.expire_requests());
+        Box::pin(async move { rx.await.unwrap_or(Err(RpcError::Disconnected)) })
+    }
+}
+
+/// Command: close the connection with a GOODBYE.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Disconnect {
+    /// GOODBYE reason code sent.
+    pub goodbye: u64,
+}
+
+impl Handler<Disconnect> for PeerSession {
+    type Result = ();
+    fn handle(&mut self, msg: Disconnect, ctx: &mut Context<Self>) {
+        let _g = self.span.clone().entered();
+        self.close(
+            ctx,
+            DisconnectReason::Local {
+                goodbye: msg.goodbye,
+            },
+            Some(msg.goodbye),
+        );
+    }
+}
+
+/// A handle on one session for other actors: bounded, never blocking.
+#[derive(Debug, Clone)]
+pub struct SessionHandle {
+    /// The connection.
+    pub peer: PeerId,
+    /// The actor.
+    pub addr: Addr<PeerSession>,
+}
+
+impl SessionHandle {
+    /// Queues a frame for the peer; `QueueFull` when its mailbox is full (a slow peer),
+    /// `Disconnected` when the session is gone.
+    pub fn send_frame(&self, frame: Frame) -> Result<(), RpcError> {
+        self.addr
+            .try_send(SendFrame { frame })
+            .map_err(|e| match e {
+                SendError::Full(_) => RpcError::QueueFull,
+                SendError::Closed(_) => RpcError::Disconnected,
+            })
+    }
+
+    /// Sends an RPC request and waits for its response or a typed error (the session enforces
+    /// the per-peer cap and the request timeout; a full mailbox delays the enqueue).
+    pub fn request(
+        &self,
+        request: RpcRequest,
+    ) -> impl std::future::Future<Output = Result<RpcResponse, RpcError>> + 'static {
+        let fut = self.addr.send(SendRequest { request });
+        async move {
+            match fut.await {
+                Ok(result) => result,
+                Err(_) => Err(RpcError::Disconnected),
+            }
+        }
+    }
+}
