@@ -1,0 +1,19 @@
+//! Sync: catching up with peers that are ahead (range sync by GET_BLOCK_HEADERS then
+//! GET_BLOCK_BODIES, in batches spread over peers) and resolving orphan blocks from gossip (parent
+//! lookup by root, bounded in depth).
+//!
+//! - [`machine`]: the plain state machine ([`SyncMachine`]): events in, [`SyncAction`]s out; no
+//!   runtime, tested by the rig in `tests.rs`.
+//! - [`actor`]: the [`SyncActor`] wrapper: feeds peer events and RPC results to the machine,
+//!   performs its requests and imports.
+
+pub mod actor;
+pub mod machine;
+#[cfg(test)]
+mod tests;
+
+pub use actor::{GetSyncState, OrphanBlockReceived, SyncActor, SyncLinks};
+pub use machine::{
+    BatchId, ImportResult, LocalStatus, LookupId, PeerStatus, SyncAction, SyncConfig, SyncError,
+    SyncMachine, SyncRequestId, SyncState, SyncStats, SyncStatus,
+};
