@@ -14,7 +14,11 @@ const SMALL_BATCH: usize = 1024;
 
 fn frame_of(total: usize) -> Frame {
     let body_len = total - 16 - 4;
-    Frame::new(Protocol::Ping, Bytes::from_static(b"ping"), vec![0x5a; body_len])
+    Frame::new(
+        Protocol::Ping,
+        Bytes::from_static(b"ping"),
+        vec![0x5a; body_len],
+    )
 }
 
 fn bench_size(c: &mut Criterion, name: &str, total: usize, batch: usize) {
