@@ -148,8 +148,12 @@ impl FrameMessage {
         match self {
             Self::Rpc { method, .. } => method.to_string(),
             Self::Gossip { topic, .. } => topic.name().to_string(),
-            Self::Ping { kind: PingKind::Ping } => "ping".into(),
-            Self::Ping { kind: PingKind::Pong } => "pong".into(),
+            Self::Ping {
+                kind: PingKind::Ping,
+            } => "ping".into(),
+            Self::Ping {
+                kind: PingKind::Pong,
+            } => "pong".into(),
             Self::Undecoded => "?".into(),
         }
     }

@@ -157,7 +157,7 @@ mod tests {
         let d = doc! { "method_id": 0i32, "id": 1i64, "extra": "x" };
         assert!(codes(&d, Part::Header).is_empty());
         let b = doc! { "network_id": 1i32, "best_slot": 5i64, "best_root": bson::Binary {
-            subtype: bson::spec::BinarySubtype::Generic, bytes: vec![0; 32] } };
+        subtype: bson::spec::BinarySubtype::Generic, bytes: vec![0; 32] } };
         assert!(codes(&b, Part::Body).is_empty());
     }
 

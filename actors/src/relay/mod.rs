@@ -1,0 +1,31 @@
+//! `hobbits-node relay`: a man-in-the-middle for EWP v3 traffic that forwards bytes unchanged
+//! between clients and one upstream (`--to`), decodes a copy, prints each frame and flags how the
+//! traffic departs from the spec (2019 BSON shapes, integer and hash types, unmatched or missing
+//! responses, unanswered pings, bad message hashes, versions, lengths).
+//!
+//! Layout: [`deviation`] (codes), [`shape`] (BSON type checks), [`analysis`] (the plain,
+//! runtime-free state machine over one connection pair), [`record`] (events and frame records),
+//! [`summary`] (counts at exit), [`config`], and [`proxy`] (the tokio side: [`Relay::start`] →
+//! [`RelayHandle`]). The relay is a tool, not part of a node, so it uses plain tokio tasks rather
+//! than actors.
+
+pub mod analysis;
+pub mod config;
+pub mod deviation;
+pub mod proxy;
+pub mod record;
+pub mod shape;
+pub mod summary;
+
+pub use analysis::{AnalyzerSettings, PairAnalyzer};
+pub use config::{RelayConfig, RelayError};
+pub use deviation::{Deviation, DeviationCode};
+pub use proxy::{Relay, RelayHandle};
+pub use record::{
+    ConnectionId, FieldValue, FrameMessage, RelayDirection, RelayEvent, RelayedFrame, RpcRole,
+    Unanswered,
+};
+pub use summary::RelaySummary;
+
+#[cfg(test)]
+mod analysis_tests;
