@@ -14,6 +14,7 @@ pub mod peer_manager;
 pub mod peer_session;
 pub mod peer_table;
 pub mod producer;
+pub mod relay;
 pub mod rpc;
 pub mod rpc_tracker;
 pub mod uri;
