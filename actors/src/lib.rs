@@ -13,10 +13,12 @@ pub mod node;
 pub mod peer_manager;
 pub mod peer_session;
 pub mod peer_table;
+pub mod probe;
 pub mod producer;
 pub mod relay;
 pub mod rpc;
 pub mod rpc_tracker;
+pub mod settings;
 pub mod uri;
 
 pub use chain_store::ChainStoreActor;

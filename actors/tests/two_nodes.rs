@@ -128,9 +128,14 @@ async fn two_nodes_handshake_and_serve_rpc() {
     let body: Vec<u8> = (0u8..32).collect();
     assert_eq!(raw.ping(&body).await.as_deref(), Some(&body[..]));
 
+    drop(raw);
     assert_eq!(b.shutdown(Duration::from_secs(5)).await, 0);
     wait_for("a sees b leave", DEADLINE, || async {
-        a.peers().await.is_empty().then_some(())
+        a.peers()
+            .await
+            .iter()
+            .all(|p| p.node_id != Some(b.node_id))
+            .then_some(())
     })
     .await;
 }

@@ -3,6 +3,9 @@
 
 pub mod decode;
 pub mod encode;
+pub mod ping;
+pub mod run;
+pub mod status;
 
 use std::process::ExitCode;
 
@@ -26,6 +29,9 @@ pub enum Command {
     // Help text comes from each Args struct's doc comment (a variant doc would override it).
     Decode(decode::DecodeArgs),
     Encode(encode::EncodeArgs),
+    Run(run::RunArgs),
+    Ping(ping::PingArgs),
+    Status(status::StatusArgs),
 }
 
 /// Runs the chosen subcommand.
@@ -33,5 +39,8 @@ pub fn dispatch(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Decode(args) => decode::run(args),
         Command::Encode(args) => encode::run(args),
+        Command::Run(args) => run::run(args),
+        Command::Ping(args) => ping::run(args),
+        Command::Status(args) => status::run(args),
     }
 }

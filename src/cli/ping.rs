@@ -1,0 +1,67 @@
+//! `hobbits-node ping hob+tcp://HOST:PORT [--count N]`: PING round trips (no handshake needed),
+//! reported as min / median / p99.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+use hobbits_actors::probe::Probe;
+use hobbits_actors::PeerUri;
+
+use super::EXIT_BAD_INPUT;
+
+/// Ping a peer and report round-trip times.
+#[derive(Debug, Args)]
+pub struct PingArgs {
+    /// The peer, hob+tcp://[identity@]host:port.
+    pub uri: String,
+    /// Number of pings.
+    #[arg(long, short = 'n', default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub count: u32,
+    /// Timeout for the connection and each pong, in milliseconds.
+    #[arg(long, default_value_t = 5000, value_name = "MS")]
+    pub timeout_ms: u64,
+}
+
+/// Runs the pings.
+pub fn run(args: PingArgs) -> ExitCode {
+    let uri: PeerUri = match args.uri.parse() {
+        Ok(u) => u,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let timeout = Duration::from_millis(args.timeout_ms);
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async {
+        let mut probe = Probe::connect(&uri, timeout).await?;
+        probe.ping(args.count as usize).await
+    });
+    match result {
+        Ok(report) => {
+            let us = |d: Option<Duration>| d.map(|d| d.as_micros()).unwrap_or(0);
+            println!(
+                "{} pings to {uri}: min {} us, median {} us, p99 {} us",
+                report.rtts.len(),
+                us(report.min()),
+                us(report.median()),
+                us(report.p99())
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

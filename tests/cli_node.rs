@@ -1,0 +1,228 @@
+//! End to end: two `hobbits-node run` processes on 127.0.0.1 (port 0, the printed port parsed) find
+//! each other and handshake; `hobbits-node status` and `hobbits-node ping` answer against them;
+//! SIGTERM makes a node say GOODBYE 1; bad flags and bad configuration exit with status 2;
+//! environment variables override the file.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_hobbits-node");
+const DEADLINE: Duration = Duration::from_secs(20);
+
+/// A running `hobbits-node run` with its output lines streamed to channels.
+struct Node {
+    child: Child,
+    stdout: Receiver<String>,
+    stderr: Receiver<String>,
+    seen_err: Vec<String>,
+    port: u16,
+}
+
+impl Node {
+    fn start(args: &[&str], env: &[(&str, &str)]) -> Node {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("run")
+            .args(args)
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn hobbits-node run");
+        let stdout = lines(child.stdout.take().expect("stdout"));
+        let stderr = lines(child.stderr.take().expect("stderr"));
+        let mut node = Node {
+            child,
+            stdout,
+            stderr,
+            seen_err: Vec::new(),
+            port: 0,
+        };
+        let line = node.wait_stdout("listening on ");
+        let port = line
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.trim().parse().ok())
+            .expect("port in the listening line");
+        assert_ne!(port, 0);
+        node.port = port;
+        node
+    }
+
+    fn uri(&self) -> String {
+        format!("hob+tcp://127.0.0.1:{}", self.port)
+    }
+
+    fn wait_stdout(&mut self, prefix: &str) -> String {
+        let end = Instant::now() + DEADLINE;
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            match self.stdout.recv_timeout(left) {
+                Ok(l) if l.starts_with(prefix) => return l,
+                Ok(_) => continue,
+                Err(_) => panic!("no stdout line starting with {prefix:?}"),
+            }
+        }
+    }
+
+    /// Waits until a log line contains every one of `needles`.
+    fn wait_log(&mut self, needles: &[&str]) -> String {
+        if let Some(l) = self
+            .seen_err
+            .iter()
+            .find(|l| needles.iter().all(|n| l.contains(n)))
+        {
+            return l.clone();
+        }
+        let end = Instant::now() + DEADLINE;
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            match self.stderr.recv_timeout(left) {
+                Ok(l) => {
+                    self.seen_err.push(l.clone());
+                    if needles.iter().all(|n| l.contains(n)) {
+                        return l;
+                    }
+                }
+                Err(_) => panic!("no log line with {needles:?}; saw {:#?}", self.seen_err),
+            }
+        }
+    }
+
+    fn terminate(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn lines<R: std::io::Read + Send + 'static>(r: R) -> Receiver<String> {
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(r).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+fn tool(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().expect("run tool")
+}
+
+fn field<'a>(out: &'a str, name: &str) -> &'a str {
+    out.lines()
+        .find_map(|l| l.strip_prefix(name))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no {name} in {out}"))
+}
+
+#[test]
+fn two_processes_handshake_and_answer_status_and_ping() {
+    let mut a = Node::start(&["--listen", "127.0.0.1:0", "--network-id", "1"], &[]);
+    let genesis_a = a.wait_stdout("genesis root ");
+    let mut b = Node::start(
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--peer",
+            &a.uri(),
+            "--produce",
+            "--slot-ms",
+            "200",
+        ],
+        &[],
+    );
+    let genesis_b = b.wait_stdout("genesis root ");
+    assert_eq!(genesis_a, genesis_b, "same defaults, same genesis");
+    a.wait_log(&["peer handshaked"]);
+    b.wait_log(&["peer handshaked"]);
+    b.wait_log(&["block produced"]);
+
+    // status against the producing node: it reports its own best slot (> 0 once it produced).
+    let out = tool(&["status", &b.uri()]);
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(field(&text, "user_agent").starts_with("hobbits-node/"));
+    assert_eq!(field(&text, "network_id"), "1");
+    assert!(field(&text, "best_slot").parse::<u64>().expect("slot") >= 1);
+    assert!(field(&text, "best_root").starts_with("0x"));
+
+    let out = tool(&["ping", &a.uri(), "--count", "20"]);
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(text.starts_with("20 pings to"), "{text}");
+    assert!(text.contains("median") && text.contains("p99"), "{text}");
+
+    // SIGTERM: b says GOODBYE 1 and a logs it.
+    b.terminate();
+    a.wait_log(&["peer said GOODBYE", "reason=1"]);
+    let status = b.child.wait().expect("wait");
+    assert!(status.success(), "clean exit on SIGTERM: {status:?}");
+}
+
+#[test]
+fn bad_flags_and_bad_config_exit_with_status_2() {
+    let out = tool(&["run", "--listen", "127.0.0.1:0", "--network-id", "300"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let out = tool(&["run", "--listen", "127.0.0.1:0", "--peer", "tcp://x:1"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("tcp"));
+    let out = tool(&["run", "--listen", "nowhere"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let dir = std::env::temp_dir().join(format!("hobbits-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("node.toml");
+    std::fs::write(&file, "[limits]\nmax_peers = 0\n").expect("write");
+    let out = tool(&["run", "--config", file.to_str().expect("path")]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("max_peers"));
+    let out = tool(&["ping", "hob+udp://127.0.0.1:1"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn environment_overrides_the_file_and_flags_override_both() {
+    let dir = std::env::temp_dir().join(format!("hobbits-cli-env-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("node.toml");
+    std::fs::write(
+        &file,
+        "listen = \"127.0.0.1:0\"\nnetwork_id = 5\nchain_id = 5\n",
+    )
+    .expect("write");
+    let path = file.to_str().expect("path");
+    let node = Node::start(
+        &["--config", path, "--chain-id", "9"],
+        &[("HOBBITS_NETWORK_ID", "7"), ("HOBBITS_CHAIN_ID", "8")],
+    );
+    let out = tool(&[
+        "status",
+        &node.uri(),
+        "--network-id",
+        "7",
+        "--chain-id",
+        "9",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(field(&text, "network_id"), "7", "env over file");
+    assert_eq!(field(&text, "chain_id"), "9", "flag over env");
+    let _ = std::fs::remove_dir_all(dir);
+}
