@@ -527,8 +527,6 @@ impl PairAnalyzer {
                 }
             }
         }
-        rec.fields
-            .push(("body_len", FieldValue::Uint(ping.body.len() as u64)));
     }
 }
 

@@ -253,6 +253,17 @@ pub struct Unanswered {
     pub waited: Duration,
 }
 
+impl fmt::Display for Unanswered {
+    /// `c>s HELLO(0) id=1 after 120ms` (no id for a ping).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.direction, self.label)?;
+        if self.label != "ping" {
+            write!(f, " id={}", self.id)?;
+        }
+        write!(f, " after {}ms", self.waited.as_millis())
+    }
+}
+
 /// Everything the relay reports, in order per connection.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RelayEvent {
@@ -345,14 +356,7 @@ impl fmt::Display for RelayEvent {
                     )?;
                 }
                 for u in unanswered {
-                    write!(
-                        f,
-                        "\n    unanswered {} {} id={} after {}ms",
-                        u.direction,
-                        u.label,
-                        u.id,
-                        u.waited.as_millis()
-                    )?;
+                    write!(f, "\n    unanswered {u}")?;
                 }
                 Ok(())
             }

@@ -127,14 +127,7 @@ impl fmt::Display for RelaySummary {
             if u.waited.is_zero() {
                 writeln!(f, "  {} {}", u.direction, u.label)?;
             } else {
-                writeln!(
-                    f,
-                    "  {} {} id={} (open at close after {}ms)",
-                    u.direction,
-                    u.label,
-                    u.id,
-                    u.waited.as_millis()
-                )?;
+                writeln!(f, "  {u} (open at close)")?;
             }
         }
         writeln!(f, "deviations:")?;
