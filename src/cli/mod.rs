@@ -6,6 +6,7 @@ pub mod encode;
 pub mod ping;
 pub mod run;
 pub mod status;
+pub mod relay;
 
 use std::process::ExitCode;
 
@@ -32,6 +33,7 @@ pub enum Command {
     Run(run::RunArgs),
     Ping(ping::PingArgs),
     Status(status::StatusArgs),
+    Relay(relay::RelayArgs),
 }
 
 /// Runs the chosen subcommand.
@@ -42,5 +44,6 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Ping(args) => ping::run(args),
         Command::Status(args) => status::run(args),
+        Command::Relay(args) => relay::run(args),
     }
 }

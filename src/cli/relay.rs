@@ -1,0 +1,288 @@
+//! `hobbits-node relay --listen ADDR --to hob+tcp://HOST:PORT [--json] [--raw]`: forwards EWP
+//! traffic unchanged, prints each frame and the deviations it shows, and a summary at exit. The
+//! relay itself is `hobbits_actors::relay`; this file parses flags, prints lines (text or JSON) and
+//! handles Ctrl-C.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+use hobbits_actors::relay::{
+    FieldValue, FrameMessage, Relay, RelayConfig, RelayEvent, RelaySummary, RelayedFrame, RpcRole,
+};
+use hobbits_actors::PeerUri;
+use hobbits_codec::FrameLimits;
+use serde_json::{json, Map, Value};
+
+use super::EXIT_BAD_INPUT;
+
+/// Relay EWP traffic between clients and one peer, printing every frame and flagging deviations.
+///
+/// Each accepted client gets its own connection to --to; bytes are forwarded unchanged both ways
+/// (a frame that does not decode is forwarded all the same and reported). One line per frame:
+/// time, connection, direction (c>s client to server, s>c back), protocol, method or topic,
+/// request id and role, sizes, payload summary, and deviation codes in brackets, each explained
+/// on the next line. Codes: see docs/PROTOCOL.md, "Relay deviation codes".
+/// Ctrl-C (or, with --once, the end of the first connection) prints the summary and exits.
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct RelayArgs {
+    /// Address to accept clients on.
+    #[arg(long, default_value = "127.0.0.1:9100")]
+    pub listen: SocketAddr,
+    /// The peer to forward to, hob+tcp://[identity@]host:port.
+    #[arg(long)]
+    pub to: String,
+    /// Write JSON lines (one object per frame / event, then the summary) instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Add each frame's bytes as hex.
+    #[arg(long)]
+    pub raw: bool,
+    /// Report a request with no response after this many milliseconds.
+    #[arg(long, default_value_t = 10_000, value_name = "MS")]
+    pub request_timeout_ms: u64,
+    /// Report a ping with no pong after this many milliseconds.
+    #[arg(long, default_value_t = 5_000, value_name = "MS")]
+    pub ping_timeout_ms: u64,
+    /// Most client connections at once.
+    #[arg(long, default_value_t = 64)]
+    pub max_connections: usize,
+    /// Largest body decoded, in bytes (larger frames are still forwarded, then reported).
+    #[arg(long, default_value_t = hobbits_codec::frame::DEFAULT_MAX_BODY_LEN)]
+    pub max_body_len: u32,
+    /// Exit after the first connection pair ends.
+    #[arg(long)]
+    pub once: bool,
+}
+
+/// Runs the relay until Ctrl-C (or the first pair's end with --once).
+pub fn run(args: RelayArgs) -> ExitCode {
+    let upstream: PeerUri = match args.to.parse() {
+        Ok(u) => u,
+        Err(e) => {
+            eprintln!("error: --to: {e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let mut config = RelayConfig::new(args.listen, upstream);
+    config.request_timeout = Duration::from_millis(args.request_timeout_ms);
+    config.ping_timeout = Duration::from_millis(args.ping_timeout_ms);
+    config.max_connections = args.max_connections;
+    config.keep_raw = args.raw;
+    config.limits = FrameLimits {
+        max_body_len: args.max_body_len,
+        ..FrameLimits::default()
+    };
+    if let Err(e) = config.validate() {
+        eprintln!("error: {e}");
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    rt.block_on(async move {
+        let mut relay = match Relay::start(config).await {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let out = Printer {
+            json: args.json,
+            raw: args.raw,
+        };
+        if !args.json {
+            eprintln!("relay listening on {} -> {}", relay.listen_addr(), args.to);
+        }
+        loop {
+            tokio::select! {
+                event = relay.next_event() => {
+                    let Some(event) = event else { break };
+                    out.event(&event);
+                    if args.once && matches!(event, RelayEvent::ConnectionClosed { .. } | RelayEvent::ConnectionFailed { .. }) {
+                        break;
+                    }
+                }
+                _ = tokio::signal::ctrl_c() => break,
+            }
+        }
+        let summary = relay.shutdown().await;
+        while let Some(event) = relay.try_next_event() {
+            out.event(&event);
+        }
+        out.summary(&summary);
+        ExitCode::SUCCESS
+    })
+}
+
+/// Prints events as text or JSON lines on stdout.
+struct Printer {
+    json: bool,
+    raw: bool,
+}
+
+impl Printer {
+    fn line(&self, text: &str) {
+        let mut stdout = std::io::stdout().lock();
+        // A closed stdout (e.g. `| head`) must not stop the relay.
+        let _ = writeln!(stdout, "{text}");
+        let _ = stdout.flush();
+    }
+
+    fn event(&self, event: &RelayEvent) {
+        if self.json {
+            self.line(&event_json(event).to_string());
+            return;
+        }
+        self.line(&event.to_string());
+        if let (true, RelayEvent::FrameRelayed(frame)) = (self.raw, event) {
+            if let Some(raw) = &frame.raw {
+                self.line(&format!("    raw {}", hex::encode(raw)));
+            }
+        }
+    }
+
+    fn summary(&self, summary: &RelaySummary) {
+        if self.json {
+            self.line(&summary_json(summary).to_string());
+        } else {
+            self.line(summary.to_string().trim_end());
+        }
+    }
+}
+
+fn field_json(value: &FieldValue) -> Value {
+    match value {
+        FieldValue::Uint(v) => json!(v),
+        FieldValue::Text(s) => json!(s),
+    }
+}
+
+fn frame_json(f: &RelayedFrame) -> Value {
+    let mut out = Map::new();
+    out.insert("event".into(), json!("frame"));
+    out.insert("at_ms".into(), json!(f.at_ms));
+    out.insert("conn".into(), json!(f.conn.0));
+    out.insert("dir".into(), json!(f.direction.short()));
+    out.insert("seq".into(), json!(f.seq));
+    out.insert("version".into(), json!(f.version));
+    out.insert("protocol".into(), json!(f.protocol.name()));
+    out.insert("label".into(), json!(f.message.label()));
+    out.insert("header_len".into(), json!(f.header_len));
+    out.insert("body_len".into(), json!(f.body_len));
+    match &f.message {
+        FrameMessage::Rpc {
+            method,
+            id,
+            role,
+            shape,
+        } => {
+            out.insert("method".into(), json!(method.name()));
+            out.insert("method_id".into(), json!(method.id()));
+            out.insert("id".into(), json!(id.0));
+            out.insert("role".into(), json!(role.name()));
+            if let RpcRole::Response { latency } = role {
+                out.insert("latency_ms".into(), json!(latency.as_millis() as u64));
+            }
+            out.insert("shape".into(), json!(shape.name()));
+        }
+        FrameMessage::Gossip {
+            method_id,
+            topic,
+            announcement,
+        } => {
+            out.insert("method_id".into(), json!(method_id));
+            out.insert("topic".into(), json!(topic.name()));
+            out.insert("announcement".into(), json!(announcement));
+        }
+        FrameMessage::Ping { .. } | FrameMessage::Undecoded => {}
+    }
+    let fields: Map<String, Value> = f
+        .fields
+        .iter()
+        .map(|(k, v)| ((*k).to_string(), field_json(v)))
+        .collect();
+    out.insert("fields".into(), Value::Object(fields));
+    out.insert(
+        "deviations".into(),
+        json!(f
+            .deviations
+            .iter()
+            .map(|d| json!({ "code": d.code.code(), "detail": d.detail }))
+            .collect::<Vec<_>>()),
+    );
+    if let Some(raw) = &f.raw {
+        out.insert("raw".into(), json!(hex::encode(raw)));
+    }
+    Value::Object(out)
+}
+
+fn event_json(event: &RelayEvent) -> Value {
+    match event {
+        RelayEvent::FrameRelayed(f) => frame_json(f),
+        RelayEvent::ConnectionOpened {
+            conn,
+            client,
+            upstream,
+        } => json!({
+            "event": "opened", "conn": conn.0, "client": client.to_string(),
+            "upstream": upstream.to_string(),
+        }),
+        RelayEvent::ConnectionFailed {
+            conn,
+            client,
+            reason,
+        } => json!({
+            "event": "failed", "conn": conn.0, "client": client.to_string(), "reason": reason,
+        }),
+        RelayEvent::DeviationFound {
+            conn,
+            direction,
+            at_ms,
+            deviation,
+        } => json!({
+            "event": "deviation", "at_ms": at_ms, "conn": conn.0, "dir": direction.short(),
+            "code": deviation.code.code(), "detail": deviation.detail,
+        }),
+        RelayEvent::ConnectionClosed {
+            conn,
+            bytes,
+            undecoded_bytes,
+            unanswered,
+        } => json!({
+            "event": "closed", "conn": conn.0, "bytes": bytes, "undecoded_bytes": undecoded_bytes,
+            "unanswered": unanswered.iter().map(|u| json!({
+                "dir": u.direction.short(), "label": u.label, "id": u.id,
+                "waited_ms": u.waited.as_millis() as u64,
+            })).collect::<Vec<_>>(),
+        }),
+    }
+}
+
+fn summary_json(s: &RelaySummary) -> Value {
+    json!({
+        "event": "summary",
+        "connections": { "opened": s.connections_opened, "closed": s.connections_closed,
+                         "failed": s.connections_failed },
+        "bytes": s.bytes,
+        "frames": s.frames.iter().map(|((dir, protocol, label), n)| json!({
+            "dir": dir.short(), "protocol": protocol, "label": label, "count": n,
+        })).collect::<Vec<_>>(),
+        "unanswered": s.unanswered,
+        "deviations": s.deviations.iter()
+            .map(|(code, n)| (code.code().to_string(), json!(n)))
+            .collect::<Map<String, Value>>(),
+        "events_dropped": s.events_dropped,
+    })
+}
