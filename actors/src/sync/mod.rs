@@ -9,6 +9,7 @@
 
 pub mod actor;
 pub mod machine;
+pub mod store_ops;
 #[cfg(test)]
 mod tests;
 
