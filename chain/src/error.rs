@@ -56,6 +56,12 @@ pub enum ChainError {
         /// Why.
         reason: &'static str,
     },
+    /// The persistent store could not write (the block was not imported; memory is unchanged).
+    #[error("chain store storage failure: {reason}")]
+    Storage {
+        /// What failed.
+        reason: String,
+    },
     /// The store configuration is invalid.
     #[error("invalid chain store configuration: {reason}")]
     InvalidConfig {

@@ -191,25 +191,10 @@ impl MemoryStore {
         self.head = head;
     }
 
-    /// Applies the finality rule after a head change; returns the new checkpoint if it advanced.
-    fn advance_finality(&mut self) -> Option<Checkpoint> {
-        let head_epoch = self.head.slot.epoch(self.config.slots_per_epoch);
-        let target = Epoch(head_epoch.0.checked_sub(self.config.finality_depth)?);
-        if target <= self.finalized.epoch {
-            return None;
-        }
-        let boundary =
-            self.canonical_at_or_before(target.start_slot(self.config.slots_per_epoch))?;
-        self.finalized = Checkpoint {
-            epoch: target,
-            root: boundary.root,
-        };
-        Some(self.finalized)
-    }
-}
-
-impl ChainStore for MemoryStore {
-    fn import_block(&mut self, block: BeaconBlock) -> Result<ImportOutcome, ChainError> {
+    /// Checks `block` and computes everything importing it would change, without changing
+    /// anything: the persistent store writes this plan to disk before [`Self::apply_import`]
+    /// applies the same plan in memory.
+    pub(crate) fn plan_import(&self, block: &BeaconBlock) -> Result<ImportPlan, ChainError> {
         let header = block.header();
         let root = header.signing_root();
         let slot = block.slot;
@@ -237,22 +222,70 @@ impl ChainStore for MemoryStore {
             .blocks
             .get(&self.finalized.root)
             .map_or(Slot(0), |e| e.header.slot);
-        let (_, ancestor) = self.walk_to_canonical(block.parent_root);
-        if ancestor.is_none_or(|a| a.slot < finalized_slot) {
-            return Err(ChainError::ConflictsWithFinality {
-                root,
-                slot,
-                finalized: self.finalized,
-            });
-        }
+        let (parent_segment, ancestor) = self.walk_to_canonical(block.parent_root);
+        let ancestor = match ancestor {
+            Some(a) if a.slot >= finalized_slot => a,
+            _ => {
+                return Err(ChainError::ConflictsWithFinality {
+                    root,
+                    slot,
+                    finalized: self.finalized,
+                })
+            }
+        };
         if self.blocks.len() >= self.config.max_blocks {
             return Err(ChainError::StoreFull {
                 max: self.config.max_blocks,
             });
         }
         let hash_tree_root = header.hash_tree_root();
-        let parent_root = block.parent_root;
-        if let Some(p) = self.blocks.get_mut(&parent_root) {
+        let old = self.head;
+        let better = slot > old.slot || (slot == old.slot && root < old.root);
+        let head_change = better.then(|| {
+            // The new canonical branch, tip first: the block, then its non-canonical ancestors.
+            let mut branch = Vec::with_capacity(parent_segment.len() + 1);
+            branch.push(BlockRootSlot { root, slot });
+            branch.extend(parent_segment);
+            let finalized = self.planned_finality(slot, ancestor.slot, &branch);
+            HeadChange {
+                head: Head { root, slot },
+                reorg: block.parent_root != old.root,
+                keep_to: ancestor.slot,
+                branch,
+                finalized,
+            }
+        });
+        Ok(ImportPlan {
+            root,
+            hash_tree_root,
+            header,
+            head_change,
+        })
+    }
+
+    /// Applies a plan made by [`Self::plan_import`] on this same, unchanged store; returns the
+    /// outcome and what [`Self::undo_import`] needs to take it back.
+    pub(crate) fn apply_import(
+        &mut self,
+        block: BeaconBlock,
+        plan: ImportPlan,
+    ) -> (ImportOutcome, ImportUndo) {
+        let ImportPlan {
+            root,
+            hash_tree_root,
+            header,
+            head_change,
+        } = plan;
+        let slot = header.slot;
+        let mut undo = ImportUndo {
+            root,
+            hash_tree_root,
+            parent_root: block.parent_root,
+            head: self.head,
+            finalized: self.finalized,
+            canonical_change: None,
+        };
+        if let Some(p) = self.blocks.get_mut(&block.parent_root) {
             p.children.push(root);
         }
         self.blocks.insert(
@@ -264,27 +297,135 @@ impl ChainStore for MemoryStore {
             },
         );
         self.by_hash_tree_root.insert(hash_tree_root, root);
-
-        let old = self.head;
-        let better = slot > old.slot || (slot == old.slot && root < old.root);
-        let mut finalized = None;
-        let mut reorg = false;
-        if better {
-            reorg = parent_root != old.root;
-            self.set_head(Head { root, slot });
-            if !self.finality_frozen {
-                finalized = self.advance_finality();
-            }
-        }
-        Ok(ImportOutcome {
+        let mut outcome = ImportOutcome {
             root,
             hash_tree_root,
             slot,
-            head_changed: better,
-            reorg,
+            head_changed: false,
+            reorg: false,
             head: self.head,
-            finalized,
+            finalized: None,
+        };
+        if let Some(change) = head_change {
+            let removed = self
+                .canonical
+                .split_off(&Slot(change.keep_to.0.saturating_add(1)));
+            undo.canonical_change = Some((change.keep_to, removed));
+            for b in &change.branch {
+                self.canonical.insert(b.slot, b.root);
+            }
+            self.head = change.head;
+            if let Some(f) = change.finalized {
+                self.finalized = f;
+            }
+            outcome.head_changed = true;
+            outcome.reorg = change.reorg;
+            outcome.head = change.head;
+            outcome.finalized = change.finalized;
+        }
+        (outcome, undo)
+    }
+
+    /// Takes back the last applied import (undo records are used newest first).
+    pub(crate) fn undo_import(&mut self, undo: ImportUndo) {
+        self.blocks.remove(&undo.root);
+        self.by_hash_tree_root.remove(&undo.hash_tree_root);
+        if let Some(p) = self.blocks.get_mut(&undo.parent_root) {
+            p.children.retain(|c| *c != undo.root);
+        }
+        if let Some((keep_to, mut removed)) = undo.canonical_change {
+            let _ = self.canonical.split_off(&Slot(keep_to.0.saturating_add(1)));
+            self.canonical.append(&mut removed);
+        }
+        self.head = undo.head;
+        self.finalized = undo.finalized;
+    }
+
+    /// The finality rule for a head moving to `head_slot` with the canonical chain becoming the
+    /// current one up to `keep_to` plus `branch` (tip first); the new checkpoint if it advances.
+    fn planned_finality(
+        &self,
+        head_slot: Slot,
+        keep_to: Slot,
+        branch: &[BlockRootSlot],
+    ) -> Option<Checkpoint> {
+        if self.finality_frozen {
+            return None;
+        }
+        let head_epoch = head_slot.epoch(self.config.slots_per_epoch);
+        let target = Epoch(head_epoch.0.checked_sub(self.config.finality_depth)?);
+        if target <= self.finalized.epoch {
+            return None;
+        }
+        let start = target.start_slot(self.config.slots_per_epoch);
+        // Every branch slot is above `keep_to`, so a branch block at or before `start` is the
+        // closest; otherwise look in the kept part of the current chain.
+        let boundary = branch
+            .iter()
+            .find(|b| b.slot <= start)
+            .copied()
+            .or_else(|| {
+                self.canonical
+                    .range(..=start.min(keep_to))
+                    .next_back()
+                    .map(|(s, r)| BlockRootSlot { root: *r, slot: *s })
+            })?;
+        Some(Checkpoint {
+            epoch: target,
+            root: boundary.root,
         })
+    }
+
+    /// Every (slot, root) of the canonical chain, ascending.
+    pub(crate) fn canonical_entries(&self) -> impl Iterator<Item = (Slot, Root)> + '_ {
+        self.canonical.iter().map(|(s, r)| (*s, *r))
+    }
+}
+
+/// What importing one block changes (see [`MemoryStore::plan_import`]).
+#[derive(Debug, Clone)]
+pub(crate) struct ImportPlan {
+    /// signing_root of the block.
+    pub(crate) root: Root,
+    /// hash_tree_root of the block.
+    pub(crate) hash_tree_root: Root,
+    /// The block's header.
+    pub(crate) header: BeaconBlockHeader,
+    /// Present when the block becomes the head.
+    pub(crate) head_change: Option<HeadChange>,
+}
+
+/// What taking back one applied import restores (see [`MemoryStore::undo_import`]).
+#[derive(Debug, Clone)]
+pub(crate) struct ImportUndo {
+    root: Root,
+    hash_tree_root: Root,
+    parent_root: Root,
+    head: Head,
+    finalized: Checkpoint,
+    /// The canonical entries removed above the kept slot, when the head changed.
+    canonical_change: Option<(Slot, BTreeMap<Slot, Root>)>,
+}
+
+/// How the head, the canonical chain and finality change when a block becomes the head.
+#[derive(Debug, Clone)]
+pub(crate) struct HeadChange {
+    /// The new head.
+    pub(crate) head: Head,
+    /// True when the new head does not extend the previous head.
+    pub(crate) reorg: bool,
+    /// Canonical entries above this slot are removed...
+    pub(crate) keep_to: Slot,
+    /// ...then these are added (tip first).
+    pub(crate) branch: Vec<BlockRootSlot>,
+    /// The new finalized checkpoint, when finality advances.
+    pub(crate) finalized: Option<Checkpoint>,
+}
+
+impl ChainStore for MemoryStore {
+    fn import_block(&mut self, block: BeaconBlock) -> Result<ImportOutcome, ChainError> {
+        let plan = self.plan_import(&block)?;
+        Ok(self.apply_import(block, plan).0)
     }
 
     fn block(&self, root: &Root) -> Option<BeaconBlock> {

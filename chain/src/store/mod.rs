@@ -13,9 +13,13 @@
 //!   finality only moves forward.
 
 mod memory;
+mod persistent;
 mod range;
 
 pub use memory::{MemoryStore, StoreConfig};
+pub use persistent::{
+    CommitDurability, PersistError, PersistentStore, CHAIN_DB_FILE, SCHEMA_VERSION,
+};
 pub use range::RangeRequest;
 
 use crate::error::ChainError;
