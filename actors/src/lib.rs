@@ -7,6 +7,7 @@
 
 pub mod chain_store;
 pub mod config;
+pub mod conformance;
 pub mod events;
 pub mod handshake;
 pub mod node;

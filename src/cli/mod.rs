@@ -1,12 +1,13 @@
 //! Subcommand table of the `hobbits-node` binary. Each subcommand owns one file here with its clap
 //! `Args` struct and a `run` function returning the process exit status.
 
+pub mod conformance;
 pub mod decode;
 pub mod encode;
 pub mod ping;
+pub mod relay;
 pub mod run;
 pub mod status;
-pub mod relay;
 
 use std::process::ExitCode;
 
@@ -33,6 +34,7 @@ pub enum Command {
     Run(run::RunArgs),
     Ping(ping::PingArgs),
     Status(status::StatusArgs),
+    Conformance(conformance::ConformanceArgs),
     Relay(relay::RelayArgs),
 }
 
@@ -44,6 +46,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Ping(args) => ping::run(args),
         Command::Status(args) => status::run(args),
+        Command::Conformance(args) => conformance::run(args),
         Command::Relay(args) => relay::run(args),
     }
 }

@@ -153,7 +153,10 @@ impl Probe {
             .write_all(bytes)
             .await
             .map_err(|e| format!("write failed: {e}"))?;
-        stream.flush().await.map_err(|e| format!("flush failed: {e}"))
+        stream
+            .flush()
+            .await
+            .map_err(|e| format!("flush failed: {e}"))
     }
 
     /// Sends an RPC request in the spec shape; returns its id.
@@ -172,7 +175,9 @@ impl Probe {
             Err(_) => Received::TimedOut,
             Ok(None) => Received::Closed { error: None },
             Ok(Some(Ok(frame))) => Received::Frame(frame),
-            Ok(Some(Err(e))) if e.breaks_stream() && matches!(e, hobbits_codec::CodecError::Io(_)) => {
+            Ok(Some(Err(e)))
+                if e.breaks_stream() && matches!(e, hobbits_codec::CodecError::Io(_)) =>
+            {
                 Received::Closed {
                     error: Some(e.to_string()),
                 }
@@ -231,7 +236,8 @@ impl Probe {
                         .push(format!("{} id {}", env.header.method, env.header.id.0));
                     if env.header.method == RpcMethod::Hello {
                         if let Some(hello) = our_hello {
-                            let reply = RpcEnvelope::new(env.header.id, &RpcPayload::Hello(hello.clone()));
+                            let reply =
+                                RpcEnvelope::new(env.header.id, &RpcPayload::Hello(hello.clone()));
                             if let Ok(f) = reply.to_frame() {
                                 self.send(f).await?;
                             }
@@ -248,7 +254,8 @@ impl Probe {
                     }
                 }
                 Ok(hobbits_codec::Envelope::Gossip(g)) => {
-                    self.side_frames.push(format!("GOSSIP {}", g.header.topic.name()));
+                    self.side_frames
+                        .push(format!("GOSSIP {}", g.header.topic.name()));
                 }
                 Err(e) => self
                     .side_frames
@@ -283,7 +290,11 @@ impl Probe {
                     Err(_) => self.side_frames.push(format!("{} frame", f.protocol)),
                 },
                 Received::TimedOut => {
-                    return Err(format!("no pong within {:?}{}", self.timeout, self.side_note()))
+                    return Err(format!(
+                        "no pong within {:?}{}",
+                        self.timeout,
+                        self.side_note()
+                    ))
                 }
                 Received::Closed { error } => {
                     return Err(format!(
@@ -327,7 +338,11 @@ pub fn pong_matches(reply: &PingFrame, body: &[u8]) -> Result<(), String> {
 
 fn hex_prefix(b: &[u8]) -> String {
     let cut = &b[..b.len().min(8)];
-    format!("0x{}{}", hex::encode(cut), if b.len() > 8 { "…" } else { "" })
+    format!(
+        "0x{}{}",
+        hex::encode(cut),
+        if b.len() > 8 { "…" } else { "" }
+    )
 }
 
 /// Decodes a HELLO envelope in any tolerated shape.

@@ -1,0 +1,446 @@
+//! The conformance checker: a client that connects to any Hobbits (EWP v3) implementation and
+//! checks what it answers, one small check per behaviour, each on its own connection with bounded
+//! waits. Used by `hobbits-node conformance hob+tcp://HOST:PORT`.
+//!
+//! Owns: [`ConformanceConfig`], [`CheckId`], [`CheckOutcome`], [`CheckResult`],
+//! [`ConformanceReport`], [`ConformanceError`] and [`run_conformance`]. The checks live in
+//! [`ping_checks`] (PING/`pong`, unknown method, malformed frame), [`rpc_checks`] (HELLO,
+//! GET_STATUS) and [`header_checks`] (GET_BLOCK_HEADERS ranges, with the pure range rules in
+//! [`ranges`]). [`conn`] is the client connection.
+//!
+//! Sends: PING, `pong`, HELLO, GET_STATUS, GET_BLOCK_HEADERS, an RPC with an unknown method id,
+//! and one malformed frame. Handles the replies. No actors: a plain tokio client.
+
+/// `Ok(v)` gives `v`; `Err(evidence)` ends the check with a failure.
+macro_rules! try_or_fail {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(e) => return $crate::conformance::CheckOutcome::fail(e),
+        }
+    };
+}
+
+pub mod conn;
+pub mod header_checks;
+pub mod ping_checks;
+pub mod ranges;
+pub mod rpc_checks;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use hobbits_chain::rpc::Hello;
+use hobbits_chain::{Epoch, Root, Slot};
+
+pub use conn::{PeerHello, Probe, Received};
+
+/// Why the checker could not run at all (as opposed to a failed check).
+#[derive(Debug, thiserror::Error)]
+pub enum ConformanceError {
+    /// The target could not be reached.
+    #[error("cannot connect to {target}: {reason}")]
+    Connect {
+        /// The address tried.
+        target: SocketAddr,
+        /// The OS error or the timeout.
+        reason: String,
+    },
+    /// The configuration is unusable.
+    #[error("invalid conformance configuration: {reason}")]
+    InvalidConfig {
+        /// What is wrong.
+        reason: &'static str,
+    },
+}
+
+/// How the checker behaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConformanceConfig {
+    /// Longest wait for one reply (and for a connect). Default 3 s.
+    pub timeout: Duration,
+    /// How long silence is awaited when the expected behaviour is "no reply" (a `pong`). Bounded
+    /// by `timeout`. Default 500 ms.
+    pub quiet: Duration,
+    /// `network_id` of the first HELLO we send (later connections mirror the peer's). Default 1.
+    pub network_id: u8,
+    /// `chain_id` of the first HELLO we send. Default 1.
+    pub chain_id: u8,
+    /// `max` asked per GET_BLOCK_HEADERS page. Default 64.
+    pub page_size: u64,
+    /// Most GET_BLOCK_HEADERS pages read to walk the chain up to the peer's best slot. Default 64.
+    pub max_pages: u32,
+}
+
+impl Default for ConformanceConfig {
+    fn default() -> Self {
+        ConformanceConfig {
+            timeout: Duration::from_secs(3),
+            quiet: Duration::from_millis(500),
+            network_id: 1,
+            chain_id: 1,
+            page_size: 64,
+            max_pages: 64,
+        }
+    }
+}
+
+impl ConformanceConfig {
+    /// Checks the bounds.
+    pub fn validate(&self) -> Result<(), ConformanceError> {
+        if self.timeout.is_zero() || self.timeout > Duration::from_secs(600) {
+            return Err(ConformanceError::InvalidConfig {
+                reason: "timeout must be between 1 ms and 600 s",
+            });
+        }
+        if self.quiet.is_zero() || self.quiet > self.timeout {
+            return Err(ConformanceError::InvalidConfig {
+                reason: "quiet window must be positive and no longer than the timeout",
+            });
+        }
+        if self.page_size < 2 || self.page_size > 4096 {
+            return Err(ConformanceError::InvalidConfig {
+                reason: "page size must be between 2 and 4096",
+            });
+        }
+        if self.max_pages == 0 || self.max_pages > 10_000 {
+            return Err(ConformanceError::InvalidConfig {
+                reason: "max pages must be between 1 and 10000",
+            });
+        }
+        Ok(())
+    }
+
+    /// The HELLO sent before the peer's is known: configured ids, genesis-only view (epoch 0 with a
+    /// zero finalized root, which the eth2 rules accept as "matches").
+    pub fn initial_hello(&self) -> Hello {
+        Hello {
+            network_id: self.network_id,
+            chain_id: self.chain_id,
+            latest_finalized_root: Root::ZERO,
+            latest_finalized_epoch: Epoch(0),
+            best_root: Root::ZERO,
+            best_slot: Slot(0),
+        }
+    }
+}
+
+/// The checks, in the order they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CheckId {
+    /// A PING is answered by a `pong` with the same body.
+    PingEcho,
+    /// Two PINGs in one write are both answered, in order.
+    PingPipelined,
+    /// A PING split over several writes is answered.
+    PingSplit,
+    /// A `pong` is not answered.
+    PongIgnored,
+    /// HELLO is answered with a decodable HELLO carrying the same id.
+    Hello,
+    /// GET_STATUS is answered with a user agent and a plausible timestamp.
+    GetStatus,
+    /// Ascending headers from slot 0 (skip 0) link up to the peer's best block.
+    HeadersAscending,
+    /// Descending headers from the best block (by root and by slot) start at best_root and link.
+    HeadersDescending,
+    /// Skip 1 and 2, both directions, select the blocks the skip_slots rule selects.
+    HeadersSkip,
+    /// Small `max` values are respected.
+    HeadersMax,
+    /// An unknown RPC method id leaves the connection open and answering PINGs.
+    UnknownMethod,
+    /// A malformed frame makes the peer close that connection.
+    MalformedFrameCloses,
+    /// After a malformed frame the peer still answers a PING on a fresh connection.
+    AcceptsAfterMalformed,
+}
+
+impl CheckId {
+    /// Every check in run order (the malformed-frame checks last: a peer may ban the offender).
+    pub const ALL: [CheckId; 13] = [
+        CheckId::PingEcho,
+        CheckId::PingPipelined,
+        CheckId::PingSplit,
+        CheckId::PongIgnored,
+        CheckId::Hello,
+        CheckId::GetStatus,
+        CheckId::HeadersAscending,
+        CheckId::HeadersDescending,
+        CheckId::HeadersSkip,
+        CheckId::HeadersMax,
+        CheckId::UnknownMethod,
+        CheckId::MalformedFrameCloses,
+        CheckId::AcceptsAfterMalformed,
+    ];
+
+    /// A stable snake_case name (used in JSON and the table).
+    pub fn name(self) -> &'static str {
+        match self {
+            CheckId::PingEcho => "ping_echo",
+            CheckId::PingPipelined => "ping_pipelined",
+            CheckId::PingSplit => "ping_split",
+            CheckId::PongIgnored => "pong_ignored",
+            CheckId::Hello => "hello",
+            CheckId::GetStatus => "get_status",
+            CheckId::HeadersAscending => "headers_ascending",
+            CheckId::HeadersDescending => "headers_descending",
+            CheckId::HeadersSkip => "headers_skip",
+            CheckId::HeadersMax => "headers_max",
+            CheckId::UnknownMethod => "unknown_method",
+            CheckId::MalformedFrameCloses => "malformed_frame_closes",
+            CheckId::AcceptsAfterMalformed => "accepts_after_malformed",
+        }
+    }
+
+    /// What the check expects, in one line.
+    pub fn description(self) -> &'static str {
+        match self {
+            CheckId::PingEcho => "PING answered by `pong` with the same body",
+            CheckId::PingPipelined => "two PINGs in one write both answered, in order",
+            CheckId::PingSplit => "a PING split over several writes is answered",
+            CheckId::PongIgnored => "a `pong` is not answered",
+            CheckId::Hello => "HELLO answered with a decodable HELLO, same request id",
+            CheckId::GetStatus => "GET_STATUS answered: user agent, plausible ms timestamp",
+            CheckId::HeadersAscending => {
+                "ascending headers from slot 0 link by parent_root up to best_root"
+            }
+            CheckId::HeadersDescending => "descending headers from best_root / best_slot link back",
+            CheckId::HeadersSkip => "skip 1 and 2, both directions, follow the skip_slots rule",
+            CheckId::HeadersMax => "`max` respected",
+            CheckId::UnknownMethod => "unknown method id tolerated: connection open, PING answered",
+            CheckId::MalformedFrameCloses => "a malformed frame closes that connection",
+            CheckId::AcceptsAfterMalformed => {
+                "after a malformed frame, a fresh connection is served"
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for CheckId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The verdict of one check, with one line of evidence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckOutcome {
+    /// The peer behaved as expected; what was seen.
+    Pass {
+        /// One line: what was observed.
+        evidence: String,
+    },
+    /// The peer did not; what was seen instead.
+    Fail {
+        /// One line: what went wrong.
+        evidence: String,
+    },
+    /// The check could not apply to this peer.
+    Skipped {
+        /// Why (e.g. the chain is only genesis, no HELLO from the peer).
+        reason: String,
+    },
+}
+
+impl CheckOutcome {
+    /// A pass.
+    pub fn pass(evidence: impl Into<String>) -> Self {
+        CheckOutcome::Pass {
+            evidence: evidence.into(),
+        }
+    }
+
+    /// A failure.
+    pub fn fail(evidence: impl Into<String>) -> Self {
+        CheckOutcome::Fail {
+            evidence: evidence.into(),
+        }
+    }
+
+    /// A skip.
+    pub fn skipped(reason: impl Into<String>) -> Self {
+        CheckOutcome::Skipped {
+            reason: reason.into(),
+        }
+    }
+
+    /// `pass`, `fail` or `skipped`.
+    pub fn status(&self) -> &'static str {
+        match self {
+            CheckOutcome::Pass { .. } => "pass",
+            CheckOutcome::Fail { .. } => "fail",
+            CheckOutcome::Skipped { .. } => "skipped",
+        }
+    }
+
+    /// The evidence or the skip reason.
+    pub fn evidence(&self) -> &str {
+        match self {
+            CheckOutcome::Pass { evidence } | CheckOutcome::Fail { evidence } => evidence,
+            CheckOutcome::Skipped { reason } => reason,
+        }
+    }
+
+    /// Whether this is a failure.
+    pub fn is_fail(&self) -> bool {
+        matches!(self, CheckOutcome::Fail { .. })
+    }
+}
+
+/// One check's result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckResult {
+    /// Which check.
+    pub id: CheckId,
+    /// Its verdict.
+    pub outcome: CheckOutcome,
+    /// Time it took.
+    pub elapsed: Duration,
+}
+
+/// The whole run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConformanceReport {
+    /// The address checked.
+    pub target: SocketAddr,
+    /// The peer's HELLO, when it answered one.
+    pub peer_hello: Option<PeerHello>,
+    /// One result per check, in run order.
+    pub results: Vec<CheckResult>,
+}
+
+impl ConformanceReport {
+    /// True when no check failed (skips are not failures).
+    pub fn passed(&self) -> bool {
+        !self.results.iter().any(|r| r.outcome.is_fail())
+    }
+
+    /// `passed` or `failed`.
+    pub fn overall(&self) -> &'static str {
+        if self.passed() {
+            "passed"
+        } else {
+            "failed"
+        }
+    }
+
+    /// Counts of (pass, fail, skipped).
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let count = |s: &str| {
+            self.results
+                .iter()
+                .filter(|r| r.outcome.status() == s)
+                .count()
+        };
+        (count("pass"), count("fail"), count("skipped"))
+    }
+
+    /// The result of one check.
+    pub fn result(&self, id: CheckId) -> Option<&CheckResult> {
+        self.results.iter().find(|r| r.id == id)
+    }
+}
+
+/// What the checks share: the target, the configuration and what was learned from the peer.
+#[derive(Debug, Clone)]
+pub struct CheckContext {
+    /// The peer.
+    pub target: SocketAddr,
+    /// Settings.
+    pub config: ConformanceConfig,
+    /// The peer's HELLO from the `hello` check; later connections mirror it.
+    pub peer_hello: Option<PeerHello>,
+    /// Source address of the connection that sent the malformed frame (`None`: the default one).
+    pub offender_source: Option<std::net::IpAddr>,
+}
+
+impl CheckContext {
+    /// Opens a connection for one check.
+    pub async fn connect(&self) -> Result<Probe, String> {
+        Probe::connect(self.target, None, self.config.timeout)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// The HELLO we send on connections after the `hello` check: the peer's own (same network,
+    /// chain, finalized checkpoint and head, so it neither refuses us nor tries to sync from us),
+    /// or the configured initial HELLO when the peer gave none.
+    pub fn our_hello(&self) -> Hello {
+        match &self.peer_hello {
+            Some(p) => p.hello.clone(),
+            None => self.config.initial_hello(),
+        }
+    }
+
+    /// Opens a connection and completes the HELLO exchange on it.
+    pub async fn connect_handshaked(&self) -> Result<(Probe, PeerHello), String> {
+        let mut probe = self.connect().await?;
+        let hello = probe
+            .handshake(&self.our_hello())
+            .await
+            .map_err(|e| format!("handshake on a new connection failed: {e}"))?;
+        Ok((probe, hello))
+    }
+}
+
+/// Runs one check, bounding its total time so that a stuck peer cannot stall the run.
+async fn run_one(id: CheckId, ctx: &mut CheckContext) -> CheckResult {
+    let started = Instant::now();
+    // The longest check reads `max_pages` pages plus a few requests, each bounded by `timeout`.
+    let budget = ctx.config.timeout * (ctx.config.max_pages + 16) + ctx.config.quiet;
+    let fut = async {
+        match id {
+            CheckId::PingEcho => ping_checks::ping_echo(ctx).await,
+            CheckId::PingPipelined => ping_checks::ping_pipelined(ctx).await,
+            CheckId::PingSplit => ping_checks::ping_split(ctx).await,
+            CheckId::PongIgnored => ping_checks::pong_ignored(ctx).await,
+            CheckId::Hello => rpc_checks::hello(ctx).await,
+            CheckId::GetStatus => rpc_checks::get_status(ctx).await,
+            CheckId::HeadersAscending => header_checks::headers_ascending(ctx).await,
+            CheckId::HeadersDescending => header_checks::headers_descending(ctx).await,
+            CheckId::HeadersSkip => header_checks::headers_skip(ctx).await,
+            CheckId::HeadersMax => header_checks::headers_max(ctx).await,
+            CheckId::UnknownMethod => ping_checks::unknown_method(ctx).await,
+            CheckId::MalformedFrameCloses => ping_checks::malformed_frame_closes(ctx).await,
+            CheckId::AcceptsAfterMalformed => ping_checks::accepts_after_malformed(ctx).await,
+        }
+    };
+    let outcome = match tokio::time::timeout(budget, fut).await {
+        Ok(outcome) => outcome,
+        Err(_) => CheckOutcome::fail(format!("check did not finish within {budget:?}")),
+    };
+    CheckResult {
+        id,
+        outcome,
+        elapsed: started.elapsed(),
+    }
+}
+
+/// Runs every check against `target`. `Err` only when the configuration is invalid or the target
+/// cannot be reached at all; a misbehaving peer gives a report with failures.
+pub async fn run_conformance(
+    target: SocketAddr,
+    config: ConformanceConfig,
+) -> Result<ConformanceReport, ConformanceError> {
+    config.validate()?;
+    // Reachability first: "cannot connect" is not a conformance failure.
+    drop(Probe::connect(target, None, config.timeout).await?);
+    let mut ctx = CheckContext {
+        target,
+        config,
+        peer_hello: None,
+        offender_source: None,
+    };
+    let mut results = Vec::with_capacity(CheckId::ALL.len());
+    for id in CheckId::ALL {
+        let result = run_one(id, &mut ctx).await;
+        tracing::debug!(check = %id, status = result.outcome.status(), evidence = result.outcome.evidence(), "check done");
+        results.push(result);
+    }
+    Ok(ConformanceReport {
+        target,
+        peer_hello: ctx.peer_hello,
+        results,
+    })
+}

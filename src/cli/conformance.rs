@@ -1,0 +1,238 @@
+//! `hobbits-node conformance hob+tcp://HOST:PORT`: runs the conformance checks of
+//! `hobbits_actors::conformance` against any Hobbits implementation and prints a table (or JSON
+//! with `--json`). Exit status: 0 every check passed or was skipped, 1 a check failed, 2 bad
+//! arguments or the peer cannot be reached.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+use hobbits_actors::conformance::{run_conformance, ConformanceConfig, ConformanceReport};
+use hobbits_actors::PeerUri;
+use serde_json::json;
+
+use super::EXIT_BAD_INPUT;
+
+/// Exit status when at least one check failed.
+pub const EXIT_CHECK_FAILED: u8 = 1;
+
+/// Check a peer's conformance: PING/pong, HELLO, GET_STATUS, header ranges, robustness.
+///
+/// Each check opens its own connection and waits at most --timeout for each reply. Results are
+/// pass, fail, or skipped with a reason (e.g. header-range checks on a genesis-only chain), each
+/// with one line of evidence. Exit status 0 when nothing failed, 1 when a check failed, 2 for bad
+/// arguments or an unreachable peer.
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct ConformanceArgs {
+    /// The peer, hob+tcp://[identity@]host:port.
+    pub uri: String,
+    /// Longest wait for one reply or connect: `3s`, `500ms`, or seconds as a number.
+    #[arg(long, default_value = "3s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Silence awaited where no reply is the right answer (after a `pong`); at most --timeout.
+    #[arg(long, default_value = "500ms", value_parser = parse_duration)]
+    pub quiet: Duration,
+    /// network_id of the first HELLO sent (later connections mirror the peer's HELLO).
+    #[arg(long, default_value_t = 1)]
+    pub network_id: u8,
+    /// chain_id of the first HELLO sent.
+    #[arg(long, default_value_t = 1)]
+    pub chain_id: u8,
+    /// `max` asked per GET_BLOCK_HEADERS page.
+    #[arg(long, default_value_t = 64)]
+    pub page_size: u64,
+    /// Most GET_BLOCK_HEADERS pages read while walking the chain up to the peer's best slot.
+    #[arg(long, default_value_t = 64)]
+    pub max_pages: u32,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Parses `3s`, `250ms`, `1.5` (seconds).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let (number, scale) = if let Some(n) = t.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = t.strip_suffix('s') {
+        (n, 1.0)
+    } else {
+        (t, 1.0)
+    };
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration (e.g. 3s, 500ms)"))?;
+    if !value.is_finite() || value <= 0.0 || value * scale > 3600.0 {
+        return Err(format!("`{text}` must be positive and at most an hour"));
+    }
+    Ok(Duration::from_secs_f64(value * scale))
+}
+
+fn resolve(uri: &PeerUri) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    uri.host_port()
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {uri}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{uri} resolves to no address"))
+}
+
+/// Runs the checks.
+pub fn run(args: ConformanceArgs) -> ExitCode {
+    let uri: PeerUri = match args.uri.parse() {
+        Ok(u) => u,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let target = match resolve(&uri) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let config = ConformanceConfig {
+        timeout: args.timeout,
+        quiet: args.quiet,
+        network_id: args.network_id,
+        chain_id: args.chain_id,
+        page_size: args.page_size,
+        max_pages: args.max_pages,
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let report = match rt.block_on(run_conformance(target, config.clone())) {
+        Ok(r) => r,
+        Err(e) => {
+            if args.json {
+                println!(
+                    "{}",
+                    json!({ "target": uri.to_string(), "error": e.to_string() })
+                );
+            }
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let text = if args.json {
+        format!("{}\n", report_json(&uri, &config, &report))
+    } else {
+        report_table(&uri, &config, &report)
+    };
+    // A closed stdout (e.g. piped into `head`) must not turn a verdict into a panic.
+    let _ = std::io::stdout().write_all(text.as_bytes());
+    if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_CHECK_FAILED)
+    }
+}
+
+/// The report as JSON: target, overall, counts, the peer's HELLO, one object per check.
+pub fn report_json(
+    uri: &PeerUri,
+    config: &ConformanceConfig,
+    report: &ConformanceReport,
+) -> serde_json::Value {
+    let (pass, fail, skipped) = report.counts();
+    let hello = report.peer_hello.as_ref().map(|p| {
+        json!({
+            "shape": p.shape.name(),
+            "network_id": p.hello.network_id,
+            "chain_id": p.hello.chain_id,
+            "latest_finalized_root": p.hello.latest_finalized_root.to_string(),
+            "latest_finalized_epoch": p.hello.latest_finalized_epoch.0,
+            "best_root": p.hello.best_root.to_string(),
+            "best_slot": p.hello.best_slot.0,
+            "absent_fields": p.defaulted,
+        })
+    });
+    let checks: Vec<_> = report
+        .results
+        .iter()
+        .map(|r| {
+            json!({
+                "id": r.id.name(),
+                "description": r.id.description(),
+                "status": r.outcome.status(),
+                "evidence": r.outcome.evidence(),
+                "elapsed_ms": r.elapsed.as_millis() as u64,
+            })
+        })
+        .collect();
+    json!({
+        "target": uri.to_string(),
+        "address": report.target.to_string(),
+        "timeout_ms": config.timeout.as_millis() as u64,
+        "overall": report.overall(),
+        "counts": { "pass": pass, "fail": fail, "skipped": skipped },
+        "peer_hello": hello,
+        "checks": checks,
+    })
+}
+
+/// The report as a table: one line per check, then a summary line.
+pub fn report_table(
+    uri: &PeerUri,
+    config: &ConformanceConfig,
+    report: &ConformanceReport,
+) -> String {
+    let mut out = format!(
+        "conformance of {uri} ({}), timeout {:?}\n",
+        report.target, config.timeout
+    );
+    let width = report
+        .results
+        .iter()
+        .map(|r| r.id.name().len())
+        .max()
+        .unwrap_or(0);
+    for r in &report.results {
+        let mark = match r.outcome.status() {
+            "pass" => "PASS",
+            "fail" => "FAIL",
+            _ => "SKIP",
+        };
+        out.push_str(&format!(
+            "  {mark}  {:<width$}  {:>6} ms  {}\n",
+            r.id.name(),
+            r.elapsed.as_millis(),
+            r.outcome.evidence()
+        ));
+    }
+    let (pass, fail, skipped) = report.counts();
+    out.push_str(&format!(
+        "{} checks: {pass} passed, {fail} failed, {skipped} skipped: {}\n",
+        report.results.len(),
+        report.overall()
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("3s"), Ok(Duration::from_secs(3)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("soon").is_err());
+    }
+}

@@ -1,0 +1,162 @@
+//! Runs the built `hobbits-node conformance` against real peers on 127.0.0.1: a node started with
+//! `hobbits-node run --listen 127.0.0.1:0 --produce` (exit 0, JSON report "passed"), a TCP server
+//! that never answers (exit 1, failures listed), and bad arguments / an unreachable port (exit 2).
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_hobbits-node");
+
+/// A `hobbits-node run` child, killed on drop.
+struct NodeProcess {
+    child: Child,
+    uri: String,
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_node(extra: &[&str]) -> NodeProcess {
+    let mut child = Command::new(BIN)
+        .args(["run", "--listen", "127.0.0.1:0", "--log", "warn"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn hobbits-node run");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let uri = loop {
+        let line = lines
+            .next()
+            .expect("node printed its address")
+            .expect("read stdout");
+        if let Some(rest) = line.strip_prefix("listening on ") {
+            break rest.trim().to_string();
+        }
+    };
+    // Keep draining stdout so the node never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    NodeProcess { child, uri }
+}
+
+fn conformance(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(BIN)
+        .arg("conformance")
+        .args(args)
+        .output()
+        .expect("run conformance");
+    (
+        out.status.code().expect("exit code"),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Polls the node's HELLO until its best slot reaches `slot` (through the checker's JSON).
+fn wait_for_slot(uri: &str, slot: u64) {
+    let end = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, stdout, _) = conformance(&[uri, "--json", "--timeout", "2s", "--max-pages", "1"]);
+        let best = serde_json::from_str::<serde_json::Value>(&stdout)
+            .ok()
+            .and_then(|v| v["peer_hello"]["best_slot"].as_u64());
+        if best.is_some_and(|b| b >= slot) {
+            return;
+        }
+        assert!(
+            Instant::now() < end,
+            "node never reached slot {slot}: {stdout}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn producing_node_passes_with_exit_0_and_json() {
+    let node = start_node(&["--produce", "--slot-ms", "100"]);
+    wait_for_slot(&node.uri, 5);
+    let (code, stdout, stderr) = conformance(&[&node.uri, "--json", "--timeout", "3s"]);
+    assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).expect("JSON report");
+    assert_eq!(v["overall"], "passed", "{v:#}");
+    assert_eq!(v["target"], node.uri.as_str());
+    let checks = v["checks"].as_array().expect("checks");
+    assert_eq!(checks.len(), 13);
+    for c in checks {
+        assert_eq!(c["status"], "pass", "{c}");
+        assert!(!c["evidence"].as_str().unwrap_or("").is_empty(), "{c}");
+    }
+    assert!(v["peer_hello"]["best_slot"].as_u64().expect("best_slot") >= 5);
+    assert_eq!(v["peer_hello"]["shape"], "SpecSsz");
+
+    // The table form says the same.
+    let (code, table, _) = conformance(&[&node.uri]);
+    assert_eq!(code, 0, "{table}");
+    assert!(table.contains("PASS  ping_echo"), "{table}");
+    assert!(
+        table.contains("13 passed, 0 failed, 0 skipped: passed"),
+        "{table}"
+    );
+}
+
+#[test]
+fn silent_peer_exits_1_with_failures() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    // Accept and read forever, answering nothing.
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut s = stream;
+                let mut buf = [0u8; 1024];
+                while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
+            });
+        }
+    });
+    let uri = format!("hob+tcp://{addr}");
+    let (code, stdout, stderr) =
+        conformance(&[&uri, "--json", "--timeout", "400ms", "--quiet", "100ms"]);
+    assert_eq!(code, 1, "stdout: {stdout}\nstderr: {stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).expect("JSON report");
+    assert_eq!(v["overall"], "failed");
+    let status = |id: &str| {
+        v["checks"]
+            .as_array()
+            .and_then(|a| a.iter().find(|c| c["id"] == id))
+            .map(|c| c["status"].as_str().unwrap_or("").to_string())
+            .unwrap_or_default()
+    };
+    assert_eq!(status("ping_echo"), "fail");
+    assert_eq!(status("hello"), "fail");
+    assert_eq!(status("headers_ascending"), "skipped");
+    assert!(v["counts"]["fail"].as_u64().expect("fail count") >= 2);
+}
+
+#[test]
+fn bad_arguments_and_unreachable_peers_exit_2() {
+    let (code, _, stderr) = conformance(&["http://127.0.0.1:1"]);
+    assert_eq!(code, 2, "{stderr}");
+    let (code, _, stderr) = conformance(&["hob+tcp://127.0.0.1:9000", "--timeout", "never"]);
+    assert_eq!(code, 2, "{stderr}");
+    let free = TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr");
+    // The listener is dropped: nothing listens on that port now.
+    let uri = format!("hob+tcp://{free}");
+    let (code, stdout, stderr) = conformance(&[&uri, "--json", "--timeout", "1s"]);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(stderr.contains("cannot connect"), "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).expect("JSON error");
+    assert!(v["error"]
+        .as_str()
+        .expect("error")
+        .contains("cannot connect"));
+}
