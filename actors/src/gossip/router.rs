@@ -1,0 +1,457 @@
+//! `GossipRouter`: the gossip decisions as a plain struct (no runtime, time passed in). What to do
+//! with a received message (drop as invalid, drop as duplicate, import, fetch), what to relay to
+//! whom after an import, what to publish, and when a slow peer must go. No messages handled or
+//! sent: the `GossipActor` performs the verdicts.
+//!
+//! Rules (docs/PROTOCOL.md, "Sync and gossip"):
+//! - a full message is checked BEFORE the seen-cache is consulted or touched: `message_hash` must
+//!   be the SHA-256 of the body, the body must decode as the topic's object, `hash` must be that
+//!   object's hash_tree_root; otherwise it is dropped, counted as invalid and its sender penalised,
+//!   so a lying frame cannot make the honest message with that hash look like a duplicate;
+//! - a valid message is a duplicate when its `message_hash` or its object `hash` was seen (bounded
+//!   cache with a TTL) or the object is being imported or fetched; the senders of duplicates that
+//!   arrive before the relay are remembered and not relayed to;
+//! - an announcement (empty body) is deduplicated by `hash` only (the SHA-256 of an empty body is
+//!   the same for every announcement) and an unknown one is fetched by RPC from its sender;
+//! - after a successful import the object is relayed once, in full, to every peer it did not come
+//!   from: the received frame as it was (extra headers kept), or, for a fetched object, a new full
+//!   message.
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use hobbits_chain::{HashTreeRoot, Root};
+use hobbits_codec::{GossipEnvelope, GossipHeader, GossipObject, MessageHash, Topic};
+use ssz::Encode;
+
+use crate::gossip::cache::{SeenCache, SeenKey};
+use crate::gossip::events::PenaltyReason;
+use crate::peer_table::PeerId;
+
+/// Why a gossip configuration was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GossipError {
+    /// A bound that must be positive is zero.
+    #[error("gossip config `{field}` must be positive")]
+    Zero {
+        /// The field.
+        field: &'static str,
+    },
+}
+
+/// Tuning of gossip.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GossipConfig {
+    /// Hashes remembered for deduplication. Default 65 536.
+    pub seen_capacity: usize,
+    /// How long a hash is remembered. Default 10 min.
+    pub seen_ttl: Duration,
+    /// Publish this node's own objects as announcements (empty body) instead of in full. Default
+    /// false.
+    pub announce_only: bool,
+    /// Objects being imported or fetched at once; more are dropped (counted). Default 1024.
+    pub max_in_progress: usize,
+    /// Consecutive sends refused because a peer's queue is full before that peer is
+    /// disconnected. Default 32.
+    pub slow_peer_strikes: u32,
+}
+
+impl Default for GossipConfig {
+    fn default() -> Self {
+        GossipConfig {
+            seen_capacity: 65_536,
+            seen_ttl: Duration::from_secs(600),
+            announce_only: false,
+            max_in_progress: 1024,
+            slow_peer_strikes: 32,
+        }
+    }
+}
+
+impl GossipConfig {
+    /// Checks every field.
+    pub fn validate(&self) -> Result<(), GossipError> {
+        let zero = |field| Err(GossipError::Zero { field });
+        if self.seen_capacity == 0 {
+            return zero("seen_capacity");
+        }
+        if self.seen_ttl.is_zero() {
+            return zero("seen_ttl");
+        }
+        if self.max_in_progress == 0 {
+            return zero("max_in_progress");
+        }
+        if self.slow_peer_strikes == 0 {
+            return zero("slow_peer_strikes");
+        }
+        Ok(())
+    }
+}
+
+/// Counters of gossip (answer to `GetGossipStats`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GossipStats {
+    /// Gossip messages received.
+    pub received: u64,
+    /// Objects imported (blocks and attestations, new to the store).
+    pub imported: u64,
+    /// Blocks imported.
+    pub blocks_imported: u64,
+    /// Attestations imported.
+    pub attestations_imported: u64,
+    /// Objects relayed (at most once each).
+    pub relayed: u64,
+    /// Messages dropped as duplicates.
+    pub duplicate: u64,
+    /// Messages dropped as invalid (sender penalised).
+    pub invalid: u64,
+    /// Announced objects fetched by RPC.
+    pub announced_fetched: u64,
+    /// Announced objects that could not be fetched.
+    pub fetch_failed: u64,
+    /// Objects published by this node.
+    pub published: u64,
+    /// Frames queued to peers.
+    pub frames_sent: u64,
+    /// Frames not queued because a peer's queue was full.
+    pub queue_full: u64,
+    /// Peers disconnected for staying slow.
+    pub slow_peers_disconnected: u64,
+    /// Blocks whose parent is unknown, handed to sync.
+    pub orphans: u64,
+    /// Objects already in the store (imported by sync meanwhile).
+    pub already_known: u64,
+    /// Messages dropped because too many objects were in progress.
+    pub overloaded: u64,
+}
+
+/// What to do with a received message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// Drop: provably wrong; penalise the sender.
+    Invalid {
+        /// Why.
+        reason: PenaltyReason,
+    },
+    /// Drop: seen already (or being handled).
+    Duplicate,
+    /// Drop: too much in progress.
+    Overloaded,
+    /// Import the object, then report with [`GossipRouter::on_imported`].
+    Import {
+        /// Object hash (hash_tree_root).
+        hash: Root,
+        /// The object.
+        object: GossipObject,
+    },
+    /// Fetch the announced object from the sender, then report with
+    /// [`GossipRouter::on_fetched`].
+    Fetch {
+        /// Object hash.
+        hash: Root,
+        /// Its topic.
+        topic: Topic,
+        /// Who announced it.
+        peer: PeerId,
+    },
+}
+
+/// How importing an object ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImportVerdict {
+    /// New in the store.
+    Imported,
+    /// Already stored.
+    AlreadyKnown,
+    /// A block whose parent is unknown.
+    Orphan,
+    /// Refused as invalid (penalise the sender).
+    Invalid {
+        /// Store error.
+        reason: String,
+    },
+    /// Refused for another reason (finality, full store): no penalty.
+    Failed,
+}
+
+/// A frame to send to every peer except some.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Relay {
+    /// The message.
+    pub envelope: GossipEnvelope,
+    /// Peers not to send it to (those it came from).
+    pub except: HashSet<PeerId>,
+}
+
+#[derive(Debug)]
+struct InProgress {
+    sources: HashSet<PeerId>,
+    /// The full message to relay once imported (None while an announcement is being fetched).
+    message: Option<GossipEnvelope>,
+}
+
+/// The router.
+#[derive(Debug)]
+pub struct GossipRouter {
+    config: GossipConfig,
+    seen: SeenCache,
+    in_progress: HashMap<Root, InProgress>,
+    strikes: HashMap<PeerId, u32>,
+    stats: GossipStats,
+}
+
+fn object_hash(object: &GossipObject) -> Root {
+    match object {
+        GossipObject::Block(b) => b.hash_tree_root(),
+        GossipObject::Attestation(a) => HashTreeRoot::hash_tree_root(a),
+    }
+}
+
+fn object_topic(object: &GossipObject) -> Topic {
+    match object {
+        GossipObject::Block(_) => Topic::Block,
+        GossipObject::Attestation(_) => Topic::Attestation,
+    }
+}
+
+fn object_ssz(object: &GossipObject) -> Bytes {
+    match object {
+        GossipObject::Block(b) => Bytes::from(b.as_ssz_bytes()),
+        GossipObject::Attestation(a) => Bytes::from(a.as_ssz_bytes()),
+    }
+}
+
+impl GossipRouter {
+    /// A router (validate the config first).
+    pub fn new(config: GossipConfig) -> Self {
+        let seen = SeenCache::new(config.seen_capacity, config.seen_ttl);
+        GossipRouter {
+            config,
+            seen,
+            in_progress: HashMap::new(),
+            strikes: HashMap::new(),
+            stats: GossipStats::default(),
+        }
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> GossipStats {
+        self.stats
+    }
+
+    /// Objects being imported or fetched.
+    pub fn in_progress(&self) -> usize {
+        self.in_progress.len()
+    }
+
+    fn is_seen(&mut self, message: Option<MessageHash>, hash: Root, now: Instant) -> bool {
+        message.is_some_and(|m| self.seen.contains(&SeenKey::Message(m.0), now))
+            || self.seen.contains(&SeenKey::Object(hash.0), now)
+    }
+
+    fn mark_seen(&mut self, message: Option<MessageHash>, hash: Root, now: Instant) {
+        if let Some(m) = message {
+            self.seen.insert(SeenKey::Message(m.0), now);
+        }
+        self.seen.insert(SeenKey::Object(hash.0), now);
+    }
+
+    fn invalid(&mut self, reason: PenaltyReason) -> Verdict {
+        self.stats.invalid += 1;
+        Verdict::Invalid { reason }
+    }
+
+    fn duplicate(&mut self, peer: PeerId, hash: Root) -> Verdict {
+        self.stats.duplicate += 1;
+        if let Some(p) = self.in_progress.get_mut(&hash) {
+            p.sources.insert(peer);
+        }
+        Verdict::Duplicate
+    }
+
+    /// A gossip message arrived from `peer`.
+    pub fn on_gossip(
+        &mut self,
+        peer: PeerId,
+        header: GossipHeader,
+        body: Bytes,
+        now: Instant,
+    ) -> Verdict {
+        self.stats.received += 1;
+        let envelope = GossipEnvelope { header, body };
+        let hash = envelope.header.hash;
+        if envelope.is_announcement() {
+            if self.in_progress.contains_key(&hash) || self.is_seen(None, hash, now) {
+                return self.duplicate(peer, hash);
+            }
+            if self.in_progress.len() >= self.config.max_in_progress {
+                self.stats.overloaded += 1;
+                return Verdict::Overloaded;
+            }
+            self.in_progress.insert(
+                hash,
+                InProgress {
+                    sources: HashSet::from([peer]),
+                    message: None,
+                },
+            );
+            return Verdict::Fetch {
+                hash,
+                topic: envelope.header.topic,
+                peer,
+            };
+        }
+        // Validate first: nothing below this block may touch the seen-cache for a lying frame.
+        if !envelope.message_hash_matches() {
+            return self.invalid(PenaltyReason::MessageHashMismatch);
+        }
+        let object = match envelope.decode_object() {
+            Ok(Some(o)) => o,
+            Ok(None) => return self.invalid(PenaltyReason::HashMismatch),
+            Err(e) => {
+                return self.invalid(PenaltyReason::UndecodableBody {
+                    reason: e.to_string(),
+                })
+            }
+        };
+        if object_hash(&object) != hash {
+            return self.invalid(PenaltyReason::HashMismatch);
+        }
+        let message = Some(envelope.header.message_hash);
+        if self.in_progress.contains_key(&hash) || self.is_seen(message, hash, now) {
+            return self.duplicate(peer, hash);
+        }
+        if self.in_progress.len() >= self.config.max_in_progress {
+            self.stats.overloaded += 1;
+            return Verdict::Overloaded;
+        }
+        self.mark_seen(message, hash, now);
+        self.in_progress.insert(
+            hash,
+            InProgress {
+                sources: HashSet::from([peer]),
+                message: Some(envelope),
+            },
+        );
+        Verdict::Import { hash, object }
+    }
+
+    /// The store already had an announced object: nothing to fetch.
+    pub fn on_fetch_known(&mut self, hash: Root, now: Instant) {
+        if self.in_progress.remove(&hash).is_some() {
+            self.stats.already_known += 1;
+            self.seen.insert(SeenKey::Object(hash.0), now);
+        }
+    }
+
+    /// The fetch of an announced object ended: `Some` object when the peer served one. Returns
+    /// the import to do, or `None` (not served, or not the object announced).
+    pub fn on_fetched(
+        &mut self,
+        hash: Root,
+        object: Option<GossipObject>,
+        now_ms: u64,
+        now: Instant,
+    ) -> Option<Verdict> {
+        let object = object.filter(|o| object_hash(o) == hash);
+        let Some(object) = object else {
+            if self.in_progress.remove(&hash).is_some() {
+                self.stats.fetch_failed += 1;
+            }
+            return None;
+        };
+        let entry = self.in_progress.get_mut(&hash)?;
+        let envelope =
+            GossipEnvelope::new(object_topic(&object), hash, object_ssz(&object), now_ms);
+        let message = Some(envelope.header.message_hash);
+        entry.message = Some(envelope);
+        self.stats.announced_fetched += 1;
+        self.mark_seen(message, hash, now);
+        Some(Verdict::Import { hash, object })
+    }
+
+    /// An import finished: the relay to do, if any.
+    pub fn on_imported(
+        &mut self,
+        hash: Root,
+        topic: Topic,
+        verdict: &ImportVerdict,
+    ) -> Option<Relay> {
+        let entry = self.in_progress.remove(&hash)?;
+        match verdict {
+            ImportVerdict::Imported => {
+                self.stats.imported += 1;
+                match topic {
+                    Topic::Block => self.stats.blocks_imported += 1,
+                    Topic::Attestation => self.stats.attestations_imported += 1,
+                }
+                let envelope = entry.message?;
+                self.stats.relayed += 1;
+                Some(Relay {
+                    envelope,
+                    except: entry.sources,
+                })
+            }
+            ImportVerdict::AlreadyKnown => {
+                self.stats.already_known += 1;
+                None
+            }
+            ImportVerdict::Orphan => {
+                self.stats.orphans += 1;
+                None
+            }
+            ImportVerdict::Invalid { .. } => {
+                self.stats.invalid += 1;
+                None
+            }
+            ImportVerdict::Failed => None,
+        }
+    }
+
+    /// This node publishes `object` (already in the local store): the message for every peer.
+    pub fn publish(&mut self, object: &GossipObject, now_ms: u64, now: Instant) -> Relay {
+        let hash = object_hash(object);
+        let body = if self.config.announce_only {
+            Bytes::new()
+        } else {
+            object_ssz(object)
+        };
+        let envelope = GossipEnvelope::new(object_topic(object), hash, body, now_ms);
+        let message = (!envelope.is_announcement()).then_some(envelope.header.message_hash);
+        self.mark_seen(message, hash, now);
+        self.stats.published += 1;
+        Relay {
+            envelope,
+            except: HashSet::new(),
+        }
+    }
+
+    /// A frame was queued to `peer` (`true`) or refused for a full queue (`false`). Returns true
+    /// when the peer stayed slow for too long and must be disconnected.
+    pub fn on_send(&mut self, peer: PeerId, queued: bool) -> bool {
+        if queued {
+            self.stats.frames_sent += 1;
+            self.strikes.remove(&peer);
+            return false;
+        }
+        self.stats.queue_full += 1;
+        let s = self.strikes.entry(peer).or_insert(0);
+        *s += 1;
+        if *s >= self.config.slow_peer_strikes {
+            self.strikes.remove(&peer);
+            self.stats.slow_peers_disconnected += 1;
+            return true;
+        }
+        false
+    }
+
+    /// A peer left.
+    pub fn on_peer_disconnected(&mut self, peer: PeerId) {
+        self.strikes.remove(&peer);
+    }
+}
+
+#[cfg(test)]
+#[path = "router_tests.rs"]
+mod tests;
