@@ -220,3 +220,82 @@ async fn invalid_configuration_is_refused() {
         Err(ConformanceError::InvalidConfig { .. })
     ));
 }
+
+/// Answers PING, and HELLO in Artemis' 2019 shape (`{body: {fields…}}`, int32 ids, hex-string
+/// roots); serves nothing else.
+async fn artemis_like_peer() -> SocketAddr {
+    use bson::{doc, Bson};
+    use hobbits_codec::rpc::{RpcEnvelope, RpcMethod};
+    use hobbits_codec::Frame;
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut framed = Framed::new(stream, FrameCodec::default());
+                while let Some(Ok(frame)) = framed.next().await {
+                    let reply = match frame.protocol {
+                        Protocol::Ping if &frame.header[..] == b"ping" => {
+                            Some(PingFrame::pong(frame.body.clone()).to_frame())
+                        }
+                        Protocol::Rpc => match RpcEnvelope::from_frame(&frame) {
+                            Ok(env) if env.header.method == RpcMethod::Hello => {
+                                let header = doc! { "method_id": 0i32, "id": Bson::Int32(env.header.id.0 as i32) };
+                                let zero = format!("0x{}", "00".repeat(32));
+                                let body = doc! { "body": {
+                                    "network_id": 1i32, "chain_id": 1i32,
+                                    "latest_finalized_root": zero.clone(), "latest_finalized_epoch": 0i32,
+                                    "best_root": zero, "best_slot": 0i32,
+                                } };
+                                let (mut h, mut b) = (Vec::new(), Vec::new());
+                                header.to_writer(&mut h).expect("header");
+                                body.to_writer(&mut b).expect("body");
+                                Some(Frame::new(Protocol::Rpc, h, b))
+                            }
+                            _ => None,
+                        },
+                        _ => None,
+                    };
+                    if let Some(f) = reply {
+                        if framed.send(f).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn hello_in_artemis_shape_is_accepted_and_reported() {
+    let addr = artemis_like_peer().await;
+    let report = run_conformance(addr, fast_config())
+        .await
+        .expect("reachable");
+    let hello = &report.result(CheckId::Hello).expect("ran").outcome;
+    assert_eq!(hello.status(), "pass", "{}", hello.evidence());
+    assert!(
+        hello.evidence().contains("NestedDocument"),
+        "{}",
+        hello.evidence()
+    );
+    assert_eq!(
+        report.peer_hello.as_ref().map(|p| p.shape.name()),
+        Some("NestedDocument")
+    );
+    // It serves no headers: the range checks fail (after a successful handshake), not skip.
+    let asc = &report
+        .result(CheckId::HeadersAscending)
+        .expect("ran")
+        .outcome;
+    assert_eq!(asc.status(), "fail", "{}", asc.evidence());
+    assert!(
+        asc.evidence().contains("BLOCK_HEADERS"),
+        "{}",
+        asc.evidence()
+    );
+    assert_eq!(report.overall(), "failed");
+}
