@@ -1,0 +1,110 @@
+//! A node that starts empty range-syncs from another through the relay on 127.0.0.1: it reaches
+//! the same head as the source, every request passes answered and no deviation is reported.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use hobbits_actors::chain_store::WithStore;
+use hobbits_actors::node::start_memory_node;
+use hobbits_actors::relay::{Relay, RelayConfig, RelayDirection};
+use hobbits_actors::{NodeConfig, NodeHandle, NodeHooks, PeerUri};
+use hobbits_chain::{BlockProducer, Slot};
+
+const DEADLINE: Duration = Duration::from_secs(10);
+
+async fn seed_blocks(node: &NodeHandle, n: u64) {
+    node.store
+        .send(WithStore {
+            f: Box::new(move |store| {
+                let p = BlockProducer::new("seed", 0);
+                for slot in 1..=n {
+                    let b = p.produce_on_head(store, Slot(slot)).expect("produce");
+                    store.import_block(b).expect("import");
+                }
+            }),
+        })
+        .await
+        .expect("store");
+}
+
+/// B starts empty, runs the sync actor, and dials A through the relay: it reaches A's head exactly
+/// as it would directly, and the relay sees only matched, clean RPC.
+#[actix_rt::test]
+async fn a_node_syncs_through_the_relay_to_the_same_head() {
+    use actix::Actor;
+    use hobbits_actors::chain_store::GetHead;
+    use hobbits_actors::sync::{SyncActor, SyncConfig, SyncLinks};
+    use hobbits_actors::{DialPeer, Subscribe};
+
+    let a = start_memory_node(NodeConfig::local_test(), NodeHooks::default())
+        .await
+        .expect("node a");
+    seed_blocks(&a, 40).await;
+    let a_head = a.store.send(GetHead).await.expect("a head");
+    assert_eq!(a_head.slot, Slot(40));
+
+    let listen: SocketAddr = "127.0.0.1:0".parse().expect("addr");
+    let mut relay = Relay::start(RelayConfig::new(
+        listen,
+        PeerUri::from_socket_addr(a.listen_addr),
+    ))
+    .await
+    .expect("relay");
+    let b = start_memory_node(NodeConfig::local_test(), NodeHooks::default())
+        .await
+        .expect("node b");
+    let sync = SyncActor::new(
+        SyncConfig::default(),
+        SyncLinks {
+            store: b.store.clone(),
+        },
+        256,
+    )
+    .expect("sync config")
+    .start();
+    b.manager
+        .send(Subscribe {
+            handshaked: Some(sync.clone().recipient()),
+            disconnected: Some(sync.clone().recipient()),
+            gossip: None,
+        })
+        .await
+        .expect("subscribe");
+    b.manager.do_send(DialPeer {
+        uri: PeerUri::from_socket_addr(relay.listen_addr()),
+    });
+
+    let end = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let head = b.store.send(GetHead).await.expect("b head");
+        if head == a_head {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < end,
+            "b stuck at {head:?}, a at {a_head:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    b.shutdown(Duration::from_secs(2)).await;
+    let summary = relay.shutdown().await;
+    let mut log = Vec::new();
+    while let Some(e) = relay.try_next_event() {
+        log.push(e.to_string());
+    }
+    println!("{}", log.join("\n"));
+    use RelayDirection::{ClientToServer as C2S, ServerToClient as S2C};
+    assert!(
+        summary.frame_count(S2C, "RPC", "BLOCK_BODIES(13)") >= 1,
+        "{summary}"
+    );
+    assert_eq!(
+        summary.frame_count(C2S, "RPC", "GET_BLOCK_BODIES(12)"),
+        summary.frame_count(S2C, "RPC", "BLOCK_BODIES(13)"),
+        "every bodies request answered: {summary}"
+    );
+    assert!(summary.deviations.is_empty(), "{summary}");
+    assert_eq!(summary.unanswered, 0, "{summary}");
+    a.shutdown(Duration::from_secs(2)).await;
+}
