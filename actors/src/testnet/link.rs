@@ -1,0 +1,206 @@
+//! [`LinkProxy`]: one TCP proxy on 127.0.0.1 per testnet link. The dialing node connects to the
+//! proxy, which connects to the listening node's current address and forwards whole EWP frames
+//! both ways, logging every GOSSIP frame in the [`WireLog`]. A link can be cut (open connections
+//! dropped, new ones refused: the nodes' redials fail until it heals) and retargeted when the
+//! listening node restarts on a new port. Tokio tasks; no actor messages.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use futures_util::{SinkExt, StreamExt};
+use hobbits_codec::{Frame, FrameCodec, GossipEnvelope, Protocol};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+use tokio_util::codec::{FramedRead, FramedWrite};
+use tracing::debug;
+
+use crate::testnet::wire::WireLog;
+
+/// Most connections one link carries at once (normally one; a few during redials).
+pub const MAX_CONNECTIONS_PER_LINK: usize = 8;
+
+#[derive(Debug)]
+struct LinkState {
+    cut: AtomicBool,
+    target: Mutex<Option<SocketAddr>>,
+    conns: Mutex<Vec<JoinHandle<()>>>,
+    open: AtomicUsize,
+}
+
+/// A proxied link between `dialer` and `listener`.
+#[derive(Debug)]
+pub struct LinkProxy {
+    /// The node that dials (its static peer is [`LinkProxy::addr`]).
+    pub dialer: usize,
+    /// The node that listens.
+    pub listener: usize,
+    addr: SocketAddr,
+    state: Arc<LinkState>,
+    accept: JoinHandle<()>,
+}
+
+struct Ends {
+    dialer: usize,
+    listener: usize,
+    log: Arc<Mutex<WireLog>>,
+    start: Instant,
+}
+
+impl LinkProxy {
+    /// Binds a proxy on 127.0.0.1 port 0. Connections are refused until a target is set.
+    pub async fn bind(
+        dialer: usize,
+        listener: usize,
+        log: Arc<Mutex<WireLog>>,
+        start: Instant,
+    ) -> std::io::Result<Self> {
+        let socket = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = socket.local_addr()?;
+        let state = Arc::new(LinkState {
+            cut: AtomicBool::new(false),
+            target: Mutex::new(None),
+            conns: Mutex::new(Vec::new()),
+            open: AtomicUsize::new(0),
+        });
+        let ends = Arc::new(Ends {
+            dialer,
+            listener,
+            log,
+            start,
+        });
+        let st = state.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((inbound, _)) = socket.accept().await {
+                let target = *lock(&st.target);
+                let full = st.open.load(Ordering::SeqCst) >= MAX_CONNECTIONS_PER_LINK;
+                let (Some(target), false, false) = (target, st.cut.load(Ordering::SeqCst), full)
+                else {
+                    drop(inbound); // cut, full or nobody listening: the dialer's connect fails
+                    continue;
+                };
+                let (ends, st2) = (ends.clone(), st.clone());
+                let task = tokio::spawn(async move {
+                    if let Ok(outbound) = TcpStream::connect(target).await {
+                        st2.open.fetch_add(1, Ordering::SeqCst);
+                        pump(inbound, outbound, &ends).await;
+                        st2.open.fetch_sub(1, Ordering::SeqCst);
+                    }
+                });
+                let mut conns = lock(&st.conns);
+                conns.retain(|h| !h.is_finished());
+                conns.push(task);
+            }
+        });
+        Ok(LinkProxy {
+            dialer,
+            listener,
+            addr,
+            state,
+            accept,
+        })
+    }
+
+    /// Where the dialer connects.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The listening node's address (`None`: it is down, connections are refused).
+    pub fn set_target(&self, target: Option<SocketAddr>) {
+        *lock(&self.state.target) = target;
+        if target.is_none() {
+            self.drop_connections();
+        }
+    }
+
+    /// Cuts (`true`) or heals (`false`) the link.
+    pub fn set_cut(&self, cut: bool) {
+        self.state.cut.store(cut, Ordering::SeqCst);
+        if cut {
+            self.drop_connections();
+        }
+    }
+
+    /// Connections currently forwarded.
+    pub fn open_connections(&self) -> usize {
+        self.state.open.load(Ordering::SeqCst)
+    }
+
+    /// Closes every forwarded connection.
+    pub fn drop_connections(&self) {
+        for h in lock(&self.state.conns).drain(..) {
+            h.abort();
+        }
+        // Aborted tasks do not run their decrement.
+        self.state.open.store(0, Ordering::SeqCst);
+    }
+}
+
+impl Drop for LinkProxy {
+    fn drop(&mut self) {
+        self.accept.abort();
+        self.drop_connections();
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Forwards frames both ways until either side closes or sends something that is not a frame.
+async fn pump(inbound: TcpStream, outbound: TcpStream, ends: &Ends) {
+    let _ = inbound.set_nodelay(true);
+    let _ = outbound.set_nodelay(true);
+    let (ir, iw) = inbound.into_split();
+    let (or, ow) = outbound.into_split();
+    let up = forward(
+        FramedRead::new(ir, FrameCodec::default()),
+        FramedWrite::new(ow, FrameCodec::default()),
+        ends.dialer,
+        ends.listener,
+        ends,
+    );
+    let down = forward(
+        FramedRead::new(or, FrameCodec::default()),
+        FramedWrite::new(iw, FrameCodec::default()),
+        ends.listener,
+        ends.dialer,
+        ends,
+    );
+    tokio::select! {
+        _ = up => {}
+        _ = down => {}
+    }
+}
+
+async fn forward<R, W>(
+    mut read: FramedRead<R, FrameCodec>,
+    mut write: FramedWrite<W, FrameCodec>,
+    from: usize,
+    to: usize,
+    ends: &Ends,
+) where
+    R: tokio::io::AsyncRead + Unpin,
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    while let Some(next) = read.next().await {
+        let frame: Frame = match next {
+            Ok(f) => f,
+            Err(e) => {
+                debug!(from, to, error = %e, "link proxy: not a frame, closing");
+                return;
+            }
+        };
+        if frame.protocol == Protocol::Gossip {
+            if let Ok(env) = GossipEnvelope::from_frame(&frame) {
+                let at = ends.start.elapsed();
+                lock(&ends.log).gossip(from, to, env.header.topic, env.header.hash, at);
+            }
+        }
+        if write.send(frame).await.is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! Local testnets: many nodes on 127.0.0.1 linked in a chosen topology, one or more producers, a
+//! scenario of timed events (late joins, kills and restarts, cut and healed links, starts from a
+//! snapshot), and a report on convergence, propagation latency, gossip counters and catch-up.
+//! Used by `hobbits-node testnet`, the tests and `examples/custom_testnet.rs`.
+//!
+//! - [`spec`]: [`TestnetSpec`], [`Topology`], [`ScenarioEvent`], the TOML file and validation;
+//! - [`topology`]: link generation (line, ring, star, seeded random, explicit) and connectivity;
+//! - [`link`]: one TCP proxy per link (cut / heal, wire observation);
+//! - [`wire`]: what the proxies saw, turned into counters and latencies;
+//! - [`backend`]: nodes in-process or one OS process per node;
+//! - [`run`]: the driver ([`run_testnet`]);
+//! - [`report`] and [`svg`]: the report, its text, JSON (serde) and SVG forms.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), hobbits_actors::testnet::TestnetError> {
+//! use hobbits_actors::testnet::{run_testnet, RunOptions, TestnetSpec};
+//! let spec = TestnetSpec::default_for(5);
+//! let report = run_testnet(&spec, &RunOptions::default()).await?;
+//! println!("{}", report.render());
+//! # Ok(()) }
+//! ```
+
+pub mod backend;
+pub mod link;
+pub mod report;
+pub mod run;
+pub mod spec;
+pub mod svg;
+pub mod topology;
+pub mod wire;
+
+pub use backend::Mode;
+pub use report::{LatencySummary, Propagation, TestnetReport};
+pub use run::{run_testnet, RunOptions};
+pub use spec::{Action, ScenarioEvent, SpecError, SpecOverrides, TestnetSpec, Topology};
+
+/// Why a testnet could not run (a refused description is [`SpecError`]).
+#[derive(Debug, thiserror::Error)]
+pub enum TestnetError {
+    /// The description is invalid.
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    /// A feature this mode cannot provide.
+    #[error("not supported: {what}")]
+    Unsupported { what: String },
+    /// A node did not start.
+    #[error("node {node} did not start: {reason}")]
+    NodeStart { node: usize, reason: String },
+    /// A local socket or file operation failed.
+    #[error("{what}: {reason}")]
+    Io { what: String, reason: String },
+}

@@ -1,0 +1,315 @@
+//! The testnet report: convergence verdict, propagation latency summaries (nearest-rank
+//! percentiles), per-node message counters, catch-up times, the head-slot timeline; serialisable
+//! (serde) for `--json` and rendered as text for the terminal. Plain data, no messages.
+
+use serde::Serialize;
+
+/// Nearest-rank percentile `p` (0 < p ≤ 100) of `sorted` (ascending); `None` when empty.
+pub fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    Some(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
+/// Percentiles of a set of latencies, milliseconds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct LatencySummary {
+    /// Number of samples.
+    pub count: usize,
+    pub p50_ms: Option<f64>,
+    pub p90_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    pub max_ms: Option<f64>,
+}
+
+impl LatencySummary {
+    /// Summarises `samples_ms` (any order).
+    pub fn of(samples_ms: &[f64]) -> Self {
+        let mut v: Vec<f64> = samples_ms
+            .iter()
+            .copied()
+            .filter(|x| x.is_finite())
+            .collect();
+        v.sort_by(f64::total_cmp);
+        LatencySummary {
+            count: v.len(),
+            p50_ms: percentile(&v, 50.0),
+            p90_ms: percentile(&v, 90.0),
+            p99_ms: percentile(&v, 99.0),
+            max_ms: v.last().copied(),
+        }
+    }
+
+    fn line(&self) -> String {
+        let f = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.1}"));
+        format!(
+            "n={:<5} p50 {:>7} ms  p90 {:>7} ms  p99 {:>7} ms  max {:>7} ms",
+            self.count,
+            f(self.p50_ms),
+            f(self.p90_ms),
+            f(self.p99_ms),
+            f(self.max_ms)
+        )
+    }
+}
+
+/// Propagation of one gossip topic.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Propagation {
+    /// Distinct objects first gossiped during the run.
+    pub objects: usize,
+    /// Objects that reached, by gossip, every node running when they were first sent.
+    pub reached_all: usize,
+    /// Per object: time from its first transmission until the last of those nodes had it.
+    pub to_all_nodes: LatencySummary,
+    /// Per (object, node): time from the first transmission until that node first received it.
+    pub per_node: LatencySummary,
+}
+
+/// Final state and counters of one node.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct NodeReport {
+    /// Index in the testnet.
+    pub index: usize,
+    /// Node id (hex).
+    pub node_id: String,
+    /// Running at the end.
+    pub running: bool,
+    /// Produces blocks.
+    pub producer: bool,
+    /// Head slot at the end (when observed).
+    pub head_slot: Option<u64>,
+    /// Head root at the end (0x hex).
+    pub head_root: Option<String>,
+    /// Finalized checkpoint at the end.
+    pub finalized_epoch: Option<u64>,
+    pub finalized_root: Option<String>,
+    /// Open connections at the end (seen by the link proxies).
+    pub links_open: usize,
+    /// GOSSIP frames this node sent.
+    pub gossip_sent: u64,
+    /// ...of which it first had from a peer (relayed).
+    pub gossip_relayed: u64,
+    /// ...of which it originated (its own blocks / attestations).
+    pub gossip_originated: u64,
+    /// GOSSIP frames this node received.
+    pub gossip_received: u64,
+    /// ...of which were for an object it already had by gossip (deduplicated).
+    pub gossip_duplicates: u64,
+}
+
+/// Catch-up of a node that started late (join, restart, snapshot join).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CatchUp {
+    /// The node.
+    pub node: usize,
+    /// `join`, `restart` or `snapshot_join`.
+    pub how: String,
+    /// Milliseconds since the start of the run when it started.
+    pub started_at_ms: f64,
+    /// Highest head slot among the other running nodes when it started.
+    pub target_slot: u64,
+    /// Time from its start until its head reached `target_slot`; `None` if it never did.
+    pub catch_up_ms: Option<f64>,
+}
+
+/// Head slot of every node at one instant (`None`: not running or not answering).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HeadSample {
+    /// Milliseconds since the start of the run.
+    pub t_ms: f64,
+    /// Per node index.
+    pub slots: Vec<Option<u64>>,
+}
+
+/// A scenario event as it happened.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventRecord {
+    /// Milliseconds since the start of the run.
+    pub t_ms: f64,
+    /// The planned slot.
+    pub at_slot: u64,
+    /// What happened.
+    pub what: String,
+    /// Error, when it failed.
+    pub error: Option<String>,
+}
+
+/// Everything a run found.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TestnetReport {
+    /// `in-process` or `processes`.
+    pub mode: String,
+    pub nodes: usize,
+    pub topology: String,
+    pub links: Vec<(usize, usize)>,
+    pub seed: u64,
+    pub slot_ms: u64,
+    pub slots: u64,
+    /// Every running node has the same head and the same finalized checkpoint.
+    pub converged: bool,
+    /// Time after the last slot until convergence was seen.
+    pub settle_ms: Option<f64>,
+    /// The common head slot and root, when converged.
+    pub head_slot: Option<u64>,
+    pub head_root: Option<String>,
+    /// The common finalized checkpoint, when converged.
+    pub finalized_epoch: Option<u64>,
+    pub finalized_root: Option<String>,
+    /// Block propagation.
+    pub blocks: Propagation,
+    /// Attestation propagation.
+    pub attestations: Propagation,
+    /// Per node.
+    pub node_reports: Vec<NodeReport>,
+    /// Late starters.
+    pub catch_ups: Vec<CatchUp>,
+    /// Scenario events as executed.
+    pub events: Vec<EventRecord>,
+    /// Head slots over time.
+    pub timeline: Vec<HeadSample>,
+    /// Raw per-(block, node) propagation latencies, ms (for plots).
+    pub block_latency_samples_ms: Vec<f64>,
+    /// Wall time of the whole run, ms.
+    pub wall_ms: f64,
+}
+
+impl TestnetReport {
+    /// Exit status of the CLI: 0 converged, 1 not.
+    pub fn exit_code(&self) -> u8 {
+        u8::from(!self.converged)
+    }
+
+    /// A human-readable report.
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        let mut w = |line: String| {
+            s.push_str(&line);
+            s.push('\n');
+        };
+        w(format!(
+            "testnet: {} nodes ({}), topology {} ({} links), seed {}, {} slots of {} ms, {:.1} s",
+            self.nodes,
+            self.mode,
+            self.topology,
+            self.links.len(),
+            self.seed,
+            self.slots,
+            self.slot_ms,
+            self.wall_ms / 1000.0
+        ));
+        if self.converged {
+            w(format!(
+                "CONVERGED: every running node at head slot {} {} finalized epoch {} {} (settled in {:.0} ms)",
+                self.head_slot.unwrap_or(0),
+                short(self.head_root.as_deref()),
+                self.finalized_epoch.unwrap_or(0),
+                short(self.finalized_root.as_deref()),
+                self.settle_ms.unwrap_or(0.0)
+            ));
+        } else {
+            w(
+                "NOT CONVERGED: running nodes disagree on the head or the finalized checkpoint"
+                    .into(),
+            );
+        }
+        for (name, p) in [
+            ("blocks", &self.blocks),
+            ("attestations", &self.attestations),
+        ] {
+            w(format!(
+                "{name}: {} gossiped, {} reached every node by gossip",
+                p.objects, p.reached_all
+            ));
+            w(format!("  to all nodes  {}", p.to_all_nodes.line()));
+            w(format!("  per node      {}", p.per_node.line()));
+        }
+        w(
+            "node  id                run  head  finalized  links  sent  relayed  orig  recv  dup"
+                .into(),
+        );
+        for n in &self.node_reports {
+            w(format!(
+                "{:>4}  {:<16}  {:<3}  {:>4}  {:>9}  {:>5}  {:>4}  {:>7}  {:>4}  {:>4}  {:>3}{}",
+                n.index,
+                n.node_id,
+                if n.running { "yes" } else { "no" },
+                n.head_slot.map_or("-".into(), |v| v.to_string()),
+                n.finalized_epoch.map_or("-".into(), |v| v.to_string()),
+                n.links_open,
+                n.gossip_sent,
+                n.gossip_relayed,
+                n.gossip_originated,
+                n.gossip_received,
+                n.gossip_duplicates,
+                if n.producer { "  (producer)" } else { "" }
+            ));
+        }
+        for c in &self.catch_ups {
+            w(format!(
+                "catch-up: node {} ({}) at {:.1} s to slot {}: {}",
+                c.node,
+                c.how,
+                c.started_at_ms / 1000.0,
+                c.target_slot,
+                c.catch_up_ms
+                    .map_or("never".to_string(), |ms| format!("{ms:.0} ms"))
+            ));
+        }
+        for e in &self.events {
+            if let Some(err) = &e.error {
+                w(format!(
+                    "event at slot {} ({}) failed: {err}",
+                    e.at_slot, e.what
+                ));
+            }
+        }
+        s
+    }
+}
+
+fn short(root: Option<&str>) -> String {
+    root.map_or("-".into(), |r| r.chars().take(12).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let v: Vec<f64> = (1..=100).rev().map(f64::from).collect();
+        let s = LatencySummary::of(&v);
+        assert_eq!(s.count, 100);
+        assert_eq!(s.p50_ms, Some(50.0));
+        assert_eq!(s.p90_ms, Some(90.0));
+        assert_eq!(s.p99_ms, Some(99.0));
+        assert_eq!(s.max_ms, Some(100.0));
+        let one = LatencySummary::of(&[3.5]);
+        assert_eq!(
+            (one.p50_ms, one.p99_ms, one.max_ms),
+            (Some(3.5), Some(3.5), Some(3.5))
+        );
+        let few = LatencySummary::of(&[1.0, 2.0, 3.0]);
+        assert_eq!((few.p50_ms, few.p90_ms), (Some(2.0), Some(3.0)));
+        let none = LatencySummary::of(&[]);
+        assert_eq!((none.count, none.p50_ms), (0, None));
+        assert_eq!(LatencySummary::of(&[f64::NAN, 1.0]).count, 1);
+    }
+
+    #[test]
+    fn render_says_whether_it_converged() {
+        let mut r = TestnetReport {
+            converged: true,
+            head_slot: Some(4),
+            ..Default::default()
+        };
+        assert!(r.render().contains("CONVERGED"));
+        assert_eq!(r.exit_code(), 0);
+        r.converged = false;
+        assert!(r.render().contains("NOT CONVERGED"));
+        assert_eq!(r.exit_code(), 1);
+    }
+}

@@ -1,0 +1,532 @@
+//! The testnet driver: [`run_testnet`] builds the link proxies, starts the nodes (dialers are the
+//! later-starting end of each link), plays the scenario on the slot clock, samples every node's
+//! head while it runs (with an optional live progress line), stops production after the last
+//! slot, waits (bounded) for every running node to agree on head and finalized checkpoint, and
+//! assembles the [`TestnetReport`]. Sends what [`backend`](crate::testnet::backend) sends.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use hobbits_chain::rpc::Hello;
+use hobbits_codec::Topic;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+use crate::peer_table::NodeId;
+use crate::testnet::backend::{start_in_process, start_process, Mode, NodeLaunch, RunningNode};
+use crate::testnet::link::LinkProxy;
+use crate::testnet::report::{CatchUp, EventRecord, HeadSample, NodeReport, TestnetReport};
+use crate::testnet::spec::{Action, TestnetSpec};
+use crate::testnet::wire::WireLog;
+use crate::testnet::TestnetError;
+
+/// Most timeline samples kept (older ones are thinned by half when full).
+pub const MAX_TIMELINE_SAMPLES: usize = 4096;
+
+/// How to run a testnet.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// In-process actors or one OS process per node.
+    pub mode: Mode,
+    /// Print a live progress line on stderr (the CLI sets it when stderr is a terminal).
+    pub progress: bool,
+    /// How often every node is asked for its head; `None`: 50 ms in-process, 200 ms with
+    /// processes (each sample is a TCP connection and a HELLO).
+    pub poll: Option<Duration>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            mode: Mode::InProcess,
+            progress: false,
+            poll: None,
+        }
+    }
+}
+
+struct Net<'a> {
+    spec: &'a TestnetSpec,
+    options: &'a RunOptions,
+    edges: Vec<(usize, usize)>,
+    links: Vec<LinkProxy>,
+    node_ids: Vec<NodeId>,
+    nodes: Vec<Option<RunningNode>>,
+    statuses: Vec<Option<Hello>>,
+    log: Arc<Mutex<WireLog>>,
+    start: Instant,
+    timeline: Vec<HeadSample>,
+    catch_ups: Vec<CatchUp>,
+    events: Vec<EventRecord>,
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Node ids derived from the seed (distinct, 63 bits).
+pub fn node_ids(seed: u64, nodes: usize) -> Vec<NodeId> {
+    let mut rng = SmallRng::seed_from_u64(seed ^ 0x6e6f_6465_6964);
+    let mut seen = BTreeSet::new();
+    let mut ids = Vec::with_capacity(nodes);
+    while ids.len() < nodes {
+        let id = rng.gen::<u64>() >> 1;
+        if id != 0 && seen.insert(id) {
+            ids.push(NodeId(id));
+        }
+    }
+    ids
+}
+
+/// The slot at which each node first starts (0 for initial nodes).
+fn start_slots(spec: &TestnetSpec) -> Vec<u64> {
+    let mut s = vec![0; spec.nodes];
+    for e in &spec.events {
+        if let Action::Join { node } | Action::SnapshotJoin { node, .. } = e.action {
+            s[node] = e.at_slot;
+        }
+    }
+    s
+}
+
+/// Runs `spec` to the end and reports. Must be called on an actix system (in-process nodes are
+/// actors; the proxies are tokio tasks).
+pub async fn run_testnet(
+    spec: &TestnetSpec,
+    options: &RunOptions,
+) -> Result<TestnetReport, TestnetError> {
+    spec.validate()?;
+    if let Mode::Processes { .. } = options.mode {
+        if spec
+            .events
+            .iter()
+            .any(|e| matches!(e.action, Action::SnapshotJoin { .. }))
+        {
+            return Err(TestnetError::Unsupported {
+                what:
+                    "snapshot_join with one process per node (the run command starts from genesis)"
+                        .into(),
+            });
+        }
+    }
+    let start = Instant::now();
+    let log = Arc::new(Mutex::new(WireLog::new()));
+    let edges = spec.edges()?;
+    let first = start_slots(spec);
+    let mut links = Vec::with_capacity(edges.len());
+    for &(a, b) in &edges {
+        // The later-starting end dials, so nobody dials a node that is not there yet.
+        let (dialer, listener) = if (first[a], a) > (first[b], b) {
+            (a, b)
+        } else {
+            (b, a)
+        };
+        links.push(
+            LinkProxy::bind(dialer, listener, log.clone(), start)
+                .await
+                .map_err(|e| TestnetError::Io {
+                    what: "link proxy".into(),
+                    reason: e.to_string(),
+                })?,
+        );
+    }
+    let mut net = Net {
+        spec,
+        options,
+        edges,
+        links,
+        node_ids: node_ids(spec.seed, spec.nodes),
+        nodes: (0..spec.nodes).map(|_| None).collect(),
+        statuses: vec![None; spec.nodes],
+        log,
+        start,
+        timeline: Vec::new(),
+        catch_ups: Vec::new(),
+        events: Vec::new(),
+    };
+    let result = net.play().await;
+    let report = match result {
+        Ok(settle) => Ok(net.report(settle)),
+        Err(e) => Err(e),
+    };
+    net.stop_all().await;
+    report
+}
+
+impl Net<'_> {
+    fn poll(&self) -> Duration {
+        self.options.poll.unwrap_or(match self.options.mode {
+            Mode::InProcess => Duration::from_millis(50),
+            Mode::Processes { .. } => Duration::from_millis(200),
+        })
+    }
+
+    fn running(&self) -> BTreeSet<usize> {
+        (0..self.spec.nodes)
+            .filter(|&n| self.nodes[n].is_some())
+            .collect()
+    }
+
+    async fn start_node(&mut self, node: usize, from: Option<usize>) -> Result<(), TestnetError> {
+        let launch = NodeLaunch {
+            index: node,
+            node_id: self.node_ids[node],
+            peers: self
+                .links
+                .iter()
+                .filter(|l| l.dialer == node)
+                .map(|l| l.addr())
+                .collect(),
+            produce: self
+                .spec
+                .producers
+                .contains(&node)
+                .then_some(self.spec.slot),
+        };
+        let running = match &self.options.mode {
+            Mode::InProcess => {
+                let snapshot = match from {
+                    Some(f) => match &self.nodes[f] {
+                        Some(n) => n.snapshot().await,
+                        None => None,
+                    },
+                    None => None,
+                };
+                if from.is_some() && snapshot.is_none() {
+                    return Err(TestnetError::NodeStart {
+                        node,
+                        reason: "no snapshot of the source node".into(),
+                    });
+                }
+                start_in_process(&launch, snapshot).await?
+            }
+            Mode::Processes { program } => start_process(program, &launch).await?,
+        };
+        let addr = running.listen_addr();
+        for l in self.links.iter().filter(|l| l.listener == node) {
+            l.set_target(Some(addr));
+        }
+        self.nodes[node] = Some(running);
+        lock(&self.log).set_running(self.running());
+        Ok(())
+    }
+
+    async fn kill(&mut self, node: usize) {
+        for l in &self.links {
+            if l.listener == node {
+                l.set_target(None);
+            }
+        }
+        if let Some(n) = self.nodes[node].take() {
+            n.stop().await;
+        }
+        self.statuses[node] = None;
+        lock(&self.log).node_stopped(node);
+    }
+
+    fn link(&self, a: usize, b: usize) -> Option<&LinkProxy> {
+        let key = (a.min(b), a.max(b));
+        let i = self.edges.iter().position(|e| *e == key)?;
+        self.links.get(i)
+    }
+
+    async fn execute(&mut self, action: &Action) -> Result<(), TestnetError> {
+        let how = action.name().to_string();
+        match *action {
+            Action::Join { node } | Action::Restart { node } => {
+                let target = self.best_slot_excluding(node);
+                self.start_node(node, None).await?;
+                self.catch_up_started(node, how, target);
+            }
+            Action::SnapshotJoin { node, from } => {
+                let target = self.best_slot_excluding(node);
+                self.start_node(node, Some(from)).await?;
+                self.catch_up_started(node, how, target);
+            }
+            Action::Kill { node } => self.kill(node).await,
+            Action::CutLink { a, b } | Action::HealLink { a, b } => {
+                if let Some(l) = self.link(a, b) {
+                    l.set_cut(matches!(action, Action::CutLink { .. }));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn best_slot_excluding(&self, node: usize) -> u64 {
+        self.statuses
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != node)
+            .filter_map(|(_, s)| s.as_ref().map(|h| h.best_slot.0))
+            .max()
+            .unwrap_or(0)
+    }
+
+    fn catch_up_started(&mut self, node: usize, how: String, target_slot: u64) {
+        self.catch_ups.push(CatchUp {
+            node,
+            how,
+            started_at_ms: ms(self.start.elapsed()),
+            target_slot,
+            catch_up_ms: None,
+        });
+    }
+
+    async fn sample(&mut self) {
+        let futures = self.nodes.iter().map(|n| async move {
+            match n {
+                Some(n) => n.status().await,
+                None => None,
+            }
+        });
+        let statuses = join_all(futures).await;
+        let now = ms(self.start.elapsed());
+        for (i, s) in statuses.into_iter().enumerate() {
+            // A process that did not answer this round keeps its last known head.
+            if s.is_some() || self.nodes[i].is_none() {
+                self.statuses[i] = s;
+            }
+        }
+        for c in self
+            .catch_ups
+            .iter_mut()
+            .filter(|c| c.catch_up_ms.is_none())
+        {
+            // A node stopped again before catching up never did (this time).
+            let Some(h) = &self.statuses[c.node] else {
+                continue;
+            };
+            if h.best_slot.0 >= c.target_slot {
+                c.catch_up_ms = Some(now - c.started_at_ms);
+            }
+        }
+        if self.timeline.len() >= MAX_TIMELINE_SAMPLES {
+            let kept: Vec<HeadSample> = self.timeline.iter().step_by(2).cloned().collect();
+            self.timeline = kept;
+        }
+        self.timeline.push(HeadSample {
+            t_ms: now,
+            slots: self
+                .statuses
+                .iter()
+                .map(|s| s.as_ref().map(|h| h.best_slot.0))
+                .collect(),
+        });
+    }
+
+    /// Every running node answered with the same head root and finalized checkpoint.
+    fn converged(&self) -> bool {
+        let running = self.running();
+        let mut seen = running.iter().map(|&n| {
+            self.statuses[n].as_ref().map(|h| {
+                (
+                    h.best_root,
+                    h.latest_finalized_root,
+                    h.latest_finalized_epoch,
+                )
+            })
+        });
+        let Some(Some(first)) = seen.next() else {
+            return false;
+        };
+        seen.all(|s| s == Some(first))
+    }
+
+    fn progress(&self, slot: u64, phase: &str) {
+        if !self.options.progress {
+            return;
+        }
+        let best = self.best_slot_excluding(usize::MAX);
+        let heads: Vec<String> = self
+            .statuses
+            .iter()
+            .enumerate()
+            .map(|(i, s)| match (&self.nodes[i], s) {
+                (None, _) => "-".into(),
+                (Some(_), None) => "?".into(),
+                (Some(_), Some(h)) if h.best_slot.0 + 1 >= best => h.best_slot.0.to_string(),
+                (Some(_), Some(h)) => format!("{}!", h.best_slot.0),
+            })
+            .collect();
+        let links: Vec<String> = (0..self.spec.nodes)
+            .map(|n| self.links_open(n).to_string())
+            .collect();
+        let synced = (0..self.spec.nodes)
+            .filter(|&n| {
+                self.statuses[n]
+                    .as_ref()
+                    .is_some_and(|h| h.best_slot.0 + 1 >= best)
+            })
+            .count();
+        let mut err = std::io::stderr().lock();
+        let _ = write!(
+            err,
+            "\r\x1b[2K{phase} slot {slot}/{} | heads {} | peers {} | in sync {synced}/{}",
+            self.spec.slots,
+            heads.join(" "),
+            links.join(" "),
+            self.running().len()
+        );
+        let _ = err.flush();
+    }
+
+    fn links_open(&self, node: usize) -> usize {
+        self.links
+            .iter()
+            .filter(|l| l.dialer == node || l.listener == node)
+            .map(|l| l.open_connections().min(1))
+            .sum()
+    }
+
+    /// Plays the run; returns the settle time when the network converged.
+    async fn play(&mut self) -> Result<Option<Duration>, TestnetError> {
+        let first = start_slots(self.spec);
+        for (node, &slot) in first.iter().enumerate() {
+            if slot == 0 {
+                self.start_node(node, None).await?;
+            }
+        }
+        let spec = self.spec;
+        let clock = Instant::now();
+        let run_end = clock + spec.slot * spec.slots as u32;
+        let mut next = 0;
+        loop {
+            let now = Instant::now();
+            while let Some(e) = spec.events.get(next) {
+                if clock + spec.slot * e.at_slot as u32 > now {
+                    break;
+                }
+                let t_ms = ms(self.start.elapsed());
+                let error = self.execute(&e.action).await.err().map(|e| e.to_string());
+                self.events.push(EventRecord {
+                    t_ms,
+                    at_slot: e.at_slot,
+                    what: e.action.to_string(),
+                    error,
+                });
+                next += 1;
+            }
+            self.sample().await;
+            let slot = (now.saturating_duration_since(clock).as_millis()
+                / spec.slot.as_millis().max(1)) as u64;
+            self.progress(slot.min(spec.slots), "run   ");
+            if now >= run_end {
+                break;
+            }
+            tokio::time::sleep(self.poll().min(run_end - now)).await;
+        }
+        for n in self.nodes.iter().flatten() {
+            n.stop_producing();
+        }
+        let settle_start = Instant::now();
+        loop {
+            self.sample().await;
+            self.progress(spec.slots, "settle");
+            if self.converged() {
+                self.end_progress();
+                return Ok(Some(settle_start.elapsed()));
+            }
+            if settle_start.elapsed() >= spec.settle {
+                self.end_progress();
+                return Ok(None);
+            }
+            tokio::time::sleep(self.poll()).await;
+        }
+    }
+
+    fn end_progress(&self) {
+        if self.options.progress {
+            eprintln!();
+        }
+    }
+
+    fn report(&self, settle: Option<Duration>) -> TestnetReport {
+        let log = lock(&self.log);
+        let (blocks, block_samples) = log.propagation(Topic::Block);
+        let (attestations, _) = log.propagation(Topic::Attestation);
+        let hex = |r: &hobbits_chain::Root| format!("0x{}", hex::encode(r.0));
+        let common = settle.and_then(|_| self.statuses.iter().flatten().next().cloned());
+        let node_reports = (0..self.spec.nodes)
+            .map(|i| {
+                let c = log.counters(i);
+                let s = self.statuses[i].as_ref();
+                NodeReport {
+                    index: i,
+                    node_id: self.node_ids[i].to_string(),
+                    running: self.nodes[i].is_some(),
+                    producer: self.spec.producers.contains(&i),
+                    head_slot: s.map(|h| h.best_slot.0),
+                    head_root: s.map(|h| hex(&h.best_root)),
+                    finalized_epoch: s.map(|h| h.latest_finalized_epoch.0),
+                    finalized_root: s.map(|h| hex(&h.latest_finalized_root)),
+                    links_open: self.links_open(i),
+                    gossip_sent: c.sent,
+                    gossip_relayed: c.relayed,
+                    gossip_originated: c.originated,
+                    gossip_received: c.received,
+                    gossip_duplicates: c.duplicates,
+                }
+            })
+            .collect();
+        TestnetReport {
+            mode: self.options.mode.name().into(),
+            nodes: self.spec.nodes,
+            topology: self.spec.topology.to_string(),
+            links: self.edges.clone(),
+            seed: self.spec.seed,
+            slot_ms: self.spec.slot.as_millis() as u64,
+            slots: self.spec.slots,
+            converged: settle.is_some(),
+            settle_ms: settle.map(ms),
+            head_slot: common.as_ref().map(|h| h.best_slot.0),
+            head_root: common.as_ref().map(|h| hex(&h.best_root)),
+            finalized_epoch: common.as_ref().map(|h| h.latest_finalized_epoch.0),
+            finalized_root: common.as_ref().map(|h| hex(&h.latest_finalized_root)),
+            blocks,
+            attestations,
+            node_reports,
+            catch_ups: self.catch_ups.clone(),
+            events: self.events.clone(),
+            timeline: self.timeline.clone(),
+            block_latency_samples_ms: block_samples,
+            wall_ms: ms(self.start.elapsed()),
+        }
+    }
+
+    async fn stop_all(&mut self) {
+        let nodes: Vec<RunningNode> = self.nodes.iter_mut().filter_map(Option::take).collect();
+        join_all(nodes.into_iter().map(RunningNode::stop)).await;
+        self.links.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_ids_are_distinct_and_seeded() {
+        let a = node_ids(1, 50);
+        assert_eq!(a.iter().collect::<BTreeSet<_>>().len(), 50);
+        assert_eq!(a, node_ids(1, 50));
+        assert_ne!(a, node_ids(2, 50));
+        assert!(a.iter().all(|n| n.0 < 1 << 63));
+    }
+
+    #[test]
+    fn late_joiners_start_at_their_slot() {
+        let spec = TestnetSpec::default_for(8);
+        let s = start_slots(&spec);
+        assert_eq!(s[7], 10);
+        assert_eq!(s[0], 0);
+        assert_eq!(s[6], 0); // killed and restarted, but started at 0
+    }
+}
