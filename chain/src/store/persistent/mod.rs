@@ -312,3 +312,6 @@ impl ChainStore for PersistentStore {
         self.memory.state(root)
     }
 }
+
+#[cfg(test)]
+mod tests;
