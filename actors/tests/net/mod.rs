@@ -1,0 +1,197 @@
+//! Helpers for the sync and gossip scenarios: start nodes with sync and gossip on 127.0.0.1:0,
+//! seed stores with a deterministic chain, read heads and counters, publish blocks, and build
+//! seeded topologies. Conditions are awaited with `common::wait_for` (deadline, no sleeps).
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use hobbits_actors::chain_store::{GetBlock, GetHead, ProduceBlock, WithStore};
+use hobbits_actors::gossip::{
+    start_node_with_sync_gossip, GetGossipStats, GossipStats, SyncGossip, SyncGossipConfig,
+};
+use hobbits_actors::node::memory_store;
+use hobbits_actors::sync::{GetSyncState, SyncStatus};
+use hobbits_actors::{BlockProduced, NodeConfig, NodeHandle, NodeHooks, NodeId, PeerUri};
+use hobbits_chain::store::Head;
+use hobbits_chain::{BeaconBlock, BlockProducer, ChainStore, Root, Slot};
+
+/// One running node with its sync and gossip actors.
+#[derive(Debug, Clone)]
+pub struct TestNode {
+    pub node: NodeHandle,
+    pub sg: SyncGossip,
+}
+
+/// A test config: loopback port 0, fixed node id, dialing `peers`.
+pub fn node_config(id: u64, peers: &[SocketAddr]) -> NodeConfig {
+    let mut c = NodeConfig::local_test();
+    c.node_id = NodeId(id);
+    c.peers = peers
+        .iter()
+        .map(|a| PeerUri::from_socket_addr(*a))
+        .collect();
+    c
+}
+
+/// Starts a node with sync and gossip and, when `blocks` is not empty, a store holding them.
+pub async fn start(config: NodeConfig, sg: SyncGossipConfig, blocks: &[BeaconBlock]) -> TestNode {
+    let mut store = memory_store(&config).expect("store");
+    for b in blocks {
+        store.import_block(b.clone()).expect("seed block");
+    }
+    let (node, sg) = start_node_with_sync_gossip(config, Box::new(store), NodeHooks::default(), sg)
+        .await
+        .expect("node starts");
+    TestNode { node, sg }
+}
+
+/// `n` blocks at slots 1..=n on the genesis of `config` (deterministic).
+pub fn chain(config: &NodeConfig, n: u64) -> Vec<BeaconBlock> {
+    let mut store = memory_store(config).expect("store");
+    let p = BlockProducer::new("seed", 1);
+    let mut out = Vec::with_capacity(n as usize);
+    for slot in 1..=n {
+        let b = p.produce_on_head(&store, Slot(slot)).expect("produce");
+        store.import_block(b.clone()).expect("import");
+        out.push(b);
+    }
+    out
+}
+
+impl TestNode {
+    pub fn addr(&self) -> SocketAddr {
+        self.node.listen_addr
+    }
+
+    pub async fn head(&self) -> Head {
+        self.node.store.send(GetHead).await.expect("store")
+    }
+
+    pub async fn has_block(&self, root: Root) -> bool {
+        self.node
+            .store
+            .send(GetBlock { root })
+            .await
+            .ok()
+            .flatten()
+            .is_some()
+    }
+
+    pub async fn gossip_stats(&self) -> GossipStats {
+        self.sg.gossip.send(GetGossipStats).await.expect("gossip")
+    }
+
+    pub async fn sync_status(&self) -> SyncStatus {
+        self.sg.sync.send(GetSyncState).await.expect("sync")
+    }
+
+    /// Handshaked peers.
+    pub async fn handshaked(&self) -> usize {
+        self.node
+            .peers()
+            .await
+            .iter()
+            .filter(|p| p.handshaked)
+            .count()
+    }
+
+    /// Builds a block on the head, imports it locally and hands it to gossip (as the producer
+    /// does). Returns the block.
+    pub async fn produce_and_publish(&self, name: &str) -> BeaconBlock {
+        let (block, outcome) = self
+            .node
+            .store
+            .send(ProduceBlock {
+                producer: BlockProducer::new(name, 3),
+            })
+            .await
+            .expect("store")
+            .expect("produce");
+        self.sg
+            .gossip
+            .send(BlockProduced {
+                block: block.clone(),
+                outcome,
+            })
+            .await
+            .expect("gossip");
+        block
+    }
+
+    /// Runs `f` on the store.
+    pub async fn with_store<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut dyn ChainStore) -> R + Send + 'static,
+    ) -> R {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.node
+            .store
+            .send(WithStore {
+                f: Box::new(move |s| {
+                    let _ = tx.send(f(s));
+                }),
+            })
+            .await
+            .expect("store");
+        rx.await.expect("reply")
+    }
+
+    pub async fn stop(&self) {
+        self.node.shutdown(Duration::from_secs(2)).await;
+    }
+}
+
+/// Edges of a seeded random connected graph on `n` nodes: a random tree (node i links to an
+/// earlier node) plus `extra` random edges; each edge (i, j) has i > j (i dials j).
+pub fn random_topology(n: usize, extra: usize, seed: u64) -> Vec<(usize, usize)> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut edges = std::collections::BTreeSet::new();
+    for i in 1..n {
+        edges.insert((i, rng.gen_range(0..i)));
+    }
+    let mut tries = 0;
+    while edges.len() < n - 1 + extra && tries < 10 * extra + 10 {
+        tries += 1;
+        let a = rng.gen_range(0..n);
+        let b = rng.gen_range(0..n);
+        if a != b {
+            edges.insert((a.max(b), a.min(b)));
+        }
+    }
+    edges.into_iter().collect()
+}
+
+/// Starts `n` nodes connected by `edges` (i dials j for each (i, j)) and waits until every
+/// node has handshaked with all its neighbours.
+pub async fn start_topology(
+    n: usize,
+    edges: &[(usize, usize)],
+    sg: &SyncGossipConfig,
+    id_base: u64,
+) -> Vec<TestNode> {
+    let mut nodes: Vec<TestNode> = Vec::with_capacity(n);
+    for i in 0..n {
+        let peers: Vec<SocketAddr> = edges
+            .iter()
+            .filter(|(a, _)| *a == i)
+            .map(|(_, b)| nodes[*b].addr())
+            .collect();
+        let node = start(node_config(id_base + i as u64, &peers), sg.clone(), &[]).await;
+        nodes.push(node);
+    }
+    let mut degree = vec![0usize; n];
+    for (a, b) in edges {
+        degree[*a] += 1;
+        degree[*b] += 1;
+    }
+    for (i, node) in nodes.iter().enumerate() {
+        let want = degree[i];
+        crate::common::wait_for("topology handshakes", Duration::from_secs(20), || async {
+            (node.handshaked().await >= want).then_some(())
+        })
+        .await;
+    }
+    nodes
+}
