@@ -9,6 +9,7 @@ pub mod chain_store;
 pub mod config;
 pub mod conformance;
 pub mod events;
+pub mod gossip;
 pub mod handshake;
 pub mod node;
 pub mod peer_manager;
@@ -19,7 +20,9 @@ pub mod producer;
 pub mod relay;
 pub mod rpc;
 pub mod rpc_tracker;
+pub mod sync;
 pub mod settings;
+pub mod testnet;
 pub mod uri;
 
 pub use chain_store::ChainStoreActor;

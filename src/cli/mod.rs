@@ -8,6 +8,7 @@ pub mod ping;
 pub mod relay;
 pub mod run;
 pub mod status;
+pub mod testnet;
 
 use std::process::ExitCode;
 
@@ -36,6 +37,7 @@ pub enum Command {
     Status(status::StatusArgs),
     Conformance(conformance::ConformanceArgs),
     Relay(relay::RelayArgs),
+    Testnet(testnet::TestnetArgs),
 }
 
 /// Runs the chosen subcommand.
@@ -48,5 +50,6 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::Status(args) => status::run(args),
         Command::Conformance(args) => conformance::run(args),
         Command::Relay(args) => relay::run(args),
+        Command::Testnet(args) => testnet::run(args),
     }
 }

@@ -16,11 +16,14 @@ use hobbits_chain::{Snapshot, StoreConfig};
 
 use crate::chain_store::{GetHello, WithStore};
 use crate::config::{NodeConfig, ProducerConfig};
-use crate::node::{memory_store, start_node, NodeHandle, NodeHooks, StopProducer};
-use crate::peer_manager::Subscribe;
+use crate::gossip::{
+    start_node_with_sync_gossip, GetGossipStats, GossipStats, SubscribeChainEvents, SyncGossip,
+    SyncGossipConfig,
+};
+use crate::node::{memory_store, NodeHandle, NodeHooks, StopProducer};
 use crate::peer_table::NodeId;
 use crate::probe::Probe;
-use crate::sync::{SyncActor, SyncConfig, SyncLinks};
+use crate::testnet::attester::Attester;
 use crate::testnet::TestnetError;
 use crate::uri::PeerUri;
 
@@ -65,7 +68,8 @@ pub enum RunningNode {
     /// Actors on this system.
     InProcess {
         handle: NodeHandle,
-        sync: Option<Addr<SyncActor>>,
+        actors: SyncGossip,
+        attester: Addr<Attester>,
     },
     /// A child process and the address it listens on.
     Process { child: ChildGuard, addr: SocketAddr },
@@ -120,27 +124,30 @@ pub async fn start_in_process(
         ),
         None => Box::new(memory_store(&config).map_err(|e| failed(e.to_string()))?),
     };
-    let mailbox = config.limits.actor_mailbox;
-    let handle = start_node(config, store, NodeHooks::default())
-        .await
-        .map_err(|e| failed(e.to_string()))?;
-    let sync = SyncActor::new(
-        SyncConfig::default(),
-        SyncLinks {
-            store: handle.store.clone(),
-        },
-        mailbox,
+    let (handle, actors) = start_node_with_sync_gossip(
+        config,
+        store,
+        NodeHooks::default(),
+        SyncGossipConfig::default(),
     )
-    .map_err(|e| failed(format!("sync: {e}")))?
+    .await
+    .map_err(|e| failed(e.to_string()))?;
+    let attester = Attester::new(
+        launch.index as u64,
+        handle.store.clone(),
+        actors.gossip.clone(),
+    )
     .start();
-    handle.manager.do_send(Subscribe {
-        handshaked: Some(sync.clone().recipient()),
-        disconnected: Some(sync.clone().recipient()),
-        gossip: None,
-    });
+    let imported = || SubscribeChainEvents {
+        imported: Some(attester.clone().recipient()),
+        penalized: None,
+    };
+    actors.gossip.do_send(imported());
+    actors.sync.do_send(imported());
     Ok(RunningNode::InProcess {
         handle,
-        sync: Some(sync),
+        actors,
+        attester,
     })
 }
 
@@ -236,6 +243,14 @@ impl RunningNode {
         }
     }
 
+    /// The node's own gossip counters (in-process only).
+    pub async fn gossip_stats(&self) -> Option<GossipStats> {
+        match self {
+            RunningNode::InProcess { actors, .. } => actors.gossip.send(GetGossipStats).await.ok(),
+            RunningNode::Process { .. } => None,
+        }
+    }
+
     /// A snapshot of the node's store (in-process only).
     pub async fn snapshot(&self) -> Option<Snapshot> {
         let RunningNode::InProcess { handle, .. } = self else {
@@ -266,12 +281,14 @@ impl RunningNode {
     /// Stops the node: GOODBYE to every peer in-process, SIGKILL for a process.
     pub async fn stop(self) {
         match self {
-            RunningNode::InProcess { handle, sync } => {
+            RunningNode::InProcess {
+                handle,
+                actors,
+                attester,
+            } => {
                 handle.shutdown(Duration::from_millis(500)).await;
-                if let Some(s) = sync {
-                    // Dropping the last address stops the actor once its queue drains.
-                    drop(s);
-                }
+                // Dropping the last addresses stops the actors once their queues drain.
+                drop((actors, attester));
             }
             RunningNode::Process { child, .. } => drop(child),
         }

@@ -7,6 +7,7 @@
 //! - [`topology`]: link generation (line, ring, star, seeded random, explicit) and connectivity;
 //! - [`link`]: one TCP proxy per link (cut / heal, wire observation);
 //! - [`wire`]: what the proxies saw, turned into counters and latencies;
+//! - [`attester`]: a vote per live head change, so attestations propagate too;
 //! - [`backend`]: nodes in-process or one OS process per node;
 //! - [`run`]: the driver ([`run_testnet`]);
 //! - [`report`] and [`svg`]: the report, its text, JSON (serde) and SVG forms.
@@ -20,6 +21,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod attester;
 pub mod backend;
 pub mod link;
 pub mod report;

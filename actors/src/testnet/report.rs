@@ -98,6 +98,25 @@ pub struct NodeReport {
     pub gossip_received: u64,
     /// ...of which were for an object it already had by gossip (deduplicated).
     pub gossip_duplicates: u64,
+    /// The node's own gossip counters (in-process only).
+    pub node_stats: Option<NodeGossipStats>,
+}
+
+/// A node's own view of its gossip (from its gossip actor).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct NodeGossipStats {
+    /// Messages received.
+    pub received: u64,
+    /// Objects it published (its blocks and attestations).
+    pub published: u64,
+    /// Objects it relayed.
+    pub relayed: u64,
+    /// Messages it dropped as duplicates.
+    pub duplicates: u64,
+    /// Objects it imported from gossip.
+    pub imported: u64,
+    /// Frames it queued to peers.
+    pub frames_sent: u64,
 }
 
 /// Catch-up of a node that started late (join, restart, snapshot join).
@@ -226,13 +245,17 @@ impl TestnetReport {
             w(format!("  to all nodes  {}", p.to_all_nodes.line()));
             w(format!("  per node      {}", p.per_node.line()));
         }
-        w(
-            "node  id                run  head  finalized  links  sent  relayed  orig  recv  dup"
-                .into(),
-        );
+        w("gossip frames per node, on the wire (sent = relayed + orig; dup = received again) and as \
+           the node counted them (relayed, dedup):"
+            .into());
+        w(format!(
+            "{:>4}  {:<16}  {:<3}  {:>4}  {:>9}  {:>5}  {:>10}  {:>7}  {:>4}  {:>4}  {:>3}  {:>13}  {:>5}",
+            "node", "id", "run", "head", "finalized", "links", "wire: sent", "relayed", "orig",
+            "recv", "dup", "node: relayed", "dedup"
+        ));
         for n in &self.node_reports {
             w(format!(
-                "{:>4}  {:<16}  {:<3}  {:>4}  {:>9}  {:>5}  {:>4}  {:>7}  {:>4}  {:>4}  {:>3}{}",
+                "{:>4}  {:<16}  {:<3}  {:>4}  {:>9}  {:>5}  {:>10}  {:>7}  {:>4}  {:>4}  {:>3}  {:>13}  {:>5}{}",
                 n.index,
                 n.node_id,
                 if n.running { "yes" } else { "no" },
@@ -244,6 +267,8 @@ impl TestnetReport {
                 n.gossip_originated,
                 n.gossip_received,
                 n.gossip_duplicates,
+                n.node_stats.map_or("-".into(), |s| s.relayed.to_string()),
+                n.node_stats.map_or("-".into(), |s| s.duplicates.to_string()),
                 if n.producer { "  (producer)" } else { "" }
             ));
         }

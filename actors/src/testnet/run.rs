@@ -18,7 +18,9 @@ use rand::{Rng, SeedableRng};
 use crate::peer_table::NodeId;
 use crate::testnet::backend::{start_in_process, start_process, Mode, NodeLaunch, RunningNode};
 use crate::testnet::link::LinkProxy;
-use crate::testnet::report::{CatchUp, EventRecord, HeadSample, NodeReport, TestnetReport};
+use crate::testnet::report::{
+    CatchUp, EventRecord, HeadSample, NodeGossipStats, NodeReport, TestnetReport,
+};
 use crate::testnet::spec::{Action, TestnetSpec};
 use crate::testnet::wire::WireLog;
 use crate::testnet::TestnetError;
@@ -61,6 +63,7 @@ struct Net<'a> {
     timeline: Vec<HeadSample>,
     catch_ups: Vec<CatchUp>,
     events: Vec<EventRecord>,
+    node_stats: Vec<Option<NodeGossipStats>>,
 }
 
 fn ms(d: Duration) -> f64 {
@@ -150,8 +153,10 @@ pub async fn run_testnet(
         timeline: Vec::new(),
         catch_ups: Vec::new(),
         events: Vec::new(),
+        node_stats: vec![None; spec.nodes],
     };
     let result = net.play().await;
+    net.collect_stats().await;
     let report = match result {
         Ok(settle) => Ok(net.report(settle)),
         Err(e) => Err(e),
@@ -442,6 +447,29 @@ impl Net<'_> {
         }
     }
 
+    async fn collect_stats(&mut self) {
+        let stats = join_all(self.nodes.iter().map(|n| async move {
+            match n {
+                Some(n) => n.gossip_stats().await,
+                None => None,
+            }
+        }))
+        .await;
+        self.node_stats = stats
+            .into_iter()
+            .map(|s| {
+                s.map(|s| NodeGossipStats {
+                    received: s.received,
+                    published: s.published,
+                    relayed: s.relayed,
+                    duplicates: s.duplicate,
+                    imported: s.imported,
+                    frames_sent: s.frames_sent,
+                })
+            })
+            .collect();
+    }
+
     fn end_progress(&self) {
         if self.options.progress {
             eprintln!();
@@ -473,6 +501,7 @@ impl Net<'_> {
                     gossip_originated: c.originated,
                     gossip_received: c.received,
                     gossip_duplicates: c.duplicates,
+                    node_stats: self.node_stats[i],
                 }
             })
             .collect();

@@ -1,0 +1,58 @@
+//! [`Attester`]: a testnet node's validator stand-in. On every live head change (a block produced
+//! here or received by gossip; not range sync or parent lookups, so a catching-up node does not
+//! flood stale votes) it builds an attestation to the new head with the chain crate's
+//! `BlockProducer::attest` and hands it to the node's gossip actor, so the testnet measures
+//! attestation propagation too. Handles `BlockImported`; sends `WithStore` (store) and
+//! `PublishAttestation` (gossip).
+
+use actix::prelude::*;
+use hobbits_chain::{BlockProducer, Slot};
+
+use crate::chain_store::{ChainStoreActor, WithStore};
+use crate::gossip::{BlockImported, GossipActor, ImportSource, PublishAttestation};
+
+/// The attester of one node.
+#[derive(Debug)]
+pub struct Attester {
+    producer: BlockProducer,
+    store: Addr<ChainStoreActor>,
+    gossip: Addr<GossipActor>,
+    last_slot: Option<Slot>,
+}
+
+impl Attester {
+    /// Attests as validator `index` through `gossip`, reading the store for the vote's checkpoints.
+    pub fn new(index: u64, store: Addr<ChainStoreActor>, gossip: Addr<GossipActor>) -> Self {
+        Attester {
+            producer: BlockProducer::new(&format!("testnet validator {index}"), index),
+            store,
+            gossip,
+            last_slot: None,
+        }
+    }
+}
+
+impl Actor for Attester {
+    type Context = Context<Self>;
+}
+
+impl Handler<BlockImported> for Attester {
+    type Result = ();
+    fn handle(&mut self, msg: BlockImported, _: &mut Context<Self>) {
+        if !matches!(msg.source, ImportSource::Produced | ImportSource::Gossip) {
+            return;
+        }
+        let Some(head) = msg.new_head() else { return };
+        if self.last_slot.is_some_and(|s| s >= head.slot) {
+            return; // one vote per slot
+        }
+        self.last_slot = Some(head.slot);
+        let (producer, gossip) = (self.producer.clone(), self.gossip.clone());
+        self.store.do_send(WithStore {
+            f: Box::new(move |store| {
+                let attestation = producer.attest(&*store, head);
+                gossip.do_send(PublishAttestation { attestation });
+            }),
+        });
+    }
+}

@@ -1,0 +1,177 @@
+//! `hobbits-node testnet [FILE]`: stand up a local testnet on 127.0.0.1 (the default: 8 nodes, a
+//! random topology, one producer, a late joiner and a kill / restart), play its scenario, print a
+//! live progress line when stderr is a terminal, and end with the report. Flags override the file.
+//! Exit status: 0 converged, 1 not converged (or a node failed), 2 bad file or flags.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+use hobbits_actors::testnet::{
+    run_testnet, svg, Mode, RunOptions, SpecOverrides, TestnetError, TestnetSpec, Topology,
+};
+
+use super::EXIT_BAD_INPUT;
+
+/// Run a local testnet (default: 8 nodes on 127.0.0.1) and report convergence and propagation.
+#[derive(Debug, Args)]
+pub struct TestnetArgs {
+    /// Testnet file (TOML; see testnets/ and docs/TESTNETS.md). Default: the built-in testnet.
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Number of nodes.
+    #[arg(long)]
+    pub nodes: Option<usize>,
+    /// line, ring, star, random[:K] or edges:A-B,C-D,...
+    #[arg(long, value_name = "TOPOLOGY")]
+    pub topology: Option<String>,
+    /// Slots to produce before judging convergence.
+    #[arg(long)]
+    pub slots: Option<u64>,
+    /// Seed of the random topology and node ids.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Slot duration in milliseconds.
+    #[arg(long, value_name = "MS")]
+    pub slot_ms: Option<u64>,
+    /// Longest wait after the last slot for the nodes to agree, in milliseconds.
+    #[arg(long, value_name = "MS")]
+    pub settle_ms: Option<u64>,
+    /// Producing nodes, comma-separated indices (e.g. 0,3).
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub producers: Option<Vec<usize>>,
+    /// Ignore the scenario (no joins, kills or link cuts).
+    #[arg(long)]
+    pub no_scenario: bool,
+    /// One OS process per node (this binary's `run`), observed over the wire.
+    #[arg(long)]
+    pub processes: bool,
+    /// Write the report as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Draw propagation latency and head slots over time as SVG to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
+    /// No progress line even on a terminal.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Log filter in RUST_LOG syntax (default "error": the progress line owns the terminal).
+    #[arg(long, value_name = "FILTER", default_value = "error")]
+    pub log: String,
+}
+
+impl TestnetArgs {
+    fn spec(&self) -> Result<TestnetSpec, TestnetError> {
+        let base = match &self.file {
+            Some(path) => TestnetSpec::from_file(path)?,
+            None => TestnetSpec::default_for(self.nodes.unwrap_or(8)),
+        };
+        let topology = match &self.topology {
+            Some(t) => Some(t.parse::<Topology>()?),
+            None => None,
+        };
+        let overrides = SpecOverrides {
+            nodes: self.nodes,
+            topology,
+            seed: self.seed,
+            producers: self.producers.clone(),
+            slot_ms: self.slot_ms,
+            slots: self.slots,
+            settle_ms: self.settle_ms,
+            no_scenario: self.no_scenario,
+        };
+        let mut spec = base;
+        // The built-in scenario follows --slots, so a shorter run keeps its shape.
+        if self.file.is_none() {
+            if let Some(slots) = self.slots {
+                let nodes = spec.nodes;
+                spec = TestnetSpec {
+                    slots,
+                    ..TestnetSpec::default_for(nodes)
+                };
+                spec.events = scaled_events(&spec, slots);
+            }
+        }
+        Ok(spec.with_overrides(&overrides)?)
+    }
+}
+
+fn scaled_events(spec: &TestnetSpec, slots: u64) -> Vec<hobbits_actors::testnet::ScenarioEvent> {
+    let mut events = TestnetSpec::default_for(spec.nodes).events;
+    let default_slots = TestnetSpec::default_for(spec.nodes).slots;
+    for e in &mut events {
+        e.at_slot = (e.at_slot * slots / default_slots).clamp(1, slots);
+    }
+    events
+}
+
+/// Runs the testnet and prints the report.
+pub fn run(args: TestnetArgs) -> ExitCode {
+    let spec = match args.spec() {
+        Ok(s) => s,
+        Err(e) => return bad_input(&e),
+    };
+    let mode = if args.processes {
+        match std::env::current_exe() {
+            Ok(program) => Mode::Processes { program },
+            Err(e) => return bad_input(&format!("cannot find this binary: {e}")),
+        }
+    } else {
+        Mode::InProcess
+    };
+    let filter = match tracing_subscriber::EnvFilter::try_new(&args.log) {
+        Ok(f) => f,
+        Err(e) => return bad_input(&format!("log filter: {e}")),
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let options = RunOptions {
+        mode,
+        progress: !args.quiet && std::io::stderr().is_terminal(),
+        poll: None,
+    };
+    let system = actix_rt::System::new();
+    let report = system.block_on(async move { run_testnet(&spec, &options).await });
+    let report = match report {
+        Ok(r) => r,
+        Err(e @ (TestnetError::Spec(_) | TestnetError::Unsupported { .. })) => {
+            return bad_input(&e)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    print!("{}", report.render());
+    if let Some(path) = &args.json {
+        let text = match serde_json::to_string_pretty(&report) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("error: report as JSON: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        if let Err(e) = std::fs::write(path, text) {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    }
+    if let Some(path) = &args.plot {
+        if let Err(e) = std::fs::write(path, svg::render(&report)) {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    }
+    // Give the nodes' last GOODBYEs a moment to leave before the process exits.
+    std::thread::sleep(Duration::from_millis(10));
+    ExitCode::from(report.exit_code())
+}
+
+fn bad_input(e: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(EXIT_BAD_INPUT)
+}
