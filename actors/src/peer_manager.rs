@@ -529,7 +529,8 @@ impl Handler<SendFrameToPeer> for PeerManager {
     }
 }
 
-/// Command: dial a peer once more as a static peer (kept and redialed when lost).
+/// Command: add a static peer (dialed now, redialed when lost); an address already known is
+/// dialed again if it is not connected. At most `max_peers` static peers.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct DialPeer {
@@ -540,6 +541,14 @@ pub struct DialPeer {
 impl Handler<DialPeer> for PeerManager {
     type Result = ();
     fn handle(&mut self, msg: DialPeer, ctx: &mut Context<Self>) {
+        if let Some(slot) = self.statics.iter().position(|s| s.uri == msg.uri) {
+            return self.dial(slot, ctx);
+        }
+        // Static peers are bounded like connections: no more than max_peers of them.
+        if self.statics.len() >= self.settings.session.limits.max_peers {
+            warn!(uri = %msg.uri, max = self.statics.len(), "too many static peers: dial ignored");
+            return;
+        }
         let t = &self.settings.session.timeouts;
         self.statics.push(StaticPeer {
             uri: msg.uri,
