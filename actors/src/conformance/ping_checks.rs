@@ -6,6 +6,7 @@
 //! Expects: `pong` with the same body; silence after a `pong`; a close after the bad frame.
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -213,18 +214,15 @@ pub async fn unknown_method(ctx: &mut CheckContext) -> CheckOutcome {
 
 /// Source addresses tried for the offending connection: other loopback addresses when the target
 /// is on IPv4 loopback (so a per-IP ban of the offender is not mistaken for refusing everyone;
-/// the second varies per process, in case an earlier run got the first banned), then the default.
+/// the second varies per process and run, in case an earlier run got the first banned), then the default.
 fn offender_sources(ctx: &CheckContext) -> Vec<Option<IpAddr>> {
     let mut out = Vec::new();
     if let IpAddr::V4(ip) = ctx.target.ip() {
         if ip.is_loopback() {
-            let pid = std::process::id();
-            let varied = Ipv4Addr::new(
-                127,
-                1 + (pid >> 16) as u8 % 250,
-                (pid >> 8) as u8,
-                pid as u8 | 1,
-            );
+            // Varies per process and per run within a process.
+            static RUNS: AtomicU32 = AtomicU32::new(0);
+            let n = std::process::id().wrapping_add(RUNS.fetch_add(1, Ordering::Relaxed) << 12);
+            let varied = Ipv4Addr::new(127, 1 + (n >> 16) as u8 % 250, (n >> 8) as u8, n as u8 | 1);
             for src in [OFFENDER_SOURCE_V4, varied] {
                 if src != ip {
                     out.push(Some(IpAddr::V4(src)));
