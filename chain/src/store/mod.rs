@@ -154,6 +154,17 @@ pub trait ChainStore: Send {
 
     // ----- provided -----
 
+    /// Imports `blocks` in order, each with its own result, exactly as if imported one by one (a
+    /// refused block does not stop the others). A store may do it in one transaction:
+    /// [`PersistentStore`] does, and then `Err` means none of the batch was imported. This
+    /// default imports one by one and never returns `Err`.
+    fn import_blocks(
+        &mut self,
+        blocks: Vec<BeaconBlock>,
+    ) -> Result<Vec<Result<ImportOutcome, ChainError>>, ChainError> {
+        Ok(blocks.into_iter().map(|b| self.import_block(b)).collect())
+    }
+
     /// True if a block with this root (either kind) is stored.
     fn contains_block(&self, root: &Root) -> bool {
         self.resolve_root(root).is_some()

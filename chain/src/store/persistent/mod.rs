@@ -11,7 +11,7 @@
 //!   committed; only then is the same plan applied in memory. A failed write or commit returns
 //!   [`ChainError::Storage`] and leaves memory unchanged; a crash at any point leaves the block
 //!   either fully stored or absent;
-//! - [`PersistentStore::import_blocks`] imports a batch in one transaction (for sync); on a failed
+//! - [`ChainStore::import_blocks`] imports a batch in one transaction (for sync); on a failed
 //!   commit every block of the batch is taken back from memory;
 //! - attestations and states are memory-only (gossip objects and test data, bounded FIFO caches);
 //! - opening rebuilds the memory index from the stored blocks and checks it against the stored
@@ -185,11 +185,7 @@ impl PersistentStore {
         Ok(txn)
     }
 
-    /// Imports `blocks` in order, all in one database transaction (much faster than one commit
-    /// per block during sync). Each block gets its own result, exactly as if imported one by one
-    /// (a refused block does not stop the others). `Err` means the transaction failed: none of
-    /// the batch is stored, and memory is as before the call.
-    pub fn import_blocks(
+    fn import_batch(
         &mut self,
         blocks: Vec<BeaconBlock>,
     ) -> Result<Vec<Result<ImportOutcome, ChainError>>, PersistError> {
@@ -241,6 +237,18 @@ impl PersistentStore {
 impl ChainStore for PersistentStore {
     fn import_block(&mut self, block: BeaconBlock) -> Result<ImportOutcome, ChainError> {
         self.import_one(block)
+    }
+
+    /// All in one database transaction (much faster than one commit per block during sync).
+    /// `Err` ([`ChainError::Storage`]) means the transaction failed: none of the batch is stored
+    /// and memory is as before the call.
+    fn import_blocks(
+        &mut self,
+        blocks: Vec<BeaconBlock>,
+    ) -> Result<Vec<Result<ImportOutcome, ChainError>>, ChainError> {
+        self.import_batch(blocks).map_err(|e| ChainError::Storage {
+            reason: e.to_string(),
+        })
     }
 
     fn block(&self, root: &Root) -> Option<BeaconBlock> {
