@@ -200,3 +200,36 @@ async fn unknown_methods_are_not_fatal() {
     raw.send(env.to_frame().expect("frame")).await;
     assert!(raw.status(3).await.is_some(), "still served");
 }
+
+#[actix_rt::test]
+async fn max_peers_is_enforced_at_accept_and_shutdown_says_goodbye_1() {
+    init_tracing();
+    let mut cfg = config();
+    cfg.limits.max_peers = 2;
+    let node = start_memory_node(cfg, NodeHooks::default())
+        .await
+        .expect("node");
+    let mut first = RawClient::connect(node.listen_addr).await.expect("1");
+    first
+        .hello(1, genesis_hello(1, node.genesis_root))
+        .await
+        .expect("hello 1");
+    let mut second = RawClient::connect(node.listen_addr).await.expect("2");
+    assert!(second.ping(b"two").await.is_some());
+    let mut third = RawClient::connect(node.listen_addr).await.expect("3");
+    third.send_raw(&vector("ping32")).await.ok();
+    assert!(third.closed_within(DEADLINE).await, "third refused");
+    let stats = node.manager.send(GetManagerStats).await.expect("stats");
+    assert_eq!(stats.refused_full, 1);
+    // The first two are still served.
+    assert!(first.status(9).await.is_some());
+    assert!(second.ping(b"still").await.is_some());
+
+    assert_eq!(node.shutdown(DEADLINE).await, 0);
+    let bye = first
+        .next_rpc(RpcMethod::Goodbye, DEADLINE)
+        .await
+        .expect("GOODBYE on shutdown");
+    assert_eq!(goodbye_reason(&bye), Some(Goodbye::CLIENT_SHUT_DOWN));
+    assert!(first.closed_within(DEADLINE).await);
+}
