@@ -163,6 +163,18 @@ fn two_processes_handshake_and_answer_status_and_ping() {
     assert!(field(&text, "best_slot").parse::<u64>().expect("slot") >= 1);
     assert!(field(&text, "best_root").starts_with("0x"));
 
+    // The non-producing node catches up through sync / gossip: its status shows a best slot > 0.
+    let end = Instant::now() + DEADLINE;
+    loop {
+        let out = tool(&["status", &a.uri()]);
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        if out.status.success() && field(&text, "best_slot").parse::<u64>().unwrap_or(0) >= 1 {
+            break;
+        }
+        assert!(Instant::now() < end, "node a never caught up: {text}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
     let out = tool(&["ping", &a.uri(), "--count", "20"]);
     assert!(out.status.success(), "{out:?}");
     let text = String::from_utf8_lossy(&out.stdout).to_string();

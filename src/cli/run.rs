@@ -1,14 +1,16 @@
-//! `hobbits-node run`: start a node from a TOML file, `HOBBITS_…` environment variables and
-//! flags (flags > environment > file > defaults), print where it listens and its genesis root,
-//! and run until Ctrl-C / SIGTERM (then GOODBYE 1 to every peer).
+//! `hobbits-node run`: start a node (with sync and gossip) from a TOML file, `HOBBITS_…`
+//! environment variables and flags (flags > environment > file > defaults), print where it
+//! listens and its genesis root, and run until Ctrl-C / SIGTERM (then GOODBYE 1 to every peer).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
+use hobbits_actors::gossip::{start_node_with_sync_gossip, SyncGossipConfig};
+use hobbits_actors::node::memory_store;
 use hobbits_actors::settings::{LimitSettings, NodeSettings, TimeoutSettings};
-use hobbits_actors::{start_memory_node, NodeHooks, PeerUri};
+use hobbits_actors::{NodeHooks, PeerUri};
 
 use super::EXIT_BAD_INPUT;
 
@@ -106,7 +108,18 @@ pub fn run(args: RunArgs) -> ExitCode {
         .init();
     let system = actix_rt::System::new();
     system.block_on(async move {
-        let node = match start_memory_node(config, NodeHooks::default()).await {
+        let store = match memory_store(&config) {
+            Ok(s) => s,
+            Err(e) => return bad_input(&e),
+        };
+        let started = start_node_with_sync_gossip(
+            config,
+            Box::new(store),
+            NodeHooks::default(),
+            SyncGossipConfig::default(),
+        )
+        .await;
+        let (node, _sync_gossip) = match started {
             Ok(n) => n,
             Err(e) => {
                 eprintln!("error: {e}");
