@@ -131,7 +131,7 @@ pub fn run(args: RunArgs) -> ExitCode {
             PeerUri::from_socket_addr(node.listen_addr)
         );
         println!("genesis root {}", node.genesis_root);
-        println!("node id {}", node.node_id);
+        println!("node id {}", node.node_id.0);
         wait_for_signal().await;
         let left = node.shutdown(Duration::from_secs(2)).await;
         tracing::info!(left, "stopped");
