@@ -1,0 +1,366 @@
+//! Propagation and sync benchmarks, all nodes in one process on 127.0.0.1 (a bench binary, no
+//! criterion: one run prints medians and ratios).
+//!
+//! 1. Propagation of one block to every node, for N nodes in a line and in a seeded random mesh of
+//!    average degree ~8: hobbits nodes (sync + gossip actors, real EWP frames) beside a raw-TCP
+//!    flood relay of the same topology (length-prefixed block bytes, relay once per id to every
+//!    neighbour but the sender) as the baseline. Median over `BLOCKS` blocks published one at a
+//!    time from node 0; time from publish to the last node's import.
+//! 2. Sync throughput: a fresh node syncing 10 000 blocks from one peer (blocks/s).
+//!
+//! Run: `cargo bench -p hobbits-actors --bench propagation` (env `PROP_SIZES=10,50,100`,
+//! `PROP_BLOCKS=20`, `SYNC_BLOCKS=10000` to change the sizes).
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use hobbits_actors::chain_store::{GetHead, ProduceBlock};
+use hobbits_actors::gossip::{
+    start_node_with_sync_gossip, BlockImported, SubscribeChainEvents, SyncGossip, SyncGossipConfig,
+};
+use hobbits_actors::node::memory_store;
+use hobbits_actors::sync::SyncConfig;
+use hobbits_actors::{BlockProduced, NodeConfig, NodeHandle, NodeHooks, NodeId, PeerUri};
+use hobbits_chain::{BlockProducer, ChainStore, Root, Slot};
+use rand::{Rng, SeedableRng};
+use ssz::Encode;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+fn env_list(name: &str, default: &[usize]) -> Vec<usize> {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.split(',').filter_map(|s| s.trim().parse().ok()).collect())
+        .unwrap_or_else(|| default.to_vec())
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// Edges (i dials j, i > j) of a line or a seeded random mesh where each node dials up to 4
+/// others (average degree ~8).
+fn topology(n: usize, mesh: bool, seed: u64) -> Vec<(usize, usize)> {
+    if !mesh {
+        return (1..n).map(|i| (i, i - 1)).collect();
+    }
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut edges = HashSet::new();
+    for i in 1..n {
+        edges.insert((i, rng.gen_range(0..i)));
+    }
+    while edges.len() < (4 * n).min(n * (n - 1) / 2) {
+        let (a, b) = (rng.gen_range(0..n), rng.gen_range(0..n));
+        if a != b {
+            edges.insert((a.max(b), a.min(b)));
+        }
+    }
+    let mut v: Vec<_> = edges.into_iter().collect();
+    v.sort();
+    v
+}
+
+/// Forwards imports to a channel.
+struct Collector {
+    node: usize,
+    tx: mpsc::UnboundedSender<(usize, Root, Instant)>,
+}
+
+impl Actor for Collector {
+    type Context = Context<Self>;
+}
+
+impl Handler<BlockImported> for Collector {
+    type Result = ();
+    fn handle(&mut self, msg: BlockImported, _: &mut Context<Self>) {
+        let _ = self.tx.send((self.node, msg.outcome.root, Instant::now()));
+    }
+}
+
+fn config(id: u64, peers: Vec<SocketAddr>) -> NodeConfig {
+    let mut c = NodeConfig::local_test();
+    c.node_id = NodeId(id);
+    c.peers = peers.into_iter().map(PeerUri::from_socket_addr).collect();
+    c.limits.max_peers = 64;
+    c
+}
+
+async fn start(c: NodeConfig, sg: SyncGossipConfig, blocks: u64) -> (NodeHandle, SyncGossip) {
+    let mut store = memory_store(&c).expect("store");
+    let p = BlockProducer::new("seed", 1);
+    for slot in 1..=blocks {
+        let b = p.produce_on_head(&store, Slot(slot)).expect("produce");
+        store.import_block(b).expect("import");
+    }
+    start_node_with_sync_gossip(c, Box::new(store), NodeHooks::default(), sg)
+        .await
+        .expect("node")
+}
+
+async fn hobbits_propagation(n: usize, edges: &[(usize, usize)], blocks: usize) -> Duration {
+    let mut nodes: Vec<(NodeHandle, SyncGossip)> = Vec::new();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    for i in 0..n {
+        let peers = edges
+            .iter()
+            .filter(|(a, _)| *a == i)
+            .map(|(_, b)| nodes[*b].0.listen_addr)
+            .collect();
+        let node = start(
+            config(5000 + i as u64, peers),
+            SyncGossipConfig::default(),
+            0,
+        )
+        .await;
+        let collector = Collector {
+            node: i,
+            tx: tx.clone(),
+        }
+        .start();
+        node.1
+            .gossip
+            .send(SubscribeChainEvents {
+                imported: Some(collector.recipient()),
+                penalized: None,
+            })
+            .await
+            .expect("subscribe");
+        nodes.push(node);
+    }
+    let mut degree = vec![0usize; n];
+    for (a, b) in edges {
+        degree[*a] += 1;
+        degree[*b] += 1;
+    }
+    for (i, (node, _)) in nodes.iter().enumerate() {
+        let end = Instant::now() + Duration::from_secs(60);
+        while node.peers().await.iter().filter(|p| p.handshaked).count() < degree[i] {
+            assert!(Instant::now() < end, "topology did not form");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    let producer = BlockProducer::new("bench", 2);
+    let mut times = Vec::new();
+    for _ in 0..blocks {
+        let (block, outcome) = nodes[0]
+            .0
+            .store
+            .send(ProduceBlock {
+                producer: producer.clone(),
+            })
+            .await
+            .expect("store")
+            .expect("produce");
+        // Drain the producer's own event.
+        let root = outcome.root;
+        let t0 = Instant::now();
+        nodes[0].1.gossip.do_send(BlockProduced { block, outcome });
+        let mut seen: HashSet<usize> = HashSet::new();
+        let mut last = t0;
+        while seen.len() < n - 1 {
+            let (node, r, at) = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+                .await
+                .expect("propagation stalled")
+                .expect("channel");
+            if r == root && node != 0 && seen.insert(node) {
+                last = at;
+            }
+        }
+        times.push(last - t0);
+    }
+    for (node, _) in &nodes {
+        node.shutdown(Duration::from_secs(2)).await;
+    }
+    median(times)
+}
+
+/// The baseline: a raw-TCP flood relay. Frame: u32 length, 8-byte id, payload.
+async fn raw_propagation(
+    n: usize,
+    edges: &[(usize, usize)],
+    blocks: usize,
+    payload: usize,
+) -> Duration {
+    let (tx, mut rx) = mpsc::unbounded_channel::<(usize, u64, Instant)>();
+    let mut listeners = Vec::new();
+    let mut addrs = Vec::new();
+    for _ in 0..n {
+        let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        addrs.push(l.local_addr().expect("addr"));
+        listeners.push(l);
+    }
+    // Each node: a set of outbound writers (mpsc per connection) and a seen set.
+    type Out = mpsc::UnboundedSender<Arc<Vec<u8>>>;
+    let mut neighbours: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (a, b) in edges {
+        neighbours[*a].push(*b);
+        neighbours[*b].push(*a);
+    }
+    let (inject_tx, mut inject_rx) = mpsc::unbounded_channel::<Arc<Vec<u8>>>();
+    let mut node_inboxes: Vec<mpsc::UnboundedSender<(usize, Arc<Vec<u8>>)>> = Vec::new();
+    let mut node_outs: Vec<Arc<tokio::sync::Mutex<HashMap<usize, Out>>>> = Vec::new();
+    for i in 0..n {
+        let (in_tx, mut in_rx) = mpsc::unbounded_channel::<(usize, Arc<Vec<u8>>)>();
+        node_inboxes.push(in_tx);
+        let outs: Arc<tokio::sync::Mutex<HashMap<usize, Out>>> = Arc::default();
+        node_outs.push(outs.clone());
+        let report = tx.clone();
+        actix_rt::spawn(async move {
+            let mut seen = HashSet::new();
+            while let Some((from, frame)) = in_rx.recv().await {
+                let id = u64::from_be_bytes(frame[4..12].try_into().expect("id"));
+                if !seen.insert(id) {
+                    continue;
+                }
+                let _ = report.send((i, id, Instant::now()));
+                for (peer, out) in outs.lock().await.iter() {
+                    if *peer != from {
+                        let _ = out.send(frame.clone());
+                    }
+                }
+            }
+        });
+    }
+    // Connections: for each edge, one TCP connection; each side reads frames into its node.
+    let mut accepts = Vec::new();
+    for (i, l) in listeners.into_iter().enumerate() {
+        accepts.push((i, l));
+    }
+    let mut by_node: HashMap<usize, TcpListener> = accepts.into_iter().collect();
+    for (a, b) in edges {
+        let listener = by_node.get_mut(b).expect("listener");
+        let (dial, accept) = tokio::join!(TcpStream::connect(addrs[*b]), listener.accept());
+        let s_a = dial.expect("dial");
+        let (s_b, _) = accept.expect("accept");
+        for (me, other, stream) in [(*a, *b, s_a), (*b, *a, s_b)] {
+            stream.set_nodelay(true).expect("nodelay");
+            let (mut rd, mut wr) = stream.into_split();
+            let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Arc<Vec<u8>>>();
+            node_outs[me].lock().await.insert(other, out_tx);
+            actix_rt::spawn(async move {
+                while let Some(f) = out_rx.recv().await {
+                    if wr.write_all(&f).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            let inbox = node_inboxes[me].clone();
+            actix_rt::spawn(async move {
+                loop {
+                    let mut len = [0u8; 4];
+                    if rd.read_exact(&mut len).await.is_err() {
+                        break;
+                    }
+                    let l = u32::from_be_bytes(len) as usize;
+                    let mut frame = vec![0u8; 4 + l];
+                    frame[..4].copy_from_slice(&len);
+                    if rd.read_exact(&mut frame[4..]).await.is_err() {
+                        break;
+                    }
+                    let _ = inbox.send((other, Arc::new(frame)));
+                }
+            });
+        }
+    }
+    let origin = node_inboxes[0].clone();
+    actix_rt::spawn(async move {
+        while let Some(f) = inject_rx.recv().await {
+            let _ = origin.send((usize::MAX, f));
+        }
+    });
+    let mut times = Vec::new();
+    for id in 0..blocks as u64 {
+        let mut frame = Vec::with_capacity(12 + payload);
+        frame.extend_from_slice(&((8 + payload) as u32).to_be_bytes());
+        frame.extend_from_slice(&(id + 1).to_be_bytes());
+        frame.resize(12 + payload, 0xAB);
+        let t0 = Instant::now();
+        inject_tx.send(Arc::new(frame)).expect("inject");
+        let mut seen = HashSet::new();
+        let mut last = t0;
+        while seen.len() < n - 1 {
+            let (node, got, at) = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+                .await
+                .expect("raw propagation stalled")
+                .expect("channel");
+            if got == id + 1 && node != 0 && seen.insert(node) {
+                last = at;
+            }
+        }
+        times.push(last - t0);
+    }
+    median(times)
+}
+
+async fn sync_throughput(blocks: u64) -> (Duration, f64) {
+    let sg = SyncGossipConfig {
+        sync: SyncConfig {
+            batch_size: 64,
+            ..SyncConfig::default()
+        },
+        ..SyncGossipConfig::default()
+    };
+    let (source, _) = start(config(9000, Vec::new()), sg.clone(), blocks).await;
+    let tip = source.store.send(GetHead).await.expect("head");
+    let t0 = Instant::now();
+    let (node, _) = start(config(9001, vec![source.listen_addr]), sg, 0).await;
+    let end = Instant::now() + Duration::from_secs(600);
+    while node.store.send(GetHead).await.expect("head") != tip {
+        assert!(Instant::now() < end, "sync did not finish");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let took = t0.elapsed();
+    node.shutdown(Duration::from_secs(2)).await;
+    source.shutdown(Duration::from_secs(2)).await;
+    (took, blocks as f64 / took.as_secs_f64())
+}
+
+fn main() {
+    let sizes = env_list("PROP_SIZES", &[10, 50]);
+    let blocks = env_list("PROP_BLOCKS", &[20])[0];
+    let sync_blocks = env_list("SYNC_BLOCKS", &[10_000])[0] as u64;
+    let system = actix_rt::System::new();
+    system.block_on(async move {
+        // Size of a produced block's SSZ, so the baseline carries as many bytes.
+        let payload = {
+            let store = memory_store(&config(1, Vec::new())).expect("store");
+            let b = BlockProducer::new("bench", 2)
+                .produce_on_head(&store, Slot(1))
+                .expect("block");
+            b.as_ssz_bytes().len()
+        };
+        println!(
+            "propagation of one block ({payload} B SSZ) to all nodes, median of {blocks} blocks"
+        );
+        println!(
+            "{:<6} {:<5} {:>12} {:>12} {:>7}",
+            "nodes", "topo", "hobbits", "raw tcp", "ratio"
+        );
+        for &n in &sizes {
+            for mesh in [false, true] {
+                let edges = topology(n, mesh, 42);
+                let raw = raw_propagation(n, &edges, blocks, payload).await;
+                let hob = hobbits_propagation(n, &edges, blocks).await;
+                println!(
+                    "{:<6} {:<5} {:>10.2}ms {:>10.2}ms {:>6.2}x",
+                    n,
+                    if mesh { "mesh" } else { "line" },
+                    hob.as_secs_f64() * 1e3,
+                    raw.as_secs_f64() * 1e3,
+                    hob.as_secs_f64() / raw.as_secs_f64()
+                );
+            }
+        }
+        let (took, rate) = sync_throughput(sync_blocks).await;
+        println!(
+            "sync of {sync_blocks} blocks from one peer: {:.2}s, {:.0} blocks/s",
+            took.as_secs_f64(),
+            rate
+        );
+    });
+}
