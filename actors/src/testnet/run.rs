@@ -35,7 +35,7 @@ pub struct RunOptions {
     pub mode: Mode,
     /// Print a live progress line on stderr (the CLI sets it when stderr is a terminal).
     pub progress: bool,
-    /// How often every node is asked for its head; `None`: 50 ms in-process, 200 ms with
+    /// How often every node is asked for its head; `None`: 20 ms in-process, 200 ms with
     /// processes (each sample is a TCP connection and a HELLO).
     pub poll: Option<Duration>,
 }
@@ -168,7 +168,7 @@ pub async fn run_testnet(
 impl Net<'_> {
     fn poll(&self) -> Duration {
         self.options.poll.unwrap_or(match self.options.mode {
-            Mode::InProcess => Duration::from_millis(50),
+            Mode::InProcess => Duration::from_millis(20),
             Mode::Processes { .. } => Duration::from_millis(200),
         })
     }
