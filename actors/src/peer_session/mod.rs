@@ -10,6 +10,8 @@
 //! - A frame-layer codec error closes the connection with a logged reason and GOODBYE 3, and is
 //!   reported to the manager (`ReportMisbehaviour`) for a ban.
 //!
+//! Inbound RPC handling lives in `inbound_rpc.rs` (same actor).
+//!
 //! Handles: [`SendFrame`], [`SendRequest`], [`Disconnect`]. Sends: `ReportHandshake`,
 //! `ReportMisbehaviour`, `SessionClosed`, `GossipReceived` (manager); `GetHello`, `CheckHello`,
 //! `ServeRpc` (store).
@@ -21,8 +23,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use actix::io::{FramedWrite, WriteHandler};
 use actix::prelude::*;
 use bson::Bson;
-use hobbits_chain::rpc::{GetStatus, Goodbye, Hello};
-use hobbits_codec::bson_compat::get_uint_opt;
+use hobbits_chain::rpc::{Goodbye, Hello};
 use hobbits_codec::rpc::{RequestId, RpcEnvelope, RpcMethod, RpcPayload};
 use hobbits_codec::{
     CodecError, Frame, FrameCodec, FrameLimits, GossipEnvelope, PingFrame, Protocol,
@@ -33,13 +34,15 @@ use tokio::sync::oneshot;
 use tokio_util::codec::FramedRead;
 use tracing::{debug, info, warn};
 
-use crate::chain_store::{ChainStoreActor, CheckHello, GetHello, ServeRpc};
+use crate::chain_store::{ChainStoreActor, GetHello};
 use crate::config::{Limits, Timeouts};
-use crate::events::{DisconnectReason, GossipReceived, GOODBYE_DUPLICATE};
+use crate::events::{DisconnectReason, GossipReceived};
 use crate::handshake::{Admission, Handshake};
 use crate::peer_manager::{ReportHandshake, ReportMisbehaviour, SessionClosed};
-use crate::peer_table::{Direction, HandshakeAdmission, NodeId, PeerId};
+use crate::peer_table::{Direction, NodeId, PeerId};
 use crate::rpc::{RpcRequest, RpcResponse};
+
+mod inbound_rpc;
 use crate::rpc_tracker::{RequestTracker, RpcError};
 
 /// Whole-frame messages that fail to decode before the connection is closed as faulty.
@@ -302,213 +305,6 @@ impl PeerSession {
             }
             Err(e) => self.bad_message(ctx, "GOSSIP", &e),
         }
-    }
-
-    fn on_rpc(&mut self, env: RpcEnvelope, ctx: &mut Context<Self>) {
-        let id = env.header.id;
-        let method = env.header.method;
-        match method {
-            RpcMethod::Unknown(m) => {
-                self.stats.unknown_methods += 1;
-                warn!(
-                    method_id = m,
-                    id = id.0,
-                    count = self.stats.unknown_methods,
-                    "unknown RPC method ignored"
-                );
-            }
-            RpcMethod::Goodbye => {
-                let reason = match env.decode_payload() {
-                    Ok(d) => match d.payload {
-                        RpcPayload::Goodbye(g) => Some(g.reason),
-                        _ => None,
-                    },
-                    Err(_) => None,
-                };
-                info!(reason, "peer said GOODBYE");
-                self.close(ctx, DisconnectReason::Goodbye { reason }, None);
-            }
-            RpcMethod::Hello => match env.decode_payload() {
-                Ok(d) => {
-                    if let RpcPayload::Hello(hello) = d.payload {
-                        let node_id = get_uint_opt(&env.header.extra, "node_id", i64::MAX as u64)
-                            .ok()
-                            .flatten()
-                            .map(NodeId);
-                        let ids_absent = d
-                            .defaulted
-                            .iter()
-                            .any(|f| *f == "network_id" || *f == "chain_id");
-                        self.on_hello(id, node_id, hello, ids_absent, ctx);
-                    }
-                }
-                Err(e) => self.bad_message(ctx, "HELLO", &e),
-            },
-            m if self.is_response(m, id) => self.on_response(env, ctx),
-            _ => self.on_request(env, ctx),
-        }
-    }
-
-    /// A frame is a response when it uses a response-only method, or GET_STATUS with the id of our
-    /// outstanding GET_STATUS (the method serves both ways).
-    fn is_response(&self, method: RpcMethod, id: RequestId) -> bool {
-        match method {
-            RpcMethod::BlockHeaders
-            | RpcMethod::BlockBodies
-            | RpcMethod::Attestation
-            | RpcMethod::BeaconStates => true,
-            RpcMethod::GetStatus => self
-                .tracker
-                .get(id.0)
-                .is_some_and(|p| p.expect == RpcMethod::GetStatus),
-            _ => false,
-        }
-    }
-
-    fn on_response(&mut self, env: RpcEnvelope, ctx: &mut Context<Self>) {
-        let id = env.header.id;
-        let Some(pending) = self.tracker.complete(id.0) else {
-            debug!(id = id.0, method = %env.header.method, "response to no outstanding request ignored");
-            return;
-        };
-        let result = if pending.expect != env.header.method {
-            Err(RpcError::BadResponse {
-                reason: format!("expected {}, got {}", pending.expect, env.header.method),
-            })
-        } else {
-            match env.decode_payload() {
-                Ok(d) => RpcResponse::from_payload(d.payload).ok_or(RpcError::BadResponse {
-                    reason: "not a response payload".into(),
-                }),
-                Err(e) => {
-                    let r = Err(RpcError::BadResponse {
-                        reason: e.to_string(),
-                    });
-                    self.bad_message(ctx, "RPC response", &e);
-                    r
-                }
-            }
-        };
-        let _ = pending.reply.send(result);
-    }
-
-    fn on_request(&mut self, env: RpcEnvelope, ctx: &mut Context<Self>) {
-        let id = env.header.id;
-        let method = env.header.method;
-        if self.handshake.admit_request() == Admission::Refuse {
-            self.stats.refused_before_hello += 1;
-            warn!(%method, id = id.0, "RPC request before HELLO ignored");
-            return;
-        }
-        let request = match env.decode_payload() {
-            Ok(d) => match RpcRequest::from_payload(d.payload) {
-                Some(r) => r,
-                None => return,
-            },
-            Err(e) => return self.bad_message(ctx, "RPC request", &e),
-        };
-        if let RpcRequest::Status(_) = request {
-            let status = GetStatus::new(&self.settings.user_agent, now_ms());
-            return self.write_rpc(id, &RpcPayload::GetStatus(status));
-        }
-        if self.inbound_in_flight >= self.settings.limits.max_inbound_requests {
-            self.stats.refused_busy += 1;
-            warn!(%method, id = id.0, "too many requests in flight from this peer: ignored");
-            return;
-        }
-        self.inbound_in_flight += 1;
-        let fut = self.links.store.send(ServeRpc { request });
-        ctx.spawn(fut.into_actor(self).map(move |res, act, _ctx| {
-            act.inbound_in_flight = act.inbound_in_flight.saturating_sub(1);
-            match res {
-                Ok(response) => act.write_rpc(id, &response.into_payload()),
-                Err(e) => warn!(error = %e, "store unavailable; request dropped"),
-            }
-        }));
-    }
-
-    fn on_hello(
-        &mut self,
-        id: RequestId,
-        node_id: Option<NodeId>,
-        theirs: Hello,
-        ids_absent: bool,
-        ctx: &mut Context<Self>,
-    ) {
-        let arrival = self.handshake.on_hello(id.0);
-        debug!(
-            id = id.0,
-            ?node_id,
-            network_id = theirs.network_id,
-            best_slot = theirs.best_slot.0,
-            ?arrival,
-            "HELLO received"
-        );
-        if !arrival.check {
-            if arrival.reply {
-                let fut = self.links.store.send(GetHello);
-                ctx.spawn(fut.into_actor(self).map(move |res, act, _| {
-                    if let Ok(ours) = res {
-                        act.write_hello(id, ours);
-                    }
-                }));
-            }
-            return;
-        }
-        let fut = self.links.store.send(CheckHello {
-            theirs: theirs.clone(),
-            ids_absent,
-        });
-        ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| {
-            let Ok(checked) = res else {
-                return act.close(ctx, DisconnectReason::Internal, None);
-            };
-            if arrival.reply {
-                act.write_hello(id, checked.ours);
-            }
-            match checked.verdict {
-                Err(rejection) => {
-                    warn!(%rejection, "HELLO refused");
-                    act.close(
-                        ctx,
-                        DisconnectReason::IrrelevantNetwork(rejection),
-                        Some(Goodbye::IRRELEVANT_NETWORK),
-                    );
-                }
-                Ok(()) => act.report_handshake(node_id, theirs, ctx),
-            }
-        }));
-    }
-
-    fn report_handshake(&mut self, node_id: Option<NodeId>, hello: Hello, ctx: &mut Context<Self>) {
-        let report = ReportHandshake {
-            peer: self.peer,
-            node_id,
-            hello,
-            session: SessionHandle {
-                peer: self.peer,
-                addr: ctx.address(),
-            },
-        };
-        let fut = self.links.handshake.send(report);
-        ctx.spawn(fut.into_actor(self).map(|res, act, ctx| match res {
-            Ok(HandshakeAdmission::Accept | HandshakeAdmission::Replaces { .. }) => {
-                act.handshake.accept();
-                info!("handshake complete");
-            }
-            Ok(HandshakeAdmission::Duplicate { kept }) => {
-                info!(%kept, "duplicate connection to the same node");
-                act.close(ctx, DisconnectReason::Duplicate, Some(GOODBYE_DUPLICATE));
-            }
-            Ok(HandshakeAdmission::SelfConnection) => {
-                act.close(
-                    ctx,
-                    DisconnectReason::SelfConnection,
-                    Some(GOODBYE_DUPLICATE),
-                );
-            }
-            Err(_) => act.close(ctx, DisconnectReason::Internal, None),
-        }));
     }
 
     fn expire_requests(&mut self) {

@@ -3,6 +3,8 @@
 //! connection per remote node (rule in `peer_table.rs`), bans IPs that send malformed frames, and
 //! publishes peer events to subscribers.
 //!
+//! Commands and queries from other actors live in `commands.rs` (same actor).
+//!
 //! Handles: [`GetPeers`], [`SendRpcRequest`], [`SendFrameToPeer`], [`DialPeer`],
 //! [`DisconnectPeer`], [`Subscribe`], [`Shutdown`], and from sessions [`ReportHandshake`],
 //! [`ReportMisbehaviour`], [`SessionClosed`], `GossipReceived`.
@@ -17,7 +19,6 @@ use std::time::Instant;
 
 use actix::prelude::*;
 use hobbits_chain::rpc::Hello;
-use hobbits_codec::Frame;
 use tokio::net::{TcpListener, TcpStream};
 use tracing::{debug, info, warn};
 
@@ -29,9 +30,14 @@ use crate::peer_session::{
     Disconnect, PeerSession, SessionHandle, SessionLinks, SessionSettings, SessionStats,
 };
 use crate::peer_table::{Backoff, Direction, HandshakeAdmission, NodeId, PeerId, PeerTable};
-use crate::rpc::{RpcRequest, RpcResponse};
-use crate::rpc_tracker::RpcError;
 use crate::uri::PeerUri;
+
+mod commands;
+
+pub use commands::{
+    DialPeer, DisconnectPeer, GetManagerStats, GetPeers, PeerInfo, SendFrameToPeer, SendRpcRequest,
+    Shutdown, Subscribe,
+};
 
 /// What the manager needs beyond the session settings.
 #[derive(Debug, Clone)]
@@ -443,186 +449,5 @@ impl Handler<GossipReceived> for PeerManager {
     type Result = ();
     fn handle(&mut self, msg: GossipReceived, _: &mut Context<Self>) {
         Self::publish(&mut self.stats, &self.subscribers.gossip, &msg);
-    }
-}
-
-/// One connected peer, as reported by [`GetPeers`].
-#[derive(Debug, Clone)]
-pub struct PeerInfo {
-    /// Connection id.
-    pub peer: PeerId,
-    /// Remote address.
-    pub addr: SocketAddr,
-    /// Who dialed.
-    pub direction: Direction,
-    /// HELLO exchanged and accepted.
-    pub handshaked: bool,
-    /// Remote node id, if sent.
-    pub node_id: Option<NodeId>,
-    /// The peer's latest HELLO, once handshaked.
-    pub hello: Option<Hello>,
-    /// The session.
-    pub session: SessionHandle,
-}
-
-/// Query: the connected peers.
-#[derive(Debug, Message)]
-#[rtype(result = "Vec<PeerInfo>")]
-pub struct GetPeers;
-
-impl Handler<GetPeers> for PeerManager {
-    type Result = MessageResult<GetPeers>;
-    fn handle(&mut self, _: GetPeers, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(self.peer_infos())
-    }
-}
-
-/// Query: the manager's counters.
-#[derive(Debug, Message)]
-#[rtype(result = "ManagerStats")]
-pub struct GetManagerStats;
-
-impl Handler<GetManagerStats> for PeerManager {
-    type Result = MessageResult<GetManagerStats>;
-    fn handle(&mut self, _: GetManagerStats, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(self.stats)
-    }
-}
-
-/// Command: send an RPC request to a peer and wait for the response.
-#[derive(Debug, Message)]
-#[rtype(result = "Result<RpcResponse, RpcError>")]
-pub struct SendRpcRequest {
-    /// The peer.
-    pub peer: PeerId,
-    /// The request.
-    pub request: RpcRequest,
-}
-
-impl Handler<SendRpcRequest> for PeerManager {
-    type Result = ResponseFuture<Result<RpcResponse, RpcError>>;
-    fn handle(&mut self, msg: SendRpcRequest, _: &mut Context<Self>) -> Self::Result {
-        match self.sessions.get(&msg.peer) {
-            Some(s) => Box::pin(s.handle.request(msg.request)),
-            None => Box::pin(async { Err(RpcError::UnknownPeer) }),
-        }
-    }
-}
-
-/// Command: queue a frame for a peer (try_send: `QueueFull` for a slow peer).
-#[derive(Debug, Message)]
-#[rtype(result = "Result<(), RpcError>")]
-pub struct SendFrameToPeer {
-    /// The peer.
-    pub peer: PeerId,
-    /// The frame.
-    pub frame: Frame,
-}
-
-impl Handler<SendFrameToPeer> for PeerManager {
-    type Result = Result<(), RpcError>;
-    fn handle(&mut self, msg: SendFrameToPeer, _: &mut Context<Self>) -> Self::Result {
-        match self.sessions.get(&msg.peer) {
-            Some(s) => s.handle.send_frame(msg.frame),
-            None => Err(RpcError::UnknownPeer),
-        }
-    }
-}
-
-/// Command: add a static peer (dialed now, redialed when lost); an address already known is
-/// dialed again if it is not connected. At most `max_peers` static peers.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct DialPeer {
-    /// Its address.
-    pub uri: PeerUri,
-}
-
-impl Handler<DialPeer> for PeerManager {
-    type Result = ();
-    fn handle(&mut self, msg: DialPeer, ctx: &mut Context<Self>) {
-        if let Some(slot) = self.statics.iter().position(|s| s.uri == msg.uri) {
-            return self.dial(slot, ctx);
-        }
-        // Static peers are bounded like connections: no more than max_peers of them.
-        if self.statics.len() >= self.settings.session.limits.max_peers {
-            warn!(uri = %msg.uri, max = self.statics.len(), "too many static peers: dial ignored");
-            return;
-        }
-        let t = &self.settings.session.timeouts;
-        self.statics.push(StaticPeer {
-            uri: msg.uri,
-            backoff: Backoff::new(t.reconnect_initial, t.reconnect_max),
-            dialing: false,
-        });
-        self.dial(self.statics.len() - 1, ctx);
-    }
-}
-
-/// Command: disconnect a peer with a GOODBYE reason.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct DisconnectPeer {
-    /// The peer.
-    pub peer: PeerId,
-    /// GOODBYE reason code.
-    pub goodbye: u64,
-}
-
-impl Handler<DisconnectPeer> for PeerManager {
-    type Result = ();
-    fn handle(&mut self, msg: DisconnectPeer, _: &mut Context<Self>) {
-        if let Some(s) = self.sessions.get(&msg.peer) {
-            s.handle.addr.do_send(Disconnect {
-                goodbye: msg.goodbye,
-            });
-        }
-    }
-}
-
-/// Command: subscribe to peer events (every field optional).
-#[derive(Debug, Message, Default)]
-#[rtype(result = "()")]
-pub struct Subscribe {
-    /// Receives `PeerHandshaked`.
-    pub handshaked: Option<Recipient<PeerHandshaked>>,
-    /// Receives `PeerDisconnected`.
-    pub disconnected: Option<Recipient<PeerDisconnected>>,
-    /// Receives `GossipReceived`.
-    pub gossip: Option<Recipient<GossipReceived>>,
-}
-
-impl Handler<Subscribe> for PeerManager {
-    type Result = ();
-    fn handle(&mut self, msg: Subscribe, _: &mut Context<Self>) {
-        self.subscribers.handshaked.extend(msg.handshaked);
-        self.subscribers.disconnected.extend(msg.disconnected);
-        self.subscribers.gossip.extend(msg.gossip);
-    }
-}
-
-/// Command: stop accepting and dialing, send GOODBYE 1 to every peer. Replies with the number of
-/// sessions told to close.
-#[derive(Debug, Message)]
-#[rtype(result = "usize")]
-pub struct Shutdown;
-
-impl Handler<Shutdown> for PeerManager {
-    type Result = usize;
-    fn handle(&mut self, _: Shutdown, ctx: &mut Context<Self>) -> usize {
-        self.shutting_down = true;
-        if let Some(h) = self.listener_handle.take() {
-            ctx.cancel_future(h);
-        }
-        for s in self.sessions.values() {
-            s.handle.addr.do_send(Disconnect {
-                goodbye: hobbits_chain::rpc::Goodbye::CLIENT_SHUT_DOWN,
-            });
-        }
-        info!(
-            peers = self.sessions.len(),
-            "shutting down: GOODBYE 1 sent to every peer"
-        );
-        self.sessions.len()
     }
 }
