@@ -20,8 +20,8 @@ pub mod producer;
 pub mod relay;
 pub mod rpc;
 pub mod rpc_tracker;
-pub mod sync;
 pub mod settings;
+pub mod sync;
 pub mod testnet;
 pub mod uri;
 
