@@ -88,3 +88,35 @@ fn bad_files_and_flags_exit_2_with_a_message() {
     }
     let _ = std::fs::remove_file(bad);
 }
+
+#[test]
+fn one_process_per_node_converges_and_snapshot_joins_are_refused_there() {
+    let json = tmp("processes.json");
+    let out = testnet(&[
+        "--processes",
+        "--nodes",
+        "4",
+        "--slots",
+        "12",
+        "--slot-ms",
+        "150",
+        "--json",
+        json.to_str().expect("path"),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("(processes)") && stdout.contains("CONVERGED"),
+        "{stdout}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("json written")).expect("json");
+    assert_eq!(report["mode"], "processes");
+    assert!(report["blocks"]["reached_all"].as_u64().unwrap_or(0) > 0);
+    let _ = std::fs::remove_file(json);
+
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/testnets/partition.toml");
+    let out = testnet(&[file, "--processes"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("snapshot_join"));
+}
