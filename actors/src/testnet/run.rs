@@ -64,6 +64,7 @@ struct Net<'a> {
     catch_ups: Vec<CatchUp>,
     events: Vec<EventRecord>,
     node_stats: Vec<Option<NodeGossipStats>>,
+    last_progress: Option<Instant>,
 }
 
 fn ms(d: Duration) -> f64 {
@@ -154,6 +155,7 @@ pub async fn run_testnet(
         catch_ups: Vec::new(),
         events: Vec::new(),
         node_stats: vec![None; spec.nodes],
+        last_progress: None,
     };
     let result = net.play().await;
     net.collect_stats().await;
@@ -345,10 +347,15 @@ impl Net<'_> {
         seen.all(|s| s == Some(first))
     }
 
-    fn progress(&self, slot: u64, phase: &str) {
-        if !self.options.progress {
+    fn progress(&mut self, slot: u64, phase: &str) {
+        // At most ten redraws a second, whatever the sampling rate.
+        let due = self
+            .last_progress
+            .is_none_or(|t| t.elapsed() >= Duration::from_millis(100));
+        if !self.options.progress || !due {
             return;
         }
+        self.last_progress = Some(Instant::now());
         let best = self.best_slot_excluding(usize::MAX);
         let heads: Vec<String> = self
             .statuses
@@ -470,7 +477,9 @@ impl Net<'_> {
             .collect();
     }
 
-    fn end_progress(&self) {
+    fn end_progress(&mut self) {
+        self.last_progress = None;
+        self.progress(self.spec.slots, "done  ");
         if self.options.progress {
             eprintln!();
         }
