@@ -35,36 +35,46 @@ pub struct ChainImport {
     pub imported: Vec<ImportOutcome>,
 }
 
-/// Imports `blocks` in order in one store turn; blocks already known count as imported; stops at
-/// the first refusal.
+/// Imports `blocks` in order in one store turn, as ONE [`ChainStore::import_blocks`] call (one
+/// database transaction with the persistent store, so a crash leaves the whole batch stored or
+/// none of it). Blocks already known count as imported; the first other refusal ends the import
+/// (`MissingParent` when it is the first block's parent, `Failed` otherwise): later blocks of a
+/// linked chain descend from the refused one, so the store refuses them too. A failed transaction
+/// (`Err` from the store) is `Failed` with nothing imported.
 pub fn import_chain(store: &mut dyn ChainStore, blocks: Vec<BeaconBlock>) -> ChainImport {
-    let mut imported = Vec::new();
-    for (i, block) in blocks.into_iter().enumerate() {
-        match store.import_block(block) {
-            Ok(outcome) => imported.push(outcome),
-            Err(ChainError::AlreadyKnown { .. }) => {}
-            Err(ChainError::UnknownParent { parent_root, .. }) if i == 0 => {
-                return ChainImport {
-                    result: ImportResult::MissingParent { parent_root },
-                    imported,
-                }
-            }
-            Err(e) => {
-                return ChainImport {
-                    result: ImportResult::Failed {
-                        reason: e.to_string(),
-                    },
-                    imported,
-                }
+    let results = match store.import_blocks(blocks) {
+        Ok(results) => results,
+        Err(e) => {
+            return ChainImport {
+                result: ImportResult::Failed {
+                    reason: e.to_string(),
+                },
+                imported: Vec::new(),
             }
         }
+    };
+    let mut imported = Vec::new();
+    let mut refusal = None;
+    for (i, result) in results.into_iter().enumerate() {
+        match result {
+            Ok(outcome) => imported.push(outcome),
+            Err(ChainError::AlreadyKnown { .. }) => {}
+            Err(e) if refusal.is_none() => refusal = Some((i, e)),
+            Err(_) => {}
+        }
     }
-    ChainImport {
-        result: ImportResult::Imported {
+    let result = match refusal {
+        None => ImportResult::Imported {
             head_slot: store.head().slot,
         },
-        imported,
-    }
+        Some((0, ChainError::UnknownParent { parent_root, .. })) => {
+            ImportResult::MissingParent { parent_root }
+        }
+        Some((_, e)) => ImportResult::Failed {
+            reason: e.to_string(),
+        },
+    };
+    ChainImport { result, imported }
 }
 
 /// Imports a chain through the store actor.
@@ -106,4 +116,183 @@ pub async fn is_known(store: &Addr<ChainStoreActor>, root: Root) -> bool {
     })
     .await
     .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use hobbits_chain::store::{BlockRootSlot, Head};
+    use hobbits_chain::{
+        BeaconBlockHeader, BeaconState, BlockProducer, Checkpoint, GenesisConfig, MemoryStore,
+        PersistentStore, Slot, StoreConfig,
+    };
+
+    use super::*;
+
+    /// A `MemoryStore` that counts how blocks reach it.
+    struct Counting {
+        inner: MemoryStore,
+        batches: usize,
+        singles: usize,
+    }
+
+    impl ChainStore for Counting {
+        fn import_block(&mut self, block: BeaconBlock) -> Result<ImportOutcome, ChainError> {
+            self.singles += 1;
+            self.inner.import_block(block)
+        }
+        fn import_blocks(
+            &mut self,
+            blocks: Vec<BeaconBlock>,
+        ) -> Result<Vec<Result<ImportOutcome, ChainError>>, ChainError> {
+            self.batches += 1;
+            self.inner.import_blocks(blocks)
+        }
+        fn block(&self, root: &Root) -> Option<BeaconBlock> {
+            self.inner.block(root)
+        }
+        fn header(&self, root: &Root) -> Option<BeaconBlockHeader> {
+            self.inner.header(root)
+        }
+        fn resolve_root(&self, root: &Root) -> Option<Root> {
+            self.inner.resolve_root(root)
+        }
+        fn head(&self) -> Head {
+            self.inner.head()
+        }
+        fn genesis_root(&self) -> Root {
+            self.inner.genesis_root()
+        }
+        fn finalized_checkpoint(&self) -> Checkpoint {
+            self.inner.finalized_checkpoint()
+        }
+        fn slots_per_epoch(&self) -> u64 {
+            self.inner.slots_per_epoch()
+        }
+        fn canonical_at_or_before(&self, slot: Slot) -> Option<BlockRootSlot> {
+            self.inner.canonical_at_or_before(slot)
+        }
+        fn canonical_in_range(&self, start: Slot, end: Slot, limit: usize) -> Vec<BlockRootSlot> {
+            self.inner.canonical_in_range(start, end, limit)
+        }
+        fn best_descendant(&self, root: &Root) -> Option<Root> {
+            self.inner.best_descendant(root)
+        }
+        fn blocks_in_slot_order(&self, max_slot: Slot) -> Vec<BeaconBlock> {
+            self.inner.blocks_in_slot_order(max_slot)
+        }
+        fn block_count(&self) -> usize {
+            self.inner.block_count()
+        }
+        fn import_attestation(
+            &mut self,
+            attestation: Attestation,
+        ) -> Result<AttestationImported, ChainError> {
+            self.inner.import_attestation(attestation)
+        }
+        fn attestation(&self, hash: &Root) -> Option<Attestation> {
+            self.inner.attestation(hash)
+        }
+        fn insert_state(&mut self, state: BeaconState) -> Root {
+            self.inner.insert_state(state)
+        }
+        fn state(&self, root: &Root) -> Option<BeaconState> {
+            self.inner.state(root)
+        }
+    }
+
+    fn genesis() -> GenesisConfig {
+        GenesisConfig::new(1, 1, Duration::from_secs(0), None).expect("genesis")
+    }
+
+    fn empty() -> MemoryStore {
+        genesis()
+            .memory_store(StoreConfig::default())
+            .expect("store")
+    }
+
+    /// Blocks at slots 1..=n of one producer's chain.
+    fn blocks(n: u64) -> Vec<BeaconBlock> {
+        let mut s = empty();
+        let p = BlockProducer::new("store-ops", 1);
+        (1..=n)
+            .map(|slot| {
+                let b = p.produce_on_head(&s, Slot(slot)).expect("produce");
+                s.import_block(b.clone()).expect("import");
+                b
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_chain_goes_to_the_store_as_one_batch() {
+        let mut store = Counting {
+            inner: empty(),
+            batches: 0,
+            singles: 0,
+        };
+        let chain = blocks(10);
+        let done = import_chain(&mut store, chain[..4].to_vec());
+        assert_eq!(done.imported.len(), 4);
+        // Overlapping with what is stored: the known blocks count as imported.
+        let done = import_chain(&mut store, chain[2..].to_vec());
+        assert_eq!(
+            done.result,
+            ImportResult::Imported {
+                head_slot: Slot(10)
+            }
+        );
+        assert_eq!(done.imported.len(), 6, "only the new blocks are reported");
+        assert_eq!((store.batches, store.singles), (2, 0));
+    }
+
+    #[test]
+    fn missing_parent_and_refusals_are_reported_like_one_by_one() {
+        let chain = blocks(6);
+        let mut store = empty();
+        let done = import_chain(&mut store, chain[3..].to_vec());
+        assert_eq!(
+            done.result,
+            ImportResult::MissingParent {
+                parent_root: chain[3].parent_root
+            }
+        );
+        assert!(done.imported.is_empty());
+        assert_eq!(store.block_count(), 1, "nothing but genesis");
+
+        // A gap in the middle: the blocks before it are imported, the rest refused.
+        let gapped: Vec<BeaconBlock> = chain
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != 2)
+            .map(|(_, b)| b.clone())
+            .collect();
+        let done = import_chain(&mut store, gapped);
+        assert!(
+            matches!(done.result, ImportResult::Failed { .. }),
+            "{done:?}"
+        );
+        assert_eq!(done.imported.len(), 2);
+        assert_eq!(store.head().slot, Slot(2));
+    }
+
+    #[test]
+    fn a_batch_into_the_persistent_store_is_there_after_reopening() {
+        let dir = std::env::temp_dir().join(format!("hobbits-store-ops-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let genesis = genesis().build().expect("build");
+        let chain = blocks(40);
+        {
+            let mut store =
+                PersistentStore::open_in_dir(&dir, &genesis, StoreConfig::default()).expect("open");
+            let done = import_chain(&mut store, chain.clone());
+            assert_eq!(done.imported.len(), 40);
+        }
+        let store =
+            PersistentStore::open_in_dir(&dir, &genesis, StoreConfig::default()).expect("reopen");
+        assert_eq!(store.block_count(), 41);
+        assert_eq!(store.head().slot, Slot(40));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
