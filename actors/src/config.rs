@@ -1,5 +1,5 @@
-//! Configuration of one node: [`NodeConfig`] with its [`Limits`], [`Timeouts`] and optional
-//! [`ProducerConfig`], documented defaults, and validation returning a typed [`ConfigError`].
+//! Configuration of one node: [`NodeConfig`] with its [`Limits`], [`Timeouts`], [`Scoring`] and
+//! optional [`ProducerConfig`], documented defaults, and validation returning a typed [`ConfigError`].
 //!
 //! Plain data, no I/O. Layering of file / environment / flags lives in `settings.rs`.
 
@@ -71,6 +71,12 @@ pub struct Limits {
     pub max_body_len: u32,
     /// Most headers / bodies / states served in one response. Default 64.
     pub max_response_items: u64,
+    /// Sustained rate of RPC requests (other than HELLO and GOODBYE) served per peer, per second
+    /// (token bucket refill). Requests beyond the bucket are dropped unanswered, counted and
+    /// penalised (`Scoring::rate_limited`). Default 200.
+    pub rpc_rate_per_sec: u32,
+    /// Token bucket capacity: requests a peer may send in a burst above the rate. Default 400.
+    pub rpc_burst: u32,
 }
 
 impl Default for Limits {
@@ -86,6 +92,8 @@ impl Default for Limits {
             max_header_len: 64 * 1024,
             max_body_len: 16 * 1024 * 1024,
             max_response_items: 64,
+            rpc_rate_per_sec: 200,
+            rpc_burst: 400,
         }
     }
 }
@@ -108,6 +116,10 @@ pub struct Timeouts {
     pub ban: Duration,
     /// Time given to a GOODBYE to reach the socket before the connection is dropped. Default 1 s.
     pub goodbye_linger: Duration,
+    /// A frame whose first bytes arrived must be complete within this time, or the connection is
+    /// closed (slowloris defence; checked every `frame / 4`, so a stall is noticed within 1.25×).
+    /// Default 10 s.
+    pub frame: Duration,
 }
 
 impl Default for Timeouts {
@@ -120,6 +132,49 @@ impl Default for Timeouts {
             reconnect_max: Duration::from_secs(30),
             ban: Duration::from_secs(60),
             goodbye_linger: Duration::from_secs(1),
+            frame: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Peer scoring: penalty points per offence, decay, and the threshold at which a peer is banned
+/// (for `Timeouts::ban`). Applied by `scoring::ScoreBook` in the peer manager; see
+/// docs/PROTOCOL.md, "Peer scoring and bans".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scoring {
+    /// A frame-layer error (bad preamble, version, protocol byte, lengths over the limits, text
+    /// framing): the stream is out of sync and the connection is closed anyway. Default 100 (a ban).
+    pub malformed_frame: u32,
+    /// A whole frame whose header or body does not decode (bad BSON, bad SSZ). Default 5.
+    pub bad_message: u32,
+    /// A gossip message that is provably wrong (`PeerPenalized` from gossip or sync). Default 10.
+    pub invalid_gossip: u32,
+    /// No HELLO within `Timeouts::handshake`, or a frame left incomplete for `Timeouts::frame`.
+    /// Default 25.
+    pub timeout: u32,
+    /// One RPC request over the per-peer rate limit. Default 1.
+    pub rate_limited: u32,
+    /// A peer whose score reaches this is disconnected (GOODBYE 3) and banned. Default 100.
+    pub ban_threshold: u32,
+    /// Scores halve every `decay_half_life` (continuous exponential decay). Default 60 s.
+    pub decay_half_life: Duration,
+    /// Ban loopback IPs too. Off by default: on a local testnet every peer is 127.0.0.1, so an IP
+    /// ban would lock out every local peer; loopback offenders are banned by node id instead (and
+    /// their connection closed). Default false.
+    pub ban_loopback_ips: bool,
+}
+
+impl Default for Scoring {
+    fn default() -> Self {
+        Scoring {
+            malformed_frame: 100,
+            bad_message: 5,
+            invalid_gossip: 10,
+            timeout: 25,
+            rate_limited: 1,
+            ban_threshold: 100,
+            decay_half_life: Duration::from_secs(60),
+            ban_loopback_ips: false,
         }
     }
 }
@@ -162,6 +217,8 @@ pub struct NodeConfig {
     pub limits: Limits,
     /// Timeouts and backoff.
     pub timeouts: Timeouts,
+    /// Peer scoring and bans.
+    pub scoring: Scoring,
     /// `Some` when this node produces blocks.
     pub producer: Option<ProducerConfig>,
 }
@@ -183,6 +240,7 @@ impl Default for NodeConfig {
             user_agent: default_user_agent(),
             limits: Limits::default(),
             timeouts: Timeouts::default(),
+            scoring: Scoring::default(),
             producer: None,
         }
     }
@@ -228,6 +286,7 @@ impl NodeConfig {
                 reconnect_max: Duration::from_millis(500),
                 ban: Duration::from_secs(30),
                 goodbye_linger: Duration::from_millis(500),
+                frame: Duration::from_secs(5),
             },
             ..NodeConfig::default()
         }
@@ -266,6 +325,10 @@ impl NodeConfig {
         at_least("max_body_len", u64::from(l.max_body_len), 1024)?;
         at_least("max_response_items", l.max_response_items, 1)?;
         at_most("max_response_items", l.max_response_items, 1024)?;
+        at_least("rpc_rate_per_sec", u64::from(l.rpc_rate_per_sec), 1)?;
+        at_most("rpc_rate_per_sec", u64::from(l.rpc_rate_per_sec), 1_000_000)?;
+        at_least("rpc_burst", u64::from(l.rpc_burst), 1)?;
+        at_most("rpc_burst", u64::from(l.rpc_burst), 1_000_000)?;
 
         let t = &self.timeouts;
         positive("handshake_timeout", t.handshake)?;
@@ -274,6 +337,20 @@ impl NodeConfig {
         positive("reconnect_initial", t.reconnect_initial)?;
         positive("reconnect_max", t.reconnect_max)?;
         positive("goodbye_linger", t.goodbye_linger)?;
+        positive("frame_timeout", t.frame)?;
+        let sc = &self.scoring;
+        at_least("ban_threshold", u64::from(sc.ban_threshold), 1)?;
+        at_most("ban_threshold", u64::from(sc.ban_threshold), 1_000_000)?;
+        for (field, v) in [
+            ("malformed_frame", sc.malformed_frame),
+            ("bad_message", sc.bad_message),
+            ("invalid_gossip", sc.invalid_gossip),
+            ("timeout", sc.timeout),
+            ("rate_limited", sc.rate_limited),
+        ] {
+            at_most(field, u64::from(v), 1_000_000)?;
+        }
+        positive("decay_half_life", sc.decay_half_life)?;
         if t.reconnect_initial > t.reconnect_max {
             return Err(ConfigError::Inconsistent {
                 field: "reconnect_initial",
@@ -342,6 +419,38 @@ mod tests {
             slot_duration: Duration::from_millis(1),
         });
         assert!(matches!(c.validate(), Err(ConfigError::TooSmall { .. })));
+    }
+
+    #[test]
+    fn scoring_and_rate_limits_are_validated() {
+        let mut c = NodeConfig::local_test();
+        c.scoring.ban_threshold = 0;
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::TooSmall {
+                field: "ban_threshold",
+                ..
+            })
+        ));
+        let mut c = NodeConfig::local_test();
+        c.scoring.decay_half_life = Duration::ZERO;
+        assert_eq!(
+            c.validate(),
+            Err(ConfigError::ZeroDuration {
+                field: "decay_half_life"
+            })
+        );
+        let mut c = NodeConfig::local_test();
+        c.limits.rpc_burst = 0;
+        assert!(matches!(c.validate(), Err(ConfigError::TooSmall { .. })));
+        let mut c = NodeConfig::local_test();
+        c.timeouts.frame = Duration::ZERO;
+        assert_eq!(
+            c.validate(),
+            Err(ConfigError::ZeroDuration {
+                field: "frame_timeout"
+            })
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! hobbits-actors: the actix actors of a Hobbits node and the plain state they drive.
 //!
 //! Plain logic (tested without a runtime): [`config`], [`uri`], [`peer_table`], [`rpc_tracker`],
-//! [`handshake`]. Actors: [`peer_session`] (one per connection), [`peer_manager`],
+//! [`handshake`], [`scoring`]. Actors: [`peer_session`] (one per connection), [`peer_manager`],
 //! [`chain_store`]; [`node`] wires them. `sync/` and `gossip/` are owned by the sync/gossip work and
 //! plugged in through the seams listed in `docs/ARCHITECTURE.md`.
 
@@ -20,13 +20,14 @@ pub mod producer;
 pub mod relay;
 pub mod rpc;
 pub mod rpc_tracker;
+pub mod scoring;
 pub mod settings;
 pub mod sync;
 pub mod testnet;
 pub mod uri;
 
 pub use chain_store::ChainStoreActor;
-pub use config::{ConfigError, Limits, NodeConfig, ProducerConfig, Timeouts};
+pub use config::{ConfigError, Limits, NodeConfig, ProducerConfig, Scoring, Timeouts};
 pub use events::{
     BlockProduced, DisconnectReason, GossipReceived, PeerDisconnected, PeerHandshaked,
 };
