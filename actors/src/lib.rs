@@ -11,6 +11,7 @@ pub mod conformance;
 pub mod events;
 pub mod gossip;
 pub mod handshake;
+pub mod metrics;
 pub mod node;
 pub mod peer_manager;
 pub mod peer_session;

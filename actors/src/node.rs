@@ -16,6 +16,7 @@ use tokio::net::TcpListener;
 use crate::chain_store::{ChainStoreActor, GetGenesisRoot};
 use crate::config::{ConfigError, NodeConfig};
 use crate::events::BlockProduced;
+use crate::metrics::Metrics;
 use crate::peer_manager::{GetPeers, ManagerSettings, PeerInfo, PeerManager, Shutdown};
 use crate::peer_session::SessionSettings;
 use crate::peer_table::NodeId;
@@ -48,6 +49,9 @@ pub enum NodeError {
 pub struct NodeHooks {
     /// Receives every block this node produces, after the local import.
     pub produced: Option<Recipient<BlockProduced>>,
+    /// Metrics registry the sessions count into (and that makes them PING their peers every
+    /// `MetricsConfig::ping_interval`); serve it with `metrics::MetricsServer`.
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 /// A running node.
@@ -162,6 +166,7 @@ pub async fn start_node(
         user_agent: config.user_agent.clone(),
         limits: config.limits.clone(),
         timeouts: config.timeouts.clone(),
+        metrics: hooks.metrics.clone(),
     });
     let manager = PeerManager::new(
         ManagerSettings {

@@ -13,6 +13,7 @@ use super::{now_ms, PeerSession, SessionHandle};
 use crate::chain_store::{CheckHello, GetHello, ServeRpc};
 use crate::events::{DisconnectReason, GOODBYE_DUPLICATE};
 use crate::handshake::Admission;
+use crate::metrics::RpcRole;
 use crate::peer_manager::ReportHandshake;
 use crate::peer_table::{HandshakeAdmission, NodeId};
 use crate::rpc::{RpcRequest, RpcResponse};
@@ -86,6 +87,7 @@ impl PeerSession {
             debug!(id = id.0, method = %env.header.method, "response to no outstanding request ignored");
             return;
         };
+        let (method, sent) = (pending.method, pending.sent);
         let result = if pending.expect != env.header.method {
             Err(RpcError::BadResponse {
                 reason: format!("expected {}, got {}", pending.expect, env.header.method),
@@ -104,6 +106,7 @@ impl PeerSession {
                 }
             }
         };
+        self.measure_rpc(RpcRole::Client, method, sent, result.is_ok());
         let _ = pending.reply.send(result);
     }
 
@@ -122,9 +125,11 @@ impl PeerSession {
             },
             Err(e) => return self.bad_message(ctx, "RPC request", &e),
         };
+        let received = std::time::Instant::now();
         if let RpcRequest::Status(_) = request {
             let status = GetStatus::new(&self.settings.user_agent, now_ms());
-            return self.write_rpc(id, &RpcPayload::GetStatus(status));
+            self.write_rpc(id, &RpcPayload::GetStatus(status));
+            return self.measure_rpc(RpcRole::Server, method, received, true);
         }
         if self.inbound_in_flight >= self.settings.limits.max_inbound_requests {
             self.stats.refused_busy += 1;
@@ -136,7 +141,10 @@ impl PeerSession {
         ctx.spawn(fut.into_actor(self).map(move |res, act, _ctx| {
             act.inbound_in_flight = act.inbound_in_flight.saturating_sub(1);
             match res {
-                Ok(response) => act.write_rpc(id, &response.into_payload()),
+                Ok(response) => {
+                    act.write_rpc(id, &response.into_payload());
+                    act.measure_rpc(RpcRole::Server, method, received, true);
+                }
                 Err(e) => warn!(error = %e, "store unavailable; request dropped"),
             }
         }));

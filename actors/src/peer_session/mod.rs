@@ -38,11 +38,13 @@ use crate::chain_store::{ChainStoreActor, GetHello};
 use crate::config::{Limits, Timeouts};
 use crate::events::{DisconnectReason, GossipReceived};
 use crate::handshake::{Admission, Handshake};
+use crate::metrics::{Metrics, PingTracker, RpcRole};
 use crate::peer_manager::{ReportHandshake, ReportMisbehaviour, SessionClosed};
 use crate::peer_table::{Direction, NodeId, PeerId};
 use crate::rpc::{RpcRequest, RpcResponse};
 
 mod inbound_rpc;
+mod measure;
 use crate::rpc_tracker::{RequestTracker, RpcError};
 
 /// Whole-frame messages that fail to decode before the connection is closed as faulty.
@@ -59,6 +61,8 @@ pub struct SessionSettings {
     pub limits: Limits,
     /// Timeouts.
     pub timeouts: Timeouts,
+    /// Metrics registry, if the node keeps one (frames, RPC latency, PING round trips).
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 impl SessionSettings {
@@ -106,6 +110,9 @@ pub struct SessionStats {
 
 struct PendingRequest {
     expect: RpcMethod,
+    /// Request method and send time, for the RPC latency metric.
+    method: RpcMethod,
+    sent: Instant,
     reply: oneshot::Sender<Result<RpcResponse, RpcError>>,
 }
 
@@ -124,6 +131,7 @@ pub struct PeerSession {
     inbound_in_flight: usize,
     close_reason: Option<DisconnectReason>,
     stats: SessionStats,
+    pinger: PingTracker,
 }
 
 impl std::fmt::Debug for PeerSession {
@@ -181,6 +189,7 @@ impl PeerSession {
                 inbound_in_flight: 0,
                 close_reason: None,
                 stats: SessionStats::default(),
+                pinger: PingTracker::new(),
             }
         })
     }
@@ -205,6 +214,7 @@ impl PeerSession {
             );
             return;
         }
+        self.measure_out(&frame);
         self.writer.write(frame);
     }
 
@@ -265,9 +275,11 @@ impl PeerSession {
 
     fn on_frame(&mut self, frame: Frame, ctx: &mut Context<Self>) {
         self.stats.frames_in += 1;
+        self.measure_in(&frame);
         match frame.protocol {
             Protocol::Ping => match PingFrame::from_frame(&frame) {
                 Ok(ping) => {
+                    self.measure_pong(&ping);
                     if let Some(pong) = ping.reply() {
                         self.write(pong.to_frame());
                     }
@@ -311,6 +323,7 @@ impl PeerSession {
         let after = self.tracker.timeout();
         for (id, pending) in self.tracker.expire(Instant::now()) {
             debug!(id, method = %pending.expect, "request timed out");
+            self.measure_rpc(RpcRole::Client, pending.method, pending.sent, false);
             let _ = pending.reply.send(Err(RpcError::Timeout { after }));
         }
     }
@@ -331,6 +344,7 @@ impl Actor for PeerSession {
                 Err(_) => act.close(ctx, DisconnectReason::Internal, None),
             }));
         }
+        self.start_pinging(ctx);
         ctx.run_later(self.settings.timeouts.handshake, |act, ctx| {
             if act.handshake.timed_out() && !act.closing() {
                 let _g = act.span.clone().entered();
@@ -347,8 +361,10 @@ impl Actor for PeerSession {
     fn stopped(&mut self, _: &mut Self::Context) {
         let _g = self.span.clone().entered();
         for (_, pending) in self.tracker.drain() {
+            self.measure_rpc(RpcRole::Client, pending.method, pending.sent, false);
             let _ = pending.reply.send(Err(RpcError::Disconnected));
         }
+        self.measure_closed();
         let reason = self
             .close_reason
             .take()
@@ -452,6 +468,8 @@ impl Handler<SendRequest> for PeerSession {
         let (tx, rx) = oneshot::channel();
         let pending = PendingRequest {
             expect: msg.request.response_method(),
+            method: msg.request.method(),
+            sent: Instant::now(),
             reply: tx,
         };
         let id = match self.tracker.start(Instant::now(), pending) {
