@@ -119,13 +119,22 @@ async fn metrics_endpoint_reports_a_node_pair() {
 
     let s = scrape(http_addr).await;
     assert_eq!(must(&s, "hobbits_peers", &[]), 1.0);
-    assert_eq!(must(&s, "hobbits_head_slot", &[]), a.head().await.slot.0 as f64);
+    assert_eq!(
+        must(&s, "hobbits_head_slot", &[]),
+        a.head().await.slot.0 as f64
+    );
     assert_eq!(must(&s, "hobbits_head_slot", &[]), 6.0);
     assert_eq!(must(&s, "hobbits_blocks_stored", &[]), 7.0, "genesis + 6");
     for p in ["rpc", "gossip", "ping"] {
         let labels = [("protocol", p)];
-        assert!(must(&s, "hobbits_frames_received_total", &labels) > 0.0, "{p} in");
-        assert!(must(&s, "hobbits_bytes_received_total", &labels) > 0.0, "{p} bytes in");
+        assert!(
+            must(&s, "hobbits_frames_received_total", &labels) > 0.0,
+            "{p} in"
+        );
+        assert!(
+            must(&s, "hobbits_bytes_received_total", &labels) > 0.0,
+            "{p} bytes in"
+        );
     }
     assert!(must(&s, "hobbits_frames_sent_total", &[("protocol", "rpc")]) > 0.0);
     assert!(must(&s, "hobbits_frames_sent_total", &[("protocol", "ping")]) > 0.0);
