@@ -4,12 +4,14 @@
 //! tests and the examples. Handles no messages itself.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use hobbits_chain::{
-    BlockProducer, ChainStore, GenesisConfig, GenesisError, MemoryStore, Root, StoreConfig,
+    BlockProducer, ChainStore, GenesisConfig, GenesisError, MemoryStore, PersistError,
+    PersistentStore, Root, StoreConfig,
 };
 use tokio::net::TcpListener;
 
@@ -42,6 +44,10 @@ pub enum NodeError {
     /// The store actor did not answer.
     #[error("chain store actor unavailable")]
     StoreUnavailable,
+    /// The persistent chain store (`--data-dir`) could not be opened: locked by another process,
+    /// corrupt, or created for another genesis (network id, chain id, genesis time).
+    #[error("data directory: {0}")]
+    Persist(#[from] PersistError),
 }
 
 /// Optional receivers the node feeds (filled by the gossip work).
@@ -122,6 +128,20 @@ pub fn memory_store(config: &NodeConfig) -> Result<MemoryStore, NodeError> {
     Ok(genesis_config(config)?.memory_store(StoreConfig::default())?)
 }
 
+/// The persistent store in `data_dir` (created holding only the genesis when new; an existing
+/// one must belong to the configuration's genesis).
+pub fn persistent_store(
+    config: &NodeConfig,
+    data_dir: &Path,
+) -> Result<PersistentStore, NodeError> {
+    let genesis = genesis_config(config)?.build()?;
+    Ok(PersistentStore::open_in_dir(
+        data_dir,
+        &genesis,
+        StoreConfig::default(),
+    )?)
+}
+
 /// Starts a node with an in-memory store built from the configuration's genesis.
 pub async fn start_memory_node(
     config: NodeConfig,
@@ -172,6 +192,7 @@ pub async fn start_node(
         ManagerSettings {
             session,
             static_peers: config.peers.clone(),
+            scoring: config.scoring.clone(),
         },
         store.clone(),
         listener,

@@ -5,13 +5,15 @@
 //! Keys (file, and environment with the `HOBBITS_` prefix; nested keys use `__`, e.g.
 //! `HOBBITS_LIMITS__MAX_PEERS`; `HOBBITS_PEERS` is a comma-separated list):
 //! `listen`, `peers`, `network_id`, `chain_id`, `genesis_time`, `node_id`, `user_agent`,
-//! `produce`, `slot_ms`, `log`, `[limits]` (`max_peers`, `max_outstanding_requests`,
+//! `produce`, `slot_ms`, `log`, `data_dir`, `[limits]` (`max_peers`, `max_outstanding_requests`,
 //! `max_inbound_requests`, `session_mailbox`, `actor_mailbox`, `max_bans`, `max_header_len`,
 //! `max_body_len`, `max_response_items`), `[timeouts]` (`handshake_ms`, `request_ms`, `dial_ms`,
 //! `reconnect_initial_ms`, `reconnect_max_ms`, `ban_ms`, `goodbye_linger_ms`).
+//! `metrics` (`host:port` of the Prometheus endpoint, unset: none) is read by
+//! [`NodeSettings::metrics_addr`].
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -75,10 +77,14 @@ pub struct NodeSettings {
     pub slot_ms: Option<u64>,
     /// Log filter, `RUST_LOG` syntax.
     pub log: Option<String>,
+    /// Directory of the persistent chain store (`chain.redb`); unset: in-memory store.
+    pub data_dir: Option<PathBuf>,
     #[serde(default)]
     pub limits: LimitSettings,
     #[serde(default)]
     pub timeouts: TimeoutSettings,
+    /// `host:port` serving Prometheus metrics on `GET /metrics` (unset: no endpoint).
+    pub metrics: Option<String>,
 }
 
 macro_rules! overlay {
@@ -103,7 +109,8 @@ impl NodeSettings {
                 user_agent,
                 produce,
                 slot_ms,
-                log
+                log,
+                data_dir
             ]
         );
         overlay!(
@@ -134,6 +141,7 @@ impl NodeSettings {
                 goodbye_linger_ms
             ]
         );
+        overlay!(self, other, [metrics]);
         self
     }
 
@@ -168,6 +176,19 @@ impl NodeSettings {
             .clone()
             .or_else(|| std::env::var("RUST_LOG").ok())
             .unwrap_or_else(|| DEFAULT_LOG.to_string())
+    }
+
+    /// The metrics endpoint address, when set.
+    pub fn metrics_addr(&self) -> Result<Option<SocketAddr>, ConfigError> {
+        self.metrics
+            .as_deref()
+            .filter(|m| !m.trim().is_empty())
+            .map(|m| {
+                m.trim().parse::<SocketAddr>().map_err(|e| {
+                    ConfigError::Source(format!("metrics `{m}` is not host:port: {e}"))
+                })
+            })
+            .transpose()
     }
 
     /// The validated node configuration.
@@ -299,6 +320,32 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn data_dir_comes_from_file_or_flag() {
+        let dir = std::env::temp_dir().join(format!("hobbits-settings-dd-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join("node.toml");
+        std::fs::write(&file, "data_dir = \"/var/lib/hobbits\"\n").expect("write");
+        let s = NodeSettings::load(Some(&file), &NodeSettings::default()).expect("load");
+        assert_eq!(s.data_dir, Some(PathBuf::from("/var/lib/hobbits")));
+        let flags = NodeSettings {
+            data_dir: Some(PathBuf::from("/tmp/hobbits-flag")),
+            ..Default::default()
+        };
+        let s = NodeSettings::load(Some(&file), &flags).expect("load");
+        assert_eq!(
+            s.data_dir,
+            Some(PathBuf::from("/tmp/hobbits-flag")),
+            "flag wins"
+        );
+        assert_eq!(
+            NodeSettings::default().data_dir,
+            None,
+            "in-memory by default"
+        );
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

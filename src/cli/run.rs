@@ -1,16 +1,20 @@
 //! `hobbits-node run`: start a node (with sync and gossip) from a TOML file, `HOBBITS_…`
 //! environment variables and flags (flags > environment > file > defaults), print where it
-//! listens and its genesis root, and run until Ctrl-C / SIGTERM (then GOODBYE 1 to every peer).
+//! listens, its genesis root and its store (in memory, or persistent in `--data-dir` with the
+//! number of blocks reopened), and run until Ctrl-C / SIGTERM (then GOODBYE 1 to every peer).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
 use hobbits_actors::gossip::{start_node_with_sync_gossip, SyncGossipConfig};
-use hobbits_actors::node::memory_store;
+use hobbits_actors::node::{memory_store, persistent_store, NodeError};
+use hobbits_actors::metrics::{Metrics, MetricsServer, MetricsSources};
 use hobbits_actors::settings::{LimitSettings, NodeSettings, TimeoutSettings};
 use hobbits_actors::{NodeHooks, PeerUri};
+use hobbits_chain::{ChainStore, PersistError};
 
 use super::EXIT_BAD_INPUT;
 
@@ -56,9 +60,16 @@ pub struct RunArgs {
     /// Ban duration for peers sending malformed frames, in milliseconds (0: no bans).
     #[arg(long, value_name = "MS")]
     pub ban_ms: Option<u64>,
+    /// Keep the chain in a persistent store in DIR (created if needed; reopened on restart).
+    /// Default: in memory, lost on exit.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
     /// Log filter in RUST_LOG syntax (default: RUST_LOG, else "info").
     #[arg(long, value_name = "FILTER")]
     pub log: Option<String>,
+    /// Serve Prometheus metrics on http://ADDR/metrics (host:port; port 0: any free port).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<String>,
 }
 
 impl RunArgs {
@@ -73,7 +84,9 @@ impl RunArgs {
             user_agent: None,
             produce: self.produce.then_some(true),
             slot_ms: self.slot_ms,
+            metrics: self.metrics.clone(),
             log: self.log.clone(),
+            data_dir: self.data_dir.clone(),
             limits: LimitSettings {
                 max_peers: self.max_peers,
                 ..Default::default()
@@ -98,6 +111,10 @@ pub fn run(args: RunArgs) -> ExitCode {
         Ok(c) => c,
         Err(e) => return bad_input(&e),
     };
+    let metrics_addr = match settings.metrics_addr() {
+        Ok(a) => a,
+        Err(e) => return bad_input(&e),
+    };
     let filter = match tracing_subscriber::EnvFilter::try_new(settings.log_filter()) {
         Ok(f) => f,
         Err(e) => return bad_input(&format!("log filter: {e}")),
@@ -106,20 +123,24 @@ pub fn run(args: RunArgs) -> ExitCode {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
+    let store = match open_store(&config, settings.data_dir.as_deref()) {
+        Ok(s) => s,
+        Err(e) => return bad_input(&store_error(&e)),
+    };
     let system = actix_rt::System::new();
+    let metrics = metrics_addr.map(|_| Arc::new(Metrics::default()));
     system.block_on(async move {
-        let store = match memory_store(&config) {
-            Ok(s) => s,
-            Err(e) => return bad_input(&e),
-        };
         let started = start_node_with_sync_gossip(
             config,
-            Box::new(store),
-            NodeHooks::default(),
+            store,
+            NodeHooks {
+                metrics: metrics.clone(),
+                ..Default::default()
+            },
             SyncGossipConfig::default(),
         )
         .await;
-        let (node, _sync_gossip) = match started {
+        let (node, sync_gossip) = match started {
             Ok(n) => n,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -132,11 +153,64 @@ pub fn run(args: RunArgs) -> ExitCode {
         );
         println!("genesis root {}", node.genesis_root);
         println!("node id {}", node.node_id.0);
+        let _server = match (metrics_addr, metrics) {
+            (Some(addr), Some(m)) => {
+                let sources = MetricsSources::of_sync_gossip(&node, &sync_gossip);
+                match MetricsServer::start(addr, m, Some(sources)).await {
+                    Ok(s) => {
+                        println!("metrics on http://{}/metrics", s.local_addr());
+                        Some(s)
+                    }
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        node.shutdown(Duration::from_secs(2)).await;
+                        return ExitCode::FAILURE;
+                    }
+                }
+            }
+            _ => None,
+        };
         wait_for_signal().await;
         let left = node.shutdown(Duration::from_secs(2)).await;
         tracing::info!(left, "stopped");
         ExitCode::SUCCESS
     })
+}
+
+/// The chain store: persistent in `data_dir` when given (printing what it reopened), else in
+/// memory.
+fn open_store(
+    config: &hobbits_actors::NodeConfig,
+    data_dir: Option<&std::path::Path>,
+) -> Result<Box<dyn ChainStore + Send>, NodeError> {
+    let Some(dir) = data_dir else {
+        println!("store in memory");
+        return Ok(Box::new(memory_store(config)?));
+    };
+    let store = persistent_store(config, dir)?;
+    let head = store.head();
+    let finalized = store.finalized_checkpoint();
+    println!(
+        "store persistent {}: reopened {} blocks, head slot {}, finalized epoch {}",
+        store.path().display(),
+        store.block_count(),
+        head.slot.0,
+        finalized.epoch.0
+    );
+    Ok(Box::new(store))
+}
+
+/// The error message, with a hint when a data directory belongs to another chain.
+fn store_error(e: &NodeError) -> String {
+    match e {
+        NodeError::Persist(
+            PersistError::GenesisMismatch { .. } | PersistError::SlotsPerEpochMismatch { .. },
+        ) => format!(
+            "{e} (the data directory was created for another chain: use the same \
+             network_id, chain_id and genesis_time, or another --data-dir)"
+        ),
+        _ => e.to_string(),
+    }
 }
 
 fn bad_input(e: &dyn std::fmt::Display) -> ExitCode {

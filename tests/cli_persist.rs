@@ -1,0 +1,367 @@
+//! End to end, real processes: `hobbits-node run --data-dir`. A source node serves a long chain
+//! (a data directory the test prepares with the chain crate); a second node syncs it into its own
+//! data directory and is killed with SIGKILL mid-sync; the test then opens that database with
+//! `PersistentStore` (it must open: no half-imported block, head and finalized checkpoint those of
+//! the source chain at that height), restarts the node on it and checks that sync resumes from the
+//! reopened head (not from genesis) and reaches the source's head. Also: a data directory that is
+//! locked, of another chain or not a directory exits with status 2 and a clear message.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::time::{Duration, Instant};
+
+use hobbits_actors::node::genesis_config;
+use hobbits_actors::NodeConfig;
+use hobbits_chain::{
+    BeaconBlock, BlockProducer, ChainStore, CommitDurability, Genesis, MemoryStore,
+    PersistentStore, Slot, StoreConfig,
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_hobbits-node");
+const DEADLINE: Duration = Duration::from_secs(60);
+/// Blocks of the source chain (one per slot).
+const CHAIN_LEN: u64 = 6000;
+/// Kill the syncing node once it reports this slot imported.
+const KILL_AFTER_SLOT: u64 = 1000;
+
+/// A running `hobbits-node run`, killed (SIGKILL) and reaped on drop.
+struct Node {
+    child: Child,
+    stdout: Receiver<String>,
+    stderr: Receiver<String>,
+    seen_out: Vec<String>,
+    port: u16,
+}
+
+impl Node {
+    fn start(args: &[&str]) -> Node {
+        let mut child = Command::new(BIN)
+            .arg("run")
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn hobbits-node run");
+        let stdout = lines(child.stdout.take().expect("stdout"));
+        let stderr = lines(child.stderr.take().expect("stderr"));
+        let mut node = Node {
+            child,
+            stdout,
+            stderr,
+            seen_out: Vec::new(),
+            port: 0,
+        };
+        let line = node.wait_stdout("listening on ");
+        node.port = line
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.trim().parse().ok())
+            .expect("port in the listening line");
+        node
+    }
+
+    fn uri(&self) -> String {
+        format!("hob+tcp://127.0.0.1:{}", self.port)
+    }
+
+    fn wait_stdout(&mut self, prefix: &str) -> String {
+        if let Some(l) = self.seen_out.iter().find(|l| l.starts_with(prefix)) {
+            return l.clone();
+        }
+        let end = Instant::now() + DEADLINE;
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            match self.stdout.recv_timeout(left) {
+                Ok(l) => {
+                    self.seen_out.push(l.clone());
+                    if l.starts_with(prefix) {
+                        return l;
+                    }
+                }
+                Err(_) => panic!("no stdout line starting with {prefix:?}: {:?}", self.seen_out),
+            }
+        }
+    }
+
+    /// Waits for the first log line for which `f` returns a value.
+    fn wait_log<T>(&mut self, what: &str, mut f: impl FnMut(&str) -> Option<T>) -> T {
+        let end = Instant::now() + DEADLINE;
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            match self.stderr.recv_timeout(left) {
+                Ok(l) => {
+                    if let Some(v) = f(&l) {
+                        return v;
+                    }
+                }
+                Err(_) => panic!("no log line: {what}"),
+            }
+        }
+    }
+
+    /// SIGKILL and reap.
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A temporary directory removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("hobbits-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        TempDir(dir)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+
+    fn arg(&self) -> &str {
+        self.0.to_str().expect("utf-8 path")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn lines<R: std::io::Read + Send + 'static>(r: R) -> Receiver<String> {
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(r).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// The value after `key=` in a log line (up to the next space or closing parenthesis).
+fn log_value(line: &str, key: &str) -> Option<u64> {
+    let rest = &line[line.find(key)? + key.len()..];
+    let end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
+
+/// The best slot `hobbits-node status` reports, `None` when it does not answer.
+fn best_slot(uri: &str) -> Option<u64> {
+    let out: Output = Command::new(BIN)
+        .args(["status", uri])
+        .output()
+        .expect("run status");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find_map(|l| l.strip_prefix("best_slot"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// The genesis every node of this test uses (the defaults of `run`).
+fn genesis() -> Genesis {
+    genesis_config(&NodeConfig::default())
+        .and_then(|g| g.build())
+        .expect("genesis")
+}
+
+/// A chain of `n` blocks (slots 1..=n) on the default genesis.
+fn build_chain(n: u64) -> Vec<BeaconBlock> {
+    let mut store = MemoryStore::new(genesis().block, StoreConfig::default()).expect("store");
+    let producer = BlockProducer::new("cli-persist source", 3);
+    (1..=n)
+        .map(|slot| {
+            let b = producer
+                .produce_on_head(&store, Slot(slot))
+                .expect("produce");
+            store.import_block(b.clone()).expect("import");
+            b
+        })
+        .collect()
+}
+
+/// A data directory holding `blocks` (imported in large batches, flushed once).
+fn prepare_data_dir(dir: &Path, blocks: &[BeaconBlock]) {
+    let mut store =
+        PersistentStore::open_in_dir(dir, &genesis(), StoreConfig::default()).expect("open");
+    store.set_durability(CommitDurability::Deferred);
+    for chunk in blocks.chunks(1000) {
+        let results = store.import_blocks(chunk.to_vec()).expect("batch");
+        assert!(results.iter().all(Result::is_ok));
+    }
+    store.flush().expect("flush");
+}
+
+/// Parses "store persistent PATH: reopened N blocks, head slot S, finalized epoch E".
+fn reopened(line: &str) -> (u64, u64, u64) {
+    let num_after = |key: &str| -> u64 {
+        let rest = &line[line.find(key).unwrap_or_else(|| panic!("{key} in {line}")) + key.len()..];
+        rest.split(|c: char| !c.is_ascii_digit())
+            .next()
+            .and_then(|d| d.parse().ok())
+            .unwrap_or_else(|| panic!("number after {key} in {line}"))
+    };
+    (
+        num_after("reopened "),
+        num_after("head slot "),
+        num_after("finalized epoch "),
+    )
+}
+
+#[test]
+fn a_node_killed_mid_sync_reopens_a_consistent_store_and_resumes() {
+    let chain = build_chain(CHAIN_LEN);
+    let source_dir = TempDir::new("persist-source");
+    prepare_data_dir(source_dir.path(), &chain);
+    let mut source = Node::start(&["--data-dir", source_dir.arg(), "--log", "warn"]);
+    let line = source.wait_stdout("store persistent ");
+    assert_eq!(reopened(&line).1, CHAIN_LEN, "{line}");
+    assert_eq!(best_slot(&source.uri()), Some(CHAIN_LEN));
+
+    // 1. Sync into a fresh data directory; SIGKILL once some (not all) batches are imported.
+    let sync_dir = TempDir::new("persist-sync");
+    let peer = source.uri();
+    let log = "warn,hobbits_actors::sync=debug";
+    let sync_args = ["--data-dir", sync_dir.arg(), "--peer", &peer, "--log", log];
+    let mut syncing = Node::start(&sync_args);
+    let line = syncing.wait_stdout("store persistent ");
+    assert_eq!(reopened(&line), (1, 0, 0), "a new store holds the genesis");
+    let progress = syncing.wait_log("sync progress past the kill point", |l| {
+        l.contains("sync progress")
+            .then(|| log_value(l, "imported="))
+            .flatten()
+            .filter(|s| *s >= KILL_AFTER_SLOT)
+    });
+    syncing.kill();
+    assert!(
+        progress < CHAIN_LEN,
+        "sync finished before the kill ({progress})"
+    );
+
+    // 2. The database opens and is consistent: every stored block is a whole block of the source
+    //    chain, head and finalized checkpoint are exactly the source chain's at that height.
+    let (head_slot, blocks, finalized) = {
+        let store = PersistentStore::open_in_dir(sync_dir.path(), &genesis(), StoreConfig::default())
+            .expect("the killed node's database opens");
+        let head = store.head();
+        assert!(head.slot.0 >= KILL_AFTER_SLOT - 1, "head {head:?}");
+        assert!(head.slot.0 < CHAIN_LEN, "not everything was synced: {head:?}");
+        assert_eq!(store.block_count() as u64, head.slot.0 + 1, "no gaps, no extras");
+        assert_eq!(head.root, chain[head.slot.0 as usize - 1].signing_root());
+        let mut expected = MemoryStore::new(genesis().block, StoreConfig::default()).expect("m");
+        for b in &chain[..head.slot.0 as usize] {
+            expected.import_block(b.clone()).expect("import");
+        }
+        assert_eq!(store.finalized_checkpoint(), expected.finalized_checkpoint());
+        assert!(store.finalized_checkpoint().epoch.0 > 0, "finality moved");
+        (head.slot.0, store.block_count() as u64, store.finalized_checkpoint())
+    };
+
+    // 3. Restart on the same data directory: it reopens what was stored and sync resumes just
+    //    past the reopened head (not from genesis), then reaches the source's head.
+    let mut restarted = Node::start(&sync_args);
+    let line = restarted.wait_stdout("store persistent ");
+    assert_eq!(
+        reopened(&line),
+        (blocks, head_slot, finalized.epoch.0),
+        "{line}"
+    );
+    let resumed_at = restarted.wait_log("sync state after restart", |l| {
+        (l.contains("sync state") && l.contains("syncing from"))
+            .then(|| log_value(l, "imported below "))
+            .flatten()
+    });
+    assert_eq!(resumed_at, head_slot + 1, "first batch starts at the reopened head");
+    let end = Instant::now() + DEADLINE;
+    while best_slot(&restarted.uri()) != Some(CHAIN_LEN) {
+        assert!(Instant::now() < end, "restarted node never reached {CHAIN_LEN}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Blocks fetched after the restart: only the missing ones (sync counts what it imports).
+    let fetched = restarted.wait_log("sync idle after restart", |l| {
+        (l.contains("sync state") && l.contains("idle"))
+            .then(|| log_value(l, "blocks_imported="))
+            .flatten()
+    });
+    assert_eq!(fetched, CHAIN_LEN - head_slot, "no block fetched twice");
+    restarted.kill();
+    let store = PersistentStore::open_in_dir(sync_dir.path(), &genesis(), StoreConfig::default())
+        .expect("reopen after the full sync");
+    assert_eq!(store.head().slot, Slot(CHAIN_LEN));
+    assert_eq!(store.block_count() as u64, CHAIN_LEN + 1);
+}
+
+#[test]
+fn a_bad_data_dir_exits_with_status_2_and_says_why() {
+    let dir = TempDir::new("persist-bad");
+    let run = |args: &[&str]| -> Output {
+        Command::new(BIN)
+            .args(["run", "--listen", "127.0.0.1:0", "--log", "warn"])
+            .args(args)
+            .output()
+            .expect("run")
+    };
+    let stderr = |o: &Output| String::from_utf8_lossy(&o.stderr).to_string();
+
+    // Not a directory.
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"not a directory").expect("write");
+    let out = run(&["--data-dir", file.to_str().expect("path")]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(stderr(&out).contains("data directory"), "{out:?}");
+
+    // Not a chain database.
+    let junk = dir.path().join("junk");
+    std::fs::create_dir_all(&junk).expect("dir");
+    std::fs::write(junk.join(hobbits_chain::CHAIN_DB_FILE), vec![0xAB; 4096]).expect("write");
+    let out = run(&["--data-dir", junk.to_str().expect("path")]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(stderr(&out).contains("chain database"), "{out:?}");
+
+    // Another chain's database (other network id), also through HOBBITS_DATA_DIR.
+    let chain_dir = dir.path().join("chain");
+    prepare_data_dir(&chain_dir, &[]);
+    let out = Command::new(BIN)
+        .args(["run", "--listen", "127.0.0.1:0", "--network-id", "9"])
+        .env("HOBBITS_DATA_DIR", &chain_dir)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(stderr(&out).contains("another chain"), "{out:?}");
+
+    // Locked by a running node.
+    let mut holder = Node::start(&["--data-dir", chain_dir.to_str().expect("path")]);
+    holder.wait_stdout("store persistent ");
+    let out = run(&["--data-dir", chain_dir.to_str().expect("path")]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(stderr(&out).contains("lock"), "{out:?}");
+    holder.kill();
+
+    // The same directory through the TOML file, once the holder is gone: it starts.
+    let toml = dir.path().join("node.toml");
+    std::fs::write(&toml, format!("data_dir = {:?}\n", chain_dir.to_str().expect("path")))
+        .expect("write");
+    let mut node = Node::start(&["--config", toml.to_str().expect("path")]);
+    let line = node.wait_stdout("store persistent ");
+    assert_eq!(reopened(&line), (1, 0, 0), "{line}");
+}
