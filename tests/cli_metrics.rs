@@ -1,0 +1,159 @@
+//! End to end: `hobbits-node run --metrics 127.0.0.1:0` (and `HOBBITS_METRICS`) serves the
+//! Prometheus text format; two processes on 127.0.0.1, one producing, report one peer each and a
+//! head slot that moves; a bad address exits with status 2.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_hobbits-node");
+const DEADLINE: Duration = Duration::from_secs(20);
+
+/// A `hobbits-node run` child, killed on drop.
+struct Node {
+    child: Child,
+    stdout: Receiver<String>,
+}
+
+impl Node {
+    fn start(args: &[&str], env: &[(&str, &str)]) -> Node {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("run")
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn hobbits-node run");
+        let out = child.stdout.take().expect("stdout");
+        let (tx, rx) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Node { child, stdout: rx }
+    }
+
+    /// The rest of the first stdout line starting with `prefix`.
+    fn line(&self, prefix: &str) -> String {
+        let end = Instant::now() + DEADLINE;
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            match self.stdout.recv_timeout(left) {
+                Ok(l) => {
+                    if let Some(rest) = l.strip_prefix(prefix) {
+                        return rest.to_string();
+                    }
+                }
+                Err(_) => panic!("no stdout line starting with {prefix:?}"),
+            }
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `GET /metrics` on `http://host:port/metrics`: the body's `name value` lines.
+fn scrape(url: &str) -> Vec<(String, f64)> {
+    let hostport = url
+        .strip_prefix("http://")
+        .and_then(|u| u.strip_suffix("/metrics"))
+        .expect("metrics url");
+    let mut s = TcpStream::connect(hostport).expect("connect");
+    s.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n")
+        .expect("write");
+    let mut text = String::new();
+    s.read_to_string(&mut text).expect("read");
+    let (head, body) = text.split_once("\r\n\r\n").expect("head");
+    assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
+    assert!(head.contains("text/plain; version=0.0.4"), "{head}");
+    body.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.rsplit_once(' '))
+        .filter_map(|(n, v)| Some((n.to_string(), v.parse().ok()?)))
+        .collect()
+}
+
+fn get(samples: &[(String, f64)], name: &str) -> f64 {
+    samples
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| *v)
+        .unwrap_or_else(|| panic!("{name} missing"))
+}
+
+fn wait_until(what: &str, url: &str, cond: impl Fn(&[(String, f64)]) -> bool) {
+    let end = Instant::now() + DEADLINE;
+    loop {
+        let s = scrape(url);
+        if cond(&s) {
+            return;
+        }
+        assert!(Instant::now() < end, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn two_processes_serve_metrics_from_flag_and_environment() {
+    let a = Node::start(
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--produce",
+            "--slot-ms",
+            "100",
+            "--node-id",
+            "1",
+            "--metrics",
+            "127.0.0.1:0",
+        ],
+        &[],
+    );
+    let a_uri = a.line("listening on ");
+    let a_url = a.line("metrics on ");
+    let b = Node::start(
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--node-id",
+            "2",
+            "--peer",
+            &a_uri,
+        ],
+        &[("HOBBITS_METRICS", "127.0.0.1:0")],
+    );
+    let b_url = b.line("metrics on ");
+    wait_until("A: one peer and a head past slot 2", &a_url, |s| {
+        get(s, "hobbits_peers") == 1.0 && get(s, "hobbits_head_slot") >= 3.0
+    });
+    wait_until("B: one peer, blocks from A", &b_url, |s| {
+        get(s, "hobbits_peers") == 1.0
+            && get(s, "hobbits_head_slot") >= 3.0
+            && get(s, "hobbits_gossip_received_total") > 0.0
+    });
+}
+
+#[test]
+fn a_bad_metrics_address_exits_with_status_2() {
+    let out = Command::new(BIN)
+        .args(["run", "--listen", "127.0.0.1:0", "--metrics", "nowhere"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("metrics `nowhere`"));
+}
