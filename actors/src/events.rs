@@ -80,6 +80,10 @@ pub enum DisconnectReason {
     TooManyBadMessages { count: u32 },
     /// No accepted HELLO within the handshake timeout.
     HandshakeTimeout,
+    /// A frame stayed incomplete longer than `Timeouts::frame` (slowloris).
+    FrameTimeout { after: std::time::Duration },
+    /// The peer's score reached the ban threshold (GOODBYE 3 sent).
+    Banned,
     /// HELLO refused (GOODBYE 2 sent).
     IrrelevantNetwork(HelloRejection),
     /// Another connection to the same node was kept.

@@ -7,8 +7,10 @@
 //!   same request id; a HELLO whose id is that of our own outstanding HELLO is the reply and is
 //!   not answered (so two nodes never loop);
 //! - PING is always answered, even before HELLO; GOODBYE is always accepted; any other RPC before
-//!   the peer's HELLO is answered with response code 20 (invalid request) and not served; GOSSIP
-//!   before HELLO is dropped;
+//!   the peer's HELLO is accepted is ignored (logged, counted; no response: Hobbits has no error
+//!   response); GOSSIP before HELLO is dropped;
+//! - the session marks the HELLO accepted as soon as our checks pass, before its reply is written,
+//!   so a request sent right after the reply is served (the manager may still close a duplicate);
 //! - no accepted HELLO within the handshake timeout closes the connection (GOODBYE 3).
 
 use hobbits_chain::rpc::Hello;
@@ -88,7 +90,7 @@ pub struct HelloArrival {
 pub enum Admission {
     /// Serve it.
     Serve,
-    /// Refuse it (RPC request: answer code 20; gossip: drop).
+    /// Refuse it (RPC request: ignored, no response; gossip: dropped).
     Refuse,
 }
 

@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::Hash;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -80,6 +81,8 @@ pub enum HandshakeAdmission {
     Duplicate { kept: PeerId },
     /// This connection wins over an existing one to the same node: close `close`.
     Replaces { close: PeerId },
+    /// The remote node id is banned (scored down recently): close this connection.
+    Banned { remaining: Duration },
 }
 
 /// One row of the table.
@@ -101,14 +104,14 @@ pub struct PeerEntry {
     pub seq: u64,
 }
 
-/// Time-limited, size-limited IP bans.
+/// Time-limited, size-limited bans of IPs (the default) or of node ids.
 #[derive(Debug, Clone)]
-pub struct BanList {
+pub struct BanList<K = IpAddr> {
     max: usize,
-    until: HashMap<IpAddr, Instant>,
+    until: HashMap<K, Instant>,
 }
 
-impl BanList {
+impl<K: Hash + Eq + Copy> BanList<K> {
     /// At most `max` entries (at least 1).
     pub fn new(max: usize) -> Self {
         BanList {
@@ -119,7 +122,7 @@ impl BanList {
 
     /// Bans `ip` until `now + duration`; a zero duration does nothing. When full, expired entries
     /// go first, then the entry closest to expiry.
-    pub fn ban(&mut self, ip: IpAddr, now: Instant, duration: Duration) {
+    pub fn ban(&mut self, ip: K, now: Instant, duration: Duration) {
         if duration.is_zero() {
             return;
         }
@@ -142,7 +145,7 @@ impl BanList {
     }
 
     /// Time left on the ban of `ip`, if banned at `now`.
-    pub fn remaining(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
+    pub fn remaining(&self, ip: K, now: Instant) -> Option<Duration> {
         self.until
             .get(&ip)
             .filter(|u| **u > now)
@@ -158,6 +161,19 @@ impl BanList {
     pub fn is_empty(&self) -> bool {
         self.until.is_empty()
     }
+}
+
+/// Ban policy: whether a misbehaving peer's IP is banned. Loopback addresses are not, unless
+/// `ban_loopback` (`Scoring::ban_loopback_ips`): on a local testnet every peer is 127.0.0.1, so an
+/// IP ban would lock out every local peer. Such peers are banned by node id instead.
+pub fn ip_bannable(ip: IpAddr, ban_loopback: bool) -> bool {
+    let loopback = match ip {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    };
+    ban_loopback || !loopback
 }
 
 /// Exponential redial backoff: `initial`, doubling up to `max`; reset after a handshake.
@@ -207,6 +223,7 @@ pub struct PeerTable {
     next_id: u64,
     peers: HashMap<PeerId, PeerEntry>,
     bans: BanList,
+    node_bans: BanList<NodeId>,
     ban_duration: Duration,
 }
 
@@ -218,6 +235,7 @@ impl PeerTable {
             next_id: 1,
             peers: HashMap::new(),
             bans: BanList::new(max_bans),
+            node_bans: BanList::new(max_bans),
             ban_duration,
         }
     }
@@ -274,6 +292,9 @@ impl PeerTable {
         if remote == Some(ours) {
             return HandshakeAdmission::SelfConnection;
         }
+        if let Some(remaining) = remote.and_then(|n| self.node_bans.remaining(n, Instant::now())) {
+            return HandshakeAdmission::Banned { remaining };
+        }
         let decision = match remote {
             None => HandshakeAdmission::Accept,
             Some(node) => {
@@ -324,7 +345,7 @@ impl PeerTable {
                     e.static_slot = e.static_slot.or(slot);
                 }
             }
-            HandshakeAdmission::SelfConnection => {}
+            HandshakeAdmission::SelfConnection | HandshakeAdmission::Banned { .. } => {}
         }
         decision
     }
@@ -344,6 +365,17 @@ impl PeerTable {
     /// Bans the IP of `addr` for the configured duration (no-op when bans are disabled).
     pub fn ban(&mut self, ip: IpAddr, now: Instant) {
         self.bans.ban(ip, now, self.ban_duration);
+    }
+
+    /// Bans a node id for the configured duration (no-op when bans are disabled): its later
+    /// handshakes are refused, from any address.
+    pub fn ban_node(&mut self, node: NodeId, now: Instant) {
+        self.node_bans.ban(node, now, self.ban_duration);
+    }
+
+    /// Time left on a node id's ban.
+    pub fn node_ban_remaining(&self, node: NodeId, now: Instant) -> Option<Duration> {
+        self.node_bans.remaining(node, now)
     }
 
     /// Time left on a ban.
@@ -421,6 +453,48 @@ mod tests {
         let later = now + Duration::from_secs(11);
         t.admit(addr([127, 0, 0, 9], 6), Direction::Inbound, None, later)
             .expect("ban expired");
+    }
+
+    #[test]
+    fn loopback_ips_are_not_banned_unless_configured() {
+        let local: IpAddr = [127, 0, 0, 1].into();
+        assert!(!ip_bannable(local, false));
+        assert!(!ip_bannable([127, 0, 0, 9].into(), false));
+        assert!(!ip_bannable("::1".parse().expect("v6"), false));
+        assert!(!ip_bannable(
+            "::ffff:127.0.0.1".parse().expect("mapped"),
+            false
+        ));
+        assert!(ip_bannable(local, true));
+        assert!(ip_bannable([192, 0, 2, 7].into(), false));
+    }
+
+    #[test]
+    fn a_banned_node_id_is_refused_at_handshake_from_any_address() {
+        let now = Instant::now();
+        let me = NodeId(1);
+        let bad = NodeId(66);
+        let mut t = PeerTable::new(8, 8, Duration::from_secs(60));
+        t.ban_node(bad, now);
+        let p = t
+            .admit(addr([127, 0, 0, 1], 4000), Direction::Inbound, None, now)
+            .expect("no IP ban");
+        assert!(matches!(
+            t.on_handshake(p, Some(bad), me),
+            HandshakeAdmission::Banned { .. }
+        ));
+        assert!(!t.get(p).expect("row").handshaked);
+        let q = t
+            .admit(addr([127, 0, 0, 1], 4001), Direction::Inbound, None, now)
+            .expect("admit");
+        assert_eq!(
+            t.on_handshake(q, Some(NodeId(67)), me),
+            HandshakeAdmission::Accept
+        );
+        // Bans disabled: nothing is remembered.
+        let mut off = PeerTable::new(8, 8, Duration::ZERO);
+        off.ban_node(bad, now);
+        assert_eq!(off.node_ban_remaining(bad, now), None);
     }
 
     #[test]

@@ -89,7 +89,11 @@ async fn dialing_node_refuses_a_peer_on_another_network() {
 #[actix_rt::test]
 async fn malformed_frames_close_only_their_connection() {
     init_tracing();
-    let node = start_memory_node(config(), NodeHooks::default())
+    // IP bans on loopback are off by default (a local testnet shares 127.0.0.1); on here so this
+    // test sees the IP-level ban (the default policy is tested in hostile_peers.rs).
+    let mut cfg = config();
+    cfg.scoring.ban_loopback_ips = true;
+    let node = start_memory_node(cfg, NodeHooks::default())
         .await
         .expect("node");
     // The well-behaved client handshakes first and is checked between every bad client.

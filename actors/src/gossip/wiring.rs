@@ -1,7 +1,8 @@
 //! Wiring of sync and gossip into a node: [`start_node_with_sync_gossip`] starts the node's own
 //! actors (`start_node`), a [`GossipActor`] fed with the produced blocks and a [`SyncActor`] fed
-//! with gossip's orphans, and subscribes both to the peer manager's events. Handles no messages;
-//! sends `Subscribe` (manager) and, for peers already handshaked, `PeerHandshaked` (both actors).
+//! with gossip's orphans, subscribes both to the peer manager's events and the manager to their
+//! `PeerPenalized` events (peer scoring). Handles no messages; sends `Subscribe` (manager),
+//! `SubscribeChainEvents` (both actors) and, for peers already handshaked, `PeerHandshaked`.
 
 use actix::prelude::*;
 use hobbits_chain::ChainStore;
@@ -9,6 +10,7 @@ use hobbits_chain::ChainStore;
 use crate::config::NodeConfig;
 use crate::events::PeerHandshaked;
 use crate::gossip::actor::{GossipActor, GossipLinks};
+use crate::gossip::events::SubscribeChainEvents;
 use crate::gossip::router::{GossipConfig, GossipError};
 use crate::node::{start_node, NodeError, NodeHandle, NodeHooks};
 use crate::peer_manager::Subscribe;
@@ -97,6 +99,15 @@ pub async fn start_node_with_sync_gossip(
             gossip: Some(gossip.clone().recipient()),
         })
         .await;
+    // Provably wrong gossip and sync responses count against the peer's score.
+    gossip.do_send(SubscribeChainEvents {
+        imported: None,
+        penalized: Some(node.manager.clone().recipient()),
+    });
+    sync.do_send(SubscribeChainEvents {
+        imported: None,
+        penalized: Some(node.manager.clone().recipient()),
+    });
     // Peers that handshaked before the subscriptions took effect.
     for p in node.peers().await {
         let Some(hello) = p.hello.filter(|_| p.handshaked) else {

@@ -1,19 +1,21 @@
 //! `PeerManager`: accepts inbound connections (refusing banned IPs and connections beyond
 //! `max_peers`), dials the static peers and redials lost ones with exponential backoff, keeps one
-//! connection per remote node (rule in `peer_table.rs`), bans IPs that send malformed frames, and
-//! publishes peer events to subscribers.
+//! connection per remote node (rule in `peer_table.rs`), scores peers' offences (`scoring.rs`:
+//! session reports, gossip and sync `PeerPenalized`) and bans those that reach the threshold (by
+//! IP, and by node id; loopback IPs only with `Scoring::ban_loopback_ips`), and publishes peer
+//! events to subscribers.
 //!
 //! Commands and queries from other actors live in `commands.rs` (same actor).
 //!
 //! Handles: [`GetPeers`], [`SendRpcRequest`], [`SendFrameToPeer`], [`DialPeer`],
 //! [`DisconnectPeer`], [`Subscribe`], [`Shutdown`], and from sessions [`ReportHandshake`],
-//! [`ReportMisbehaviour`], [`SessionClosed`], `GossipReceived`.
+//! [`ReportMisbehaviour`], [`SessionClosed`], `GossipReceived`, `PeerPenalized` (gossip, sync).
 //! Sends: `PeerHandshaked`, `PeerDisconnected`, `GossipReceived` to subscribers (try_send);
 //! `Disconnect` to sessions.
 
 use std::collections::HashMap;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -23,13 +25,18 @@ use tokio::net::{TcpListener, TcpStream};
 use tracing::{debug, info, warn};
 
 use crate::chain_store::ChainStoreActor;
+use crate::config::Scoring;
 use crate::events::{
     DisconnectReason, GossipReceived, PeerDisconnected, PeerHandshaked, GOODBYE_DUPLICATE,
 };
+use crate::gossip::events::PeerPenalized;
 use crate::peer_session::{
     Disconnect, PeerSession, SessionHandle, SessionLinks, SessionSettings, SessionStats,
 };
-use crate::peer_table::{Backoff, Direction, HandshakeAdmission, NodeId, PeerId, PeerTable};
+use crate::peer_table::{
+    ip_bannable, Backoff, Direction, HandshakeAdmission, NodeId, PeerId, PeerTable,
+};
+use crate::scoring::{Penalty, ScoreBook, ScoreVerdict};
 use crate::uri::PeerUri;
 
 mod commands;
@@ -46,6 +53,17 @@ pub struct ManagerSettings {
     pub session: Arc<SessionSettings>,
     /// Static peers.
     pub static_peers: Vec<PeerUri>,
+    /// Penalties, decay, ban threshold.
+    pub scoring: Scoring,
+}
+
+/// Whom a score belongs to: the remote node id once known, else its IP when IPs are banned for
+/// it, else the connection alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum ScoreKey {
+    Node(NodeId),
+    Ip(IpAddr),
+    Connection(PeerId),
 }
 
 #[derive(Debug)]
@@ -85,6 +103,10 @@ pub struct ManagerStats {
     pub events_dropped: u64,
     /// Dial attempts that failed.
     pub dial_failures: u64,
+    /// Offences reported against peers (sessions, gossip, sync).
+    pub penalties: u64,
+    /// Handshakes refused because the remote node id was banned.
+    pub refused_banned_node: u64,
 }
 
 /// The actor.
@@ -92,6 +114,7 @@ pub struct PeerManager {
     settings: ManagerSettings,
     store: Addr<ChainStoreActor>,
     table: PeerTable,
+    scores: ScoreBook<ScoreKey>,
     sessions: HashMap<PeerId, SessionInfo>,
     statics: Vec<StaticPeer>,
     subscribers: Subscribers,
@@ -128,10 +151,12 @@ impl PeerManager {
                 dialing: false,
             })
             .collect();
+        let scores = ScoreBook::new(settings.scoring.clone(), s.limits.max_bans);
         PeerManager {
             settings,
             store,
             table,
+            scores,
             sessions: HashMap::new(),
             statics,
             subscribers: Subscribers::default(),
@@ -274,6 +299,41 @@ impl PeerManager {
         }
     }
 
+    /// Scores an offence of `peer`; at the threshold, bans it and closes its connection.
+    fn penalize(&mut self, peer: PeerId, penalty: Penalty, reason: &str) {
+        let Some(info) = self.sessions.get(&peer) else {
+            debug!(%peer, ?penalty, "penalty for a peer already gone");
+            return;
+        };
+        self.stats.penalties += 1;
+        let ip = info.addr.ip();
+        let ban_ip = ip_bannable(ip, self.settings.scoring.ban_loopback_ips);
+        let key = match (info.node_id, ban_ip) {
+            (Some(node), _) => ScoreKey::Node(node),
+            (None, true) => ScoreKey::Ip(ip),
+            (None, false) => ScoreKey::Connection(peer),
+        };
+        let now = Instant::now();
+        match self.scores.penalize(key, penalty, now) {
+            ScoreVerdict::Keep { score } => {
+                debug!(%peer, ?penalty, score, reason, "peer penalised");
+            }
+            ScoreVerdict::Ban { score } => {
+                if ban_ip {
+                    self.table.ban(ip, now);
+                }
+                if let Some(node) = info.node_id {
+                    self.table.ban_node(node, now);
+                }
+                self.stats.bans += 1;
+                warn!(%peer, %ip, node_id = ?info.node_id, ip_banned = ban_ip, ?penalty, score, reason, ban = ?self.settings.session.timeouts.ban, "peer banned");
+                info.handle.addr.do_send(Disconnect {
+                    goodbye: hobbits_chain::rpc::Goodbye::FAULT_ERROR,
+                });
+            }
+        }
+    }
+
     fn peer_infos(&self) -> Vec<PeerInfo> {
         let mut v: Vec<PeerInfo> = self
             .table
@@ -382,18 +442,24 @@ impl Handler<ReportHandshake> for PeerManager {
                 };
                 Self::publish(&mut self.stats, &self.subscribers.handshaked, &event);
             }
+            HandshakeAdmission::Banned { remaining } => {
+                self.stats.refused_banned_node += 1;
+                info!(peer = %msg.peer, node_id = ?msg.node_id, ?remaining, "banned node refused at handshake");
+            }
             HandshakeAdmission::Duplicate { .. } | HandshakeAdmission::SelfConnection => {}
         }
         MessageResult(admission)
     }
 }
 
-/// Event from a session: the peer sent malformed data; ban its IP.
+/// Event from a session: the peer committed an offence; scored, and banned at the threshold.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct ReportMisbehaviour {
     /// The connection.
     pub peer: PeerId,
+    /// The offence.
+    pub penalty: Penalty,
     /// What it did.
     pub reason: String,
 }
@@ -401,12 +467,19 @@ pub struct ReportMisbehaviour {
 impl Handler<ReportMisbehaviour> for PeerManager {
     type Result = ();
     fn handle(&mut self, msg: ReportMisbehaviour, _: &mut Context<Self>) {
-        if let Some(info) = self.sessions.get(&msg.peer) {
-            let ip = info.addr.ip();
-            self.table.ban(ip, Instant::now());
-            self.stats.bans += 1;
-            warn!(peer = %msg.peer, %ip, reason = %msg.reason, ban = ?self.settings.session.timeouts.ban, "peer banned");
-        }
+        self.penalize(msg.peer, msg.penalty, &msg.reason);
+    }
+}
+
+/// Gossip and sync report provably wrong messages; each counts as `Penalty::InvalidGossip`.
+impl Handler<PeerPenalized> for PeerManager {
+    type Result = ();
+    fn handle(&mut self, msg: PeerPenalized, _: &mut Context<Self>) {
+        self.penalize(
+            msg.peer,
+            Penalty::InvalidGossip,
+            &format!("{:?}", msg.reason),
+        );
     }
 }
 

@@ -1,6 +1,6 @@
 //! Inbound RPC of a [`PeerSession`]: GOODBYE, the HELLO exchange (check with the store, reply,
 //! admission by the manager), responses matched to our requests, and requests served from the
-//! store (GET_STATUS by the session itself). Part of the session actor; handles no messages of
+//! store (GET_STATUS by the session itself) within the per-peer rate limit. Part of the session actor; handles no messages of
 //! its own. Sends `CheckHello`, `GetHello`, `ServeRpc` (store) and `ReportHandshake` (manager).
 
 use actix::prelude::*;
@@ -18,6 +18,7 @@ use crate::peer_manager::ReportHandshake;
 use crate::peer_table::{HandshakeAdmission, NodeId};
 use crate::rpc::{RpcRequest, RpcResponse};
 use crate::rpc_tracker::RpcError;
+use crate::scoring::Penalty;
 
 impl PeerSession {
     pub(super) fn on_rpc(&mut self, env: RpcEnvelope, ctx: &mut Context<Self>) {
@@ -118,6 +119,19 @@ impl PeerSession {
             warn!(%method, id = id.0, "RPC request before HELLO ignored");
             return;
         }
+        // Rate limit before decoding: an excess request costs the node as little as possible.
+        if !self.rpc_bucket.try_take(std::time::Instant::now()) {
+            self.stats.refused_rate_limited += 1;
+            let count = self.stats.refused_rate_limited;
+            if count.is_power_of_two() {
+                warn!(%method, id = id.0, count, "RPC rate limit exceeded: request dropped");
+            }
+            self.report(
+                Penalty::RateLimited,
+                format!("{method} over the rate limit"),
+            );
+            return;
+        }
         let request = match env.decode_payload() {
             Ok(d) => match RpcRequest::from_payload(d.payload) {
                 Some(r) => r,
@@ -186,6 +200,12 @@ impl PeerSession {
             let Ok(checked) = res else {
                 return act.close(ctx, DisconnectReason::Internal, None);
             };
+            if checked.verdict.is_ok() {
+                // Accepted BEFORE our reply is written: a request the peer sends the moment it
+                // reads the reply must be served, not ignored as "before HELLO" while the manager
+                // decides on duplicates (if it refuses, the connection closes).
+                act.handshake.accept();
+            }
             if arrival.reply {
                 act.write_hello(id, checked.ours);
             }
@@ -222,6 +242,10 @@ impl PeerSession {
             Ok(HandshakeAdmission::Duplicate { kept }) => {
                 info!(%kept, "duplicate connection to the same node");
                 act.close(ctx, DisconnectReason::Duplicate, Some(GOODBYE_DUPLICATE));
+            }
+            Ok(HandshakeAdmission::Banned { remaining }) => {
+                warn!(?remaining, "node id is banned: closing");
+                act.close(ctx, DisconnectReason::Banned, Some(Goodbye::FAULT_ERROR));
             }
             Ok(HandshakeAdmission::SelfConnection) => {
                 act.close(

@@ -9,6 +9,10 @@
 //! - GOSSIP: forwarded as `GossipReceived` to the manager once handshaked.
 //! - A frame-layer codec error closes the connection with a logged reason and GOODBYE 3, and is
 //!   reported to the manager (`ReportMisbehaviour`) for a ban.
+//! - Defences: a frame left incomplete for `Timeouts::frame` closes the connection
+//!   (`frame_timer.rs`); RPC requests beyond the per-peer token bucket (`Limits::rpc_rate_per_sec`,
+//!   `rpc_burst`) are dropped unanswered; every offence is reported to the manager with its
+//!   [`Penalty`] for scoring.
 //!
 //! Inbound RPC handling lives in `inbound_rpc.rs` (same actor).
 //!
@@ -42,8 +46,11 @@ use crate::metrics::{Metrics, PingTracker, RpcRole};
 use crate::peer_manager::{ReportHandshake, ReportMisbehaviour, SessionClosed};
 use crate::peer_table::{Direction, NodeId, PeerId};
 use crate::rpc::{RpcRequest, RpcResponse};
+use crate::scoring::{Penalty, TokenBucket};
 
+mod frame_timer;
 mod inbound_rpc;
+pub use frame_timer::{PartialSince, TimedCodec};
 mod measure;
 use crate::rpc_tracker::{RequestTracker, RpcError};
 
@@ -106,6 +113,8 @@ pub struct SessionStats {
     pub refused_busy: u32,
     /// GOSSIP dropped because the manager's mailbox was full.
     pub gossip_dropped: u32,
+    /// RPC requests dropped by the per-peer rate limit.
+    pub refused_rate_limited: u32,
 }
 
 struct PendingRequest {
@@ -131,6 +140,8 @@ pub struct PeerSession {
     inbound_in_flight: usize,
     close_reason: Option<DisconnectReason>,
     stats: SessionStats,
+    partial: PartialSince,
+    rpc_bucket: TokenBucket,
     pinger: PingTracker,
 }
 
@@ -167,7 +178,14 @@ impl PeerSession {
             ctx.set_mailbox_capacity(settings.limits.session_mailbox);
             let limits = settings.frame_limits();
             let (read, write) = stream.into_split();
-            let read_handle = ctx.add_stream(FramedRead::new(read, FrameCodec::new(limits)));
+            let partial = PartialSince::default();
+            let codec = TimedCodec::new(FrameCodec::new(limits), partial.clone());
+            let read_handle = ctx.add_stream(FramedRead::new(read, codec));
+            let rpc_bucket = TokenBucket::new(
+                settings.limits.rpc_rate_per_sec,
+                settings.limits.rpc_burst,
+                Instant::now(),
+            );
             let mut writer = FramedWrite::new(write, FrameCodec::new(limits), ctx);
             let high = settings.limits.write_buffer_high;
             writer.set_buffer_capacity(high / 4, high);
@@ -189,6 +207,8 @@ impl PeerSession {
                 inbound_in_flight: 0,
                 close_reason: None,
                 stats: SessionStats::default(),
+                partial,
+                rpc_bucket,
                 pinger: PingTracker::new(),
             }
         })
@@ -258,19 +278,52 @@ impl PeerSession {
         ctx.run_later(self.settings.timeouts.goodbye_linger, |_, ctx| ctx.stop());
     }
 
+    /// Reports an offence to the manager for scoring. Never blocks: when the manager's mailbox
+    /// is full the report is dropped (the flood that fills it is reported many times over).
+    fn report(&self, penalty: Penalty, reason: String) {
+        let _ = self.links.misbehaved.try_send(ReportMisbehaviour {
+            peer: self.peer,
+            penalty,
+            reason,
+        });
+    }
+
     fn bad_message(&mut self, ctx: &mut Context<Self>, what: &str, error: &CodecError) {
         self.stats.bad_messages += 1;
         warn!(what, %error, count = self.stats.bad_messages, "undecodable message dropped");
+        self.report(Penalty::BadMessage, format!("undecodable {what}: {error}"));
         if self.stats.bad_messages >= MAX_BAD_MESSAGES {
             let reason = DisconnectReason::TooManyBadMessages {
                 count: self.stats.bad_messages,
             };
-            self.links.misbehaved.do_send(ReportMisbehaviour {
-                peer: self.peer,
-                reason: format!("{reason:?}"),
-            });
             self.close(ctx, reason, Some(Goodbye::FAULT_ERROR));
         }
+    }
+
+    /// Closes a connection whose partial frame has waited longer than `Timeouts::frame`.
+    fn check_frame_timer(&mut self, ctx: &mut Context<Self>) {
+        let limit = self.settings.timeouts.frame;
+        let Some(stalled) = self.partial.stalled_for(Instant::now()) else {
+            return;
+        };
+        if stalled < limit || self.closing() {
+            return;
+        }
+        let _g = self.span.clone().entered();
+        warn!(
+            ?stalled,
+            ?limit,
+            "incomplete frame not finished in time: closing connection"
+        );
+        self.report(
+            Penalty::Timeout,
+            format!("frame incomplete for {stalled:?}"),
+        );
+        self.close(
+            ctx,
+            DisconnectReason::FrameTimeout { after: stalled },
+            Some(Goodbye::FAULT_ERROR),
+        );
     }
 
     fn on_frame(&mut self, frame: Frame, ctx: &mut Context<Self>) {
@@ -345,10 +398,17 @@ impl Actor for PeerSession {
             }));
         }
         self.start_pinging(ctx);
+        // The frame timer: a stall is noticed within 1.25 × `Timeouts::frame`.
+        let tick = (self.settings.timeouts.frame / 4).max(std::time::Duration::from_millis(10));
+        ctx.run_interval(tick, |act, ctx| act.check_frame_timer(ctx));
         ctx.run_later(self.settings.timeouts.handshake, |act, ctx| {
             if act.handshake.timed_out() && !act.closing() {
                 let _g = act.span.clone().entered();
                 warn!("no HELLO within the handshake timeout");
+                act.report(
+                    Penalty::Timeout,
+                    "no HELLO within the handshake timeout".into(),
+                );
                 act.close(
                     ctx,
                     DisconnectReason::HandshakeTimeout,
@@ -397,6 +457,7 @@ impl StreamHandler<Result<Frame, CodecError>> for PeerSession {
                 warn!(reason = %e, "malformed frame: closing connection");
                 self.links.misbehaved.do_send(ReportMisbehaviour {
                     peer: self.peer,
+                    penalty: Penalty::MalformedFrame,
                     reason: e.to_string(),
                 });
                 self.close(
