@@ -22,9 +22,9 @@ use hobbits_chain::{
 const BIN: &str = env!("CARGO_BIN_EXE_hobbits-node");
 const DEADLINE: Duration = Duration::from_secs(60);
 /// Blocks of the source chain (one per slot).
-const CHAIN_LEN: u64 = 6000;
+const CHAIN_LEN: u64 = 3000;
 /// Kill the syncing node once it reports this slot imported.
-const KILL_AFTER_SLOT: u64 = 1000;
+const KILL_AFTER_SLOT: u64 = 800;
 
 /// A running `hobbits-node run`, killed (SIGKILL) and reaped on drop.
 struct Node {
@@ -84,7 +84,10 @@ impl Node {
                         return l;
                     }
                 }
-                Err(_) => panic!("no stdout line starting with {prefix:?}: {:?}", self.seen_out),
+                Err(_) => panic!(
+                    "no stdout line starting with {prefix:?}: {:?}",
+                    self.seen_out
+                ),
             }
         }
     }
@@ -185,11 +188,14 @@ fn genesis() -> Genesis {
         .expect("genesis")
 }
 
-/// A chain of `n` blocks (slots 1..=n) on the default genesis.
-fn build_chain(n: u64) -> Vec<BeaconBlock> {
-    let mut store = MemoryStore::new(genesis().block, StoreConfig::default()).expect("store");
+/// A data directory holding a chain of `n` blocks (slots 1..=n) on the default genesis,
+/// committed without fsync and flushed once; returns the blocks.
+fn prepare_data_dir(dir: &Path, n: u64) -> Vec<BeaconBlock> {
+    let mut store =
+        PersistentStore::open_in_dir(dir, &genesis(), StoreConfig::default()).expect("open");
+    store.set_durability(CommitDurability::Deferred);
     let producer = BlockProducer::new("cli-persist source", 3);
-    (1..=n)
+    let blocks = (1..=n)
         .map(|slot| {
             let b = producer
                 .produce_on_head(&store, Slot(slot))
@@ -197,19 +203,9 @@ fn build_chain(n: u64) -> Vec<BeaconBlock> {
             store.import_block(b.clone()).expect("import");
             b
         })
-        .collect()
-}
-
-/// A data directory holding `blocks` (imported in large batches, flushed once).
-fn prepare_data_dir(dir: &Path, blocks: &[BeaconBlock]) {
-    let mut store =
-        PersistentStore::open_in_dir(dir, &genesis(), StoreConfig::default()).expect("open");
-    store.set_durability(CommitDurability::Deferred);
-    for chunk in blocks.chunks(1000) {
-        let results = store.import_blocks(chunk.to_vec()).expect("batch");
-        assert!(results.iter().all(Result::is_ok));
-    }
+        .collect();
     store.flush().expect("flush");
+    blocks
 }
 
 /// Parses "store persistent PATH: reopened N blocks, head slot S, finalized epoch E".
@@ -230,9 +226,8 @@ fn reopened(line: &str) -> (u64, u64, u64) {
 
 #[test]
 fn a_node_killed_mid_sync_reopens_a_consistent_store_and_resumes() {
-    let chain = build_chain(CHAIN_LEN);
     let source_dir = TempDir::new("persist-source");
-    prepare_data_dir(source_dir.path(), &chain);
+    let chain = prepare_data_dir(source_dir.path(), CHAIN_LEN);
     let mut source = Node::start(&["--data-dir", source_dir.arg(), "--log", "warn"]);
     let line = source.wait_stdout("store persistent ");
     assert_eq!(reopened(&line).1, CHAIN_LEN, "{line}");
@@ -261,20 +256,35 @@ fn a_node_killed_mid_sync_reopens_a_consistent_store_and_resumes() {
     // 2. The database opens and is consistent: every stored block is a whole block of the source
     //    chain, head and finalized checkpoint are exactly the source chain's at that height.
     let (head_slot, blocks, finalized) = {
-        let store = PersistentStore::open_in_dir(sync_dir.path(), &genesis(), StoreConfig::default())
-            .expect("the killed node's database opens");
+        let store =
+            PersistentStore::open_in_dir(sync_dir.path(), &genesis(), StoreConfig::default())
+                .expect("the killed node's database opens");
         let head = store.head();
         assert!(head.slot.0 >= KILL_AFTER_SLOT - 1, "head {head:?}");
-        assert!(head.slot.0 < CHAIN_LEN, "not everything was synced: {head:?}");
-        assert_eq!(store.block_count() as u64, head.slot.0 + 1, "no gaps, no extras");
+        assert!(
+            head.slot.0 < CHAIN_LEN,
+            "not everything was synced: {head:?}"
+        );
+        assert_eq!(
+            store.block_count() as u64,
+            head.slot.0 + 1,
+            "no gaps, no extras"
+        );
         assert_eq!(head.root, chain[head.slot.0 as usize - 1].signing_root());
         let mut expected = MemoryStore::new(genesis().block, StoreConfig::default()).expect("m");
         for b in &chain[..head.slot.0 as usize] {
             expected.import_block(b.clone()).expect("import");
         }
-        assert_eq!(store.finalized_checkpoint(), expected.finalized_checkpoint());
+        assert_eq!(
+            store.finalized_checkpoint(),
+            expected.finalized_checkpoint()
+        );
         assert!(store.finalized_checkpoint().epoch.0 > 0, "finality moved");
-        (head.slot.0, store.block_count() as u64, store.finalized_checkpoint())
+        (
+            head.slot.0,
+            store.block_count() as u64,
+            store.finalized_checkpoint(),
+        )
     };
 
     // 3. Restart on the same data directory: it reopens what was stored and sync resumes just
@@ -291,10 +301,17 @@ fn a_node_killed_mid_sync_reopens_a_consistent_store_and_resumes() {
             .then(|| log_value(l, "imported below "))
             .flatten()
     });
-    assert_eq!(resumed_at, head_slot + 1, "first batch starts at the reopened head");
+    assert_eq!(
+        resumed_at,
+        head_slot + 1,
+        "first batch starts at the reopened head"
+    );
     let end = Instant::now() + DEADLINE;
     while best_slot(&restarted.uri()) != Some(CHAIN_LEN) {
-        assert!(Instant::now() < end, "restarted node never reached {CHAIN_LEN}");
+        assert!(
+            Instant::now() < end,
+            "restarted node never reached {CHAIN_LEN}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     // Blocks fetched after the restart: only the missing ones (sync counts what it imports).
@@ -340,7 +357,7 @@ fn a_bad_data_dir_exits_with_status_2_and_says_why() {
 
     // Another chain's database (other network id), also through HOBBITS_DATA_DIR.
     let chain_dir = dir.path().join("chain");
-    prepare_data_dir(&chain_dir, &[]);
+    prepare_data_dir(&chain_dir, 0);
     let out = Command::new(BIN)
         .args(["run", "--listen", "127.0.0.1:0", "--network-id", "9"])
         .env("HOBBITS_DATA_DIR", &chain_dir)
@@ -359,8 +376,11 @@ fn a_bad_data_dir_exits_with_status_2_and_says_why() {
 
     // The same directory through the TOML file, once the holder is gone: it starts.
     let toml = dir.path().join("node.toml");
-    std::fs::write(&toml, format!("data_dir = {:?}\n", chain_dir.to_str().expect("path")))
-        .expect("write");
+    std::fs::write(
+        &toml,
+        format!("data_dir = {:?}\n", chain_dir.to_str().expect("path")),
+    )
+    .expect("write");
     let mut node = Node::start(&["--config", toml.to_str().expect("path")]);
     let line = node.wait_stdout("store persistent ");
     assert_eq!(reopened(&line), (1, 0, 0), "{line}");
