@@ -1,0 +1,250 @@
+//! Embedding the node's actors in your own client: the client brings its own `ChainStore` (here
+//! `CountingStore`, a real implementation of the trait that delegates to a `MemoryStore` and logs
+//! and counts every import) and its own actor, `ClientActor`, which reacts to typed events:
+//! `PeerHandshaked` and `PeerDisconnected` from the peer manager, `BlockImported` (with the new
+//! head) from gossip and sync. A second, producing node dials it; after five blocks the producer
+//! shuts down, the client sees it leave, prints what its store counted and exits 0 (1 after 15 s
+//! without that).
+//!
+//! ```sh
+//! cargo run --example embed_client
+//! ```
+
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use hobbits_actors::chain_store::GetHead;
+use hobbits_actors::gossip::{
+    start_node_with_sync_gossip, BlockImported, SubscribeChainEvents, SyncGossipConfig,
+};
+use hobbits_actors::node::memory_store;
+use hobbits_actors::{
+    NodeConfig, NodeHooks, NodeId, PeerDisconnected, PeerHandshaked, PeerUri, ProducerConfig,
+    Subscribe,
+};
+use hobbits_chain::store::{AttestationImported, BlockRootSlot, Head, ImportOutcome};
+use hobbits_chain::{
+    Attestation, BeaconBlock, BeaconBlockHeader, BeaconState, ChainError, ChainStore, Checkpoint,
+    MemoryStore, Root, Slot,
+};
+use tokio::sync::mpsc;
+
+const BLOCKS: u64 = 5;
+const DEADLINE: Duration = Duration::from_secs(15);
+
+/// The client's store: every call goes to the wrapped `MemoryStore`; imports are logged and
+/// counted (a real client would persist, index or feed its own state here).
+struct CountingStore {
+    inner: MemoryStore,
+    imports: Arc<AtomicU64>,
+}
+
+impl ChainStore for CountingStore {
+    fn import_block(&mut self, block: BeaconBlock) -> Result<ImportOutcome, ChainError> {
+        let result = self.inner.import_block(block);
+        if let Ok(o) = &result {
+            let n = self.imports.fetch_add(1, Ordering::Relaxed) + 1;
+            println!("  [store] import #{n}: slot {} root {}", o.slot.0, o.root);
+        }
+        result
+    }
+    fn block(&self, root: &Root) -> Option<BeaconBlock> {
+        self.inner.block(root)
+    }
+    fn header(&self, root: &Root) -> Option<BeaconBlockHeader> {
+        self.inner.header(root)
+    }
+    fn resolve_root(&self, root: &Root) -> Option<Root> {
+        self.inner.resolve_root(root)
+    }
+    fn head(&self) -> Head {
+        self.inner.head()
+    }
+    fn genesis_root(&self) -> Root {
+        self.inner.genesis_root()
+    }
+    fn finalized_checkpoint(&self) -> Checkpoint {
+        self.inner.finalized_checkpoint()
+    }
+    fn slots_per_epoch(&self) -> u64 {
+        self.inner.slots_per_epoch()
+    }
+    fn canonical_at_or_before(&self, slot: Slot) -> Option<BlockRootSlot> {
+        self.inner.canonical_at_or_before(slot)
+    }
+    fn canonical_in_range(&self, start: Slot, end: Slot, limit: usize) -> Vec<BlockRootSlot> {
+        self.inner.canonical_in_range(start, end, limit)
+    }
+    fn best_descendant(&self, root: &Root) -> Option<Root> {
+        self.inner.best_descendant(root)
+    }
+    fn blocks_in_slot_order(&self, max_slot: Slot) -> Vec<BeaconBlock> {
+        self.inner.blocks_in_slot_order(max_slot)
+    }
+    fn block_count(&self) -> usize {
+        self.inner.block_count()
+    }
+    fn import_attestation(
+        &mut self,
+        attestation: Attestation,
+    ) -> Result<AttestationImported, ChainError> {
+        self.inner.import_attestation(attestation)
+    }
+    fn attestation(&self, hash: &Root) -> Option<Attestation> {
+        self.inner.attestation(hash)
+    }
+    fn insert_state(&mut self, state: BeaconState) -> Root {
+        self.inner.insert_state(state)
+    }
+    fn state(&self, root: &Root) -> Option<BeaconState> {
+        self.inner.state(root)
+    }
+}
+
+/// What the client tells `main`.
+#[derive(Debug)]
+enum ClientNews {
+    HeadAt(u64),
+    PeerLeft,
+}
+
+/// The client's own actor: receives the node's events as typed messages.
+#[derive(Debug)]
+struct ClientActor {
+    news: mpsc::UnboundedSender<ClientNews>,
+}
+
+impl Actor for ClientActor {
+    type Context = Context<Self>;
+}
+
+impl Handler<PeerHandshaked> for ClientActor {
+    type Result = ();
+    fn handle(&mut self, msg: PeerHandshaked, _: &mut Context<Self>) {
+        println!(
+            "[client] peer connected: {} {} ({:?}), node id {:?}, its head slot {}",
+            msg.peer, msg.addr, msg.direction, msg.node_id, msg.hello.best_slot.0
+        );
+    }
+}
+
+impl Handler<PeerDisconnected> for ClientActor {
+    type Result = ();
+    fn handle(&mut self, msg: PeerDisconnected, _: &mut Context<Self>) {
+        println!(
+            "[client] peer left: {} {} ({:?})",
+            msg.peer, msg.addr, msg.reason
+        );
+        let _ = self.news.send(ClientNews::PeerLeft);
+    }
+}
+
+impl Handler<BlockImported> for ClientActor {
+    type Result = ();
+    fn handle(&mut self, msg: BlockImported, _: &mut Context<Self>) {
+        let from = msg.from.map_or_else(|| "-".to_string(), |p| p.to_string());
+        println!(
+            "[client] block received: slot {} via {:?} from {from}",
+            msg.outcome.slot.0, msg.source
+        );
+        if let Some(head) = msg.new_head() {
+            println!("[client] new head: slot {} root {}", head.slot.0, head.root);
+            let _ = self.news.send(ClientNews::HeadAt(head.slot.0));
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
+    let end = Instant::now() + DEADLINE;
+    // The embedding client: its own store and its own actor.
+    let mut config = NodeConfig::local_test();
+    config.node_id = NodeId(100);
+    let imports = Arc::new(AtomicU64::new(0));
+    let store = CountingStore {
+        inner: memory_store(&config)?,
+        imports: imports.clone(),
+    };
+    let (client, sg) = start_node_with_sync_gossip(
+        config,
+        Box::new(store),
+        NodeHooks::default(),
+        SyncGossipConfig::default(),
+    )
+    .await?;
+    let (news_tx, mut news) = mpsc::unbounded_channel();
+    let me = ClientActor { news: news_tx }.start();
+    client
+        .manager
+        .send(Subscribe {
+            handshaked: Some(me.clone().recipient()),
+            disconnected: Some(me.clone().recipient()),
+            gossip: None,
+        })
+        .await?;
+    for events in [sg.gossip.clone().recipient(), sg.sync.clone().recipient()] {
+        events
+            .send(SubscribeChainEvents {
+                imported: Some(me.clone().recipient()),
+                penalized: None,
+            })
+            .await?;
+    }
+    println!("client node listening on {}", client.listen_addr);
+
+    // Another node, producing a block every 200 ms, dials the client.
+    let mut producer_config = NodeConfig::local_test();
+    producer_config.node_id = NodeId(200);
+    producer_config.peers = vec![PeerUri::from_socket_addr(client.listen_addr)];
+    producer_config.producer = Some(ProducerConfig {
+        slot_duration: Duration::from_millis(200),
+    });
+    let producer_store = memory_store(&producer_config)?;
+    let (producer, _) = start_node_with_sync_gossip(
+        producer_config,
+        Box::new(producer_store),
+        NodeHooks::default(),
+        SyncGossipConfig::default(),
+    )
+    .await?;
+    println!("producer node listening on {}", producer.listen_addr);
+
+    let mut stopping = false;
+    loop {
+        let left = end.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, news.recv()).await {
+            Ok(Some(ClientNews::HeadAt(slot))) if slot >= BLOCKS && !stopping => {
+                println!("[client] {BLOCKS} blocks in: stopping the producer node");
+                stopping = true;
+                producer.shutdown(Duration::from_secs(2)).await;
+            }
+            Ok(Some(ClientNews::PeerLeft)) if stopping => break,
+            Ok(Some(_)) => {}
+            _ => anyhow::bail!(
+                "the client did not see {BLOCKS} blocks and the producer leave in {DEADLINE:?}"
+            ),
+        }
+    }
+    let head = client.store.send(GetHead).await?;
+    let counted = imports.load(Ordering::Relaxed);
+    println!(
+        "[client] done: its store counted {counted} imports, head slot {}",
+        head.slot.0
+    );
+    anyhow::ensure!(counted >= BLOCKS, "the store counted {counted} imports");
+    client.shutdown(Duration::from_secs(2)).await;
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let system = actix_rt::System::new();
+    match system.block_on(run()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
