@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use clap::Args;
 use hobbits_actors::gossip::{start_node_with_sync_gossip, SyncGossipConfig};
-use hobbits_actors::node::{memory_store, persistent_store, NodeError};
 use hobbits_actors::metrics::{Metrics, MetricsServer, MetricsSources};
+use hobbits_actors::node::{memory_store, persistent_store, NodeError};
 use hobbits_actors::settings::{LimitSettings, NodeSettings, TimeoutSettings};
 use hobbits_actors::{NodeHooks, PeerUri};
 use hobbits_chain::{ChainStore, PersistError};
