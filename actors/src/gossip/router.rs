@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use hobbits_chain::{HashTreeRoot, Root};
 use hobbits_codec::{GossipEnvelope, GossipHeader, GossipObject, MessageHash, Topic};
+use sha2::{Digest, Sha256};
 use ssz::Encode;
 
 use crate::gossip::cache::{SeenCache, SeenKey};
@@ -209,6 +210,14 @@ fn object_hash(object: &GossipObject) -> Root {
     }
 }
 
+/// The seen-cache key of a validated full message (`message_hash`, `hash`).
+fn validated_key(message: MessageHash, hash: Root) -> SeenKey {
+    let mut h = Sha256::new();
+    h.update(message.0);
+    h.update(hash.0);
+    SeenKey::Validated(h.finalize().into())
+}
+
 fn object_topic(object: &GossipObject) -> Topic {
     match object {
         GossipObject::Block(_) => Topic::Block,
@@ -254,6 +263,7 @@ impl GossipRouter {
     fn mark_seen(&mut self, message: Option<MessageHash>, hash: Root, now: Instant) {
         if let Some(m) = message {
             self.seen.insert(SeenKey::Message(m.0), now);
+            self.seen.insert(validated_key(m, hash), now);
         }
         self.seen.insert(SeenKey::Object(hash.0), now);
     }
@@ -307,6 +317,14 @@ impl GossipRouter {
         if !envelope.message_hash_matches() {
             return self.invalid(PenaltyReason::MessageHashMismatch);
         }
+        // Fast path for the common duplicate: the body is byte-for-byte one already validated
+        // (its SHA-256 is a validated `message_hash`) and the frame names that body's `hash`, so
+        // decoding and hash_tree_root would only repeat a check that passed. Read-only: a frame
+        // that fails here still goes through the full validation below.
+        let message = envelope.header.message_hash;
+        if self.seen.contains(&validated_key(message, hash), now) {
+            return self.duplicate(peer, hash);
+        }
         let object = match envelope.decode_object() {
             Ok(Some(o)) => o,
             Ok(None) => return self.invalid(PenaltyReason::HashMismatch),
@@ -319,7 +337,7 @@ impl GossipRouter {
         if object_hash(&object) != hash {
             return self.invalid(PenaltyReason::HashMismatch);
         }
-        let message = Some(envelope.header.message_hash);
+        let message = Some(message);
         if self.in_progress.contains_key(&hash) || self.is_seen(message, hash, now) {
             return self.duplicate(peer, hash);
         }

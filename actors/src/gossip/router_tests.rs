@@ -109,6 +109,36 @@ fn a_mismatched_message_hash_is_invalid_and_does_not_poison_the_cache() {
 }
 
 #[test]
+fn a_seen_body_under_another_seen_hash_is_still_invalid_not_a_duplicate() {
+    // The duplicate fast path keys on the validated (message_hash, hash) pair, so replaying a
+    // validated body while naming another validated object's hash is caught and penalised.
+    let mut r = router();
+    let now = Instant::now();
+    let (b1, b2) = (block(1), block(2));
+    assert!(matches!(
+        recv(&mut r, 1, &full(&b1), now),
+        Verdict::Import { .. }
+    ));
+    assert!(matches!(
+        recv(&mut r, 1, &full(&b2), now),
+        Verdict::Import { .. }
+    ));
+    let mut liar = full(&b1);
+    liar.header.hash = b2.hash_tree_root();
+    assert_eq!(
+        recv(&mut r, 9, &liar, now),
+        Verdict::Invalid {
+            reason: PenaltyReason::HashMismatch
+        }
+    );
+    // The honest copy of either is a duplicate (the fast path), never a second import.
+    assert_eq!(recv(&mut r, 2, &full(&b1), now), Verdict::Duplicate);
+    assert_eq!(recv(&mut r, 2, &full(&b2), now), Verdict::Duplicate);
+    let s = r.stats();
+    assert_eq!((s.duplicate, s.invalid), (2, 1));
+}
+
+#[test]
 fn a_hash_that_is_not_the_objects_root_is_invalid_and_does_not_poison_the_cache() {
     let mut r = router();
     let now = Instant::now();
