@@ -12,7 +12,7 @@
 #   MAX_LEN=N                            libFuzzer -max_len (default: per target, below)
 #   FUZZ_ARGS="..."                      extra libFuzzer flags
 # The corpus lives in fuzz/corpus/TARGET (git-ignored) and starts from the committed fuzz/seeds/TARGET
-# (regenerate them with `cargo run --bin gen_seeds` in fuzz/). Crashes land in fuzz/artifacts/TARGET.
+# (regenerate them with `cargo run --example gen_seeds` in fuzz/). Crashes land in fuzz/artifacts/TARGET.
 set -euo pipefail
 
 cd "$(dirname "$0")"

@@ -4,7 +4,7 @@
 //! reference attestation of `chain/testdata`), and snapshots of a small chain. Each seed is
 //! prefixed with the selector bytes its target reads (see `hobbits_fuzz`). Handles no messages.
 //!
-//! Run: `cd fuzz && cargo run --bin gen_seeds` (deterministic: same files every time).
+//! Run: `cd fuzz && cargo run --example gen_seeds` (deterministic: same files every time).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -25,8 +25,8 @@ use hobbits_codec::{
 use ssz::{Decode, Encode};
 use ssz_types::VariableList;
 
-const FRAMES_TSV: &str = include_str!("../../../codec/testdata/frames.tsv");
-const ATTESTATION_HEX: &str = include_str!("../../../chain/testdata/attestation-v0.8.1.ssz.hex");
+const FRAMES_TSV: &str = include_str!("../../codec/testdata/frames.tsv");
+const ATTESTATION_HEX: &str = include_str!("../../chain/testdata/attestation-v0.8.1.ssz.hex");
 
 struct Seeds {
     root: PathBuf,
