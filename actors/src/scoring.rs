@@ -189,6 +189,11 @@ impl TokenBucket {
         }
     }
 
+    /// Time for one token to refill (1 / rate).
+    pub fn refill_interval(&self) -> Duration {
+        Duration::from_secs_f64(1.0 / self.rate.max(1e-9))
+    }
+
     /// Takes a token if one is available at `now`.
     pub fn try_take(&mut self, now: Instant) -> bool {
         let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
@@ -303,6 +308,7 @@ mod tests {
         // 10 per second: one token every 100 ms.
         assert!(b.try_take(t0 + Duration::from_millis(100)));
         assert!(!b.try_take(t0 + Duration::from_millis(150)));
+        assert_eq!(b.refill_interval(), Duration::from_millis(100));
         // A long pause refills to the burst, never more.
         let t1 = t0 + Duration::from_secs(60);
         assert_eq!((0..8).filter(|_| b.try_take(t1)).count(), 5);

@@ -125,6 +125,8 @@ pub struct GossipStats {
     pub already_known: u64,
     /// Messages dropped because too many objects were in progress.
     pub overloaded: u64,
+    /// Hashes held in the seen-cache now (a gauge; at most `seen_capacity`).
+    pub seen_entries: u64,
 }
 
 /// What to do with a received message.
@@ -247,7 +249,10 @@ impl GossipRouter {
 
     /// The counters.
     pub fn stats(&self) -> GossipStats {
-        self.stats
+        GossipStats {
+            seen_entries: self.seen.len() as u64,
+            ..self.stats
+        }
     }
 
     /// Objects being imported or fetched.
@@ -316,6 +321,15 @@ impl GossipRouter {
         // Validate first: nothing below this block may touch the seen-cache for a lying frame.
         if !envelope.message_hash_matches() {
             return self.invalid(PenaltyReason::MessageHashMismatch);
+        }
+        // A copy of a message already validated (its message_hash, now known to be the SHA-256 of
+        // this very body, is in the cache) is a duplicate without decoding or hashing the object
+        // again: a flood of copies costs one SHA-256 each. The cache is only read here.
+        if self
+            .seen
+            .contains(&SeenKey::Message(envelope.header.message_hash.0), now)
+        {
+            return self.duplicate(peer, hash);
         }
         // Fast path for the common duplicate: the body is byte-for-byte one already validated
         // (its SHA-256 is a validated `message_hash`) and the frame names that body's `hash`, so

@@ -80,6 +80,8 @@ struct SessionInfo {
     direction: Direction,
     hello: Option<Hello>,
     node_id: Option<NodeId>,
+    /// Scored over the threshold: disconnecting, further reports ignored.
+    banned: bool,
 }
 
 /// Who hears about peers.
@@ -221,6 +223,7 @@ impl PeerManager {
                 direction,
                 hello: None,
                 node_id: None,
+                banned: false,
             },
         );
     }
@@ -301,10 +304,13 @@ impl PeerManager {
 
     /// Scores an offence of `peer`; at the threshold, bans it and closes its connection.
     fn penalize(&mut self, peer: PeerId, penalty: Penalty, reason: &str) {
-        let Some(info) = self.sessions.get(&peer) else {
+        let Some(info) = self.sessions.get_mut(&peer) else {
             debug!(%peer, ?penalty, "penalty for a peer already gone");
             return;
         };
+        if info.banned {
+            return; // reports still in flight from a peer being disconnected
+        }
         self.stats.penalties += 1;
         let ip = info.addr.ip();
         let ban_ip = ip_bannable(ip, self.settings.scoring.ban_loopback_ips);
@@ -325,6 +331,7 @@ impl PeerManager {
                 if let Some(node) = info.node_id {
                     self.table.ban_node(node, now);
                 }
+                info.banned = true;
                 self.stats.bans += 1;
                 warn!(%peer, %ip, node_id = ?info.node_id, ip_banned = ban_ip, ?penalty, score, reason, ban = ?self.settings.session.timeouts.ban, "peer banned");
                 info.handle.addr.do_send(Disconnect {

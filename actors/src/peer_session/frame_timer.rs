@@ -1,11 +1,19 @@
-//! Slowloris defence of a [`super::PeerSession`]: [`TimedCodec`] wraps the frame codec and
-//! remembers since when a partial frame has been buffered ([`PartialSince`]); the session checks
-//! it on a timer and closes a connection whose frame stays incomplete for `Timeouts::frame`.
-//! Handles and sends no messages.
+//! Read-side guards of a [`super::PeerSession`]. Slowloris: [`TimedCodec`] wraps the frame codec
+//! and remembers since when a partial frame has been buffered ([`PartialSince`]); the session
+//! checks it on a timer and closes a connection whose frame stays incomplete for `Timeouts::frame`.
+//! Floods: [`Pausable`] wraps the read stream so the session can stop reading a peer until a
+//! given instant ([`ReadPause`]; its bytes wait in the socket buffers, TCP backpressure) while the
+//! rest of the actor (writes, served requests, mailbox) keeps running. Handles and sends no
+//! messages.
 
 use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+
+use futures_util::Stream;
 
 use bytes::BytesMut;
 use hobbits_codec::{CodecError, Frame, FrameCodec};
@@ -62,6 +70,62 @@ impl Decoder for TimedCodec {
 
     fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, CodecError> {
         self.inner.decode_eof(src)
+    }
+}
+
+/// Until when the session does not read its socket (`None`: reading).
+#[derive(Debug, Clone, Default)]
+pub struct ReadPause(Rc<Cell<Option<Instant>>>);
+
+impl ReadPause {
+    /// Stops reading until `until` (a later pause extends an earlier one).
+    pub fn pause_until(&self, until: Instant) {
+        let next = self.0.get().map_or(until, |u| u.max(until));
+        self.0.set(Some(next));
+    }
+}
+
+/// A stream that yields nothing while its [`ReadPause`] is set, waking up when it ends.
+#[derive(Debug)]
+pub struct Pausable<S> {
+    inner: S,
+    pause: ReadPause,
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<S> Pausable<S> {
+    /// Wraps `inner`.
+    pub fn new(inner: S, pause: ReadPause) -> Self {
+        Pausable {
+            inner,
+            pause,
+            sleep: None,
+        }
+    }
+}
+
+impl<S: Stream + Unpin> Stream for Pausable<S> {
+    type Item = S::Item;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
+        let this = self.get_mut();
+        if let Some(until) = this.pause.0.get() {
+            if Instant::now() < until {
+                let deadline = tokio::time::Instant::from_std(until);
+                let sleep = this
+                    .sleep
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+                if sleep.deadline() != deadline {
+                    sleep.as_mut().reset(deadline);
+                }
+                if sleep.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+            }
+            this.pause.0.set(None);
+            this.sleep = None;
+        }
+        Pin::new(&mut this.inner).poll_next(cx)
     }
 }
 

@@ -130,6 +130,10 @@ impl PeerSession {
                 Penalty::RateLimited,
                 format!("{method} over the rate limit"),
             );
+            // Stop reading this peer until the next token is due: its flood then waits in the
+            // socket buffers (TCP backpressure) instead of costing this node decoding time.
+            let resume = std::time::Instant::now() + self.rpc_bucket.refill_interval();
+            self.read_pause.pause_until(resume);
             return;
         }
         let request = match env.decode_payload() {

@@ -50,7 +50,7 @@ use crate::scoring::{Penalty, TokenBucket};
 
 mod frame_timer;
 mod inbound_rpc;
-pub use frame_timer::{PartialSince, TimedCodec};
+pub use frame_timer::{PartialSince, Pausable, ReadPause, TimedCodec};
 mod measure;
 use crate::rpc_tracker::{RequestTracker, RpcError};
 
@@ -141,6 +141,7 @@ pub struct PeerSession {
     close_reason: Option<DisconnectReason>,
     stats: SessionStats,
     partial: PartialSince,
+    read_pause: ReadPause,
     rpc_bucket: TokenBucket,
     pinger: PingTracker,
 }
@@ -180,7 +181,11 @@ impl PeerSession {
             let (read, write) = stream.into_split();
             let partial = PartialSince::default();
             let codec = TimedCodec::new(FrameCodec::new(limits), partial.clone());
-            let read_handle = ctx.add_stream(FramedRead::new(read, codec));
+            let read_pause = ReadPause::default();
+            let read_handle = ctx.add_stream(Pausable::new(
+                FramedRead::new(read, codec),
+                read_pause.clone(),
+            ));
             let rpc_bucket = TokenBucket::new(
                 settings.limits.rpc_rate_per_sec,
                 settings.limits.rpc_burst,
@@ -208,6 +213,7 @@ impl PeerSession {
                 close_reason: None,
                 stats: SessionStats::default(),
                 partial,
+                read_pause,
                 rpc_bucket,
                 pinger: PingTracker::new(),
             }
