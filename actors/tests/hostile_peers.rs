@@ -191,7 +191,7 @@ async fn a_gossip_flood_is_bounded_not_relayed_and_gets_the_peer_banned() {
 
     let (valid_hash, valid) = attestation_message(3);
     let dup_frame = valid.to_frame().expect("frame");
-    let dups = encode_all(std::iter::repeat(dup_frame).take(DUPLICATES));
+    let dups = encode_all(std::iter::repeat_n(dup_frame, DUPLICATES));
     // Distinct junk: correct message_hash of a body that is no attestation.
     let junk = encode_all((0..JUNK as u64).map(|i| {
         let body = Bytes::from(i.to_be_bytes().repeat(3));
