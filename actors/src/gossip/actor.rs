@@ -28,13 +28,14 @@ use crate::gossip::events::{
     SubscribeChainEvents,
 };
 use crate::gossip::router::{
-    GossipConfig, GossipError, GossipRouter, GossipStats, ImportVerdict, Relay, Verdict,
+    CheckedObject, GossipConfig, GossipError, GossipRouter, GossipStats, ImportVerdict, Relay,
+    Verdict,
 };
 use crate::peer_session::{Disconnect, SessionHandle};
 use crate::peer_table::PeerId;
 use crate::rpc::{RpcRequest, RpcResponse};
 use crate::sync::actor::OrphanBlockReceived;
-use crate::sync::store_ops::{import_attestation, import_block, is_known};
+use crate::sync::store_ops::{import_attestation, import_hashed_block, is_known};
 
 /// GOODBYE code sent to a peer disconnected for staying slow (custom codes are above 1000).
 pub const GOODBYE_SLOW_PEER: u64 = 1002;
@@ -148,16 +149,16 @@ impl GossipActor {
     fn import(
         &mut self,
         hash: Root,
-        object: GossipObject,
+        object: CheckedObject,
         from: PeerId,
         source: ImportSource,
         ctx: &mut Context<Self>,
     ) {
         let store = self.links.store.clone();
         match object {
-            GossipObject::Block(block) => {
-                let orphan = block.clone();
-                let fut = async move { import_block(&store, block).await };
+            CheckedObject::Block(block) => {
+                let orphan = block.block().clone();
+                let fut = async move { import_hashed_block(&store, block).await };
                 ctx.spawn(fut.into_actor(self).map(move |result, act, _| {
                     let verdict = block_verdict(&result);
                     match (&verdict, result) {
@@ -190,7 +191,7 @@ impl GossipActor {
                     }
                 }));
             }
-            GossipObject::Attestation(attestation) => {
+            CheckedObject::Attestation(attestation) => {
                 let fut = async move { import_attestation(&store, attestation).await };
                 ctx.spawn(fut.into_actor(self).map(move |result, act, _| {
                     let verdict = match result {

@@ -17,5 +17,7 @@ pub use actor::{
     GetGossipStats, GossipActor, GossipLinks, PublishAttestation, PublishBlock, GOODBYE_SLOW_PEER,
 };
 pub use events::{BlockImported, ImportSource, PeerPenalized, PenaltyReason, SubscribeChainEvents};
-pub use router::{GossipConfig, GossipError, GossipRouter, GossipStats, ImportVerdict, Verdict};
+pub use router::{
+    CheckedObject, GossipConfig, GossipError, GossipRouter, GossipStats, ImportVerdict, Verdict,
+};
 pub use wiring::{start_node_with_sync_gossip, SyncGossip, SyncGossipConfig, SyncGossipError};

@@ -21,7 +21,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use hobbits_chain::{HashTreeRoot, Root};
+use hobbits_chain::{Attestation, HashTreeRoot, HashedBlock, Root};
 use hobbits_codec::{GossipEnvelope, GossipHeader, GossipObject, MessageHash, Topic};
 use sha2::{Digest, Sha256};
 use ssz::Encode;
@@ -146,8 +146,8 @@ pub enum Verdict {
     Import {
         /// Object hash (hash_tree_root).
         hash: Root,
-        /// The object.
-        object: GossipObject,
+        /// The object, checked against `hash`.
+        object: CheckedObject,
     },
     /// Fetch the announced object from the sender, then report with
     /// [`GossipRouter::on_fetched`].
@@ -159,6 +159,49 @@ pub enum Verdict {
         /// Who announced it.
         peer: PeerId,
     },
+}
+
+/// An object whose hash_tree_root was checked; a block keeps its header so the store does not
+/// hash its body a second time (`ChainStore::import_hashed_block`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum CheckedObject {
+    /// A block and its header.
+    Block(HashedBlock),
+    /// An attestation.
+    Attestation(Attestation),
+}
+
+impl CheckedObject {
+    /// Hashes `object` (a block's body once) and returns it with its hash_tree_root.
+    pub fn new(object: GossipObject) -> (Self, Root) {
+        match object {
+            GossipObject::Block(b) => {
+                let b = HashedBlock::new(b);
+                let root = b.hash_tree_root();
+                (CheckedObject::Block(b), root)
+            }
+            GossipObject::Attestation(a) => {
+                let root = HashTreeRoot::hash_tree_root(&a);
+                (CheckedObject::Attestation(a), root)
+            }
+        }
+    }
+
+    /// Its SSZ.
+    fn ssz(&self) -> Bytes {
+        match self {
+            CheckedObject::Block(b) => Bytes::from(b.block().as_ssz_bytes()),
+            CheckedObject::Attestation(a) => Bytes::from(a.as_ssz_bytes()),
+        }
+    }
+
+    /// Its topic.
+    pub fn topic(&self) -> Topic {
+        match self {
+            CheckedObject::Block(_) => Topic::Block,
+            CheckedObject::Attestation(_) => Topic::Attestation,
+        }
+    }
 }
 
 /// How importing an object ended.
@@ -322,19 +365,11 @@ impl GossipRouter {
         if !envelope.message_hash_matches() {
             return self.invalid(PenaltyReason::MessageHashMismatch);
         }
-        // A copy of a message already validated (its message_hash, now known to be the SHA-256 of
-        // this very body, is in the cache) is a duplicate without decoding or hashing the object
-        // again: a flood of copies costs one SHA-256 each. The cache is only read here.
-        if self
-            .seen
-            .contains(&SeenKey::Message(envelope.header.message_hash.0), now)
-        {
-            return self.duplicate(peer, hash);
-        }
-        // Fast path for the common duplicate: the body is byte-for-byte one already validated
-        // (its SHA-256 is a validated `message_hash`) and the frame names that body's `hash`, so
-        // decoding and hash_tree_root would only repeat a check that passed. Read-only: a frame
-        // that fails here still goes through the full validation below.
+        // A copy of a message already validated is a duplicate without decoding or hashing the
+        // object again (a flood of copies costs one SHA-256 each): its body is byte-for-byte one
+        // already validated (its SHA-256 is a validated `message_hash`) AND it names that body's
+        // `hash` (keyed on the pair, so a seen body under another object's hash is still
+        // checked and penalised). Read-only: a frame that fails here is fully validated below.
         let message = envelope.header.message_hash;
         if self.seen.contains(&validated_key(message, hash), now) {
             return self.duplicate(peer, hash);
@@ -348,7 +383,8 @@ impl GossipRouter {
                 })
             }
         };
-        if object_hash(&object) != hash {
+        let (object, root) = CheckedObject::new(object);
+        if root != hash {
             return self.invalid(PenaltyReason::HashMismatch);
         }
         let message = Some(message);
@@ -387,7 +423,10 @@ impl GossipRouter {
         now_ms: u64,
         now: Instant,
     ) -> Option<Verdict> {
-        let object = object.filter(|o| object_hash(o) == hash);
+        let object = object
+            .map(CheckedObject::new)
+            .filter(|(_, root)| *root == hash)
+            .map(|(o, _)| o);
         let Some(object) = object else {
             if self.in_progress.remove(&hash).is_some() {
                 self.stats.fetch_failed += 1;
@@ -395,8 +434,7 @@ impl GossipRouter {
             return None;
         };
         let entry = self.in_progress.get_mut(&hash)?;
-        let envelope =
-            GossipEnvelope::new(object_topic(&object), hash, object_ssz(&object), now_ms);
+        let envelope = GossipEnvelope::new(object.topic(), hash, object.ssz(), now_ms);
         let message = Some(envelope.header.message_hash);
         entry.message = Some(envelope);
         self.stats.announced_fetched += 1;

@@ -4,7 +4,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use hobbits_chain::{
-    Attestation, BeaconBlock, BlockProducer, ChainStore, GenesisConfig, Root, Slot, StoreConfig,
+    Attestation, BeaconBlock, BlockProducer, ChainStore, GenesisConfig, HashedBlock, Root, Slot,
+    StoreConfig,
 };
 use hobbits_codec::{GossipEnvelope, GossipObject, MessageHash, Topic};
 use ssz::Encode;
@@ -57,7 +58,7 @@ fn a_valid_block_is_imported_then_relayed_once_to_everyone_but_its_senders() {
         v,
         Verdict::Import {
             hash: b.hash_tree_root(),
-            object: GossipObject::Block(b.clone())
+            object: CheckedObject::Block(HashedBlock::new(b.clone()))
         }
     );
     // The same message from peer 2 while importing: a duplicate, and peer 2 is not relayed to.

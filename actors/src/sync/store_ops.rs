@@ -4,7 +4,9 @@
 
 use actix::Addr;
 use hobbits_chain::store::ImportOutcome;
-use hobbits_chain::{Attestation, AttestationImported, BeaconBlock, ChainError, ChainStore, Root};
+use hobbits_chain::{
+    Attestation, AttestationImported, BeaconBlock, ChainError, ChainStore, HashedBlock, Root,
+};
 use tokio::sync::oneshot;
 
 use crate::chain_store::{ChainStoreActor, WithStore};
@@ -95,6 +97,19 @@ pub async fn import_block(
     block: BeaconBlock,
 ) -> Result<ImportOutcome, ChainError> {
     with_store(store, move |s| s.import_block(block))
+        .await
+        .unwrap_or(Err(ChainError::InvalidConfig {
+            reason: "chain store actor gone".to_string(),
+        }))
+}
+
+/// Imports one block whose body was already hashed (gossip checked its root) through the store
+/// actor, without hashing the body again.
+pub async fn import_hashed_block(
+    store: &Addr<ChainStoreActor>,
+    block: HashedBlock,
+) -> Result<ImportOutcome, ChainError> {
+    with_store(store, move |s| s.import_hashed_block(block))
         .await
         .unwrap_or(Err(ChainError::InvalidConfig {
             reason: "chain store actor gone".to_string(),

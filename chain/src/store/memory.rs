@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use crate::error::ChainError;
 use crate::store::{AttestationImported, BlockRootSlot, ChainStore, Head, ImportOutcome};
 use crate::types::{
-    Attestation, BeaconBlock, BeaconBlockHeader, BeaconState, Checkpoint, Epoch, Root, Slot,
+    Attestation, BeaconBlock, BeaconBlockHeader, BeaconState, Checkpoint, Epoch, HashedBlock, Root,
+    Slot,
 };
 
 /// Configuration of a [`MemoryStore`].
@@ -195,7 +196,16 @@ impl MemoryStore {
     /// anything: the persistent store writes this plan to disk before [`Self::apply_import`]
     /// applies the same plan in memory.
     pub(crate) fn plan_import(&self, block: &BeaconBlock) -> Result<ImportPlan, ChainError> {
-        let header = block.header();
+        self.plan_import_with(block, block.header())
+    }
+
+    /// [`Self::plan_import`] with the block's header already computed (`header` must be
+    /// `block.header()`: callers get it from a [`crate::HashedBlock`]).
+    pub(crate) fn plan_import_with(
+        &self,
+        block: &BeaconBlock,
+        header: BeaconBlockHeader,
+    ) -> Result<ImportPlan, ChainError> {
         let root = header.signing_root();
         let slot = block.slot;
         if self.blocks.contains_key(&root) {
@@ -425,6 +435,12 @@ pub(crate) struct HeadChange {
 impl ChainStore for MemoryStore {
     fn import_block(&mut self, block: BeaconBlock) -> Result<ImportOutcome, ChainError> {
         let plan = self.plan_import(&block)?;
+        Ok(self.apply_import(block, plan).0)
+    }
+
+    fn import_hashed_block(&mut self, block: HashedBlock) -> Result<ImportOutcome, ChainError> {
+        let (block, header) = block.into_parts();
+        let plan = self.plan_import_with(&block, header)?;
         Ok(self.apply_import(block, plan).0)
     }
 

@@ -29,7 +29,7 @@ use crate::rpc::{
 };
 use crate::types::{
     Attestation, BeaconBlock, BeaconBlockBody, BeaconBlockHeader, BeaconState, Checkpoint, Epoch,
-    Root, Slot,
+    HashedBlock, Root, Slot,
 };
 use ssz_types::VariableList;
 
@@ -153,6 +153,13 @@ pub trait ChainStore: Send {
     fn state(&self, root: &Root) -> Option<BeaconState>;
 
     // ----- provided -----
+
+    /// [`Self::import_block`] for a block whose body was already hashed (gossip checks the
+    /// block's root first). A store may use the header to skip hashing the body again
+    /// ([`MemoryStore`] and [`PersistentStore`] do); this default imports the block.
+    fn import_hashed_block(&mut self, block: HashedBlock) -> Result<ImportOutcome, ChainError> {
+        self.import_block(block.into_parts().0)
+    }
 
     /// Imports `blocks` in order, each with its own result, exactly as if imported one by one (a
     /// refused block does not stop the others). A store may do it in one transaction:

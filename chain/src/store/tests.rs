@@ -545,3 +545,27 @@ fn config_validation() {
     }
     assert!(StoreConfig::default().validate().is_ok());
 }
+
+#[test]
+fn a_hashed_block_has_the_blocks_roots_and_imports_like_the_block() {
+    let producer = BlockProducer::new("hashed", 1);
+    let mut plain = store();
+    let mut hashed = store();
+    for slot in 1..=3 {
+        let block = producer.produce_on_head(&plain, Slot(slot)).expect("block");
+        let h = HashedBlock::new(block.clone());
+        assert_eq!(h.hash_tree_root(), block.hash_tree_root());
+        assert_eq!(h.header(), &block.header());
+        assert_eq!(h.block(), &block);
+        let a = plain.import_block(block).expect("import");
+        let b = hashed
+            .import_hashed_block(h.clone())
+            .expect("import hashed");
+        assert_eq!(a, b);
+        assert!(matches!(
+            hashed.import_hashed_block(h),
+            Err(ChainError::AlreadyKnown { .. })
+        ));
+    }
+    assert_eq!(plain.head(), hashed.head());
+}

@@ -301,6 +301,44 @@ impl BeaconBlock {
     }
 }
 
+/// A block with its header, the body hashed once (hashing the body is most of the cost of either
+/// root). Built only by [`HashedBlock::new`], so the header always matches the block: gossip
+/// checks a block's `hash` with it, then hands it to [`crate::store::ChainStore::import_hashed_block`]
+/// so the store does not hash the body again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HashedBlock {
+    block: BeaconBlock,
+    header: BeaconBlockHeader,
+}
+
+impl HashedBlock {
+    /// Hashes the block's body once.
+    pub fn new(block: BeaconBlock) -> Self {
+        let header = block.header();
+        HashedBlock { block, header }
+    }
+
+    /// The block.
+    pub fn block(&self) -> &BeaconBlock {
+        &self.block
+    }
+
+    /// Its header (body replaced by the body's root).
+    pub fn header(&self) -> &BeaconBlockHeader {
+        &self.header
+    }
+
+    /// hash_tree_root of the block (from the header: no body hashing).
+    pub fn hash_tree_root(&self) -> Root {
+        self.header.hash_tree_root()
+    }
+
+    /// The block and its header.
+    pub fn into_parts(self) -> (BeaconBlock, BeaconBlockHeader) {
+        (self.block, self.header)
+    }
+}
+
 /// The two roots of a block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct BlockRoots {

@@ -38,7 +38,7 @@ use crate::store::{
     AttestationImported, BlockRootSlot, ChainStore, Head, ImportOutcome, MemoryStore, StoreConfig,
 };
 use crate::types::{
-    Attestation, BeaconBlock, BeaconBlockHeader, BeaconState, Checkpoint, Root, Slot,
+    Attestation, BeaconBlock, BeaconBlockHeader, BeaconState, Checkpoint, HashedBlock, Root, Slot,
 };
 
 /// File name of the chain database inside a data directory.
@@ -222,8 +222,12 @@ impl PersistentStore {
         Ok(results)
     }
 
-    fn import_one(&mut self, block: BeaconBlock) -> Result<ImportOutcome, ChainError> {
-        let plan = self.memory.plan_import(&block)?;
+    fn import_one(
+        &mut self,
+        block: BeaconBlock,
+        header: BeaconBlockHeader,
+    ) -> Result<ImportOutcome, ChainError> {
+        let plan = self.memory.plan_import_with(&block, header)?;
         let storage = |e: PersistError| ChainError::Storage {
             reason: e.to_string(),
         };
@@ -236,7 +240,13 @@ impl PersistentStore {
 
 impl ChainStore for PersistentStore {
     fn import_block(&mut self, block: BeaconBlock) -> Result<ImportOutcome, ChainError> {
-        self.import_one(block)
+        let header = block.header();
+        self.import_one(block, header)
+    }
+
+    fn import_hashed_block(&mut self, block: HashedBlock) -> Result<ImportOutcome, ChainError> {
+        let (block, header) = block.into_parts();
+        self.import_one(block, header)
     }
 
     /// All in one database transaction (much faster than one commit per block during sync).
