@@ -3,15 +3,19 @@
 //! lookup by root, bounded in depth).
 //!
 //! - [`machine`]: the plain state machine ([`SyncMachine`]): events in, [`SyncAction`]s out; no
-//!   runtime, tested by the rig in `tests.rs`.
+//!   runtime, tested by the rig in `tests/`. Its range sync is in `range.rs`, its parent lookups
+//!   in `lookup.rs`, its public types in [`types`].
 //! - [`actor`]: the [`SyncActor`] wrapper: feeds peer events and RPC results to the machine,
 //!   performs its requests and imports.
 
 pub mod actor;
+mod lookup;
 pub mod machine;
+mod range;
 pub mod store_ops;
 #[cfg(test)]
 mod tests;
+pub mod types;
 
 pub use actor::{GetSyncState, OrphanBlockReceived, SyncActor, SyncLinks};
 pub use machine::{
