@@ -242,6 +242,7 @@ impl PeerSession {
             Ok(HandshakeAdmission::Accept | HandshakeAdmission::Replaces { .. }) => {
                 act.handshake.accept();
                 info!("handshake complete");
+                act.start_pinging(ctx);
             }
             Ok(HandshakeAdmission::Duplicate { kept }) => {
                 info!(%kept, "duplicate connection to the same node");

@@ -47,7 +47,9 @@ impl PeerSession {
         }
     }
 
-    /// With metrics on, PINGs the peer every `ping_interval` (at most one outstanding).
+    /// With metrics on, PINGs the peer every `ping_interval` (at most one outstanding). Called
+    /// once, when the peer's HELLO has been accepted and the manager admitted it: never before
+    /// the handshake (the eth2 RPC rule is that the dialer's first message is HELLO).
     pub(super) fn start_pinging(&mut self, ctx: &mut Context<Self>) {
         let Some(interval) = self
             .settings

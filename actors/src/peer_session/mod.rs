@@ -403,7 +403,8 @@ impl Actor for PeerSession {
                 Err(_) => act.close(ctx, DisconnectReason::Internal, None),
             }));
         }
-        self.start_pinging(ctx);
+        // The metrics PING starts once the peer's HELLO is accepted (`report_handshake`): the
+        // dialer's first message must be HELLO, and a peer that never completes one gets no PING.
         // The frame timer: a stall is noticed within 1.25 × `Timeouts::frame`.
         let tick = (self.settings.timeouts.frame / 4).max(std::time::Duration::from_millis(10));
         ctx.run_interval(tick, |act, ctx| act.check_frame_timer(ctx));
