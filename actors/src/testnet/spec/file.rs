@@ -1,0 +1,143 @@
+//! The TOML shape of a testnet file (unknown keys refused) and its conversion to a
+//! [`TestnetSpec`]: defaults for missing keys, topology tables and `[[event]]` tables checked field
+//! by field. Handles no messages.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{Action, ScenarioEvent, SpecError, TestnetSpec, Topology};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SpecFile {
+    nodes: Option<usize>,
+    seed: Option<u64>,
+    producers: Option<Vec<usize>>,
+    slot_ms: Option<u64>,
+    slots: Option<u64>,
+    settle_ms: Option<u64>,
+    topology: Option<TopologyFile>,
+    #[serde(default)]
+    event: Vec<EventFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TopologyFile {
+    kind: String,
+    degree: Option<usize>,
+    edges: Option<Vec<Vec<usize>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventFile {
+    at_slot: u64,
+    action: String,
+    node: Option<usize>,
+    link: Option<Vec<usize>>,
+    from: Option<usize>,
+}
+
+pub(super) fn parse_file(text: &str) -> Result<TestnetSpec, SpecError> {
+    let parsed: SpecFile = config::Config::builder()
+        .add_source(config::File::from_str(text, config::FileFormat::Toml))
+        .build()
+        .and_then(|c| c.try_deserialize())
+        .map_err(|e| SpecError::Parse {
+            reason: e.to_string(),
+        })?;
+    let nodes = parsed.nodes.unwrap_or(8);
+    let mut spec = TestnetSpec::default_for(nodes);
+    spec.events.clear();
+    if let Some(s) = parsed.seed {
+        spec.seed = s;
+    }
+    if let Some(p) = parsed.producers {
+        spec.producers = p;
+    }
+    if let Some(ms) = parsed.slot_ms {
+        spec.slot = Duration::from_millis(ms);
+    }
+    if let Some(s) = parsed.slots {
+        spec.slots = s;
+    }
+    if let Some(ms) = parsed.settle_ms {
+        spec.settle = Duration::from_millis(ms);
+    }
+    if let Some(t) = parsed.topology {
+        spec.topology = topology_from_file(t)?;
+    }
+    for (index, e) in parsed.event.into_iter().enumerate() {
+        spec.events.push(event_from_file(index, e)?);
+    }
+    Ok(spec)
+}
+
+fn topology_from_file(t: TopologyFile) -> Result<Topology, SpecError> {
+    let bad = |reason: String| SpecError::BadTopology { reason };
+    match t.kind.as_str() {
+        "random" => Ok(Topology::Random {
+            degree: t.degree.unwrap_or(3),
+        }),
+        "edges" => {
+            let list = t
+                .edges
+                .ok_or_else(|| bad("kind = \"edges\" needs `edges = [[a, b], ...]`".into()))?;
+            list.into_iter()
+                .map(|pair| match pair.as_slice() {
+                    [a, b] => Ok((*a, *b)),
+                    other => Err(bad(format!("edge {other:?} must be two node indices"))),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Topology::Edges)
+        }
+        other if t.degree.is_none() && t.edges.is_none() => other.parse(),
+        other => Err(bad(format!(
+            "`degree` / `edges` do not apply to kind `{other}`"
+        ))),
+    }
+}
+
+fn event_from_file(index: usize, e: EventFile) -> Result<ScenarioEvent, SpecError> {
+    let fail = |reason: &str| SpecError::BadEvent {
+        index,
+        at_slot: e.at_slot,
+        action: e.action.clone(),
+        reason: reason.to_string(),
+    };
+    let node = || e.node.ok_or_else(|| fail("needs `node`"));
+    let link = || match e.link.as_deref() {
+        Some([a, b]) => Ok((*a, *b)),
+        _ => Err(fail("needs `link = [a, b]`")),
+    };
+    let action = match e.action.as_str() {
+        "join" => Action::Join { node: node()? },
+        "kill" => Action::Kill { node: node()? },
+        "restart" => Action::Restart { node: node()? },
+        "cut" => {
+            let (a, b) = link()?;
+            Action::CutLink { a, b }
+        }
+        "heal" => {
+            let (a, b) = link()?;
+            Action::HealLink { a, b }
+        }
+        "snapshot_join" => Action::SnapshotJoin {
+            node: node()?,
+            from: e
+                .from
+                .ok_or_else(|| fail("needs `from` (the node to snapshot)"))?,
+        },
+        _ => {
+            return Err(fail(
+                "unknown action (join, kill, restart, cut, heal, snapshot_join)",
+            ))
+        }
+    };
+    Ok(ScenarioEvent {
+        at_slot: e.at_slot,
+        action,
+    })
+}

@@ -1,0 +1,335 @@
+//! What a testnet is: [`TestnetSpec`] (nodes, [`Topology`], producers, slot time, duration, settle
+//! time, seed) and its scenario of timed [`ScenarioEvent`]s; reading it from a TOML file, flag
+//! overrides ([`SpecOverrides`]) and validation with a typed [`SpecError`]. Plain data, no I/O
+//! beyond reading the file. Handles no messages.
+//!
+//! File keys (all optional, defaults as in [`TestnetSpec::default_for`]):
+//! `nodes`, `seed`, `producers` (node indices), `slot_ms`, `slots`, `settle_ms`,
+//! `[topology]` with `kind` = `line` | `ring` | `star` | `random` (with `degree`) | `edges` (with
+//! `edges = [[0, 1], ...]`), and `[[event]]` tables with `at_slot`, `action` = `join` | `kill` |
+//! `restart` | `cut` | `heal` | `snapshot_join`, and `node` (join, kill, restart, snapshot_join),
+//! `link = [a, b]` (cut, heal), `from` (snapshot_join: the node whose store is snapshotted).
+//!
+//! This file owns the types and overrides; `validate.rs` checks a spec against its own timeline,
+//! `file.rs` reads the TOML shape.
+
+mod file;
+#[cfg(test)]
+mod tests;
+mod validate;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use file::parse_file;
+
+/// Most nodes in one testnet (every node is a set of actors or a process on this machine).
+pub const MAX_NODES: usize = 256;
+/// Most slots in one run.
+pub const MAX_SLOTS: u64 = 100_000;
+/// Shortest slot accepted (the node's own floor is 10 ms).
+pub const MIN_SLOT_MS: u64 = 10;
+/// Most scenario events.
+pub const MAX_EVENTS: usize = 10_000;
+
+/// Why a testnet description was refused (bad file or flags: exit status 2 in the CLI).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {reason}")]
+    Read { path: String, reason: String },
+    /// The file is not valid TOML or has unknown / mistyped keys.
+    #[error("bad testnet file: {reason}")]
+    Parse { reason: String },
+    /// A number outside its range.
+    #[error("`{field}` must be between {min} and {max}, got {value}")]
+    OutOfRange {
+        field: &'static str,
+        min: u64,
+        max: u64,
+        value: u64,
+    },
+    /// A node index that does not exist.
+    #[error("{what}: node {node} does not exist (the testnet has {nodes} nodes: 0..{nodes})")]
+    NoSuchNode {
+        what: String,
+        node: usize,
+        nodes: usize,
+    },
+    /// A topology that cannot be built or parsed.
+    #[error("bad topology: {reason}")]
+    BadTopology { reason: String },
+    /// A scenario event that is malformed or impossible at its time.
+    #[error("event {index} (at slot {at_slot}, {action}): {reason}")]
+    BadEvent {
+        index: usize,
+        at_slot: u64,
+        action: String,
+        reason: String,
+    },
+}
+
+/// How nodes are linked (an undirected graph over node indices).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Topology {
+    /// 0 - 1 - 2 - ... - n-1.
+    Line,
+    /// A line closed into a ring.
+    Ring,
+    /// Node 0 linked to every other node.
+    Star,
+    /// A connected random graph where every node has at least `degree` links (seeded).
+    Random {
+        /// Links per node (at least; capped at n-1).
+        degree: usize,
+    },
+    /// Exactly these links.
+    Edges(Vec<(usize, usize)>),
+}
+
+impl std::fmt::Display for Topology {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Topology::Line => f.write_str("line"),
+            Topology::Ring => f.write_str("ring"),
+            Topology::Star => f.write_str("star"),
+            Topology::Random { degree } => write!(f, "random:{degree}"),
+            Topology::Edges(e) => {
+                f.write_str("edges:")?;
+                let parts: Vec<String> = e.iter().map(|(a, b)| format!("{a}-{b}")).collect();
+                f.write_str(&parts.join(","))
+            }
+        }
+    }
+}
+
+impl FromStr for Topology {
+    type Err = SpecError;
+
+    /// `line`, `ring`, `star`, `random` (degree 3), `random:K`, `edges:0-1,1-2,...`.
+    fn from_str(s: &str) -> Result<Self, SpecError> {
+        let bad = |reason: String| SpecError::BadTopology { reason };
+        let (kind, arg) = match s.split_once(':') {
+            Some((k, a)) => (k, Some(a)),
+            None => (s, None),
+        };
+        match (kind, arg) {
+            ("line", None) => Ok(Topology::Line),
+            ("ring", None) => Ok(Topology::Ring),
+            ("star", None) => Ok(Topology::Star),
+            ("random", None) => Ok(Topology::Random { degree: 3 }),
+            ("random", Some(k)) => k
+                .parse()
+                .map(|degree| Topology::Random { degree })
+                .map_err(|_| bad(format!("`{k}` is not a degree (random:K)"))),
+            ("edges", Some(list)) => {
+                let mut edges = Vec::new();
+                for pair in list.split(',').filter(|p| !p.is_empty()) {
+                    let parsed = pair
+                        .split_once('-')
+                        .and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)));
+                    edges.push(
+                        parsed.ok_or_else(|| {
+                            bad(format!("`{pair}` is not an edge (edges:A-B,C-D)"))
+                        })?,
+                    );
+                }
+                Ok(Topology::Edges(edges))
+            }
+            _ => Err(bad(format!(
+                "`{s}`: expected line, ring, star, random[:K] or edges:A-B,..."
+            ))),
+        }
+    }
+}
+
+/// What happens at a scenario event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// The node starts now (it is absent before): a late joiner that catches up by sync.
+    Join { node: usize },
+    /// The node is stopped (in `--processes` mode: killed).
+    Kill { node: usize },
+    /// A killed node starts again from genesis and catches up.
+    Restart { node: usize },
+    /// The link between two nodes is cut: open connections dropped, new ones refused.
+    CutLink { a: usize, b: usize },
+    /// A cut link carries traffic again.
+    HealLink { a: usize, b: usize },
+    /// The node starts now from a snapshot of `from`'s store.
+    SnapshotJoin { node: usize, from: usize },
+}
+
+impl Action {
+    /// The file's name of the action.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Join { .. } => "join",
+            Action::Kill { .. } => "kill",
+            Action::Restart { .. } => "restart",
+            Action::CutLink { .. } => "cut",
+            Action::HealLink { .. } => "heal",
+            Action::SnapshotJoin { .. } => "snapshot_join",
+        }
+    }
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Action::Join { node } => write!(f, "node {node} joins"),
+            Action::Kill { node } => write!(f, "node {node} killed"),
+            Action::Restart { node } => write!(f, "node {node} restarts"),
+            Action::CutLink { a, b } => write!(f, "link {a}-{b} cut"),
+            Action::HealLink { a, b } => write!(f, "link {a}-{b} healed"),
+            Action::SnapshotJoin { node, from } => {
+                write!(f, "node {node} joins from a snapshot of node {from}")
+            }
+        }
+    }
+}
+
+/// One timed event: `action` happens when the network reaches slot `at_slot`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioEvent {
+    /// Slot (counted from the start of the run, 1 = the first slot) at which it happens.
+    pub at_slot: u64,
+    /// What happens.
+    pub action: Action,
+}
+
+/// A whole testnet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestnetSpec {
+    /// Number of nodes (indices 0..nodes).
+    pub nodes: usize,
+    /// How they are linked.
+    pub topology: Topology,
+    /// Seed of every random choice (topology, node ids).
+    pub seed: u64,
+    /// Nodes that produce a block every slot.
+    pub producers: Vec<usize>,
+    /// Slot duration.
+    pub slot: Duration,
+    /// Slots produced before the run stops producing and judges convergence.
+    pub slots: u64,
+    /// Longest wait after the last slot for every node to reach the same head and finalized
+    /// checkpoint.
+    pub settle: Duration,
+    /// The scenario, sorted by slot (stable: file order within a slot).
+    pub events: Vec<ScenarioEvent>,
+}
+
+impl TestnetSpec {
+    /// The default testnet for `nodes` nodes: a random topology of degree 3 (seed 1), node 0
+    /// producing every 250 ms for 40 slots, 4 s of settle time, and (with 4 nodes or more) a late
+    /// joiner (the last node, at a quarter of the run) and a kill / restart of the node before it.
+    pub fn default_for(nodes: usize) -> Self {
+        let slots = 40;
+        let mut events = Vec::new();
+        if nodes >= 4 {
+            events.push(ScenarioEvent {
+                at_slot: slots / 4,
+                action: Action::Join { node: nodes - 1 },
+            });
+            events.push(ScenarioEvent {
+                at_slot: slots * 35 / 100,
+                action: Action::Kill { node: nodes - 2 },
+            });
+            events.push(ScenarioEvent {
+                at_slot: slots * 55 / 100,
+                action: Action::Restart { node: nodes - 2 },
+            });
+        }
+        TestnetSpec {
+            nodes,
+            topology: Topology::Random { degree: 3 },
+            seed: 1,
+            producers: vec![0],
+            slot: Duration::from_millis(250),
+            slots,
+            settle: Duration::from_secs(4),
+            events,
+        }
+    }
+
+    /// Reads and validates a TOML testnet file.
+    pub fn from_file(path: &Path) -> Result<Self, SpecError> {
+        let text = std::fs::read_to_string(path).map_err(|e| SpecError::Read {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        Self::from_toml(&text)
+    }
+
+    /// Parses and validates a TOML testnet description.
+    pub fn from_toml(text: &str) -> Result<Self, SpecError> {
+        let spec = parse_file(text)?;
+        spec.validate()?;
+        Ok(spec)
+    }
+
+    /// Applies flag overrides and validates the result.
+    pub fn with_overrides(mut self, o: &SpecOverrides) -> Result<Self, SpecError> {
+        if let Some(n) = o.nodes {
+            self.nodes = n;
+        }
+        if let Some(t) = &o.topology {
+            self.topology = t.clone();
+        }
+        if let Some(s) = o.seed {
+            self.seed = s;
+        }
+        if let Some(p) = &o.producers {
+            self.producers = p.clone();
+        }
+        if let Some(ms) = o.slot_ms {
+            self.slot = Duration::from_millis(ms);
+        }
+        if let Some(s) = o.slots {
+            self.slots = s;
+        }
+        if let Some(ms) = o.settle_ms {
+            self.settle = Duration::from_millis(ms);
+        }
+        if o.no_scenario {
+            self.events.clear();
+        }
+        self.validate()?;
+        Ok(self)
+    }
+
+    /// The links of the topology (each once, smaller index first).
+    pub fn edges(&self) -> Result<Vec<(usize, usize)>, SpecError> {
+        crate::testnet::topology::build(&self.topology, self.nodes, self.seed)
+    }
+
+    /// Nodes running at the start (those without a join event).
+    pub fn initial_nodes(&self) -> Vec<usize> {
+        let late: BTreeSet<usize> = self
+            .events
+            .iter()
+            .filter_map(|e| match e.action {
+                Action::Join { node } | Action::SnapshotJoin { node, .. } => Some(node),
+                _ => None,
+            })
+            .collect();
+        (0..self.nodes).filter(|n| !late.contains(n)).collect()
+    }
+}
+
+/// Command-line overrides of a testnet file (unset: keep the file's value).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SpecOverrides {
+    pub nodes: Option<usize>,
+    pub topology: Option<Topology>,
+    pub seed: Option<u64>,
+    pub producers: Option<Vec<usize>>,
+    pub slot_ms: Option<u64>,
+    pub slots: Option<u64>,
+    pub settle_ms: Option<u64>,
+    /// Drop every scenario event.
+    pub no_scenario: bool,
+}

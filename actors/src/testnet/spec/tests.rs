@@ -1,0 +1,147 @@
+//! Unit tests of the testnet description: a full file, explicit edges and random degree, bad
+//! files naming their problem, overrides, topology strings and the default testnet.
+
+use super::*;
+
+const FULL: &str = r#"
+nodes = 6
+seed = 42
+producers = [0]
+slot_ms = 100
+slots = 30
+settle_ms = 2000
+
+[topology]
+kind = "ring"
+
+[[event]]
+at_slot = 5
+action = "join"
+node = 5
+
+[[event]]
+at_slot = 8
+action = "cut"
+link = [0, 1]
+
+[[event]]
+at_slot = 10
+action = "kill"
+node = 2
+
+[[event]]
+at_slot = 14
+action = "heal"
+link = [1, 0]
+
+[[event]]
+at_slot = 16
+action = "restart"
+node = 2
+
+[[event]]
+at_slot = 20
+action = "snapshot_join"
+node = 4
+from = 0
+"#;
+
+#[test]
+fn a_full_file_parses_in_order() {
+    let s = TestnetSpec::from_toml(FULL).expect("valid");
+    assert_eq!(s.nodes, 6);
+    assert_eq!(s.topology, Topology::Ring);
+    assert_eq!(s.slot, Duration::from_millis(100));
+    assert_eq!(s.settle, Duration::from_secs(2));
+    assert_eq!(s.events.len(), 6);
+    assert_eq!(s.events[0].action, Action::Join { node: 5 });
+    assert_eq!(s.events[3].action, Action::HealLink { a: 1, b: 0 });
+    assert_eq!(
+        s.events[5].action,
+        Action::SnapshotJoin { node: 4, from: 0 }
+    );
+    assert_eq!(s.initial_nodes(), vec![0, 1, 2, 3]);
+}
+
+#[test]
+fn explicit_edges_and_random_degree_parse() {
+    let s = TestnetSpec::from_toml(
+        "nodes = 3\n[topology]\nkind = \"edges\"\nedges = [[0, 1], [1, 2]]\n",
+    )
+    .expect("edges");
+    assert_eq!(s.topology, Topology::Edges(vec![(0, 1), (1, 2)]));
+    let s = TestnetSpec::from_toml("[topology]\nkind = \"random\"\ndegree = 4\n").expect("r");
+    assert_eq!(s.topology, Topology::Random { degree: 4 });
+}
+
+#[test]
+fn bad_files_name_the_problem() {
+    let err = |t: &str| TestnetSpec::from_toml(t).expect_err(t);
+    assert!(matches!(err("nodes = \"x\""), SpecError::Parse { .. }));
+    assert!(matches!(err("colour = 3"), SpecError::Parse { .. }));
+    assert!(matches!(
+        err("nodes = 0"),
+        SpecError::OutOfRange { field: "nodes", .. }
+    ));
+    assert!(matches!(
+        err("nodes = 3\nproducers = [5]"),
+        SpecError::NoSuchNode { node: 5, .. }
+    ));
+    assert!(matches!(
+        err("[[event]]\nat_slot = 3\naction = \"explode\"\nnode = 1"),
+        SpecError::BadEvent { index: 0, .. }
+    ));
+    assert!(matches!(
+        err("[[event]]\nat_slot = 3\naction = \"restart\"\nnode = 1"),
+        SpecError::BadEvent { .. }
+    ));
+    assert!(matches!(
+        err("[topology]\nkind = \"line\"\n[[event]]\nat_slot = 3\naction = \"cut\"\nlink = [0, 5]"),
+        SpecError::BadEvent { .. }
+    ));
+    assert!(matches!(
+        err("[[event]]\nat_slot = 99\naction = \"kill\"\nnode = 1"),
+        SpecError::BadEvent { .. }
+    ));
+    assert!(matches!(
+        err("[topology]\nkind = \"hypercube\""),
+        SpecError::BadTopology { .. }
+    ));
+}
+
+#[test]
+fn overrides_replace_and_revalidate() {
+    let s = TestnetSpec::from_toml(FULL).expect("valid");
+    let o = SpecOverrides {
+        slots: Some(50),
+        seed: Some(9),
+        topology: Some("random:2".parse().expect("topology")),
+        ..Default::default()
+    };
+    let t = s.clone().with_overrides(&o).expect("overrides");
+    assert_eq!((t.slots, t.seed), (50, 9));
+    assert_eq!(t.topology, Topology::Random { degree: 2 });
+    // Fewer nodes than the scenario needs is refused.
+    let o = SpecOverrides {
+        nodes: Some(3),
+        ..Default::default()
+    };
+    assert!(s.with_overrides(&o).is_err());
+}
+
+#[test]
+fn topology_strings_round_trip() {
+    for s in ["line", "ring", "star", "random:5", "edges:0-1,1-2"] {
+        let t: Topology = s.parse().expect(s);
+        assert_eq!(t.to_string(), s);
+    }
+    assert!("edges:0+1".parse::<Topology>().is_err());
+    assert!("random:x".parse::<Topology>().is_err());
+}
+
+#[test]
+fn the_default_testnet_is_valid_for_any_size() {
+    for n in 1..=16 {
+        TestnetSpec::default_for(n).validate().expect("default");
+    }
+}
