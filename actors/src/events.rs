@@ -3,6 +3,7 @@
 //! whoever subscribed. See docs/ARCHITECTURE.md, "Seams for sync and gossip".
 
 use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
 
 use actix::prelude::*;
 use bytes::Bytes;
@@ -55,6 +56,35 @@ pub struct GossipReceived {
     pub header: GossipHeader,
     /// SSZ of the object, or empty for an announcement.
     pub body: Bytes,
+}
+
+/// The recipients of [`GossipReceived`], shared by the peer manager (which adds them on
+/// `Subscribe`) and every session (which delivers to them directly, one actor hop less per gossip
+/// message than going through the manager). Delivery is `try_send`, never blocking.
+#[derive(Debug, Clone, Default)]
+pub struct GossipSubscribers(Arc<RwLock<Vec<Recipient<GossipReceived>>>>);
+
+impl GossipSubscribers {
+    /// Adds a recipient (sessions already running deliver to it from their next message).
+    pub fn add(&self, recipient: Recipient<GossipReceived>) {
+        self.0
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(recipient);
+    }
+
+    /// Delivers `msg` to every recipient; returns how many refused it (mailbox full or gone).
+    pub fn deliver(&self, msg: GossipReceived) -> usize {
+        let list = self.0.read().unwrap_or_else(|e| e.into_inner());
+        let Some((last, rest)) = list.split_last() else {
+            return 0;
+        };
+        let mut refused = 0;
+        for r in rest {
+            refused += usize::from(r.try_send(msg.clone()).is_err());
+        }
+        refused + usize::from(last.try_send(msg).is_err())
+    }
 }
 
 /// The local producer made a block and the local store imported it.

@@ -169,7 +169,9 @@ impl Handler<Subscribe> for PeerManager {
     fn handle(&mut self, msg: Subscribe, _: &mut Context<Self>) {
         self.subscribers.handshaked.extend(msg.handshaked);
         self.subscribers.disconnected.extend(msg.disconnected);
-        self.subscribers.gossip.extend(msg.gossip);
+        if let Some(r) = msg.gossip {
+            self.subscribers.gossip.add(r);
+        }
     }
 }
 

@@ -9,8 +9,10 @@
 //!
 //! Handles: [`GetPeers`], [`SendRpcRequest`], [`SendFrameToPeer`], [`DialPeer`],
 //! [`DisconnectPeer`], [`Subscribe`], [`Shutdown`], and from sessions [`ReportHandshake`],
-//! [`ReportMisbehaviour`], [`SessionClosed`], `GossipReceived`, `PeerPenalized` (gossip, sync).
-//! Sends: `PeerHandshaked`, `PeerDisconnected`, `GossipReceived` to subscribers (try_send);
+//! [`ReportMisbehaviour`], [`SessionClosed`], `GossipReceived` (from anyone; sessions bypass it),
+//! `PeerPenalized` (gossip, sync).
+//! Sends: `PeerHandshaked`, `PeerDisconnected`, `GossipReceived` to subscribers (try_send; sessions
+//! deliver GOSSIP to the gossip subscribers themselves through the shared `GossipSubscribers`);
 //! `Disconnect` to sessions.
 
 use std::collections::HashMap;
@@ -27,7 +29,8 @@ use tracing::{debug, info, warn};
 use crate::chain_store::ChainStoreActor;
 use crate::config::Scoring;
 use crate::events::{
-    DisconnectReason, GossipReceived, PeerDisconnected, PeerHandshaked, GOODBYE_DUPLICATE,
+    DisconnectReason, GossipReceived, GossipSubscribers, PeerDisconnected, PeerHandshaked,
+    GOODBYE_DUPLICATE,
 };
 use crate::gossip::events::PeerPenalized;
 use crate::peer_session::{
@@ -89,7 +92,8 @@ struct SessionInfo {
 struct Subscribers {
     handshaked: Vec<Recipient<PeerHandshaked>>,
     disconnected: Vec<Recipient<PeerDisconnected>>,
-    gossip: Vec<Recipient<GossipReceived>>,
+    /// Shared with the sessions, which deliver GOSSIP to these directly.
+    gossip: GossipSubscribers,
 }
 
 /// Counters of the manager.
@@ -175,7 +179,7 @@ impl PeerManager {
             handshake: me.clone().recipient(),
             closed: me.clone().recipient(),
             misbehaved: me.clone().recipient(),
-            gossip: me.recipient(),
+            gossip: self.subscribers.gossip.clone(),
             store: self.store.clone(),
         }
     }
@@ -528,6 +532,13 @@ impl Handler<SessionClosed> for PeerManager {
 impl Handler<GossipReceived> for PeerManager {
     type Result = ();
     fn handle(&mut self, msg: GossipReceived, _: &mut Context<Self>) {
-        Self::publish(&mut self.stats, &self.subscribers.gossip, &msg);
+        let refused = self.subscribers.gossip.deliver(msg);
+        if refused > 0 {
+            self.stats.events_dropped += refused as u64;
+            warn!(
+                dropped = self.stats.events_dropped,
+                "subscriber mailbox full: event dropped"
+            );
+        }
     }
 }

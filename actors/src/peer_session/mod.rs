@@ -6,7 +6,8 @@
 //! - RPC: runs the HELLO handshake (`handshake.rs`), serves requests from the `ChainStoreActor`
 //!   (GET_STATUS itself), matches responses to our requests by id (`rpc_tracker.rs`), logs GOODBYE
 //!   and closes, logs and counts unknown methods.
-//! - GOSSIP: forwarded as `GossipReceived` to the manager once handshaked.
+//! - GOSSIP: delivered as `GossipReceived` straight to the manager's gossip subscribers
+//!   (`GossipSubscribers`) once handshaked.
 //! - A frame-layer codec error closes the connection with a logged reason and GOODBYE 3, and is
 //!   reported to the manager (`ReportMisbehaviour`) for a ban.
 //! - Defences: a frame left incomplete for `Timeouts::frame` closes the connection
@@ -17,8 +18,8 @@
 //! Inbound RPC handling lives in `inbound_rpc.rs` (same actor).
 //!
 //! Handles: [`SendFrame`], [`SendRequest`], [`Disconnect`]. Sends: `ReportHandshake`,
-//! `ReportMisbehaviour`, `SessionClosed`, `GossipReceived` (manager); `GetHello`, `CheckHello`,
-//! `ServeRpc` (store).
+//! `ReportMisbehaviour`, `SessionClosed` (manager), `GossipReceived` (gossip subscribers);
+//! `GetHello`, `CheckHello`, `ServeRpc` (store).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -40,7 +41,7 @@ use tracing::{debug, info, warn};
 
 use crate::chain_store::{ChainStoreActor, GetHello};
 use crate::config::{Limits, Timeouts};
-use crate::events::{DisconnectReason, GossipReceived};
+use crate::events::{DisconnectReason, GossipReceived, GossipSubscribers};
 use crate::handshake::{Admission, Handshake};
 use crate::metrics::{Metrics, PingTracker, RpcRole};
 use crate::peer_manager::{ReportHandshake, ReportMisbehaviour, SessionClosed};
@@ -92,8 +93,8 @@ pub struct SessionLinks {
     pub closed: Recipient<SessionClosed>,
     /// The peer sent malformed frames.
     pub misbehaved: Recipient<ReportMisbehaviour>,
-    /// GOSSIP from a handshaked peer.
-    pub gossip: Recipient<GossipReceived>,
+    /// GOSSIP from a handshaked peer, delivered straight to the subscribers.
+    pub gossip: GossipSubscribers,
     /// The chain store.
     pub store: Addr<ChainStoreActor>,
 }
@@ -366,11 +367,12 @@ impl PeerSession {
                     header: env.header,
                     body: env.body,
                 };
-                if self.links.gossip.try_send(msg).is_err() {
-                    self.stats.gossip_dropped += 1;
+                let refused = self.links.gossip.deliver(msg);
+                if refused > 0 {
+                    self.stats.gossip_dropped += refused as u32;
                     warn!(
                         dropped = self.stats.gossip_dropped,
-                        "gossip dropped: manager busy"
+                        "gossip dropped: subscriber busy"
                     );
                 }
             }
