@@ -3,28 +3,25 @@
 //! `FrameCodec`, and returns [`RelayEvent`]s: each frame summarised with its deviations, and
 //! deviations found by matching responses to requests, pongs to pings, and by timeouts
 //! ([`PairAnalyzer::check_timeouts`]). After a framing error in one direction it stops decoding
-//! that direction (the relay keeps forwarding). Every table is bounded.
+//! that direction (the relay keeps forwarding). Every table is bounded.//!
+//! This file owns the per-direction decoding, timeouts and the end-of-connection summary; the checks
+//! of each decoded RPC, GOSSIP and PING frame (and request / ping matching) are in `protocols.rs`,
+//! the payload summaries in `fields.rs` (re-exported here).
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use hobbits_codec::bson_compat;
-use hobbits_codec::gossip::GOSSIP_METHOD_ID;
-use hobbits_codec::ping::PingKind;
-use hobbits_codec::rpc::{BodyShape, RpcBody, RpcMethod, RpcPayload};
-use hobbits_codec::{
-    CodecError, Frame, FrameCodec, FrameLimits, GossipEnvelope, GossipObject, PingFrame, Protocol,
-    RpcEnvelope,
-};
+use hobbits_codec::rpc::RpcMethod;
+use hobbits_codec::{CodecError, Frame, FrameCodec, FrameLimits, Protocol};
 use tokio_util::codec::Decoder;
 
 use super::deviation::{Deviation, DeviationCode};
+pub use super::fields::{payload_fields, short_hex};
+use super::protocols::on_gossip;
 use super::record::{
-    ConnectionId, FieldValue, FrameMessage, RelayDirection, RelayEvent, RelayedFrame, RpcRole,
-    Unanswered,
+    ConnectionId, FrameMessage, RelayDirection, RelayEvent, RelayedFrame, Unanswered,
 };
-use super::shape::{check_field_types, Part};
 
 /// What the analysis needs to know (a subset of the relay's configuration).
 #[derive(Debug, Clone, Copy)]
@@ -56,12 +53,12 @@ impl Default for AnalyzerSettings {
 
 /// A request or ping waiting for its answer.
 #[derive(Debug, Clone)]
-struct Pending {
-    label: String,
-    expect: Option<RpcMethod>,
-    since: Instant,
+pub(super) struct Pending {
+    pub(super) label: String,
+    pub(super) expect: Option<RpcMethod>,
+    pub(super) since: Instant,
     /// Already reported by timeout (a late answer still matches it).
-    reported: bool,
+    pub(super) reported: bool,
 }
 
 /// Decoding state of one direction.
@@ -80,12 +77,12 @@ struct DirectionState {
 #[derive(Debug)]
 pub struct PairAnalyzer {
     conn: ConnectionId,
-    settings: AnalyzerSettings,
+    pub(super) settings: AnalyzerSettings,
     dirs: [DirectionState; 2],
     /// Outstanding requests by (sender, request id).
-    requests: HashMap<(RelayDirection, u64), Pending>,
+    pub(super) requests: HashMap<(RelayDirection, u64), Pending>,
     /// Outstanding pings by sender, oldest first, with their bodies.
-    pings: [VecDeque<(Bytes, Pending)>; 2],
+    pub(super) pings: [VecDeque<(Bytes, Pending)>; 2],
     /// Requests or pings not tracked because the tables were full.
     pub untracked: u64,
 }
@@ -320,330 +317,5 @@ impl PairAnalyzer {
             Protocol::Ping => self.on_ping(direction, frame, now, &mut record),
         }
         record
-    }
-
-    fn on_rpc(&mut self, dir: RelayDirection, frame: &Frame, now: Instant, rec: &mut RelayedFrame) {
-        if let Ok(doc) = bson_compat::parse_document(&frame.header, "header") {
-            check_field_types(&doc, Part::Header, &mut rec.deviations);
-        }
-        let env = match RpcEnvelope::from_frame(frame) {
-            Ok(env) => env,
-            Err(e) => {
-                rec.deviations
-                    .push(Deviation::new(DeviationCode::BadMessage, e.to_string()));
-                return;
-            }
-        };
-        let method = env.header.method;
-        let id = env.header.id;
-        let shape = env.body.shape();
-        match (&env.body, method) {
-            (RpcBody::NestedDocument(doc), m) => {
-                let code = if m == RpcMethod::Hello {
-                    DeviationCode::HelloNestedDoc
-                } else {
-                    DeviationCode::NestedDocBody
-                };
-                rec.deviations.push(Deviation::new(
-                    code,
-                    format!(
-                        "{method} body is {{body: document}} with {} fields",
-                        doc.len()
-                    ),
-                ));
-                check_field_types(doc, Part::Body, &mut rec.deviations);
-            }
-            (RpcBody::FlatDocument(doc), m) => {
-                let code = if m == RpcMethod::Hello {
-                    DeviationCode::HelloFlatDoc
-                } else {
-                    DeviationCode::FlatDocBody
-                };
-                let keys: Vec<&str> = doc.keys().map(String::as_str).take(8).collect();
-                rec.deviations.push(Deviation::new(
-                    code,
-                    format!("{method} body is a flat document [{}]", keys.join(", ")),
-                ));
-                check_field_types(doc, Part::Body, &mut rec.deviations);
-            }
-            _ => {}
-        }
-        if let RpcMethod::Unknown(n) = method {
-            rec.deviations.push(Deviation::new(
-                DeviationCode::UnknownMethod,
-                format!("RPC method_id {n} is not defined (0-2, 10-17)"),
-            ));
-        }
-        // Body decoding (an empty GOODBYE body is the spec's "reason absent", not an error).
-        if !(shape == BodyShape::Empty && method == RpcMethod::Goodbye) {
-            match env.decode_payload() {
-                Ok(decoded) => {
-                    if !decoded.defaulted.is_empty() {
-                        rec.deviations.push(Deviation::new(
-                            DeviationCode::MissingField,
-                            format!("{method} body has no {}", decoded.defaulted.join(", ")),
-                        ));
-                    }
-                    rec.fields = payload_fields(&decoded.payload);
-                }
-                Err(_) if matches!(method, RpcMethod::Unknown(_)) => {}
-                Err(e) => rec
-                    .deviations
-                    .push(Deviation::new(DeviationCode::BadMessage, e.to_string())),
-            }
-        }
-        let role = self.match_rpc(dir, method, id.0, now, rec);
-        rec.message = FrameMessage::Rpc {
-            method,
-            id,
-            role,
-            shape,
-        };
-    }
-
-    /// Decides whether an RPC frame answers the other side's request or is a request itself.
-    fn match_rpc(
-        &mut self,
-        dir: RelayDirection,
-        method: RpcMethod,
-        id: u64,
-        now: Instant,
-        rec: &mut RelayedFrame,
-    ) -> RpcRole {
-        let response_only = matches!(
-            method,
-            RpcMethod::BlockHeaders
-                | RpcMethod::BlockBodies
-                | RpcMethod::Attestation
-                | RpcMethod::BeaconStates
-        );
-        let key = (dir.opposite(), id);
-        // A request-capable method with an id the other side has outstanding is its response
-        // (HELLO replies reuse the request's id and method); GOODBYE never answers anything.
-        if method != RpcMethod::Goodbye {
-            if let Some(pending) = self.requests.remove(&key) {
-                if pending.expect != Some(method) {
-                    rec.deviations.push(Deviation::new(
-                        DeviationCode::ResponseMethodMismatch,
-                        format!(
-                            "id={id} answers {} but carries {method}, expected {}",
-                            pending.label,
-                            pending.expect.map_or("?".into(), |m| m.to_string())
-                        ),
-                    ));
-                }
-                return RpcRole::Response {
-                    latency: now.duration_since(pending.since),
-                };
-            }
-        }
-        if response_only {
-            rec.deviations.push(Deviation::new(
-                DeviationCode::UnmatchedResponse,
-                format!(
-                    "{method} id={id} matches no outstanding request from {}",
-                    dir.opposite()
-                ),
-            ));
-            return RpcRole::Unmatched;
-        }
-        match method.response() {
-            Some(expect) => {
-                let key = (dir, id);
-                if self.requests.len() >= self.settings.max_outstanding
-                    && !self.requests.contains_key(&key)
-                {
-                    self.untracked += 1;
-                } else {
-                    self.requests.insert(
-                        key,
-                        Pending {
-                            label: method.to_string(),
-                            expect: Some(expect),
-                            since: now,
-                            reported: false,
-                        },
-                    );
-                }
-                RpcRole::Request
-            }
-            None if method == RpcMethod::Goodbye => RpcRole::Notice,
-            None => RpcRole::Unmatched,
-        }
-    }
-
-    fn on_ping(
-        &mut self,
-        dir: RelayDirection,
-        frame: &Frame,
-        now: Instant,
-        rec: &mut RelayedFrame,
-    ) {
-        let ping = match PingFrame::from_frame(frame) {
-            Ok(p) => p,
-            Err(e) => {
-                rec.deviations
-                    .push(Deviation::new(DeviationCode::BadMessage, e.to_string()));
-                return;
-            }
-        };
-        rec.message = FrameMessage::Ping { kind: ping.kind };
-        match ping.kind {
-            PingKind::Ping => {
-                let queue = &mut self.pings[dir.index()];
-                if queue.len() >= self.settings.max_outstanding {
-                    self.untracked += 1;
-                } else {
-                    queue.push_back((
-                        ping.body.clone(),
-                        Pending {
-                            label: "ping".into(),
-                            expect: None,
-                            since: now,
-                            reported: false,
-                        },
-                    ));
-                }
-            }
-            PingKind::Pong => {
-                let queue = &mut self.pings[dir.opposite().index()];
-                match queue.iter().position(|(body, _)| *body == ping.body) {
-                    Some(i) => {
-                        if let Some((_, p)) = queue.remove(i) {
-                            rec.fields.push((
-                                "rtt_ms",
-                                FieldValue::Uint(now.duration_since(p.since).as_millis() as u64),
-                            ));
-                        }
-                    }
-                    None => rec.deviations.push(Deviation::new(
-                        DeviationCode::UnsolicitedPong,
-                        format!(
-                            "pong ({} byte body) echoes no outstanding ping from {}",
-                            ping.body.len(),
-                            dir.opposite()
-                        ),
-                    )),
-                }
-            }
-        }
-    }
-}
-
-fn on_gossip(frame: &Frame, rec: &mut RelayedFrame) {
-    if let Ok(doc) = bson_compat::parse_document(&frame.header, "header") {
-        check_field_types(&doc, Part::Header, &mut rec.deviations);
-    }
-    let env = match GossipEnvelope::from_frame(frame) {
-        Ok(env) => env,
-        Err(e) => {
-            rec.deviations
-                .push(Deviation::new(DeviationCode::BadMessage, e.to_string()));
-            return;
-        }
-    };
-    let h = &env.header;
-    rec.message = FrameMessage::Gossip {
-        method_id: h.method_id,
-        topic: h.topic,
-        announcement: env.is_announcement(),
-    };
-    if h.method_id != GOSSIP_METHOD_ID {
-        rec.deviations.push(Deviation::new(
-            DeviationCode::UnknownMethod,
-            format!("GOSSIP method_id {} is not 0 (GOSSIP)", h.method_id),
-        ));
-    }
-    if !env.message_hash_matches() {
-        rec.deviations.push(Deviation::new(
-            DeviationCode::MessageHash,
-            format!(
-                "message_hash {} is not sha256 of the {}-byte body",
-                short_hex(&h.message_hash.0),
-                env.body.len()
-            ),
-        ));
-    }
-    match env.decode_object() {
-        Ok(Some(GossipObject::Block(block))) => {
-            rec.fields.push(("slot", FieldValue::Uint(block.slot.0)));
-            rec.fields
-                .push(("root", FieldValue::Text(short_hex(&block.signing_root().0))));
-        }
-        Ok(Some(GossipObject::Attestation(a))) => {
-            rec.fields
-                .push(("target_epoch", FieldValue::Uint(a.data.target.epoch.0)));
-            rec.fields.push((
-                "block_root",
-                FieldValue::Text(short_hex(&a.data.beacon_block_root.0)),
-            ));
-        }
-        Ok(None) => rec.fields.push(("announce", FieldValue::Uint(1))),
-        Err(e) => rec
-            .deviations
-            .push(Deviation::new(DeviationCode::BadMessage, e.to_string())),
-    }
-    rec.fields
-        .push(("hash", FieldValue::Text(short_hex(&h.hash.0))));
-}
-
-/// `0x` and the first 4 bytes of a hash, then `…` (enough to tell roots apart in a log).
-pub fn short_hex(bytes: &[u8]) -> String {
-    format!("0x{}…", hex::encode(&bytes[..bytes.len().min(4)]))
-}
-
-/// The payload summarised as named fields.
-pub fn payload_fields(payload: &RpcPayload) -> Vec<(&'static str, FieldValue)> {
-    use FieldValue::{Text, Uint};
-    match payload {
-        RpcPayload::Hello(h) => vec![
-            ("network_id", Uint(h.network_id.into())),
-            ("chain_id", Uint(h.chain_id.into())),
-            ("finalized_epoch", Uint(h.latest_finalized_epoch.0)),
-            ("best_slot", Uint(h.best_slot.0)),
-            ("best_root", Text(short_hex(&h.best_root.0))),
-        ],
-        RpcPayload::Goodbye(g) => vec![("reason", Uint(g.reason))],
-        RpcPayload::GetStatus(s) => vec![
-            (
-                "user_agent",
-                Text(super::shape::shorten(&s.user_agent_lossy(), 32)),
-            ),
-            ("timestamp", Uint(s.timestamp)),
-        ],
-        RpcPayload::GetBlockHeaders(r) => vec![
-            ("start_slot", Uint(r.start_slot.0)),
-            ("max", Uint(r.max)),
-            ("skip", Uint(r.skip)),
-            ("direction", Uint(r.direction.into())),
-        ],
-        RpcPayload::GetBlockBodies(r) => vec![
-            ("start_slot", Uint(r.start_slot.0)),
-            ("max", Uint(r.max)),
-            ("skip", Uint(r.skip)),
-            ("direction", Uint(r.direction.into())),
-        ],
-        RpcPayload::BlockHeaders(b) => {
-            let mut v = vec![("count", Uint(b.headers.len() as u64))];
-            if let (Some(first), Some(last)) = (b.headers.first(), b.headers.last()) {
-                v.push(("slots", Text(format!("{}..{}", first.slot.0, last.slot.0))));
-            }
-            v
-        }
-        RpcPayload::BlockBodies(b) => {
-            let mut v = vec![("count", Uint(b.bodies.len() as u64))];
-            if let (Some(first), Some(last)) = (b.bodies.first(), b.bodies.last()) {
-                v.push(("slots", Text(format!("{}..{}", first.slot.0, last.slot.0))));
-                v.push(("last_root", Text(short_hex(&last.signing_root().0))));
-            }
-            v
-        }
-        RpcPayload::GetAttestation(g) => vec![("hash", Text(short_hex(&g.hash.0)))],
-        RpcPayload::Attestation(a) => vec![(
-            "block_root",
-            Text(short_hex(&a.attestation.data.beacon_block_root.0)),
-        )],
-        RpcPayload::GetBeaconStates(g) => vec![("count", Uint(g.hashes.len() as u64))],
-        RpcPayload::BeaconStates(s) => vec![("count", Uint(s.states.len() as u64))],
     }
 }

@@ -4,7 +4,8 @@
 //! responses, unanswered pings, bad message hashes, versions, lengths).
 //!
 //! Layout: [`deviation`] (codes), [`shape`] (BSON type checks), [`analysis`] (the plain,
-//! runtime-free state machine over one connection pair), [`record`] (events and frame records),
+//! runtime-free state machine over one connection pair; its per-protocol frame checks in
+//! `protocols.rs`, payload summaries in `fields.rs`), [`record`] (events and frame records),
 //! [`summary`] (counts at exit), [`config`], and [`proxy`] (the tokio side: [`Relay::start`] →
 //! [`RelayHandle`]). The relay is a tool, not part of a node, so it uses plain tokio tasks rather
 //! than actors.
@@ -12,6 +13,8 @@
 pub mod analysis;
 pub mod config;
 pub mod deviation;
+mod fields;
+mod protocols;
 pub mod proxy;
 pub mod record;
 pub mod shape;
