@@ -13,7 +13,7 @@ use hobbits_actors::conformance::{run_conformance, ConformanceConfig, Conformanc
 use hobbits_actors::PeerUri;
 use serde_json::json;
 
-use super::EXIT_BAD_INPUT;
+use super::{bad_input, current_thread_runtime};
 
 /// Exit status when at least one check failed.
 pub const EXIT_CHECK_FAILED: u8 = 1;
@@ -85,17 +85,11 @@ fn resolve(uri: &PeerUri) -> Result<SocketAddr, String> {
 pub fn run(args: ConformanceArgs) -> ExitCode {
     let uri: PeerUri = match args.uri.parse() {
         Ok(u) => u,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
+        Err(e) => return bad_input(e),
     };
     let target = match resolve(&uri) {
         Ok(a) => a,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
+        Err(e) => return bad_input(e),
     };
     let config = ConformanceConfig {
         timeout: args.timeout,
@@ -105,15 +99,9 @@ pub fn run(args: ConformanceArgs) -> ExitCode {
         page_size: args.page_size,
         max_pages: args.max_pages,
     };
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match current_thread_runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let report = match rt.block_on(run_conformance(target, config.clone())) {
         Ok(r) => r,
@@ -124,8 +112,7 @@ pub fn run(args: ConformanceArgs) -> ExitCode {
                     json!({ "target": uri.to_string(), "error": e.to_string() })
                 );
             }
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_BAD_INPUT);
+            return bad_input(e);
         }
     };
     let text = if args.json {

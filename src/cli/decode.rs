@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Args;
 use hobbits_codec::{json, Frame, FrameLimits};
 
-use super::EXIT_BAD_INPUT;
+use super::{bad_input, failure};
 
 /// Decode one EWP frame given as hex and print it as JSON.
 ///
@@ -56,10 +56,7 @@ pub fn read_hex(arg: Option<String>) -> Result<Vec<u8>, String> {
 pub fn run(args: DecodeArgs) -> ExitCode {
     let bytes = match read_hex(args.hex) {
         Ok(b) => b,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
+        Err(e) => return bad_input(e),
     };
     let limits = FrameLimits {
         accept_any_version: args.any_version,
@@ -70,8 +67,7 @@ pub fn run(args: DecodeArgs) -> ExitCode {
         Ok(f) => f,
         Err(e) => {
             println!("{}", serde_json::json!({ "error": e.to_string() }));
-            eprintln!("error: malformed frame: {e}");
-            return ExitCode::from(EXIT_BAD_INPUT);
+            return bad_input(format_args!("malformed frame: {e}"));
         }
     };
     let value = json::frame_to_json(&frame);
@@ -85,9 +81,6 @@ pub fn run(args: DecodeArgs) -> ExitCode {
             println!("{t}");
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
+        Err(e) => failure(e),
     }
 }

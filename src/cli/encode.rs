@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Args;
 use hobbits_codec::json;
 
-use super::EXIT_BAD_INPUT;
+use super::bad_input;
 
 /// Build one EWP frame from JSON and print it as hex.
 ///
@@ -37,8 +37,7 @@ pub fn run(args: EncodeArgs) -> ExitCode {
         None => {
             let mut t = String::new();
             if let Err(e) = std::io::stdin().read_to_string(&mut t) {
-                eprintln!("error: cannot read stdin: {e}");
-                return ExitCode::from(EXIT_BAD_INPUT);
+                return bad_input(format_args!("cannot read stdin: {e}"));
             }
             t
         }
@@ -52,9 +51,6 @@ pub fn run(args: EncodeArgs) -> ExitCode {
             println!("{}", hex::encode(bytes));
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(EXIT_BAD_INPUT)
-        }
+        Err(e) => bad_input(e),
     }
 }

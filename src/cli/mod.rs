@@ -1,5 +1,7 @@
 //! Subcommand table of the `hobbits-node` binary. Each subcommand owns one file here with its clap
-//! `Args` struct and a `run` function returning the process exit status.
+//! `Args` struct and a `run` function returning the process exit status; this file also holds what
+//! they share: reporting an error as an exit status ([`bad_input`], [`failure`]) and the
+//! single-threaded runtime of the one-shot subcommands ([`current_thread_runtime`]).
 
 pub mod conformance;
 pub mod decode;
@@ -16,6 +18,27 @@ use clap::{Parser, Subcommand};
 
 /// Exit status for bad input (malformed frame, bad flags or configuration).
 pub const EXIT_BAD_INPUT: u8 = 2;
+
+/// Prints `error: {e}` on stderr and returns the bad-input exit status ([`EXIT_BAD_INPUT`]).
+pub fn bad_input(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(EXIT_BAD_INPUT)
+}
+
+/// Prints `error: {e}` on stderr and returns the general failure exit status (1).
+pub fn failure(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::FAILURE
+}
+
+/// The single-threaded tokio runtime of the one-shot subcommands (`ping`, `status`,
+/// `conformance`, `relay`); a runtime that cannot be built is reported as a failure.
+pub fn current_thread_runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(failure)
+}
 
 /// A node for the Hobbits wire protocol (EWP v3): run a node or a local testnet, inspect frames,
 /// check peers.

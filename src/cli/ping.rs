@@ -8,7 +8,7 @@ use clap::Args;
 use hobbits_actors::probe::Probe;
 use hobbits_actors::PeerUri;
 
-use super::EXIT_BAD_INPUT;
+use super::{bad_input, current_thread_runtime, failure};
 
 /// Ping a peer and report round-trip times.
 #[derive(Debug, Args)]
@@ -27,21 +27,12 @@ pub struct PingArgs {
 pub fn run(args: PingArgs) -> ExitCode {
     let uri: PeerUri = match args.uri.parse() {
         Ok(u) => u,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
+        Err(e) => return bad_input(e),
     };
     let timeout = Duration::from_millis(args.timeout_ms);
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match current_thread_runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let result = rt.block_on(async {
         let mut probe = Probe::connect(&uri, timeout).await?;
@@ -59,9 +50,6 @@ pub fn run(args: PingArgs) -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
+        Err(e) => failure(e),
     }
 }

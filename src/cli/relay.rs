@@ -16,7 +16,7 @@ use hobbits_actors::PeerUri;
 use hobbits_codec::FrameLimits;
 use serde_json::{json, Map, Value};
 
-use super::EXIT_BAD_INPUT;
+use super::{bad_input, current_thread_runtime, failure};
 
 /// Relay EWP traffic between clients and one peer, printing every frame and flagging deviations.
 ///
@@ -62,10 +62,7 @@ pub struct RelayArgs {
 pub fn run(args: RelayArgs) -> ExitCode {
     let upstream: PeerUri = match args.to.parse() {
         Ok(u) => u,
-        Err(e) => {
-            eprintln!("error: --to: {e}");
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
+        Err(e) => return bad_input(format_args!("--to: {e}")),
     };
     let mut config = RelayConfig::new(args.listen, upstream);
     config.request_timeout = Duration::from_millis(args.request_timeout_ms);
@@ -77,26 +74,16 @@ pub fn run(args: RelayArgs) -> ExitCode {
         ..FrameLimits::default()
     };
     if let Err(e) = config.validate() {
-        eprintln!("error: {e}");
-        return ExitCode::from(EXIT_BAD_INPUT);
+        return bad_input(e);
     }
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match current_thread_runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     rt.block_on(async move {
         let mut relay = match Relay::start(config).await {
             Ok(r) => r,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::FAILURE;
-            }
+            Err(e) => return failure(e),
         };
         let out = Printer {
             json: args.json,

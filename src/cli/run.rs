@@ -16,7 +16,7 @@ use hobbits_actors::settings::{LimitSettings, NodeSettings, TimeoutSettings};
 use hobbits_actors::{NodeHooks, PeerUri};
 use hobbits_chain::{ChainStore, PersistError};
 
-use super::EXIT_BAD_INPUT;
+use super::{bad_input, failure};
 
 /// Run a node: listen, dial peers, handshake, serve RPC, optionally produce blocks.
 #[derive(Debug, Args)]
@@ -105,19 +105,19 @@ impl RunArgs {
 pub fn run(args: RunArgs) -> ExitCode {
     let settings = match NodeSettings::load(args.config.as_deref(), &args.to_settings()) {
         Ok(s) => s,
-        Err(e) => return bad_input(&e),
+        Err(e) => return bad_input(e),
     };
     let config = match settings.to_config() {
         Ok(c) => c,
-        Err(e) => return bad_input(&e),
+        Err(e) => return bad_input(e),
     };
     let metrics_addr = match settings.metrics_addr() {
         Ok(a) => a,
-        Err(e) => return bad_input(&e),
+        Err(e) => return bad_input(e),
     };
     let filter = match tracing_subscriber::EnvFilter::try_new(settings.log_filter()) {
         Ok(f) => f,
-        Err(e) => return bad_input(&format!("log filter: {e}")),
+        Err(e) => return bad_input(format!("log filter: {e}")),
     };
     tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -125,7 +125,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         .init();
     let store = match open_store(&config, settings.data_dir.as_deref()) {
         Ok(s) => s,
-        Err(e) => return bad_input(&store_error(&e)),
+        Err(e) => return bad_input(store_error(&e)),
     };
     let system = actix_rt::System::new();
     let metrics = metrics_addr.map(|_| Arc::new(Metrics::default()));
@@ -142,10 +142,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         .await;
         let (node, sync_gossip) = match started {
             Ok(n) => n,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::FAILURE;
-            }
+            Err(e) => return failure(e),
         };
         println!(
             "listening on {}",
@@ -211,11 +208,6 @@ fn store_error(e: &NodeError) -> String {
         ),
         _ => e.to_string(),
     }
-}
-
-fn bad_input(e: &dyn std::fmt::Display) -> ExitCode {
-    eprintln!("error: {e}");
-    ExitCode::from(EXIT_BAD_INPUT)
 }
 
 async fn wait_for_signal() {

@@ -8,7 +8,7 @@ use clap::Args;
 use hobbits_actors::probe::Probe;
 use hobbits_actors::PeerUri;
 
-use super::EXIT_BAD_INPUT;
+use super::{bad_input, current_thread_runtime, failure};
 
 /// Ask a peer for its HELLO and status.
 #[derive(Debug, Args)]
@@ -30,21 +30,12 @@ pub struct StatusArgs {
 pub fn run(args: StatusArgs) -> ExitCode {
     let uri: PeerUri = match args.uri.parse() {
         Ok(u) => u,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
+        Err(e) => return bad_input(e),
     };
     let timeout = Duration::from_millis(args.timeout_ms);
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match current_thread_runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let agent = format!("hobbits-node-status/{}", env!("CARGO_PKG_VERSION"));
     let result = rt.block_on(async {
@@ -65,9 +56,6 @@ pub fn run(args: StatusArgs) -> ExitCode {
             println!("round_trip_us      {}", r.elapsed.as_micros());
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
+        Err(e) => failure(e),
     }
 }

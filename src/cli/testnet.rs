@@ -13,7 +13,7 @@ use hobbits_actors::testnet::{
     run_testnet, svg, Mode, RunOptions, SpecOverrides, TestnetError, TestnetSpec, Topology,
 };
 
-use super::EXIT_BAD_INPUT;
+use super::{bad_input, failure};
 
 /// Run a local testnet (default: 8 nodes on 127.0.0.1) and report convergence and propagation.
 #[derive(Debug, Args)]
@@ -111,19 +111,19 @@ fn scaled_events(spec: &TestnetSpec, slots: u64) -> Vec<hobbits_actors::testnet:
 pub fn run(args: TestnetArgs) -> ExitCode {
     let spec = match args.spec() {
         Ok(s) => s,
-        Err(e) => return bad_input(&e),
+        Err(e) => return bad_input(e),
     };
     let mode = if args.processes {
         match std::env::current_exe() {
             Ok(program) => Mode::Processes { program },
-            Err(e) => return bad_input(&format!("cannot find this binary: {e}")),
+            Err(e) => return bad_input(format!("cannot find this binary: {e}")),
         }
     } else {
         Mode::InProcess
     };
     let filter = match tracing_subscriber::EnvFilter::try_new(&args.log) {
         Ok(f) => f,
-        Err(e) => return bad_input(&format!("log filter: {e}")),
+        Err(e) => return bad_input(format!("log filter: {e}")),
     };
     tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -138,13 +138,8 @@ pub fn run(args: TestnetArgs) -> ExitCode {
     let report = system.block_on(async move { run_testnet(&spec, &options).await });
     let report = match report {
         Ok(r) => r,
-        Err(e @ (TestnetError::Spec(_) | TestnetError::Unsupported { .. })) => {
-            return bad_input(&e)
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(e @ (TestnetError::Spec(_) | TestnetError::Unsupported { .. })) => return bad_input(e),
+        Err(e) => return failure(e),
     };
     print!("{}", report.render());
     if let Some(path) = &args.json {
@@ -169,9 +164,4 @@ pub fn run(args: TestnetArgs) -> ExitCode {
     // Give the nodes' last GOODBYEs a moment to leave before the process exits.
     std::thread::sleep(Duration::from_millis(10));
     ExitCode::from(report.exit_code())
-}
-
-fn bad_input(e: &dyn std::fmt::Display) -> ExitCode {
-    eprintln!("error: {e}");
-    ExitCode::from(EXIT_BAD_INPUT)
 }
