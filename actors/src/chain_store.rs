@@ -3,7 +3,8 @@
 //! imports of the producer, sync and gossip.
 //!
 //! Handles: [`GetHello`], [`CheckHello`], [`ServeRpc`], [`ImportBlock`], [`GetHead`],
-//! [`GetGenesisRoot`]. Sends nothing.
+//! [`GetGenesisRoot`], [`WithStore`], [`ProduceBlock`] (head + 1, for tests and examples),
+//! [`ProduceBlockAt`] (the producer's clock slot). Sends nothing.
 
 use actix::prelude::*;
 use hobbits_chain::rpc::Hello;
@@ -239,5 +240,52 @@ impl Handler<ProduceBlock> for ChainStoreActor {
         let block = msg.producer.produce_on_head(self.store.as_ref(), slot)?;
         let outcome = self.store.import_block(block.clone())?;
         Ok((block, outcome))
+    }
+}
+
+/// What [`ProduceBlockAt`] did.
+#[derive(Debug, Clone)]
+pub enum SlotProduction {
+    /// A block at the requested slot was built on the head and imported.
+    Produced {
+        /// The block (boxed: a block is large next to the other variant).
+        block: Box<BeaconBlock>,
+        /// Its import.
+        outcome: ImportOutcome,
+    },
+    /// The head already has a block at or after the requested slot: nothing built.
+    HeadAhead {
+        /// The head's slot.
+        head_slot: hobbits_chain::Slot,
+    },
+}
+
+/// Command: build a block at `slot` on the head with `producer` and import it, unless the head
+/// is already at or past `slot` (the producer's slot clock; see `producer.rs`). The check and
+/// the build happen in one handler, so no import can slip in between.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<SlotProduction, ChainError>")]
+pub struct ProduceBlockAt {
+    /// The producer (graffiti, validator index).
+    pub producer: hobbits_chain::BlockProducer,
+    /// The slot of the block.
+    pub slot: hobbits_chain::Slot,
+}
+
+impl Handler<ProduceBlockAt> for ChainStoreActor {
+    type Result = Result<SlotProduction, ChainError>;
+    fn handle(&mut self, msg: ProduceBlockAt, _: &mut Context<Self>) -> Self::Result {
+        let head_slot = self.store.head().slot;
+        if head_slot >= msg.slot {
+            return Ok(SlotProduction::HeadAhead { head_slot });
+        }
+        let block = msg
+            .producer
+            .produce_on_head(self.store.as_ref(), msg.slot)?;
+        let outcome = self.store.import_block(block.clone())?;
+        Ok(SlotProduction::Produced {
+            block: Box::new(block),
+            outcome,
+        })
     }
 }

@@ -22,7 +22,7 @@ use crate::metrics::Metrics;
 use crate::peer_manager::{GetPeers, ManagerSettings, PeerInfo, PeerManager, Shutdown};
 use crate::peer_session::SessionSettings;
 use crate::peer_table::NodeId;
-use crate::producer::ProducerActor;
+use crate::producer::{ProducerActor, SlotClock};
 
 /// Why a node did not start.
 #[derive(Debug, thiserror::Error)]
@@ -203,7 +203,7 @@ pub async fn start_node(
         ProducerActor::new(
             BlockProducer::new(&name, config.node_id.0 % 64),
             store.clone(),
-            p.slot_duration,
+            SlotClock::new(config.genesis_time, p.slot_duration),
             hooks.produced.clone(),
         )
         .start()
