@@ -238,3 +238,50 @@ fn environment_overrides_the_file_and_flags_override_both() {
     assert_eq!(field(&text, "chain_id"), "9", "flag over env");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn hardening_settings_refuse_bad_values_with_status_2_and_the_example_config_runs() {
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("run").args(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().expect("run")
+    };
+    let listen = ["--listen", "127.0.0.1:0"];
+    /// Flags, environment, the name the error must mention.
+    type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: [Case<'_>; 4] = [
+        (
+            [&listen[..], &["--rpc-rate", "0"]].concat(),
+            vec![],
+            "rpc_rate_per_sec",
+        ),
+        (
+            listen.to_vec(),
+            vec![("HOBBITS_SCORING__BAN_THRESHOLD", "0")],
+            "ban_threshold",
+        ),
+        (
+            listen.to_vec(),
+            vec![("HOBBITS_TIMEOUTS__FRAME_MS", "0")],
+            "frame_timeout",
+        ),
+        (
+            listen.to_vec(),
+            vec![("HOBBITS_LIMITS__RPC_BURST", "lots")],
+            "rpc_burst",
+        ),
+    ];
+    for (args, env, needle) in cases {
+        let out = run(&args, &env);
+        assert_eq!(out.status.code(), Some(2), "{args:?} {env:?}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{needle} not named: {err}");
+    }
+    // The documented example is a valid configuration file (its port overridden).
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/node.example.toml");
+    let mut node = Node::start(&["--config", example, "--listen", "127.0.0.1:0"], &[]);
+    node.wait_stdout("genesis root ");
+}

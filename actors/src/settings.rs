@@ -3,12 +3,13 @@
 //! validated [`NodeConfig`] or a [`ConfigError`] naming the bad value. Handles no messages.
 //!
 //! Keys (file, and environment with the `HOBBITS_` prefix; nested keys use `__`, e.g.
-//! `HOBBITS_LIMITS__MAX_PEERS`; `HOBBITS_PEERS` is a comma-separated list):
-//! `listen`, `peers`, `network_id`, `chain_id`, `genesis_time`, `node_id`, `user_agent`,
-//! `produce`, `slot_ms`, `log`, `data_dir`, `[limits]` (`max_peers`, `max_outstanding_requests`,
-//! `max_inbound_requests`, `session_mailbox`, `actor_mailbox`, `max_bans`, `max_header_len`,
-//! `max_body_len`, `max_response_items`), `[timeouts]` (`handshake_ms`, `request_ms`, `dial_ms`,
-//! `reconnect_initial_ms`, `reconnect_max_ms`, `ban_ms`, `goodbye_linger_ms`).
+//! `HOBBITS_LIMITS__MAX_PEERS`, `HOBBITS_SCORING__BAN_THRESHOLD`; `HOBBITS_PEERS` is a
+//! comma-separated list): `listen`, `peers`, `network_id`, `chain_id`, `genesis_time`, `node_id`,
+//! `user_agent`, `produce`, `slot_ms`, `log`, `data_dir`, `metrics`, `[limits]` (every field of
+//! [`crate::Limits`]), `[timeouts]` (every field of [`crate::Timeouts`] in milliseconds, `_ms`
+//! suffix), `[scoring]` (every field of [`crate::Scoring`]; `decay_half_life_ms`).
+//! `docs/node.example.toml` documents every key with its default; a test parses it and checks it
+//! yields exactly the defaults, and that it names every key.
 //! `metrics` (`host:port` of the Prometheus endpoint, unset: none) is read by
 //! [`NodeSettings::metrics_addr`].
 
@@ -16,7 +17,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::{ConfigError, NodeConfig, ProducerConfig};
 use crate::peer_table::NodeId;
@@ -29,7 +30,7 @@ pub const ENV_PREFIX: &str = "HOBBITS";
 pub const DEFAULT_LOG: &str = "info";
 
 /// Limits, all optional (unset keeps the default).
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct LimitSettings {
     pub max_peers: Option<usize>,
@@ -41,10 +42,13 @@ pub struct LimitSettings {
     pub max_header_len: Option<u32>,
     pub max_body_len: Option<u32>,
     pub max_response_items: Option<u64>,
+    pub write_buffer_high: Option<usize>,
+    pub rpc_rate_per_sec: Option<u32>,
+    pub rpc_burst: Option<u32>,
 }
 
 /// Timeouts in milliseconds, all optional.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct TimeoutSettings {
     pub handshake_ms: Option<u64>,
@@ -54,10 +58,25 @@ pub struct TimeoutSettings {
     pub reconnect_max_ms: Option<u64>,
     pub ban_ms: Option<u64>,
     pub goodbye_linger_ms: Option<u64>,
+    pub frame_ms: Option<u64>,
+}
+
+/// Peer scoring, all optional: penalty points, threshold, decay (milliseconds), loopback bans.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ScoringSettings {
+    pub malformed_frame: Option<u32>,
+    pub bad_message: Option<u32>,
+    pub invalid_gossip: Option<u32>,
+    pub timeout: Option<u32>,
+    pub rate_limited: Option<u32>,
+    pub ban_threshold: Option<u32>,
+    pub decay_half_life_ms: Option<u64>,
+    pub ban_loopback_ips: Option<bool>,
 }
 
 /// One layer of settings (file, environment or flags); `None` means "not set here".
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct NodeSettings {
     /// `host:port` to listen on (port 0: any free port).
@@ -83,6 +102,8 @@ pub struct NodeSettings {
     pub limits: LimitSettings,
     #[serde(default)]
     pub timeouts: TimeoutSettings,
+    #[serde(default)]
+    pub scoring: ScoringSettings,
     /// `host:port` serving Prometheus metrics on `GET /metrics` (unset: no endpoint).
     pub metrics: Option<String>,
 }
@@ -125,7 +146,10 @@ impl NodeSettings {
                 max_bans,
                 max_header_len,
                 max_body_len,
-                max_response_items
+                max_response_items,
+                write_buffer_high,
+                rpc_rate_per_sec,
+                rpc_burst
             ]
         );
         overlay!(
@@ -138,7 +162,22 @@ impl NodeSettings {
                 reconnect_initial_ms,
                 reconnect_max_ms,
                 ban_ms,
-                goodbye_linger_ms
+                goodbye_linger_ms,
+                frame_ms
+            ]
+        );
+        overlay!(
+            self.scoring,
+            other.scoring,
+            [
+                malformed_frame,
+                bad_message,
+                invalid_gossip,
+                timeout,
+                rate_limited,
+                ban_threshold,
+                decay_half_life_ms,
+                ban_loopback_ips
             ]
         );
         overlay!(self, other, [metrics]);
@@ -237,6 +276,9 @@ impl NodeSettings {
         overlay_value(&mut l.max_header_len, s.max_header_len);
         overlay_value(&mut l.max_body_len, s.max_body_len);
         overlay_value(&mut l.max_response_items, s.max_response_items);
+        overlay_value(&mut l.write_buffer_high, s.write_buffer_high);
+        overlay_value(&mut l.rpc_rate_per_sec, s.rpc_rate_per_sec);
+        overlay_value(&mut l.rpc_burst, s.rpc_burst);
         let (t, s) = (&mut c.timeouts, &self.timeouts);
         let ms = Duration::from_millis;
         overlay_value(&mut t.handshake, s.handshake_ms.map(ms));
@@ -246,6 +288,16 @@ impl NodeSettings {
         overlay_value(&mut t.reconnect_max, s.reconnect_max_ms.map(ms));
         overlay_value(&mut t.ban, s.ban_ms.map(ms));
         overlay_value(&mut t.goodbye_linger, s.goodbye_linger_ms.map(ms));
+        overlay_value(&mut t.frame, s.frame_ms.map(ms));
+        let (sc, s) = (&mut c.scoring, &self.scoring);
+        overlay_value(&mut sc.malformed_frame, s.malformed_frame);
+        overlay_value(&mut sc.bad_message, s.bad_message);
+        overlay_value(&mut sc.invalid_gossip, s.invalid_gossip);
+        overlay_value(&mut sc.timeout, s.timeout);
+        overlay_value(&mut sc.rate_limited, s.rate_limited);
+        overlay_value(&mut sc.ban_threshold, s.ban_threshold);
+        overlay_value(&mut sc.decay_half_life, s.decay_half_life_ms.map(ms));
+        overlay_value(&mut sc.ban_loopback_ips, s.ban_loopback_ips);
         c.validate()?;
         Ok(c)
     }
@@ -345,6 +397,127 @@ mod tests {
             None,
             "in-memory by default"
         );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    fn example_path() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/node.example.toml")
+    }
+
+    fn temp_file(tag: &str, text: &str) -> (PathBuf, PathBuf) {
+        let dir =
+            std::env::temp_dir().join(format!("hobbits-settings-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join("node.toml");
+        std::fs::write(&file, text).expect("write");
+        (dir, file)
+    }
+
+    #[test]
+    fn the_example_file_yields_exactly_the_defaults() {
+        let s = NodeSettings::load(Some(&example_path()), &NodeSettings::default()).expect("load");
+        let c = s.to_config().expect("valid");
+        // The node id is random by default; everything else must match field for field.
+        let defaults = NodeConfig {
+            node_id: c.node_id,
+            ..NodeConfig::default()
+        };
+        assert_eq!(c, defaults);
+        assert_eq!(s.metrics_addr(), Ok(None));
+        assert_eq!(s.data_dir, None);
+    }
+
+    /// Every key of [`NodeSettings`] appears in the example, set or commented out: with the
+    /// commented keys uncommented, no setting is left unset.
+    #[test]
+    fn the_example_file_names_every_key() {
+        let text = std::fs::read_to_string(example_path()).expect("example");
+        let uncommented: String = text
+            .lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(rest)
+                    if rest.split_once(" = ").is_some_and(|(k, _)| {
+                        !k.is_empty() && k.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                    }) =>
+                {
+                    rest
+                }
+                _ => l,
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let (dir, file) = temp_file("all", &uncommented);
+        let s = NodeSettings::load(Some(&file), &NodeSettings::default()).expect("load");
+        let doc = bson::serialize_to_document(&s).expect("serialize");
+        fn unset(prefix: &str, doc: &bson::Document, out: &mut Vec<String>) {
+            for (k, v) in doc {
+                match v {
+                    bson::Bson::Null => out.push(format!("{prefix}{k}")),
+                    bson::Bson::Document(d) => unset(&format!("{prefix}{k}."), d, out),
+                    _ => {}
+                }
+            }
+        }
+        let mut missing = Vec::new();
+        unset("", &doc, &mut missing);
+        assert!(
+            missing.is_empty(),
+            "keys missing from the example: {missing:?}"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn hardening_fields_are_read_from_the_file() {
+        let (dir, file) = temp_file(
+            "hard",
+            "[limits]\nrpc_rate_per_sec = 10\nrpc_burst = 20\nwrite_buffer_high = 65536\n\
+             [timeouts]\nframe_ms = 1500\n\
+             [scoring]\nban_threshold = 50\ndecay_half_life_ms = 5000\nban_loopback_ips = true\n\
+             malformed_frame = 90\nbad_message = 6\ninvalid_gossip = 11\ntimeout = 26\nrate_limited = 2\n",
+        );
+        let flags = NodeSettings {
+            scoring: ScoringSettings {
+                ban_threshold: Some(60),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let c = NodeSettings::load(Some(&file), &flags)
+            .expect("load")
+            .to_config()
+            .expect("valid");
+        assert_eq!(c.limits.rpc_rate_per_sec, 10);
+        assert_eq!(c.limits.rpc_burst, 20);
+        assert_eq!(c.limits.write_buffer_high, 65536);
+        assert_eq!(c.timeouts.frame, Duration::from_millis(1500));
+        let want = crate::config::Scoring {
+            malformed_frame: 90,
+            bad_message: 6,
+            invalid_gossip: 11,
+            timeout: 26,
+            rate_limited: 2,
+            ban_threshold: 60,
+            decay_half_life: Duration::from_secs(5),
+            ban_loopback_ips: true,
+        };
+        assert_eq!(c.scoring, want, "file values, the flag's ban_threshold");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn bad_hardening_values_are_typed_errors() {
+        let (dir, file) = temp_file("badhard", "[scoring]\ndecay_half_life_ms = 0\n");
+        let s = NodeSettings::load(Some(&file), &NodeSettings::default()).expect("load");
+        assert_eq!(
+            s.to_config(),
+            Err(ConfigError::ZeroDuration {
+                field: "decay_half_life"
+            })
+        );
+        std::fs::write(&file, "[scoring]\nban_threshold = -1\n").expect("write");
+        let r = NodeSettings::load(Some(&file), &NodeSettings::default());
+        assert!(matches!(r, Err(ConfigError::Source(m)) if m.contains("ban_threshold")));
         let _ = std::fs::remove_dir_all(dir);
     }
 

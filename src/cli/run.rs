@@ -12,7 +12,7 @@ use clap::Args;
 use hobbits_actors::gossip::{start_node_with_sync_gossip, SyncGossipConfig};
 use hobbits_actors::metrics::{Metrics, MetricsServer, MetricsSources};
 use hobbits_actors::node::{memory_store, persistent_store, NodeError};
-use hobbits_actors::settings::{LimitSettings, NodeSettings, TimeoutSettings};
+use hobbits_actors::settings::{LimitSettings, NodeSettings, ScoringSettings, TimeoutSettings};
 use hobbits_actors::{NodeHooks, PeerUri};
 use hobbits_chain::{ChainStore, PersistError};
 
@@ -21,7 +21,8 @@ use super::{bad_input, failure};
 /// Run a node: listen, dial peers, handshake, serve RPC, optionally produce blocks.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// TOML configuration file (keys as in the docs; flags and HOBBITS_* variables override it).
+    /// TOML configuration file (every key: docs/node.example.toml; flags and HOBBITS_* variables
+    /// override it).
     #[arg(long, short = 'c', value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Address to listen on, host:port (port 0: any free port, printed at start).
@@ -60,6 +61,18 @@ pub struct RunArgs {
     /// Ban duration for peers sending malformed frames, in milliseconds (0: no bans).
     #[arg(long, value_name = "MS")]
     pub ban_ms: Option<u64>,
+    /// A started frame must be complete within this many milliseconds.
+    #[arg(long, value_name = "MS")]
+    pub frame_timeout_ms: Option<u64>,
+    /// RPC requests served per peer per second (token bucket refill).
+    #[arg(long, value_name = "N")]
+    pub rpc_rate: Option<u32>,
+    /// RPC requests a peer may send in a burst above the rate.
+    #[arg(long, value_name = "N")]
+    pub rpc_burst: Option<u32>,
+    /// Score at which a peer is disconnected and banned.
+    #[arg(long, value_name = "POINTS")]
+    pub ban_threshold: Option<u32>,
     /// Keep the chain in a persistent store in DIR (created if needed; reopened on restart).
     /// Default: in memory, lost on exit.
     #[arg(long, value_name = "DIR")]
@@ -89,12 +102,19 @@ impl RunArgs {
             data_dir: self.data_dir.clone(),
             limits: LimitSettings {
                 max_peers: self.max_peers,
+                rpc_rate_per_sec: self.rpc_rate,
+                rpc_burst: self.rpc_burst,
                 ..Default::default()
             },
             timeouts: TimeoutSettings {
                 handshake_ms: self.handshake_timeout_ms,
                 request_ms: self.request_timeout_ms,
                 ban_ms: self.ban_ms,
+                frame_ms: self.frame_timeout_ms,
+                ..Default::default()
+            },
+            scoring: ScoringSettings {
+                ban_threshold: self.ban_threshold,
                 ..Default::default()
             },
         }
