@@ -1,8 +1,9 @@
 //! [`LinkProxy`]: one TCP proxy on 127.0.0.1 per testnet link. The dialing node connects to the
 //! proxy, which connects to the listening node's current address and forwards whole EWP frames
-//! both ways, logging every GOSSIP frame in the [`WireLog`]. A link can be cut (open connections
-//! dropped, new ones refused: the nodes' redials fail until it heals) and retargeted when the
-//! listening node restarts on a new port. Tokio tasks; no actor messages.
+//! both ways, logging every GOSSIP frame in the [`WireLog`] (when read from the sender and when
+//! written to the receiver). A link can be cut (open connections dropped, new ones refused: the
+//! nodes' redials fail until it heals) and retargeted when the listening node restarts on a new
+//! port. Tokio tasks; no actor messages.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -193,14 +194,20 @@ async fn forward<R, W>(
                 return;
             }
         };
-        if frame.protocol == Protocol::Gossip {
-            if let Ok(env) = GossipEnvelope::from_frame(&frame) {
-                let at = ends.start.elapsed();
-                lock(&ends.log).gossip(from, to, env.header.topic, env.header.hash, at);
-            }
+        // A GOSSIP frame is logged as sent now (read off `from`'s socket) and as delivered once
+        // written into `to`'s socket, so a direct neighbour's latency counts this hop.
+        let gossip = (frame.protocol == Protocol::Gossip)
+            .then(|| GossipEnvelope::from_frame(&frame).ok())
+            .flatten()
+            .map(|env| (env.header.topic, env.header.hash));
+        if let Some((topic, hash)) = gossip {
+            lock(&ends.log).gossip_sent(from, topic, hash, ends.start.elapsed());
         }
         if write.send(frame).await.is_err() {
             return;
+        }
+        if let Some((topic, hash)) = gossip {
+            lock(&ends.log).gossip_delivered(to, topic, hash, ends.start.elapsed());
         }
     }
 }

@@ -6,12 +6,18 @@ use std::fmt::Write;
 
 use crate::testnet::report::TestnetReport;
 
-const W: f64 = 960.0;
+/// Wide enough for the head-slot panel's legend to the right of it.
+const W: f64 = 1040.0;
 const H: f64 = 400.0;
 const PANEL_W: f64 = 420.0;
 const PANEL_H: f64 = 300.0;
 const TOP: f64 = 50.0;
+/// Left edges of the two panels.
+const LATENCY_X: f64 = 50.0;
+const HEADS_X: f64 = 520.0;
 const BINS: usize = 20;
+/// Legend rows at most (one per node); more nodes are summarised in one last row.
+const LEGEND_ROWS: usize = 24;
 
 /// A colour per node (cycled).
 fn colour(i: usize) -> &'static str {
@@ -66,8 +72,8 @@ pub fn render(report: &TestnetReport) -> String {
         W / 2.0,
         esc(&title)
     );
-    latency_panel(&mut s, report, 50.0);
-    heads_panel(&mut s, report, 520.0);
+    latency_panel(&mut s, report, LATENCY_X);
+    heads_panel(&mut s, report, HEADS_X);
     s.push_str("</svg>\n");
     s
 }
@@ -128,7 +134,7 @@ fn latency_panel(s: &mut String, r: &TestnetReport, x0: f64) {
         s,
         x0,
         "block propagation latency (per block and node)",
-        "latency, ms",
+        "ms from the block leaving its producer to its delivery to the node",
         "count",
     );
     let samples = &r.block_latency_samples_ms;
@@ -242,12 +248,35 @@ fn heads_panel(s: &mut String, r: &TestnetReport, x0: f64) {
                 colour(node)
             );
         }
+    }
+    legend(s, r.nodes, x0 + PANEL_W + 12.0);
+}
+
+/// One row per node (a colour swatch and `node N`) from the panel's top, at most [`LEGEND_ROWS`].
+fn legend(s: &mut String, nodes: usize, x: f64) {
+    let shown = if nodes > LEGEND_ROWS {
+        LEGEND_ROWS - 1
+    } else {
+        nodes
+    };
+    for node in 0..shown {
+        let y = TOP + 12.0 * (node as f64 + 1.0);
         let _ = writeln!(
             s,
-            r#"<text x="{}" y="{}" fill="{}">node {node}</text>"#,
-            x0 + PANEL_W + 6.0,
-            TOP + 12.0 * (node as f64 + 1.0),
-            colour(node)
+            r#"<line x1="{x}" y1="{}" x2="{}" y2="{}" stroke="{c}" stroke-width="2"/><text x="{}" y="{y}" fill="{c}">node {node}</text>"#,
+            y - 4.0,
+            x + 12.0,
+            y - 4.0,
+            x + 16.0,
+            c = colour(node)
+        );
+    }
+    if shown < nodes {
+        let _ = writeln!(
+            s,
+            r#"<text x="{x}" y="{}">+{} more</text>"#,
+            TOP + 12.0 * (shown as f64 + 1.0),
+            nodes - shown
         );
     }
 }
@@ -288,5 +317,24 @@ mod tests {
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
         assert_eq!(svg.matches("<title>node").count(), 2);
         assert!(svg.matches("<rect").count() > BINS);
+        assert_eq!(svg.matches("\">node ").count(), 2, "a legend row per node");
+    }
+
+    #[test]
+    fn the_legend_fits_the_canvas_and_is_bounded() {
+        // "node 99" at 11 px is under 50 px wide: it must end inside the canvas.
+        let legend_x = HEADS_X + PANEL_W + 12.0 + 16.0;
+        assert!(
+            legend_x + 50.0 <= W,
+            "legend starts at {legend_x}, canvas {W}"
+        );
+        let r = TestnetReport {
+            nodes: 100,
+            ..Default::default()
+        };
+        let svg = render(&r);
+        assert_eq!(svg.matches("\">node ").count(), LEGEND_ROWS - 1);
+        assert!(svg.contains(">+77 more</text>"));
+        assert!(TOP + 12.0 * LEGEND_ROWS as f64 <= H);
     }
 }
