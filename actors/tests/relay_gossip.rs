@@ -66,12 +66,7 @@ async fn sync_then_gossip_pass_through_the_relay_unchanged() {
     assert_eq!(stats.duplicate, before.duplicate);
 
     b.stop().await;
-    let summary = relay.shutdown().await;
-    let mut log = Vec::new();
-    while let Some(e) = relay.try_next_event() {
-        log.push(e.to_string());
-    }
-    println!("{}", log.join("\n"));
+    let (summary, log) = common::shut_down_relay(&mut relay).await;
     use RelayDirection::{ClientToServer as C2S, ServerToClient as S2C};
     // The log names each step: handshake, range sync, gossip.
     assert!(

@@ -2,10 +2,12 @@
 //! node uses (GET_STATUS, headers, bodies) pass unchanged, give the same answers as a direct
 //! connection, and the relay's log names each step with no deviation.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use hobbits_actors::chain_store::WithStore;
+use common::{seed_blocks, DEADLINE};
 use hobbits_actors::node::start_memory_node;
 use hobbits_actors::relay::{
     FrameMessage, Relay, RelayConfig, RelayDirection, RelayEvent, RelayHandle, RelayedFrame,
@@ -15,25 +17,8 @@ use hobbits_actors::{
     NodeConfig, NodeHandle, NodeHooks, PeerInfo, PeerUri, RpcRequest, RpcResponse,
 };
 use hobbits_chain::rpc::{GetBlockBodies, GetBlockHeaders, GetStatus};
-use hobbits_chain::{BlockProducer, Root, Slot};
+use hobbits_chain::{Root, Slot};
 use hobbits_codec::rpc::RpcMethod;
-
-const DEADLINE: Duration = Duration::from_secs(10);
-
-async fn seed_blocks(node: &NodeHandle, n: u64) {
-    node.store
-        .send(WithStore {
-            f: Box::new(move |store| {
-                let p = BlockProducer::new("seed", 0);
-                for slot in 1..=n {
-                    let b = p.produce_on_head(store, Slot(slot)).expect("produce");
-                    store.import_block(b).expect("import");
-                }
-            }),
-        })
-        .await
-        .expect("store");
-}
 
 async fn handshaked_peer(node: &NodeHandle, what: &str) -> PeerInfo {
     let end = tokio::time::Instant::now() + DEADLINE;

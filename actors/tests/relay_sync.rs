@@ -1,31 +1,16 @@
 //! A node that starts empty range-syncs from another through the relay on 127.0.0.1: it reaches
 //! the same head as the source, every request passes answered and no deviation is reported.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use hobbits_actors::chain_store::WithStore;
+use common::{seed_blocks, DEADLINE};
 use hobbits_actors::node::start_memory_node;
 use hobbits_actors::relay::{Relay, RelayConfig, RelayDirection};
-use hobbits_actors::{NodeConfig, NodeHandle, NodeHooks, PeerUri};
-use hobbits_chain::{BlockProducer, Slot};
-
-const DEADLINE: Duration = Duration::from_secs(10);
-
-async fn seed_blocks(node: &NodeHandle, n: u64) {
-    node.store
-        .send(WithStore {
-            f: Box::new(move |store| {
-                let p = BlockProducer::new("seed", 0);
-                for slot in 1..=n {
-                    let b = p.produce_on_head(store, Slot(slot)).expect("produce");
-                    store.import_block(b).expect("import");
-                }
-            }),
-        })
-        .await
-        .expect("store");
-}
+use hobbits_actors::{NodeConfig, NodeHooks, PeerUri};
+use hobbits_chain::Slot;
 
 /// B starts empty, runs the sync actor, and dials A through the relay: it reaches A's head exactly
 /// as it would directly, and the relay sees only matched, clean RPC.
@@ -88,12 +73,7 @@ async fn a_node_syncs_through_the_relay_to_the_same_head() {
     }
 
     b.shutdown(Duration::from_secs(2)).await;
-    let summary = relay.shutdown().await;
-    let mut log = Vec::new();
-    while let Some(e) = relay.try_next_event() {
-        log.push(e.to_string());
-    }
-    println!("{}", log.join("\n"));
+    let (summary, _log) = common::shut_down_relay(&mut relay).await;
     use RelayDirection::{ClientToServer as C2S, ServerToClient as S2C};
     assert!(
         summary.frame_count(S2C, "RPC", "BLOCK_BODIES(13)") >= 1,

@@ -6,26 +6,10 @@ mod common;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::*;
-use hobbits_actors::chain_store::WithStore;
 use hobbits_actors::node::start_memory_node;
 use hobbits_actors::{NodeHooks, PeerUri, RpcRequest, RpcResponse, SendRpcRequest};
 use hobbits_chain::rpc::{GetBlockBodies, GetBlockHeaders, GetStatus};
-use hobbits_chain::{BlockProducer, Root, Slot};
-
-async fn seed_blocks(node: &hobbits_actors::NodeHandle, n: u64) {
-    node.store
-        .send(WithStore {
-            f: Box::new(move |store| {
-                let p = BlockProducer::new("seed", 0);
-                for slot in 1..=n {
-                    let b = p.produce_on_head(store, Slot(slot)).expect("produce");
-                    store.import_block(b).expect("import");
-                }
-            }),
-        })
-        .await
-        .expect("store");
-}
+use hobbits_chain::{Root, Slot};
 
 #[actix_rt::test]
 async fn two_nodes_handshake_and_serve_rpc() {

@@ -1,5 +1,6 @@
 //! Test rig for multi-node scenarios: `wait_for` with a deadline, a raw EWP client on any
-//! 127.0.0.0/8 source address, frame builders, and the reference vectors.
+//! 127.0.0.0/8 source address, frame builders, the reference vectors, seeding a node's store
+//! (`seed_blocks`) and closing a relay with its log (`shut_down_relay`).
 #![allow(dead_code)]
 
 use std::future::Future;
@@ -8,9 +9,11 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
-use hobbits_actors::NodeConfig;
+use hobbits_actors::chain_store::WithStore;
+use hobbits_actors::relay::{RelayHandle, RelaySummary};
+use hobbits_actors::{NodeConfig, NodeHandle};
 use hobbits_chain::rpc::{GetStatus, Hello};
-use hobbits_chain::{Epoch, Root, Slot};
+use hobbits_chain::{BlockProducer, Epoch, Root, Slot};
 use hobbits_codec::rpc::{RequestId, RpcEnvelope, RpcMethod, RpcPayload};
 use hobbits_codec::{Frame, FrameCodec, PingFrame};
 use tokio::net::{TcpSocket, TcpStream};
@@ -41,6 +44,34 @@ pub fn init_tracing() {
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_test_writer()
         .try_init();
+}
+
+/// Imports blocks at slots 1..=`n` (every slot filled, by producer "seed") into `node`'s store.
+pub async fn seed_blocks(node: &NodeHandle, n: u64) {
+    node.store
+        .send(WithStore {
+            f: Box::new(move |store| {
+                let p = BlockProducer::new("seed", 0);
+                for slot in 1..=n {
+                    let b = p.produce_on_head(store, Slot(slot)).expect("produce");
+                    store.import_block(b).expect("import");
+                }
+            }),
+        })
+        .await
+        .expect("store");
+}
+
+/// Shuts the relay down and returns its summary and its event log (one line per event, also
+/// printed for the test output).
+pub async fn shut_down_relay(relay: &mut RelayHandle) -> (RelaySummary, Vec<String>) {
+    let summary = relay.shutdown().await;
+    let mut log = Vec::new();
+    while let Some(e) = relay.try_next_event() {
+        log.push(e.to_string());
+    }
+    println!("{}", log.join("\n"));
+    (summary, log)
 }
 
 /// A local test node configuration.
