@@ -6,10 +6,11 @@ use ssz::BitList;
 use ssz_derive::{Decode, Encode};
 use ssz_types::typenum::{U0, U1, U128, U16, U33, U4096};
 use ssz_types::{FixedVector, VariableList};
-use tree_hash::{Hash256, TreeHash};
+use tree_hash::TreeHash;
 use tree_hash_derive::TreeHash;
 
 use super::primitives::{BlsPubkey, Epoch, Root, Signature, Slot, Version};
+use super::roots;
 
 /// MAX_VALIDATORS_PER_COMMITTEE (4096 in both presets).
 pub type MaxValidatorsPerCommittee = U4096;
@@ -37,16 +38,6 @@ pub type ValidatorIndex = u64;
 pub type Gwei = u64;
 /// A shard number.
 pub type Shard = u64;
-
-/// The Merkle root of the given field roots, as a container of those fields would have it. Used for
-/// `signing_root`: the root of a container without its trailing `signature` field.
-fn container_root(field_roots: &[Hash256]) -> Root {
-    let mut leaves = Vec::with_capacity(field_roots.len() * 32);
-    for r in field_roots {
-        leaves.extend_from_slice(r.as_slice());
-    }
-    Root::from(tree_hash::merkle_root(&leaves, field_roots.len()))
-}
 
 /// A fork: the versions before and after `epoch`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Encode, Decode, TreeHash)]
@@ -125,7 +116,8 @@ impl Default for PendingAttestation {
 }
 
 /// The eth1 chain data a block votes for.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Encode, Decode, TreeHash)]
+/// Its `TreeHash` is written by hand in `roots.rs` (fewer hashes; same root).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Encode, Decode)]
 pub struct Eth1Data {
     pub deposit_root: Root,
     pub deposit_count: u64,
@@ -142,7 +134,8 @@ pub struct DepositData {
 }
 
 /// A block header: the block with its body replaced by the body's root.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Encode, Decode, TreeHash)]
+/// Its `TreeHash` is written by hand in `roots.rs` (fewer hashes; same root).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Encode, Decode)]
 pub struct BeaconBlockHeader {
     pub slot: Slot,
     pub parent_root: Root,
@@ -160,12 +153,13 @@ impl BeaconBlockHeader {
     /// Root of the header without its signature: the block's identity (equal to the block's
     /// signing_root).
     pub fn signing_root(&self) -> Root {
-        container_root(&[
-            self.slot.tree_hash_root(),
-            self.parent_root.tree_hash_root(),
-            self.state_root.tree_hash_root(),
-            self.body_root.tree_hash_root(),
-        ])
+        Root(roots::header_signing_root(self))
+    }
+
+    /// Both roots at once, sharing the hashes of the first four fields:
+    /// `(signing_root, hash_tree_root)`.
+    pub fn roots(&self) -> BlockRoots {
+        roots::header_roots(self)
     }
 }
 
@@ -245,7 +239,8 @@ pub struct Transfer {
 }
 
 /// The block body: randao, eth1 vote, graffiti and operations.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Encode, Decode, TreeHash)]
+/// Its `TreeHash` is written by hand in `roots.rs` (fewer hashes; same root).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Encode, Decode)]
 pub struct BeaconBlockBody {
     pub randao_reveal: Signature,
     pub eth1_data: Eth1Data,
@@ -260,7 +255,8 @@ pub struct BeaconBlockBody {
 
 /// A beacon block. Identified by its `signing_root` (what a child's `parent_root` names); gossip
 /// announces it by `hash_tree_root`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Encode, Decode, TreeHash)]
+/// Its `TreeHash` is written by hand in `roots.rs` (fewer hashes; same root).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Encode, Decode)]
 pub struct BeaconBlock {
     pub slot: Slot,
     pub parent_root: Root,
@@ -293,11 +289,7 @@ impl BeaconBlock {
 
     /// Both roots at once, hashing the body only once: `(signing_root, hash_tree_root)`.
     pub fn roots(&self) -> BlockRoots {
-        let header = self.header();
-        BlockRoots {
-            signing_root: header.signing_root(),
-            hash_tree_root: header.hash_tree_root(),
-        }
+        self.header().roots()
     }
 }
 

@@ -2,7 +2,9 @@
 //! Re-exported at the crate root. No messages are handled or sent here.
 
 mod containers;
+mod merkle;
 mod primitives;
+mod roots;
 mod state;
 
 pub use containers::*;

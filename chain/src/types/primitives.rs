@@ -7,10 +7,51 @@ use std::str::FromStr;
 
 use tree_hash::{Hash256, PackedEncoding, TreeHash, TreeHashType};
 
+use super::merkle;
+
 /// Implements `ssz::Encode`, `ssz::Decode` and `tree_hash::TreeHash` for a one-field tuple struct by
-/// delegating to the wrapped value (SSZ "transparent" behaviour).
+/// delegating to the wrapped value (SSZ "transparent" behaviour); with `bytes`, the root of the
+/// wrapped byte array is computed by the fast `merkle::bytes_root` (same root).
 macro_rules! transparent_ssz {
     ($name:ident, $inner:ty) => {
+        transparent_ssz!(@codec $name, $inner);
+
+        impl TreeHash for $name {
+            fn tree_hash_type() -> TreeHashType {
+                <$inner as TreeHash>::tree_hash_type()
+            }
+            fn tree_hash_packed_encoding(&self) -> PackedEncoding {
+                self.0.tree_hash_packed_encoding()
+            }
+            fn tree_hash_packing_factor() -> usize {
+                <$inner as TreeHash>::tree_hash_packing_factor()
+            }
+            fn tree_hash_root(&self) -> Hash256 {
+                self.0.tree_hash_root()
+            }
+        }
+    };
+    // A byte vector (`[u8; N]`) whose root is computed by `merkle::bytes_root`: the same root as
+    // the generic `[u8; N]` path, without its per-call allocation and byte-by-byte hasher.
+    ($name:ident, $inner:ty, bytes) => {
+        transparent_ssz!(@codec $name, $inner);
+
+        impl TreeHash for $name {
+            fn tree_hash_type() -> TreeHashType {
+                <$inner as TreeHash>::tree_hash_type()
+            }
+            fn tree_hash_packed_encoding(&self) -> PackedEncoding {
+                self.0.tree_hash_packed_encoding()
+            }
+            fn tree_hash_packing_factor() -> usize {
+                <$inner as TreeHash>::tree_hash_packing_factor()
+            }
+            fn tree_hash_root(&self) -> Hash256 {
+                Hash256::from(merkle::bytes_root(&self.0))
+            }
+        }
+    };
+    (@codec $name:ident, $inner:ty) => {
         impl ssz::Encode for $name {
             fn is_ssz_fixed_len() -> bool {
                 <$inner as ssz::Encode>::is_ssz_fixed_len()
@@ -35,21 +76,6 @@ macro_rules! transparent_ssz {
             }
             fn from_ssz_bytes(bytes: &[u8]) -> Result<Self, ssz::DecodeError> {
                 <$inner as ssz::Decode>::from_ssz_bytes(bytes).map(Self)
-            }
-        }
-
-        impl TreeHash for $name {
-            fn tree_hash_type() -> TreeHashType {
-                <$inner as TreeHash>::tree_hash_type()
-            }
-            fn tree_hash_packed_encoding(&self) -> PackedEncoding {
-                self.0.tree_hash_packed_encoding()
-            }
-            fn tree_hash_packing_factor() -> usize {
-                <$inner as TreeHash>::tree_hash_packing_factor()
-            }
-            fn tree_hash_root(&self) -> Hash256 {
-                self.0.tree_hash_root()
             }
         }
     };
@@ -199,7 +225,7 @@ impl From<u64> for Epoch {
 /// A BLS signature (96 bytes). This node does no BLS: signatures are carried, never checked.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Signature(pub [u8; 96]);
-transparent_ssz!(Signature, [u8; 96]);
+transparent_ssz!(Signature, [u8; 96], bytes);
 
 impl Default for Signature {
     fn default() -> Self {
@@ -216,7 +242,7 @@ impl fmt::Debug for Signature {
 /// A BLS public key (48 bytes).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct BlsPubkey(pub [u8; 48]);
-transparent_ssz!(BlsPubkey, [u8; 48]);
+transparent_ssz!(BlsPubkey, [u8; 48], bytes);
 
 impl Default for BlsPubkey {
     fn default() -> Self {
