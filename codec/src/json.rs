@@ -3,9 +3,21 @@
 //! (payload fields by name); [`frame_from_json`] builds a frame from the same JSON. No messages
 //! are handled or sent here.
 //!
-//! Encoding picks, in order: `rpc` (method + id, body from `ssz` hex if given, else from `payload`
-//! fields), `gossip`, `ping`, else raw `header_hex`/`body_hex`. Output of `frame_to_json` for a
-//! spec-shaped frame encodes back to the same bytes.
+//! Encoding picks, in order: `rpc` (method + id, body from `ssz` hex if given, else an empty body
+//! for `"body": null`, else from `payload` fields), `gossip`, `ping`, else raw
+//! `header_hex`/`body_hex`.
+//!
+//! Round trip: the output of `frame_to_json` for a spec-shaped frame (and for an RPC frame with an
+//! empty body, which it marks `"body": null` inside `rpc`) encodes back to the same bytes. Other
+//! frames are re-encoded in the spec's shape rather than byte for byte:
+//! - extra header keys are written from their JSON view, so a binary value (shown as 0x-hex)
+//!   comes back as a BSON string, and integers come back int32 when they fit;
+//! - an RPC body in a 2019 document shape (Artemis `{body: document}`, Prysm flat document) comes
+//!   back as `{body: binary SSZ}` built from the decoded `payload`;
+//! - `method_id` / `id` sent with other integer widths come back as int32 / int64.
+//!
+//! To reproduce a frame exactly, encode its raw `header_hex` / `body_hex` (drop the `rpc` /
+//! `gossip` / `ping` key).
 
 use bson::{Bson, Document};
 use bytes::Bytes;
@@ -140,8 +152,15 @@ fn rpc_to_json(env: &RpcEnvelope) -> Value {
         out.insert("extra".into(), document_to_json(&env.header.extra));
     }
     out.insert("shape".into(), json!(env.body.shape().name()));
-    if let RpcBody::Ssz(ssz) = &env.body {
-        out.insert("ssz".into(), json!(hex0x(ssz)));
+    match &env.body {
+        RpcBody::Ssz(ssz) => {
+            out.insert("ssz".into(), json!(hex0x(ssz)));
+        }
+        // The marker `rpc_from_json` reads back as an empty body.
+        RpcBody::Empty => {
+            out.insert("body".into(), Value::Null);
+        }
+        RpcBody::NestedDocument(_) | RpcBody::FlatDocument(_) => {}
     }
     match env.decode_payload() {
         Ok(decoded) => {
@@ -359,6 +378,8 @@ fn rpc_from_json(rpc: &Value) -> Result<RpcEnvelope, CodecError> {
     }
     let body = if rpc.get("ssz").is_some() {
         RpcBody::Ssz(Bytes::from(get_hex(rpc, "ssz")?))
+    } else if rpc.get("body") == Some(&Value::Null) {
+        RpcBody::Empty
     } else {
         let payload = payload_from_json(method, get(rpc, "payload")?)?;
         RpcBody::Ssz(Bytes::from(payload.to_ssz()))
@@ -473,4 +494,41 @@ fn gossip_from_json(g: &Value) -> Result<GossipEnvelope, CodecError> {
         env.header.extra = extra;
     }
     Ok(env)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rpc_frame(method: RpcMethod, body: RpcBody) -> Frame {
+        let env = RpcEnvelope {
+            header: RpcHeader::new(method, RequestId(9)),
+            body,
+        };
+        env.to_frame().expect("encode")
+    }
+
+    #[test]
+    fn empty_rpc_body_round_trips_through_the_body_null_marker() {
+        let frame = rpc_frame(RpcMethod::GetStatus, RpcBody::Empty);
+        assert!(frame.body.is_empty());
+        let json = frame_to_json(&frame);
+        assert_eq!(json["rpc"]["body"], Value::Null);
+        assert_eq!(json["rpc"]["shape"], "Empty");
+        assert_eq!(frame_from_json(&json).expect("from json"), frame);
+    }
+
+    #[test]
+    fn document_shaped_body_comes_back_in_the_spec_shape() {
+        let mut nested = Document::new();
+        nested.insert("reason", Bson::Int64(3));
+        let frame = rpc_frame(RpcMethod::Goodbye, RpcBody::NestedDocument(nested));
+        let back = frame_from_json(&frame_to_json(&frame)).expect("from json");
+        let env = RpcEnvelope::from_frame(&back).expect("rpc");
+        assert_eq!(env.body.shape(), crate::rpc::BodyShape::SpecSsz);
+        assert_eq!(
+            env.decode_payload().expect("payload").payload,
+            RpcPayload::Goodbye(Goodbye { reason: 3 })
+        );
+    }
 }

@@ -18,7 +18,7 @@ use super::{bad_input, current_thread_runtime};
 /// Exit status when at least one check failed.
 pub const EXIT_CHECK_FAILED: u8 = 1;
 
-/// Check a peer's conformance: PING/pong, HELLO, GET_STATUS, header ranges, robustness.
+/// Check a peer's conformance: PING/pong, HELLO, GET_STATUS, header ranges, robustness
 ///
 /// Each check opens its own connection and waits at most --timeout for each reply. Results are
 /// pass, fail, or skipped with a reason (e.g. header-range checks on a genesis-only chain), each

@@ -9,13 +9,19 @@ use hobbits_codec::{json, Frame, FrameLimits};
 
 use super::{bad_input, failure};
 
-/// Decode one EWP frame given as hex and print it as JSON.
+/// Decode one EWP frame given as hex and print it as JSON
 ///
 /// Prints version, protocol, the header and body (BSON shown as JSON, bytes as 0x-hex) and the typed
 /// message: for RPC the method, id, body shape and the payload's fields (roots as 0x-hex); for GOSSIP
 /// the topic, hashes and whether message_hash is SHA-256 of the body; for PING the kind and body.
 /// A frame whose header or body is not a valid message still prints, with `message_error`.
 /// Exit status 0 for a well-formed frame, 2 for a malformed frame (the error is printed).
+///
+/// `encode` gives back the same bytes for spec-shaped frames and for RPC frames with an empty body
+/// (printed as "body": null under "rpc"). Other frames come back in the spec's shape: extra header
+/// keys with binary values become strings, 2019 document-shaped RPC bodies become {body: binary
+/// SSZ}, method_id/id become int32/int64. To keep such a frame exactly, encode its header_hex and
+/// body_hex only.
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct DecodeArgs {

@@ -9,10 +9,9 @@ use hobbits_codec::json;
 
 use super::bad_input;
 
-/// Build one EWP frame from JSON and print it as hex.
+/// Build one EWP frame from JSON and print it as hex
 ///
-/// Takes the JSON that `decode` prints (so decode → encode gives back the same bytes for
-/// spec-shaped frames) or a hand-written subset:
+/// Takes the JSON that `decode` prints or a hand-written subset:
 ///
 ///   {"protocol":"RPC","rpc":{"method":"HELLO","id":1,"payload":{"network_id":1,"chain_id":1,
 ///    "latest_finalized_root":"0x00…","latest_finalized_epoch":0,"best_root":"0x00…","best_slot":0}}}
@@ -21,8 +20,15 @@ use super::bad_input;
 ///   {"protocol":"RPC","header_hex":"0x…","body_hex":"0x…"}        (raw header and body)
 ///
 /// RPC bodies are written as the spec says ({body: binary SSZ}); `rpc.ssz` (hex) is used as is when
-/// present, else the payload is built from `rpc.payload`. GOSSIP message_hash defaults to
-/// SHA-256 of the body. Exit status 2 when the JSON does not describe a frame.
+/// present, else "body": null gives an empty body, else the payload is built from `rpc.payload`.
+/// GOSSIP message_hash defaults to SHA-256 of the body. Exit status 2 when the JSON does not
+/// describe a frame.
+///
+/// Round trip: decode → encode gives back the same bytes for spec-shaped frames and for RPC frames
+/// with an empty body. Other frames are rewritten in the spec's shape: extra header keys with
+/// binary values come back as strings, 2019 document-shaped RPC bodies (Artemis, Prysm) come back
+/// as {body: binary SSZ}, method_id/id as int32/int64. Give header_hex and body_hex alone (no
+/// rpc/gossip/ping key) to reproduce a frame byte for byte.
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct EncodeArgs {

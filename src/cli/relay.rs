@@ -18,7 +18,7 @@ use serde_json::{json, Map, Value};
 
 use super::{bad_input, current_thread_runtime, failure};
 
-/// Relay EWP traffic between clients and one peer, printing every frame and flagging deviations.
+/// Relay EWP traffic between clients and one peer, printing every frame and flagging deviations
 ///
 /// Each accepted client gets its own connection to --to; bytes are forwarded unchanged both ways
 /// (a frame that does not decode is forwarded all the same and reported). One line per frame:
