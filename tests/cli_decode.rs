@@ -55,6 +55,16 @@ fn decode_prints_a_hello_with_its_payload_fields() {
 }
 
 #[test]
+fn decode_prints_bson_keys_in_wire_order() {
+    // The header is written `method_id` then `id`: alphabetical order would swap them.
+    let (code, stdout, _) = run(&["decode", &vector("spec_ssz_hello")], None);
+    assert_eq!(code, 0);
+    let method_id = stdout.find("\"method_id\": 0").expect("method_id");
+    let id = stdout.find("\"id\": 1").expect("id");
+    assert!(method_id < id, "header keys out of wire order:\n{stdout}");
+}
+
+#[test]
 fn decode_reads_stdin_with_whitespace_and_0x() {
     let hex = vector("ping32");
     let spaced = format!("0x{}\n {}\n", &hex[..20], &hex[20..]);
