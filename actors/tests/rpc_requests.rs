@@ -7,36 +7,20 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use hobbits_actors::node::{start_memory_node, NodeHandle};
-use hobbits_actors::{NodeHooks, PeerUri, RpcError, RpcRequest, RpcResponse, SessionHandle};
+use hobbits_actors::node::NodeHandle;
+use hobbits_actors::{RpcError, RpcRequest, RpcResponse, SessionHandle};
 use hobbits_chain::rpc::GetStatus;
 use hobbits_codec::rpc::{RpcMethod, RpcPayload};
-use hobbits_codec::FrameCodec;
-use tokio::net::TcpListener;
-use tokio_util::codec::Framed;
 
 /// A node that dials a raw peer; the raw peer completes the handshake. Returns both ends.
 async fn node_with_raw_peer(
     request_timeout: Duration,
     max_outstanding: usize,
 ) -> (NodeHandle, SessionHandle, RawClient) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let mut cfg = config();
     cfg.timeouts.request = request_timeout;
     cfg.limits.max_outstanding_requests = max_outstanding;
-    cfg.peers = vec![PeerUri::from_socket_addr(
-        listener.local_addr().expect("addr"),
-    )];
-    let node = start_memory_node(cfg, NodeHooks::default())
-        .await
-        .expect("node");
-    let (stream, _) = tokio::time::timeout(DEADLINE, listener.accept())
-        .await
-        .expect("dialed")
-        .expect("accept");
-    let mut raw = RawClient {
-        framed: Framed::new(stream, FrameCodec::default()),
-    };
+    let (node, mut raw) = start_node_dialing_raw_peer(cfg).await;
     let hello = raw
         .next_rpc(RpcMethod::Hello, DEADLINE)
         .await

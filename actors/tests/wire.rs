@@ -11,12 +11,9 @@ use std::time::Duration;
 use common::*;
 use hobbits_actors::node::start_memory_node;
 use hobbits_actors::peer_manager::GetManagerStats;
-use hobbits_actors::{NodeHooks, PeerUri};
+use hobbits_actors::NodeHooks;
 use hobbits_chain::rpc::{GetStatus, Goodbye};
 use hobbits_codec::rpc::{RequestId, RpcMethod, RpcPayload};
-use hobbits_codec::FrameCodec;
-use tokio::net::TcpListener;
-use tokio_util::codec::Framed;
 
 fn goodbye_reason(env: &hobbits_codec::RpcEnvelope) -> Option<u64> {
     match env.decode_payload().ok()?.payload {
@@ -54,21 +51,7 @@ async fn different_network_id_gets_hello_then_goodbye_2() {
 async fn dialing_node_refuses_a_peer_on_another_network() {
     init_tracing();
     // A raw "peer" on another network that the node dials.
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let mut cfg = config();
-    cfg.peers = vec![PeerUri::from_socket_addr(
-        listener.local_addr().expect("addr"),
-    )];
-    let node = start_memory_node(cfg, NodeHooks::default())
-        .await
-        .expect("node");
-    let (stream, _) = tokio::time::timeout(DEADLINE, listener.accept())
-        .await
-        .expect("dialed in time")
-        .expect("accept");
-    let mut raw = RawClient {
-        framed: Framed::new(stream, FrameCodec::default()),
-    };
+    let (node, mut raw) = start_node_dialing_raw_peer(config()).await;
     // The dialer speaks first.
     let env = raw
         .next_rpc(RpcMethod::Hello, DEADLINE)

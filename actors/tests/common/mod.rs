@@ -1,6 +1,7 @@
 //! Test rig for multi-node scenarios: `wait_for` with a deadline, a raw EWP client on any
 //! 127.0.0.0/8 source address, frame builders, the reference vectors, seeding a node's store
-//! (`seed_blocks`) and closing a relay with its log (`shut_down_relay`).
+//! (`seed_blocks`), a node that dials a raw peer (`start_node_dialing_raw_peer`) and closing a
+//! relay with its log (`shut_down_relay`).
 #![allow(dead_code)]
 
 use std::future::Future;
@@ -10,13 +11,14 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use hobbits_actors::chain_store::WithStore;
+use hobbits_actors::node::start_memory_node;
 use hobbits_actors::relay::{RelayHandle, RelaySummary};
-use hobbits_actors::{NodeConfig, NodeHandle};
+use hobbits_actors::{NodeConfig, NodeHandle, NodeHooks, PeerUri};
 use hobbits_chain::rpc::{GetStatus, Hello};
 use hobbits_chain::{BlockProducer, Epoch, Root, Slot};
 use hobbits_codec::rpc::{RequestId, RpcEnvelope, RpcMethod, RpcPayload};
 use hobbits_codec::{Frame, FrameCodec, PingFrame};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio_util::codec::Framed;
 
 /// Default deadline for conditions in tests.
@@ -88,6 +90,27 @@ pub fn vector(name: &str) -> Vec<u8> {
         .unwrap_or_else(|| panic!("vector {name} missing"));
     let hex_field = line.split('\t').nth(2).expect("hex column");
     hex::decode(hex_field).expect("hex")
+}
+
+/// Starts a memory node with `cfg` whose only configured peer is a raw listener on 127.0.0.1, and
+/// accepts the node's dial. Returns the node and the raw end (nothing exchanged yet: the node, as
+/// the dialer, sends HELLO first).
+pub async fn start_node_dialing_raw_peer(mut cfg: NodeConfig) -> (NodeHandle, RawClient) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    cfg.peers = vec![PeerUri::from_socket_addr(
+        listener.local_addr().expect("addr"),
+    )];
+    let node = start_memory_node(cfg, NodeHooks::default())
+        .await
+        .expect("node");
+    let (stream, _) = tokio::time::timeout(DEADLINE, listener.accept())
+        .await
+        .expect("dialed in time")
+        .expect("accept");
+    let raw = RawClient {
+        framed: Framed::new(stream, FrameCodec::default()),
+    };
+    (node, raw)
 }
 
 /// A raw EWP connection.
