@@ -1,6 +1,7 @@
-//! Embedding the node's actors in your own client: the client brings its own `ChainStore` (here
-//! `CountingStore`, a real implementation of the trait that delegates to a `MemoryStore` and logs
-//! and counts every import) and its own actor, `ClientActor`, which reacts to typed events:
+//! Embedding the node's actors in your own client: the client brings its own `ChainStore` (here a
+//! `MemoryStore` wrapped in `hobbits_chain::ObservedStore`, which forwards every call and tells the
+//! client's `ImportLog` observer about each import, so it can log and count them; a client with
+//! its own storage implements the trait itself) and its own actor, `ClientActor`, which reacts to typed events:
 //! `PeerHandshaked` and `PeerDisconnected` from the peer manager, `BlockImported` (with the new
 //! head) from gossip and sync. A second, producing node dials it; after five blocks the producer
 //! shuts down, the client sees it leave, prints what its store counted and exits 0 (1 after 15 s
@@ -25,82 +26,25 @@ use hobbits_actors::{
     NodeConfig, NodeHooks, NodeId, PeerDisconnected, PeerHandshaked, PeerUri, ProducerConfig,
     Subscribe,
 };
-use hobbits_chain::store::{AttestationImported, BlockRootSlot, Head, ImportOutcome};
-use hobbits_chain::{
-    Attestation, BeaconBlock, BeaconBlockHeader, BeaconState, ChainError, ChainStore, Checkpoint,
-    MemoryStore, Root, Slot,
-};
+use hobbits_chain::store::ImportOutcome;
+use hobbits_chain::{ChainError, ImportObserver, ObservedStore};
 use tokio::sync::mpsc;
 
 const BLOCKS: u64 = 5;
 const DEADLINE: Duration = Duration::from_secs(15);
 
-/// The client's store: every call goes to the wrapped `MemoryStore`; imports are logged and
-/// counted (a real client would persist, index or feed its own state here).
-struct CountingStore {
-    inner: MemoryStore,
+/// The client's view of its store's imports: logged and counted (a real client would persist,
+/// index or feed its own state here).
+struct ImportLog {
     imports: Arc<AtomicU64>,
 }
 
-impl ChainStore for CountingStore {
-    fn import_block(&mut self, block: BeaconBlock) -> Result<ImportOutcome, ChainError> {
-        let result = self.inner.import_block(block);
-        if let Ok(o) = &result {
+impl ImportObserver for ImportLog {
+    fn block_imported(&mut self, result: &Result<ImportOutcome, ChainError>) {
+        if let Ok(o) = result {
             let n = self.imports.fetch_add(1, Ordering::Relaxed) + 1;
             println!("  [store] import #{n}: slot {} root {}", o.slot.0, o.root);
         }
-        result
-    }
-    fn block(&self, root: &Root) -> Option<BeaconBlock> {
-        self.inner.block(root)
-    }
-    fn header(&self, root: &Root) -> Option<BeaconBlockHeader> {
-        self.inner.header(root)
-    }
-    fn resolve_root(&self, root: &Root) -> Option<Root> {
-        self.inner.resolve_root(root)
-    }
-    fn head(&self) -> Head {
-        self.inner.head()
-    }
-    fn genesis_root(&self) -> Root {
-        self.inner.genesis_root()
-    }
-    fn finalized_checkpoint(&self) -> Checkpoint {
-        self.inner.finalized_checkpoint()
-    }
-    fn slots_per_epoch(&self) -> u64 {
-        self.inner.slots_per_epoch()
-    }
-    fn canonical_at_or_before(&self, slot: Slot) -> Option<BlockRootSlot> {
-        self.inner.canonical_at_or_before(slot)
-    }
-    fn canonical_in_range(&self, start: Slot, end: Slot, limit: usize) -> Vec<BlockRootSlot> {
-        self.inner.canonical_in_range(start, end, limit)
-    }
-    fn best_descendant(&self, root: &Root) -> Option<Root> {
-        self.inner.best_descendant(root)
-    }
-    fn blocks_in_slot_order(&self, max_slot: Slot) -> Vec<BeaconBlock> {
-        self.inner.blocks_in_slot_order(max_slot)
-    }
-    fn block_count(&self) -> usize {
-        self.inner.block_count()
-    }
-    fn import_attestation(
-        &mut self,
-        attestation: Attestation,
-    ) -> Result<AttestationImported, ChainError> {
-        self.inner.import_attestation(attestation)
-    }
-    fn attestation(&self, hash: &Root) -> Option<Attestation> {
-        self.inner.attestation(hash)
-    }
-    fn insert_state(&mut self, state: BeaconState) -> Root {
-        self.inner.insert_state(state)
-    }
-    fn state(&self, root: &Root) -> Option<BeaconState> {
-        self.inner.state(root)
     }
 }
 
@@ -163,10 +107,12 @@ async fn run() -> anyhow::Result<()> {
     let mut config = NodeConfig::local_test();
     config.node_id = NodeId(100);
     let imports = Arc::new(AtomicU64::new(0));
-    let store = CountingStore {
-        inner: memory_store(&config)?,
-        imports: imports.clone(),
-    };
+    let store = ObservedStore::new(
+        memory_store(&config)?,
+        ImportLog {
+            imports: imports.clone(),
+        },
+    );
     let (client, sg) = start_node_with_sync_gossip(
         config,
         Box::new(store),

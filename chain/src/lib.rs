@@ -11,8 +11,8 @@ pub mod store;
 
 pub use error::ChainError;
 pub use store::{
-    AttestationImported, BlockRootSlot, ChainStore, FinalizedCheck, Head, ImportOutcome,
-    MemoryStore, RangeRequest, StoreConfig,
+    AttestationImported, BlockRootSlot, ChainStore, FinalizedCheck, Head, ImportObserver,
+    ImportOutcome, MemoryStore, ObservedStore, RangeRequest, StoreConfig,
 };
 pub use store::{CommitDurability, PersistError, PersistentStore, CHAIN_DB_FILE};
 pub mod genesis;

@@ -137,83 +137,26 @@ pub async fn is_known(store: &Addr<ChainStoreActor>, root: Root) -> bool {
 mod tests {
     use std::time::Duration;
 
-    use hobbits_chain::store::{BlockRootSlot, Head};
+    use hobbits_chain::store::{BatchResult, ImportObserver, ObservedStore};
     use hobbits_chain::{
-        BeaconBlockHeader, BeaconState, BlockProducer, Checkpoint, GenesisConfig, MemoryStore,
-        PersistentStore, Slot, StoreConfig,
+        BlockProducer, GenesisConfig, MemoryStore, PersistentStore, Slot, StoreConfig,
     };
 
     use super::*;
 
-    /// A `MemoryStore` that counts how blocks reach it.
+    /// Counts how blocks reach the store: single imports and batches.
+    #[derive(Default)]
     struct Counting {
-        inner: MemoryStore,
         batches: usize,
         singles: usize,
     }
 
-    impl ChainStore for Counting {
-        fn import_block(&mut self, block: BeaconBlock) -> Result<ImportOutcome, ChainError> {
+    impl ImportObserver for Counting {
+        fn block_imported(&mut self, _: &Result<ImportOutcome, ChainError>) {
             self.singles += 1;
-            self.inner.import_block(block)
         }
-        fn import_blocks(
-            &mut self,
-            blocks: Vec<BeaconBlock>,
-        ) -> Result<Vec<Result<ImportOutcome, ChainError>>, ChainError> {
+        fn blocks_imported(&mut self, _: &BatchResult) {
             self.batches += 1;
-            self.inner.import_blocks(blocks)
-        }
-        fn block(&self, root: &Root) -> Option<BeaconBlock> {
-            self.inner.block(root)
-        }
-        fn header(&self, root: &Root) -> Option<BeaconBlockHeader> {
-            self.inner.header(root)
-        }
-        fn resolve_root(&self, root: &Root) -> Option<Root> {
-            self.inner.resolve_root(root)
-        }
-        fn head(&self) -> Head {
-            self.inner.head()
-        }
-        fn genesis_root(&self) -> Root {
-            self.inner.genesis_root()
-        }
-        fn finalized_checkpoint(&self) -> Checkpoint {
-            self.inner.finalized_checkpoint()
-        }
-        fn slots_per_epoch(&self) -> u64 {
-            self.inner.slots_per_epoch()
-        }
-        fn canonical_at_or_before(&self, slot: Slot) -> Option<BlockRootSlot> {
-            self.inner.canonical_at_or_before(slot)
-        }
-        fn canonical_in_range(&self, start: Slot, end: Slot, limit: usize) -> Vec<BlockRootSlot> {
-            self.inner.canonical_in_range(start, end, limit)
-        }
-        fn best_descendant(&self, root: &Root) -> Option<Root> {
-            self.inner.best_descendant(root)
-        }
-        fn blocks_in_slot_order(&self, max_slot: Slot) -> Vec<BeaconBlock> {
-            self.inner.blocks_in_slot_order(max_slot)
-        }
-        fn block_count(&self) -> usize {
-            self.inner.block_count()
-        }
-        fn import_attestation(
-            &mut self,
-            attestation: Attestation,
-        ) -> Result<AttestationImported, ChainError> {
-            self.inner.import_attestation(attestation)
-        }
-        fn attestation(&self, hash: &Root) -> Option<Attestation> {
-            self.inner.attestation(hash)
-        }
-        fn insert_state(&mut self, state: BeaconState) -> Root {
-            self.inner.insert_state(state)
-        }
-        fn state(&self, root: &Root) -> Option<BeaconState> {
-            self.inner.state(root)
         }
     }
 
@@ -242,11 +185,7 @@ mod tests {
 
     #[test]
     fn a_chain_goes_to_the_store_as_one_batch() {
-        let mut store = Counting {
-            inner: empty(),
-            batches: 0,
-            singles: 0,
-        };
+        let mut store = ObservedStore::new(empty(), Counting::default());
         let chain = blocks(10);
         let done = import_chain(&mut store, chain[..4].to_vec());
         assert_eq!(done.imported.len(), 4);
@@ -259,7 +198,7 @@ mod tests {
             }
         );
         assert_eq!(done.imported.len(), 6, "only the new blocks are reported");
-        assert_eq!((store.batches, store.singles), (2, 0));
+        assert_eq!((store.observer.batches, store.observer.singles), (2, 0));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The chain store: the `ChainStore` trait an embedding client can implement, the in-memory
-//! [`MemoryStore`], and the queries the RPC methods need (block ranges with the skip_slots rule,
-//! roots by slot, bodies by roots, the HELLO status). No messages are handled or sent here: the
-//! actors crate wraps a store in an actor.
+//! [`MemoryStore`], [`ObservedStore`] (a forwarding wrapper that reports imports), and the queries
+//! the RPC methods need (block ranges with the skip_slots rule, roots by slot, bodies by roots, the
+//! HELLO status). No messages are handled or sent here: the actors crate wraps a store in an
+//! actor.
 //!
 //! Rules (documented in docs/PROTOCOL.md, "Chain store"):
 //! - blocks are keyed by signing_root; a root given by a peer may be either the signing_root or the
@@ -13,10 +14,12 @@
 //!   finality only moves forward.
 
 mod memory;
+mod observed;
 mod persistent;
 mod range;
 
 pub use memory::{MemoryStore, StoreConfig};
+pub use observed::{BatchResult, ImportObserver, ObservedStore};
 pub use persistent::{
     CommitDurability, PersistError, PersistentStore, CHAIN_DB_FILE, SCHEMA_VERSION,
 };
