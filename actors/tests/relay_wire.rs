@@ -79,13 +79,7 @@ async fn wait_event<T>(
 }
 
 fn frames_of(events: &[RelayEvent]) -> Vec<&RelayedFrame> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            RelayEvent::FrameRelayed(f) => Some(&**f),
-            _ => None,
-        })
-        .collect()
+    events.iter().filter_map(RelayEvent::frame).collect()
 }
 
 fn codes(f: &RelayedFrame) -> Vec<DeviationCode> {
@@ -234,11 +228,7 @@ async fn malformed_frames_are_forwarded_reported_and_the_relay_keeps_running() {
     client.write_all(&unhex(SPEC_HELLO)).await.expect("write");
     client.shutdown().await.expect("half-close");
     assert_eq!(recv_bytes(&mut received).await, unhex(SPEC_HELLO));
-    let (frame, _) = wait_event(&mut relay, "a decoded HELLO", |e| match e {
-        RelayEvent::FrameRelayed(f) => Some(f.clone()),
-        _ => None,
-    })
-    .await;
+    let (frame, _) = wait_event(&mut relay, "a decoded HELLO", |e| e.frame().cloned()).await;
     assert!(matches!(frame.message, FrameMessage::Rpc { .. }));
     assert!(frame.deviations.is_empty());
     let summary = relay.shutdown().await;

@@ -46,13 +46,7 @@ fn analyzer() -> PairAnalyzer {
 }
 
 fn frames(events: &[RelayEvent]) -> Vec<&RelayedFrame> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            RelayEvent::FrameRelayed(f) => Some(&**f),
-            _ => None,
-        })
-        .collect()
+    events.iter().filter_map(RelayEvent::frame).collect()
 }
 
 fn one_frame(

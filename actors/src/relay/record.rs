@@ -311,6 +311,16 @@ pub enum RelayEvent {
     },
 }
 
+impl RelayEvent {
+    /// The relayed frame, if this event is one.
+    pub fn frame(&self) -> Option<&RelayedFrame> {
+        match self {
+            Self::FrameRelayed(f) => Some(f),
+            _ => None,
+        }
+    }
+}
+
 impl fmt::Display for RelayEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
