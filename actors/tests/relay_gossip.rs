@@ -6,12 +6,10 @@
 mod common;
 mod net;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::wait_for;
-use hobbits_actors::relay::{Relay, RelayConfig, RelayDirection};
-use hobbits_actors::PeerUri;
+use common::{start_relay, wait_for};
+use hobbits_actors::relay::RelayDirection;
 use net::{chain, node_config, start};
 
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -25,13 +23,7 @@ async fn sync_then_gossip_pass_through_the_relay_unchanged() {
     let seed = chain(&config_a, BEHIND);
     let a = start(config_a, Default::default(), &seed).await;
 
-    let listen: SocketAddr = "127.0.0.1:0".parse().expect("addr");
-    let mut relay = Relay::start(RelayConfig::new(
-        listen,
-        PeerUri::from_socket_addr(a.addr()),
-    ))
-    .await
-    .expect("relay");
+    let mut relay = start_relay(a.addr(), |_| {}).await;
     let b = start(
         node_config(2, &[relay.listen_addr()]),
         Default::default(),

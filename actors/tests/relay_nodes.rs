@@ -7,11 +7,10 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{seed_blocks, DEADLINE};
+use common::{seed_blocks, start_relay, DEADLINE};
 use hobbits_actors::node::start_memory_node;
 use hobbits_actors::relay::{
-    FrameMessage, Relay, RelayConfig, RelayDirection, RelayEvent, RelayHandle, RelayedFrame,
-    RpcRole,
+    FrameMessage, RelayDirection, RelayEvent, RelayHandle, RelayedFrame, RpcRole,
 };
 use hobbits_actors::{
     NodeConfig, NodeHandle, NodeHooks, PeerInfo, PeerUri, RpcRequest, RpcResponse,
@@ -139,13 +138,7 @@ async fn two_nodes_through_the_relay_see_what_they_see_directly() {
     direct_b.shutdown(Duration::from_secs(2)).await;
 
     // Through the relay.
-    let listen: SocketAddr = "127.0.0.1:0".parse().expect("addr");
-    let mut relay = Relay::start(RelayConfig::new(
-        listen,
-        PeerUri::from_socket_addr(a.listen_addr),
-    ))
-    .await
-    .expect("relay");
+    let mut relay = start_relay(a.listen_addr, |_| {}).await;
     let b = node_dialing(relay.listen_addr()).await;
     let peer = handshaked_peer(&b, "handshake through the relay").await;
     let relayed = learn_from(&b, &peer).await;

@@ -3,12 +3,11 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{seed_blocks, DEADLINE};
+use common::{seed_blocks, start_relay, DEADLINE};
 use hobbits_actors::node::start_memory_node;
-use hobbits_actors::relay::{Relay, RelayConfig, RelayDirection};
+use hobbits_actors::relay::RelayDirection;
 use hobbits_actors::{NodeConfig, NodeHooks, PeerUri};
 use hobbits_chain::Slot;
 
@@ -28,13 +27,7 @@ async fn a_node_syncs_through_the_relay_to_the_same_head() {
     let a_head = a.store.send(GetHead).await.expect("a head");
     assert_eq!(a_head.slot, Slot(40));
 
-    let listen: SocketAddr = "127.0.0.1:0".parse().expect("addr");
-    let mut relay = Relay::start(RelayConfig::new(
-        listen,
-        PeerUri::from_socket_addr(a.listen_addr),
-    ))
-    .await
-    .expect("relay");
+    let mut relay = start_relay(a.listen_addr, |_| {}).await;
     let b = start_memory_node(NodeConfig::local_test(), NodeHooks::default())
         .await
         .expect("node b");

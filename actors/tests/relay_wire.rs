@@ -2,14 +2,15 @@
 //! really sent (hex copied from the shared vectors: they are facts) through `Relay` to raw TCP
 //! servers; the bytes must arrive unchanged and each deviation must be reported with its code.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use common::start_relay;
 use hobbits_actors::relay::{
-    DeviationCode, FrameMessage, Relay, RelayConfig, RelayDirection, RelayEvent, RelayHandle,
-    RelayedFrame,
+    DeviationCode, FrameMessage, RelayDirection, RelayEvent, RelayHandle, RelayedFrame,
 };
-use hobbits_actors::PeerUri;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -45,13 +46,6 @@ async fn recording_server() -> (SocketAddr, mpsc::Receiver<Vec<u8>>) {
         }
     });
     (addr, rx)
-}
-
-async fn start_relay(upstream: SocketAddr, tune: impl FnOnce(&mut RelayConfig)) -> RelayHandle {
-    let listen: SocketAddr = "127.0.0.1:0".parse().expect("addr");
-    let mut config = RelayConfig::new(listen, PeerUri::from_socket_addr(upstream));
-    tune(&mut config);
-    Relay::start(config).await.expect("relay starts")
 }
 
 /// Takes events until `pick` returns something, within the deadline; returns it and the events

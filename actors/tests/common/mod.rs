@@ -1,7 +1,7 @@
 //! Test rig for multi-node scenarios: `wait_for` with a deadline, a raw EWP client on any
 //! 127.0.0.0/8 source address, frame builders, the reference vectors, seeding a node's store
-//! (`seed_blocks`), a node that dials a raw peer (`start_node_dialing_raw_peer`) and closing a
-//! relay with its log (`shut_down_relay`).
+//! (`seed_blocks`), a node that dials a raw peer (`start_node_dialing_raw_peer`), starting a relay
+//! in front of a node (`start_relay`) and closing it with its log (`shut_down_relay`).
 #![allow(dead_code)]
 
 use std::future::Future;
@@ -12,7 +12,7 @@ use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use hobbits_actors::chain_store::WithStore;
 use hobbits_actors::node::start_memory_node;
-use hobbits_actors::relay::{RelayHandle, RelaySummary};
+use hobbits_actors::relay::{Relay, RelayConfig, RelayHandle, RelaySummary};
 use hobbits_actors::{NodeConfig, NodeHandle, NodeHooks, PeerUri};
 use hobbits_chain::rpc::{GetStatus, Hello};
 use hobbits_chain::{BlockProducer, Epoch, Root, Slot};
@@ -90,6 +90,14 @@ pub fn vector(name: &str) -> Vec<u8> {
         .unwrap_or_else(|| panic!("vector {name} missing"));
     let hex_field = line.split('\t').nth(2).expect("hex column");
     hex::decode(hex_field).expect("hex")
+}
+
+/// Starts a relay on 127.0.0.1 (port 0) in front of `upstream`; `tune` adjusts its config first.
+pub async fn start_relay(upstream: SocketAddr, tune: impl FnOnce(&mut RelayConfig)) -> RelayHandle {
+    let listen: SocketAddr = "127.0.0.1:0".parse().expect("addr");
+    let mut config = RelayConfig::new(listen, PeerUri::from_socket_addr(upstream));
+    tune(&mut config);
+    Relay::start(config).await.expect("relay starts")
 }
 
 /// Starts a memory node with `cfg` whose only configured peer is a raw listener on 127.0.0.1, and
