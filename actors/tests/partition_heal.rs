@@ -63,14 +63,7 @@ async fn requests_to_a_silent_peer_time_out_and_are_retried_elsewhere() {
     // The silent peer gets the first batches and never answers them.
     let (mut silent, _request) = fake_peer(&syncing, hello_of(&honest).await).await;
     // Then the honest peer connects: the timed-out batches move to it.
-    honest
-        .node
-        .manager
-        .send(hobbits_actors::peer_manager::DialPeer {
-            uri: hobbits_actors::PeerUri::from_socket_addr(syncing.addr()),
-        })
-        .await
-        .expect("manager");
+    honest.dial(syncing.addr()).await;
     wait_same_head(&honest, &syncing, "syncing node reaches the honest head").await;
     let stats = syncing.sync_status().await.stats;
     assert!(stats.batches_retried >= 1, "{stats:?}");
@@ -106,14 +99,7 @@ async fn a_peer_killed_mid_response_fails_the_request_and_another_serves_it() {
     dying.send_raw(&partial).await.expect("write");
     drop(dying);
 
-    honest
-        .node
-        .manager
-        .send(hobbits_actors::peer_manager::DialPeer {
-            uri: hobbits_actors::PeerUri::from_socket_addr(syncing.addr()),
-        })
-        .await
-        .expect("manager");
+    honest.dial(syncing.addr()).await;
     wait_same_head(&honest, &syncing, "syncing node reaches the honest head").await;
     let stats = syncing.sync_status().await.stats;
     assert!(stats.batches_retried >= 1, "{stats:?}");

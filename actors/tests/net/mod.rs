@@ -137,6 +137,17 @@ impl TestNode {
         rx.await.expect("reply")
     }
 
+    /// Asks this node's peer manager to dial `target` (returns once the manager took it).
+    pub async fn dial(&self, target: SocketAddr) {
+        self.node
+            .manager
+            .send(hobbits_actors::DialPeer {
+                uri: PeerUri::from_socket_addr(target),
+            })
+            .await
+            .expect("manager");
+    }
+
     pub async fn stop(&self) {
         self.node.shutdown(Duration::from_secs(2)).await;
     }
