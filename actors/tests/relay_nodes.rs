@@ -7,7 +7,7 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{seed_blocks, start_relay, DEADLINE};
+use common::{seed_blocks, start_relay, wait_for, DEADLINE};
 use hobbits_actors::node::start_memory_node;
 use hobbits_actors::relay::{
     FrameMessage, RelayDirection, RelayEvent, RelayHandle, RelayedFrame, RpcRole,
@@ -20,14 +20,10 @@ use hobbits_chain::{Root, Slot};
 use hobbits_codec::rpc::RpcMethod;
 
 async fn handshaked_peer(node: &NodeHandle, what: &str) -> PeerInfo {
-    let end = tokio::time::Instant::now() + DEADLINE;
-    loop {
-        if let Some(p) = node.peers().await.into_iter().find(|p| p.handshaked) {
-            return p;
-        }
-        assert!(tokio::time::Instant::now() < end, "timed out: {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_for(what, DEADLINE, || async {
+        node.peers().await.into_iter().find(|p| p.handshaked)
+    })
+    .await
 }
 
 /// What B learns from A over one connection: A's HELLO as B saw it, then the RPC answers.
