@@ -2,19 +2,20 @@
 //! Prometheus text format; two processes on 127.0.0.1, one producing, report one peer each and a
 //! head slot that moves; a bad address exits with status 2.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{channel, Receiver};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_hobbits-node");
+use common::{NodeProcess, BIN};
+
 const DEADLINE: Duration = Duration::from_secs(20);
 
 /// A `hobbits-node run` child, killed on drop.
 struct Node {
-    child: Child,
-    stdout: Receiver<String>,
+    process: NodeProcess,
 }
 
 impl Node {
@@ -29,40 +30,16 @@ impl Node {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().expect("spawn hobbits-node run");
-        let out = child.stdout.take().expect("stdout");
-        let (tx, rx) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Node { child, stdout: rx }
-    }
-
-    /// The rest of the first stdout line starting with `prefix`.
-    fn line(&self, prefix: &str) -> String {
-        let end = Instant::now() + DEADLINE;
-        loop {
-            let left = end.saturating_duration_since(Instant::now());
-            match self.stdout.recv_timeout(left) {
-                Ok(l) => {
-                    if let Some(rest) = l.strip_prefix(prefix) {
-                        return rest.to_string();
-                    }
-                }
-                Err(_) => panic!("no stdout line starting with {prefix:?}"),
-            }
+        Node {
+            process: NodeProcess::spawn(&mut cmd, DEADLINE),
         }
     }
-}
 
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    /// The rest of the next stdout line starting with `prefix`.
+    fn line(&mut self, prefix: &str) -> String {
+        self.process
+            .stdout
+            .next_matching(prefix, |l| l.strip_prefix(prefix).map(str::to_string))
     }
 }
 
@@ -110,7 +87,7 @@ fn wait_until(what: &str, url: &str, cond: impl Fn(&[(String, f64)]) -> bool) {
 
 #[test]
 fn two_processes_serve_metrics_from_flag_and_environment() {
-    let a = Node::start(
+    let mut a = Node::start(
         &[
             "--listen",
             "127.0.0.1:0",
@@ -126,7 +103,7 @@ fn two_processes_serve_metrics_from_flag_and_environment() {
     );
     let a_uri = a.line("listening on ");
     let a_url = a.line("metrics on ");
-    let b = Node::start(
+    let mut b = Node::start(
         &[
             "--listen",
             "127.0.0.1:0",

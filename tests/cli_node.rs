@@ -3,20 +3,18 @@
 //! SIGTERM makes a node say GOODBYE 1; bad flags and bad configuration exit with status 2;
 //! environment variables override the file.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc::{channel, Receiver};
+mod common;
+
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_hobbits-node");
+use common::{NodeProcess, BIN};
+
 const DEADLINE: Duration = Duration::from_secs(20);
 
 /// A running `hobbits-node run` with its output lines streamed to channels.
 struct Node {
-    child: Child,
-    stdout: Receiver<String>,
-    stderr: Receiver<String>,
-    seen_err: Vec<String>,
+    process: NodeProcess,
     port: u16,
 }
 
@@ -33,92 +31,33 @@ impl Node {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().expect("spawn hobbits-node run");
-        let stdout = lines(child.stdout.take().expect("stdout"));
-        let stderr = lines(child.stderr.take().expect("stderr"));
-        let mut node = Node {
-            child,
-            stdout,
-            stderr,
-            seen_err: Vec::new(),
-            port: 0,
-        };
-        let line = node.wait_stdout("listening on ");
-        let port = line
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.trim().parse().ok())
-            .expect("port in the listening line");
+        let mut process = NodeProcess::spawn(&mut cmd, DEADLINE);
+        let port = process.listening_port();
         assert_ne!(port, 0);
-        node.port = port;
-        node
+        Node { process, port }
     }
 
     fn uri(&self) -> String {
         format!("hob+tcp://127.0.0.1:{}", self.port)
     }
 
+    /// The next stdout line starting with `prefix`.
     fn wait_stdout(&mut self, prefix: &str) -> String {
-        let end = Instant::now() + DEADLINE;
-        loop {
-            let left = end.saturating_duration_since(Instant::now());
-            match self.stdout.recv_timeout(left) {
-                Ok(l) if l.starts_with(prefix) => return l,
-                Ok(_) => continue,
-                Err(_) => panic!("no stdout line starting with {prefix:?}"),
-            }
-        }
+        self.process
+            .stdout
+            .next_matching(prefix, |l| l.starts_with(prefix).then(|| l.to_string()))
     }
 
     /// Waits until a log line contains every one of `needles`.
     fn wait_log(&mut self, needles: &[&str]) -> String {
-        if let Some(l) = self
-            .seen_err
-            .iter()
-            .find(|l| needles.iter().all(|n| l.contains(n)))
-        {
-            return l.clone();
-        }
-        let end = Instant::now() + DEADLINE;
-        loop {
-            let left = end.saturating_duration_since(Instant::now());
-            match self.stderr.recv_timeout(left) {
-                Ok(l) => {
-                    self.seen_err.push(l.clone());
-                    if needles.iter().all(|n| l.contains(n)) {
-                        return l;
-                    }
-                }
-                Err(_) => panic!("no log line with {needles:?}; saw {:#?}", self.seen_err),
-            }
-        }
+        self.process.stderr().find(&format!("{needles:?}"), |l| {
+            needles.iter().all(|n| l.contains(n)).then(|| l.to_string())
+        })
     }
 
     fn terminate(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
+        self.process.terminate();
     }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn lines<R: std::io::Read + Send + 'static>(r: R) -> Receiver<String> {
-    let (tx, rx) = channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(r).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
 }
 
 fn tool(args: &[&str]) -> Output {
@@ -184,7 +123,7 @@ fn two_processes_handshake_and_answer_status_and_ping() {
     // SIGTERM: b says GOODBYE 1 and a logs it.
     b.terminate();
     a.wait_log(&["peer said GOODBYE", "reason=1"]);
-    let status = b.child.wait().expect("wait");
+    let status = b.process.child.wait().expect("wait");
     assert!(status.success(), "clean exit on SIGTERM: {status:?}");
 }
 

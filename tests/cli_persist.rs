@@ -6,11 +6,13 @@
 //! reopened head (not from genesis) and reaches the source's head. Also: a data directory that is
 //! locked, of another chain or not a directory exits with status 2 and a clear message.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc::{channel, Receiver};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+use common::{NodeProcess, BIN};
 
 use hobbits_actors::node::genesis_config;
 use hobbits_actors::NodeConfig;
@@ -19,7 +21,6 @@ use hobbits_chain::{
     PersistentStore, Slot, StoreConfig,
 };
 
-const BIN: &str = env!("CARGO_BIN_EXE_hobbits-node");
 const DEADLINE: Duration = Duration::from_secs(60);
 /// Blocks of the source chain (one per slot).
 const CHAIN_LEN: u64 = 3000;
@@ -28,96 +29,45 @@ const KILL_AFTER_SLOT: u64 = 800;
 
 /// A running `hobbits-node run`, killed (SIGKILL) and reaped on drop.
 struct Node {
-    child: Child,
-    stdout: Receiver<String>,
-    stderr: Receiver<String>,
-    seen_out: Vec<String>,
+    process: NodeProcess,
     port: u16,
 }
 
 impl Node {
     fn start(args: &[&str]) -> Node {
-        let mut child = Command::new(BIN)
-            .arg("run")
+        let mut cmd = Command::new(BIN);
+        cmd.arg("run")
             .args(["--listen", "127.0.0.1:0"])
             .args(args)
             .env("NO_COLOR", "1")
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn hobbits-node run");
-        let stdout = lines(child.stdout.take().expect("stdout"));
-        let stderr = lines(child.stderr.take().expect("stderr"));
-        let mut node = Node {
-            child,
-            stdout,
-            stderr,
-            seen_out: Vec::new(),
-            port: 0,
-        };
-        let line = node.wait_stdout("listening on ");
-        node.port = line
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.trim().parse().ok())
-            .expect("port in the listening line");
-        node
+            .stderr(Stdio::piped());
+        let mut process = NodeProcess::spawn(&mut cmd, DEADLINE);
+        let port = process.listening_port();
+        Node { process, port }
     }
 
     fn uri(&self) -> String {
         format!("hob+tcp://127.0.0.1:{}", self.port)
     }
 
+    /// The first stdout line starting with `prefix` (among those seen already, or the next).
     fn wait_stdout(&mut self, prefix: &str) -> String {
-        if let Some(l) = self.seen_out.iter().find(|l| l.starts_with(prefix)) {
-            return l.clone();
-        }
-        let end = Instant::now() + DEADLINE;
-        loop {
-            let left = end.saturating_duration_since(Instant::now());
-            match self.stdout.recv_timeout(left) {
-                Ok(l) => {
-                    self.seen_out.push(l.clone());
-                    if l.starts_with(prefix) {
-                        return l;
-                    }
-                }
-                Err(_) => panic!(
-                    "no stdout line starting with {prefix:?}: {:?}",
-                    self.seen_out
-                ),
-            }
-        }
+        self.process
+            .stdout
+            .find(prefix, |l| l.starts_with(prefix).then(|| l.to_string()))
     }
 
-    /// Waits for the first log line for which `f` returns a value.
-    fn wait_log<T>(&mut self, what: &str, mut f: impl FnMut(&str) -> Option<T>) -> T {
-        let end = Instant::now() + DEADLINE;
-        loop {
-            let left = end.saturating_duration_since(Instant::now());
-            match self.stderr.recv_timeout(left) {
-                Ok(l) => {
-                    if let Some(v) = f(&l) {
-                        return v;
-                    }
-                }
-                Err(_) => panic!("no log line: {what}"),
-            }
-        }
+    /// Waits for the next log line for which `f` returns a value.
+    fn wait_log<T>(&mut self, what: &str, f: impl FnMut(&str) -> Option<T>) -> T {
+        self.process.stderr().next_matching(what, f)
     }
 
     /// SIGKILL and reap.
     fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        self.kill();
+        self.process.kill();
     }
 }
 
@@ -145,19 +95,6 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-fn lines<R: std::io::Read + Send + 'static>(r: R) -> Receiver<String> {
-    let (tx, rx) = channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(r).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
 }
 
 /// The value after `key=` in a log line (up to the next space or closing parenthesis).
