@@ -40,6 +40,21 @@ pub fn current_thread_runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
         .map_err(failure)
 }
 
+/// Installs the `tracing` subscriber of the long-running subcommands (`run`, `testnet`): the
+/// RUST_LOG-style `filter` on stderr, with colours only when stderr is a terminal (logs sent to a
+/// file or a pipe stay plain text). A bad filter is bad input.
+pub fn init_tracing(filter: &str) -> Result<(), ExitCode> {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .map_err(|e| bad_input(format!("log filter: {e}")))?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    Ok(())
+}
+
 /// A node for the Hobbits wire protocol (EWP v3): run a node or a local testnet, inspect frames,
 /// check peers.
 #[derive(Debug, Parser)]

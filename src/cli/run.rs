@@ -135,14 +135,9 @@ pub fn run(args: RunArgs) -> ExitCode {
         Ok(a) => a,
         Err(e) => return bad_input(e),
     };
-    let filter = match tracing_subscriber::EnvFilter::try_new(settings.log_filter()) {
-        Ok(f) => f,
-        Err(e) => return bad_input(format!("log filter: {e}")),
-    };
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    if let Err(code) = super::init_tracing(&settings.log_filter()) {
+        return code;
+    }
     let store = match open_store(&config, settings.data_dir.as_deref()) {
         Ok(s) => s,
         Err(e) => return bad_input(store_error(&e)),

@@ -121,14 +121,9 @@ pub fn run(args: TestnetArgs) -> ExitCode {
     } else {
         Mode::InProcess
     };
-    let filter = match tracing_subscriber::EnvFilter::try_new(&args.log) {
-        Ok(f) => f,
-        Err(e) => return bad_input(format!("log filter: {e}")),
-    };
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    if let Err(code) = super::init_tracing(&args.log) {
+        return code;
+    }
     let options = RunOptions {
         mode,
         progress: !args.quiet && std::io::stderr().is_terminal(),
