@@ -71,13 +71,23 @@ pub(super) struct RangeSync {
     pub(super) batches: BTreeMap<Slot, Batch>,
 }
 
+impl RangeSync {
+    /// The batch with this id and its start slot (its key in `batches`).
+    fn batch_mut(&mut self, batch: BatchId) -> Option<(Slot, &mut Batch)> {
+        self.batches
+            .iter_mut()
+            .find(|(_, b)| b.id == batch)
+            .map(|(start, b)| (*start, b))
+    }
+}
+
 impl SyncMachine {
     /// The result of a [`SyncAction::ImportBatch`].
     pub fn on_batch_imported(&mut self, batch: BatchId, result: ImportResult) -> Vec<SyncAction> {
         let Some(r) = &mut self.range else {
             return Vec::new();
         };
-        let Some((&start, b)) = r.batches.iter_mut().find(|(_, b)| b.id == batch) else {
+        let Some((start, b)) = r.batch_mut(batch) else {
             return Vec::new();
         };
         let BatchState::Importing { peer } = b.state else {
@@ -86,9 +96,7 @@ impl SyncMachine {
         match result {
             ImportResult::Imported { head_slot } => {
                 let end = b.end;
-                if let Some(done) = r.batches.remove(&start) {
-                    let _ = done;
-                }
+                r.batches.remove(&start);
                 r.imported = end;
                 self.stats.batches_imported += 1;
                 if head_slot > self.local.head_slot {
@@ -121,11 +129,8 @@ impl SyncMachine {
         response: BlockHeaders,
         out: &mut Vec<SyncAction>,
     ) {
-        let Some(start) = self.batch_start(batch) else {
-            return;
-        };
         let Some(r) = &mut self.range else { return };
-        let Some(b) = r.batches.get_mut(&start) else {
+        let Some((start, b)) = r.batch_mut(batch) else {
             return;
         };
         if b.state != (BatchState::Headers { peer, request: id }) {
@@ -197,11 +202,7 @@ impl SyncMachine {
         response: BlockBodies,
         out: &mut Vec<SyncAction>,
     ) {
-        let Some(start) = self.batch_start(batch) else {
-            return;
-        };
-        let Some(r) = &mut self.range else { return };
-        let Some(b) = r.batches.get_mut(&start) else {
+        let Some((_, b)) = self.range.as_mut().and_then(|r| r.batch_mut(batch)) else {
             return;
         };
         let BatchState::Bodies {
