@@ -38,6 +38,26 @@ async fn fake_peer(target: &TestNode, hello: Hello) -> (RawClient, RpcEnvelope) 
     (raw, request)
 }
 
+/// Node 1 holding a chain of `blocks` blocks: the honest source the syncing node catches up with.
+async fn source(blocks: u64) -> TestNode {
+    let config = node_config(1, &[]);
+    start(
+        config.clone(),
+        SyncGossipConfig::default(),
+        &chain(&config, blocks),
+    )
+    .await
+}
+
+/// `honest` dials `syncing`, which must reach its head having retried at least one batch (the
+/// ones the faulty peer was given).
+async fn catch_up_with_retries(honest: &TestNode, syncing: &TestNode) {
+    honest.dial(syncing.addr()).await;
+    wait_same_head(honest, syncing, "syncing node reaches the honest head").await;
+    let stats = syncing.sync_status().await.stats;
+    assert!(stats.batches_retried >= 1, "{stats:?}");
+}
+
 async fn wait_same_head(a: &TestNode, b: &TestNode, what: &str) {
     wait_for(what, CONVERGE, || async {
         let (ha, hb) = (a.head().await, b.head().await);
@@ -49,13 +69,7 @@ async fn wait_same_head(a: &TestNode, b: &TestNode, what: &str) {
 #[actix_rt::test]
 async fn requests_to_a_silent_peer_time_out_and_are_retried_elsewhere() {
     common::init_tracing();
-    let honest_config = node_config(1, &[]);
-    let honest = start(
-        honest_config.clone(),
-        SyncGossipConfig::default(),
-        &chain(&honest_config, 200),
-    )
-    .await;
+    let honest = source(200).await;
     let mut config = node_config(2, &[]);
     config.timeouts.request = Duration::from_millis(400);
     let syncing = start(config, SyncGossipConfig::default(), &[]).await;
@@ -63,10 +77,7 @@ async fn requests_to_a_silent_peer_time_out_and_are_retried_elsewhere() {
     // The silent peer gets the first batches and never answers them.
     let (mut silent, _request) = fake_peer(&syncing, hello_of(&honest).await).await;
     // Then the honest peer connects: the timed-out batches move to it.
-    honest.dial(syncing.addr()).await;
-    wait_same_head(&honest, &syncing, "syncing node reaches the honest head").await;
-    let stats = syncing.sync_status().await.stats;
-    assert!(stats.batches_retried >= 1, "{stats:?}");
+    catch_up_with_retries(&honest, &syncing).await;
     // The silent peer was asked and kept silent: its connection is still there (a timeout is
     // not garbage), it just got no more than it could not answer.
     assert!(!silent.closed_within(Duration::from_millis(50)).await);
@@ -77,13 +88,7 @@ async fn requests_to_a_silent_peer_time_out_and_are_retried_elsewhere() {
 #[actix_rt::test]
 async fn a_peer_killed_mid_response_fails_the_request_and_another_serves_it() {
     common::init_tracing();
-    let honest_config = node_config(1, &[]);
-    let honest = start(
-        honest_config.clone(),
-        SyncGossipConfig::default(),
-        &chain(&honest_config, 200),
-    )
-    .await;
+    let honest = source(200).await;
     let syncing = start(node_config(2, &[]), SyncGossipConfig::default(), &[]).await;
 
     let (mut dying, _request) = fake_peer(&syncing, hello_of(&honest).await).await;
@@ -99,10 +104,7 @@ async fn a_peer_killed_mid_response_fails_the_request_and_another_serves_it() {
     dying.send_raw(&partial).await.expect("write");
     drop(dying);
 
-    honest.dial(syncing.addr()).await;
-    wait_same_head(&honest, &syncing, "syncing node reaches the honest head").await;
-    let stats = syncing.sync_status().await.stats;
-    assert!(stats.batches_retried >= 1, "{stats:?}");
+    catch_up_with_retries(&honest, &syncing).await;
     honest.stop().await;
     syncing.stop().await;
 }
@@ -110,13 +112,7 @@ async fn a_peer_killed_mid_response_fails_the_request_and_another_serves_it() {
 #[actix_rt::test]
 async fn a_partition_mid_sync_heals_and_the_nodes_converge() {
     common::init_tracing();
-    let source_config = node_config(1, &[]);
-    let source = start(
-        source_config.clone(),
-        SyncGossipConfig::default(),
-        &chain(&source_config, 1500),
-    )
-    .await;
+    let source = source(1500).await;
     let proxy = LinkProxy::bind(1, 0, Arc::new(Mutex::new(WireLog::new())), Instant::now())
         .await
         .expect("proxy");
