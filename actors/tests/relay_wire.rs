@@ -87,6 +87,24 @@ async fn recv_bytes(rx: &mut mpsc::Receiver<Vec<u8>>) -> Vec<u8> {
         .expect("server running")
 }
 
+/// Opens a client connection through the relay, writes `bytes` in pieces of `piece` bytes (so
+/// frames can straddle reads), half-closes, and returns what the recording server received.
+async fn send_through(
+    relay: &RelayHandle,
+    received: &mut mpsc::Receiver<Vec<u8>>,
+    bytes: &[u8],
+    piece: usize,
+) -> Vec<u8> {
+    let mut client = TcpStream::connect(relay.listen_addr())
+        .await
+        .expect("connect");
+    for chunk in bytes.chunks(piece) {
+        client.write_all(chunk).await.expect("write");
+    }
+    client.shutdown().await.expect("half-close");
+    recv_bytes(received).await
+}
+
 #[tokio::test]
 async fn hello_shapes_are_flagged_and_bytes_arrive_unchanged() {
     let (server, mut received) = recording_server().await;
@@ -95,17 +113,9 @@ async fn hello_shapes_are_flagged_and_bytes_arrive_unchanged() {
     let mut sent = unhex(ARTEMIS_HELLO);
     sent.extend(unhex(PRYSM_HELLO));
     sent.extend(unhex(SPEC_HELLO));
-    let mut client = TcpStream::connect(relay.listen_addr())
-        .await
-        .expect("connect");
     // Written in uneven pieces so frames straddle reads.
-    for chunk in sent.chunks(37) {
-        client.write_all(chunk).await.expect("write");
-    }
-    client.shutdown().await.expect("half-close");
-
     assert_eq!(
-        recv_bytes(&mut received).await,
+        send_through(&relay, &mut received, &sent, 37).await,
         sent,
         "bytes changed in transit"
     );
@@ -175,12 +185,10 @@ async fn malformed_frames_are_forwarded_reported_and_the_relay_keeps_running() {
     // 1: lengths that wrapped go-hobbits' arithmetic, followed by a valid frame.
     let mut sent = unhex(LENGTH_OVERFLOW);
     sent.extend(unhex(PING32));
-    let mut client = TcpStream::connect(relay.listen_addr())
-        .await
-        .expect("connect");
-    client.write_all(&sent).await.expect("write");
-    client.shutdown().await.expect("half-close");
-    assert_eq!(recv_bytes(&mut received).await, sent);
+    assert_eq!(
+        send_through(&relay, &mut received, &sent, sent.len()).await,
+        sent
+    );
     let (undecoded, events) = wait_event(&mut relay, "first pair closed", |e| match e {
         RelayEvent::ConnectionClosed {
             undecoded_bytes, ..
@@ -200,12 +208,11 @@ async fn malformed_frames_are_forwarded_reported_and_the_relay_keeps_running() {
     assert_eq!(undecoded[0], sent.len() as u64);
 
     // 2: a bad preamble on a second connection.
-    let mut client = TcpStream::connect(relay.listen_addr())
-        .await
-        .expect("connect");
-    client.write_all(&unhex(BAD_PREAMBLE)).await.expect("write");
-    client.shutdown().await.expect("half-close");
-    assert_eq!(recv_bytes(&mut received).await, unhex(BAD_PREAMBLE));
+    let bytes = unhex(BAD_PREAMBLE);
+    assert_eq!(
+        send_through(&relay, &mut received, &bytes, bytes.len()).await,
+        bytes
+    );
     let (_, events) = wait_event(&mut relay, "second pair closed", |e| {
         matches!(e, RelayEvent::ConnectionClosed { .. }).then_some(())
     })
@@ -216,12 +223,11 @@ async fn malformed_frames_are_forwarded_reported_and_the_relay_keeps_running() {
         if deviation.code == DeviationCode::FramingError)));
 
     // 3: a third connection still relays and decodes.
-    let mut client = TcpStream::connect(relay.listen_addr())
-        .await
-        .expect("connect");
-    client.write_all(&unhex(SPEC_HELLO)).await.expect("write");
-    client.shutdown().await.expect("half-close");
-    assert_eq!(recv_bytes(&mut received).await, unhex(SPEC_HELLO));
+    let bytes = unhex(SPEC_HELLO);
+    assert_eq!(
+        send_through(&relay, &mut received, &bytes, bytes.len()).await,
+        bytes
+    );
     let (frame, _) = wait_event(&mut relay, "a decoded HELLO", |e| e.frame().cloned()).await;
     assert!(matches!(frame.message, FrameMessage::Rpc { .. }));
     assert!(frame.deviations.is_empty());
