@@ -1,7 +1,8 @@
 //! Subcommand table of the `hobbits-node` binary. Each subcommand owns one file here with its clap
 //! `Args` struct and a `run` function returning the process exit status; this file also holds what
 //! they share: reporting an error as an exit status ([`bad_input`], [`failure`]) and the
-//! single-threaded runtime of the one-shot subcommands ([`current_thread_runtime`]).
+//! single-threaded runtime of the one-shot subcommands ([`current_thread_runtime`],
+//! [`peer_and_runtime`]).
 
 pub mod conformance;
 pub mod decode;
@@ -38,6 +39,15 @@ pub fn current_thread_runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
         .enable_all()
         .build()
         .map_err(failure)
+}
+
+/// What the peer-probing subcommands (`ping`, `status`) start from: the peer's URI (bad input if
+/// it does not parse) and the single-threaded runtime to talk to it on.
+pub fn peer_and_runtime(
+    uri: &str,
+) -> Result<(hobbits_actors::PeerUri, tokio::runtime::Runtime), ExitCode> {
+    let uri = uri.parse().map_err(bad_input)?;
+    Ok((uri, current_thread_runtime()?))
 }
 
 /// Installs the `tracing` subscriber of the long-running subcommands (`run`, `testnet`): the

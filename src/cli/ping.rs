@@ -6,9 +6,8 @@ use std::time::Duration;
 
 use clap::Args;
 use hobbits_actors::probe::Probe;
-use hobbits_actors::PeerUri;
 
-use super::{bad_input, current_thread_runtime, failure};
+use super::{failure, peer_and_runtime};
 
 /// Ping a peer and report round-trip times.
 #[derive(Debug, Args)]
@@ -25,15 +24,11 @@ pub struct PingArgs {
 
 /// Runs the pings.
 pub fn run(args: PingArgs) -> ExitCode {
-    let uri: PeerUri = match args.uri.parse() {
-        Ok(u) => u,
-        Err(e) => return bad_input(e),
-    };
-    let timeout = Duration::from_millis(args.timeout_ms);
-    let rt = match current_thread_runtime() {
-        Ok(rt) => rt,
+    let (uri, rt) = match peer_and_runtime(&args.uri) {
+        Ok(pair) => pair,
         Err(code) => return code,
     };
+    let timeout = Duration::from_millis(args.timeout_ms);
     let result = rt.block_on(async {
         let mut probe = Probe::connect(&uri, timeout).await?;
         probe.ping(args.count as usize).await

@@ -6,9 +6,8 @@ use std::time::Duration;
 
 use clap::Args;
 use hobbits_actors::probe::Probe;
-use hobbits_actors::PeerUri;
 
-use super::{bad_input, current_thread_runtime, failure};
+use super::{failure, peer_and_runtime};
 
 /// Ask a peer for its HELLO and status.
 #[derive(Debug, Args)]
@@ -28,15 +27,11 @@ pub struct StatusArgs {
 
 /// Runs the exchange.
 pub fn run(args: StatusArgs) -> ExitCode {
-    let uri: PeerUri = match args.uri.parse() {
-        Ok(u) => u,
-        Err(e) => return bad_input(e),
-    };
-    let timeout = Duration::from_millis(args.timeout_ms);
-    let rt = match current_thread_runtime() {
-        Ok(rt) => rt,
+    let (uri, rt) = match peer_and_runtime(&args.uri) {
+        Ok(pair) => pair,
         Err(code) => return code,
     };
+    let timeout = Duration::from_millis(args.timeout_ms);
     let agent = format!("hobbits-node-status/{}", env!("CARGO_PKG_VERSION"));
     let result = rt.block_on(async {
         let mut probe = Probe::connect(&uri, timeout).await?;
