@@ -140,9 +140,8 @@ impl SyncMachine {
         // may send more than the range: keep the batch's slots only.
         let headers: Vec<BeaconBlockHeader> = response
             .headers
-            .iter()
+            .into_iter()
             .filter(|h| h.slot >= b.start && h.slot < b.end)
-            .cloned()
             .collect();
         if let Some(reason) = check_header_chain(&headers) {
             self.batch_garbage(batch, peer, reason, out);
@@ -216,12 +215,7 @@ impl SyncMachine {
         if *p != peer || *request != id {
             return;
         }
-        let blocks: Vec<BeaconBlock> = response
-            .bodies
-            .iter()
-            .take(headers.len())
-            .cloned()
-            .collect();
+        let blocks: Vec<BeaconBlock> = response.bodies.into_iter().take(headers.len()).collect();
         let mismatch = if blocks.len() != headers.len() {
             Some(format!(
                 "sent {} blocks for {} headers",
@@ -388,16 +382,19 @@ impl SyncMachine {
             return out;
         };
         // Import the lowest batch once it is ready (one import at a time, in slot order).
+        // The blocks move out of the batch (no copy): it keeps only who served them.
         if let Some(b) = r.batches.values_mut().next() {
-            if let BatchState::Ready { peer, blocks } = &b.state {
-                let (peer, blocks) = (*peer, blocks.clone());
-                self.stats.blocks_imported += blocks.len() as u64;
-                b.state = BatchState::Importing { peer };
-                out.push(SyncAction::ImportBatch {
-                    batch: b.id,
-                    blocks,
-                });
-            }
+            b.state = match std::mem::replace(&mut b.state, BatchState::Pending) {
+                BatchState::Ready { peer, blocks } => {
+                    self.stats.blocks_imported += blocks.len() as u64;
+                    out.push(SyncAction::ImportBatch {
+                        batch: b.id,
+                        blocks,
+                    });
+                    BatchState::Importing { peer }
+                }
+                other => other,
+            };
         }
         // Done: every slot up to the target is imported.
         if r.batches.is_empty() && r.next_start > r.target {
