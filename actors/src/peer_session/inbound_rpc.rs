@@ -1,7 +1,7 @@
 //! Inbound RPC of a [`PeerSession`]: GOODBYE, the HELLO exchange (check with the store, reply,
 //! admission by the manager), responses matched to our requests, and requests served from the
-//! store (GET_STATUS by the session itself) within the per-peer rate limit. Part of the session actor; handles no messages of
-//! its own. Sends `CheckHello`, `GetHello`, `ServeRpc` (store) and `ReportHandshake` (manager).
+//! store (GET_STATUS by the session itself) within the per-peer rate limit. Part of the session
+//! actor; handles no messages of its own. Sends `CheckHello`, `GetHello`, `ServeRpc` (store) and `ReportHandshake` (manager).
 
 use actix::prelude::*;
 use hobbits_chain::rpc::{GetStatus, Goodbye, Hello};
