@@ -15,27 +15,16 @@ use super::merkle;
 macro_rules! transparent_ssz {
     ($name:ident, $inner:ty) => {
         transparent_ssz!(@codec $name, $inner);
-
-        impl TreeHash for $name {
-            fn tree_hash_type() -> TreeHashType {
-                <$inner as TreeHash>::tree_hash_type()
-            }
-            fn tree_hash_packed_encoding(&self) -> PackedEncoding {
-                self.0.tree_hash_packed_encoding()
-            }
-            fn tree_hash_packing_factor() -> usize {
-                <$inner as TreeHash>::tree_hash_packing_factor()
-            }
-            fn tree_hash_root(&self) -> Hash256 {
-                self.0.tree_hash_root()
-            }
-        }
+        transparent_ssz!(@tree_hash $name, $inner, |v| v.0.tree_hash_root());
     };
     // A byte vector (`[u8; N]`) whose root is computed by `merkle::bytes_root`: the same root as
     // the generic `[u8; N]` path, without its per-call allocation and byte-by-byte hasher.
     ($name:ident, $inner:ty, bytes) => {
         transparent_ssz!(@codec $name, $inner);
-
+        transparent_ssz!(@tree_hash $name, $inner, |v| Hash256::from(merkle::bytes_root(&v.0)));
+    };
+    // `TreeHash` delegating to the wrapped value, with `$root` (of `$v: &Self`) as the root.
+    (@tree_hash $name:ident, $inner:ty, |$v:ident| $root:expr) => {
         impl TreeHash for $name {
             fn tree_hash_type() -> TreeHashType {
                 <$inner as TreeHash>::tree_hash_type()
@@ -47,7 +36,8 @@ macro_rules! transparent_ssz {
                 <$inner as TreeHash>::tree_hash_packing_factor()
             }
             fn tree_hash_root(&self) -> Hash256 {
-                Hash256::from(merkle::bytes_root(&self.0))
+                let $v = self;
+                $root
             }
         }
     };
