@@ -14,6 +14,7 @@ pub use store::{
     AttestationImported, BlockRootSlot, ChainStore, FinalizedCheck, Head, ImportObserver,
     ImportOutcome, MemoryStore, ObservedStore, RangeRequest, StoreConfig,
 };
+#[cfg(feature = "persistent")]
 pub use store::{CommitDurability, PersistError, PersistentStore, CHAIN_DB_FILE};
 pub mod genesis;
 pub mod producer;

@@ -274,7 +274,7 @@ impl MemoryStore {
     }
 
     /// Applies a plan made by [`Self::plan_import`] on this same, unchanged store; returns the
-    /// outcome and what [`Self::undo_import`] needs to take it back.
+    /// outcome and what `Self::undo_import` needs to take it back.
     pub(crate) fn apply_import(
         &mut self,
         block: BeaconBlock,
@@ -337,6 +337,7 @@ impl MemoryStore {
     }
 
     /// Takes back the last applied import (undo records are used newest first).
+    #[cfg(feature = "persistent")]
     pub(crate) fn undo_import(&mut self, undo: ImportUndo) {
         self.blocks.remove(&undo.root);
         self.by_hash_tree_root.remove(&undo.hash_tree_root);
@@ -387,6 +388,7 @@ impl MemoryStore {
     }
 
     /// Every (slot, root) of the canonical chain, ascending.
+    #[cfg(feature = "persistent")]
     pub(crate) fn canonical_entries(&self) -> impl Iterator<Item = (Slot, Root)> + '_ {
         self.canonical.iter().map(|(s, r)| (*s, *r))
     }
@@ -405,8 +407,15 @@ pub(crate) struct ImportPlan {
     pub(crate) head_change: Option<HeadChange>,
 }
 
-/// What taking back one applied import restores (see [`MemoryStore::undo_import`]).
+/// What taking back one applied import restores (see `MemoryStore::undo_import`).
 #[derive(Debug, Clone)]
+#[cfg_attr(
+    not(feature = "persistent"),
+    expect(
+        dead_code,
+        reason = "read by undo_import, which only the persistent store uses"
+    )
+)]
 pub(crate) struct ImportUndo {
     root: Root,
     hash_tree_root: Root,

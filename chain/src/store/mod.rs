@@ -15,11 +15,13 @@
 
 mod memory;
 mod observed;
+#[cfg(feature = "persistent")]
 mod persistent;
 mod range;
 
 pub use memory::{MemoryStore, StoreConfig};
 pub use observed::{BatchResult, ImportObserver, ObservedStore};
+#[cfg(feature = "persistent")]
 pub use persistent::{
     CommitDurability, PersistError, PersistentStore, CHAIN_DB_FILE, SCHEMA_VERSION,
 };
@@ -159,14 +161,15 @@ pub trait ChainStore: Send {
 
     /// [`Self::import_block`] for a block whose body was already hashed (gossip checks the
     /// block's root first). A store may use the header to skip hashing the body again
-    /// ([`MemoryStore`] and [`PersistentStore`] do); this default imports the block.
+    /// ([`MemoryStore`] and the `persistent` feature's `PersistentStore` do); this default
+    /// imports the block.
     fn import_hashed_block(&mut self, block: HashedBlock) -> Result<ImportOutcome, ChainError> {
         self.import_block(block.into_parts().0)
     }
 
     /// Imports `blocks` in order, each with its own result, exactly as if imported one by one (a
     /// refused block does not stop the others). A store may do it in one transaction:
-    /// [`PersistentStore`] does, and then `Err` means none of the batch was imported. This
+    /// `PersistentStore` does, and then `Err` means none of the batch was imported. This
     /// default imports one by one and never returns `Err`.
     fn import_blocks(
         &mut self,

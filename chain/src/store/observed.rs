@@ -4,7 +4,7 @@
 //! handled or sent here.
 //!
 //! Every method of the trait is forwarded, including the provided `import_hashed_block` and
-//! `import_blocks`, so the wrapped store keeps its own fast paths (a [`super::PersistentStore`]
+//! `import_blocks`, so the wrapped store keeps its own fast paths (a `PersistentStore`
 //! batch stays one transaction).
 
 use super::{AttestationImported, BlockRootSlot, ChainStore, Head, ImportOutcome};
