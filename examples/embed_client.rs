@@ -23,11 +23,11 @@ use hobbits_actors::gossip::{
 };
 use hobbits_actors::node::memory_store;
 use hobbits_actors::{
-    NodeConfig, NodeHooks, NodeId, PeerDisconnected, PeerHandshaked, PeerUri, ProducerConfig,
-    Subscribe,
+    NodeConfig, NodeHooks, NodeId, PeerDisconnected, PeerHandshaked, ProducerConfig, Subscribe,
 };
 use hobbits_chain::store::ImportOutcome;
 use hobbits_chain::{ChainError, ImportObserver, ObservedStore};
+use hobbits_codec::PeerUri;
 use tokio::sync::mpsc;
 
 const BLOCKS: u64 = 5;

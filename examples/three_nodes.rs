@@ -23,8 +23,9 @@ use hobbits_actors::gossip::{
 };
 use hobbits_actors::metrics::{Metrics, RpcRole};
 use hobbits_actors::node::memory_store;
-use hobbits_actors::{NodeConfig, NodeHandle, NodeHooks, NodeId, PeerUri};
+use hobbits_actors::{NodeConfig, NodeHandle, NodeHooks, NodeId};
 use hobbits_chain::{BlockProducer, Root};
+use hobbits_codec::PeerUri;
 use tokio::sync::mpsc;
 
 const DEADLINE: Duration = Duration::from_secs(10);

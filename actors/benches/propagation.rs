@@ -23,8 +23,9 @@ use hobbits_actors::gossip::{
 };
 use hobbits_actors::node::memory_store;
 use hobbits_actors::sync::SyncConfig;
-use hobbits_actors::{BlockProduced, NodeConfig, NodeHandle, NodeHooks, NodeId, PeerUri};
+use hobbits_actors::{BlockProduced, NodeConfig, NodeHandle, NodeHooks, NodeId};
 use hobbits_chain::{BlockProducer, ChainStore, Root, Slot};
+use hobbits_codec::PeerUri;
 use rand::{Rng, SeedableRng};
 use ssz::Encode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -7,7 +7,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use crate::peer_table::NodeId;
-use crate::uri::PeerUri;
+use hobbits_codec::uri::PeerUri;
 
 /// Why a configuration was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -38,7 +38,7 @@ pub enum ConfigError {
     },
     /// A peer address did not parse.
     #[error("bad peer address: {0}")]
-    BadPeer(#[from] crate::uri::UriError),
+    BadPeer(#[from] hobbits_codec::uri::UriError),
     /// A value could not be read (file, environment or flag).
     #[error("bad configuration value: {0}")]
     Source(String),

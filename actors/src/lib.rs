@@ -1,6 +1,6 @@
 //! hobbits-actors: the actix actors of a Hobbits node and the plain state they drive.
 //!
-//! Plain logic (tested without a runtime): [`config`], [`uri`], [`peer_table`], [`rpc_tracker`],
+//! Plain logic (tested without a runtime): [`config`], [`peer_table`], [`rpc_tracker`],
 //! [`handshake`], [`scoring`]. Actors: [`peer_session`] (one per connection), [`peer_manager`],
 //! [`chain_store`]; [`node`] wires them. `sync/` and `gossip/` are owned by the sync/gossip work and
 //! plugged in through the seams listed in `docs/ARCHITECTURE.md`.
@@ -25,7 +25,6 @@ pub mod scoring;
 pub mod settings;
 pub mod sync;
 pub mod testnet;
-pub mod uri;
 
 pub use chain_store::ChainStoreActor;
 pub use config::{ConfigError, Limits, NodeConfig, ProducerConfig, Scoring, Timeouts};
@@ -41,4 +40,3 @@ pub use peer_session::{PeerSession, SessionHandle};
 pub use peer_table::{Direction, NodeId, PeerId};
 pub use rpc::{RpcRequest, RpcResponse};
 pub use rpc_tracker::RpcError;
-pub use uri::{PeerUri, UriError};

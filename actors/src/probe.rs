@@ -15,7 +15,7 @@ use hobbits_codec::{CodecError, Frame, FrameCodec, PingFrame, PingKind};
 use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
 
-use crate::uri::PeerUri;
+use hobbits_codec::uri::PeerUri;
 
 /// Why a probe failed.
 #[derive(Debug, thiserror::Error)]

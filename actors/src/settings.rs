@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{ConfigError, NodeConfig, ProducerConfig};
 use crate::peer_table::NodeId;
-use crate::uri::PeerUri;
+use hobbits_codec::uri::PeerUri;
 
 /// Environment variable prefix.
 pub const ENV_PREFIX: &str = "HOBBITS";

@@ -12,12 +12,11 @@ use hobbits_actors::node::start_memory_node;
 use hobbits_actors::relay::{
     FrameMessage, RelayDirection, RelayEvent, RelayHandle, RelayedFrame, RpcRole,
 };
-use hobbits_actors::{
-    NodeConfig, NodeHandle, NodeHooks, PeerInfo, PeerUri, RpcRequest, RpcResponse,
-};
+use hobbits_actors::{NodeConfig, NodeHandle, NodeHooks, PeerInfo, RpcRequest, RpcResponse};
 use hobbits_chain::rpc::{GetBlockBodies, GetBlockHeaders, GetStatus};
 use hobbits_chain::{Root, Slot};
 use hobbits_codec::rpc::RpcMethod;
+use hobbits_codec::PeerUri;
 
 async fn handshaked_peer(node: &NodeHandle, what: &str) -> PeerInfo {
     wait_for(what, DEADLINE, || async {

@@ -8,8 +8,9 @@ use std::time::Duration;
 use common::{seed_blocks, start_relay, DEADLINE};
 use hobbits_actors::node::start_memory_node;
 use hobbits_actors::relay::RelayDirection;
-use hobbits_actors::{NodeConfig, NodeHooks, PeerUri};
+use hobbits_actors::{NodeConfig, NodeHooks};
 use hobbits_chain::Slot;
+use hobbits_codec::PeerUri;
 
 /// B starts empty, runs the sync actor, and dials A through the relay: it reaches A's head exactly
 /// as it would directly, and the relay sees only matched, clean RPC.

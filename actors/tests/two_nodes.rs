@@ -7,9 +7,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::*;
 use hobbits_actors::node::start_memory_node;
-use hobbits_actors::{NodeHooks, PeerUri, RpcRequest, RpcResponse, SendRpcRequest};
+use hobbits_actors::{NodeHooks, RpcRequest, RpcResponse, SendRpcRequest};
 use hobbits_chain::rpc::{GetBlockBodies, GetBlockHeaders, GetStatus};
 use hobbits_chain::{Root, Slot};
+use hobbits_codec::PeerUri;
 
 #[actix_rt::test]
 async fn two_nodes_handshake_and_serve_rpc() {

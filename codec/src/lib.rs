@@ -3,7 +3,7 @@
 //! Layers, bottom up: [`frame`] (the tokio-util codec for EWP frames and its limits), [`bson_compat`]
 //! (tolerant readers for the BSON shapes 2019 clients sent), then one module per protocol:
 //! [`rpc`], [`gossip`], [`ping`]. [`Envelope`] ties them together: `Envelope::from_frame(&frame)` /
-//! `envelope.to_frame()`. [`json`] maps frames to and from JSON for tools. Every error is a
+//! `envelope.to_frame()`. [`uri`] parses peer addresses (`hob+tcp://host:port`). [`json`] maps frames to and from JSON for tools. Every error is a
 //! [`CodecError`].
 
 pub mod bson_compat;
@@ -14,6 +14,7 @@ pub mod gossip;
 pub mod json;
 pub mod ping;
 pub mod rpc;
+pub mod uri;
 
 pub use envelope::Envelope;
 pub use error::CodecError;
@@ -23,3 +24,4 @@ pub use ping::{PingFrame, PingKind};
 pub use rpc::{
     BodyShape, DecodedPayload, RequestId, RpcBody, RpcEnvelope, RpcHeader, RpcMethod, RpcPayload,
 };
+pub use uri::{PeerUri, UriError};

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use clap::Args;
 use hobbits_actors::conformance::{run_conformance, ConformanceConfig, ConformanceReport};
-use hobbits_actors::PeerUri;
+use hobbits_codec::PeerUri;
 use serde_json::json;
 
 use super::{bad_input, current_thread_runtime};

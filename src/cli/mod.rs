@@ -45,7 +45,7 @@ pub fn current_thread_runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
 /// it does not parse) and the single-threaded runtime to talk to it on.
 pub fn peer_and_runtime(
     uri: &str,
-) -> Result<(hobbits_actors::PeerUri, tokio::runtime::Runtime), ExitCode> {
+) -> Result<(hobbits_codec::PeerUri, tokio::runtime::Runtime), ExitCode> {
     let uri = uri.parse().map_err(bad_input)?;
     Ok((uri, current_thread_runtime()?))
 }

@@ -12,8 +12,8 @@ use clap::Args;
 use hobbits_actors::relay::{
     FieldValue, FrameMessage, Relay, RelayConfig, RelayEvent, RelaySummary, RelayedFrame, RpcRole,
 };
-use hobbits_actors::PeerUri;
 use hobbits_codec::FrameLimits;
+use hobbits_codec::PeerUri;
 use serde_json::{json, Map, Value};
 
 use super::{bad_input, current_thread_runtime, failure};

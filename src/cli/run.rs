@@ -13,8 +13,9 @@ use hobbits_actors::gossip::{start_node_with_sync_gossip, SyncGossipConfig};
 use hobbits_actors::metrics::{Metrics, MetricsServer, MetricsSources};
 use hobbits_actors::node::{memory_store, persistent_store, NodeError};
 use hobbits_actors::settings::{LimitSettings, NodeSettings, ScoringSettings, TimeoutSettings};
-use hobbits_actors::{NodeHooks, PeerUri};
+use hobbits_actors::NodeHooks;
 use hobbits_chain::{ChainStore, PersistError};
+use hobbits_codec::PeerUri;
 
 use super::{bad_input, failure};
 

@@ -16,7 +16,7 @@ use crate::peer_session::{Disconnect, SessionHandle};
 use crate::peer_table::{Backoff, Direction, NodeId, PeerId};
 use crate::rpc::{RpcRequest, RpcResponse};
 use crate::rpc_tracker::RpcError;
-use crate::uri::PeerUri;
+use hobbits_codec::uri::PeerUri;
 
 /// One connected peer, as reported by [`GetPeers`].
 #[derive(Debug, Clone)]

@@ -40,7 +40,7 @@ use crate::peer_table::{
     ip_bannable, Backoff, Direction, HandshakeAdmission, NodeId, PeerId, PeerTable,
 };
 use crate::scoring::{Penalty, ScoreBook, ScoreVerdict};
-use crate::uri::PeerUri;
+use hobbits_codec::uri::PeerUri;
 
 mod commands;
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use hobbits_codec::FrameLimits;
 
 use super::analysis::AnalyzerSettings;
-use crate::uri::PeerUri;
+use hobbits_codec::uri::PeerUri;
 
 /// Errors of the relay.
 #[derive(Debug, thiserror::Error)]

@@ -25,7 +25,7 @@ use crate::peer_table::NodeId;
 use crate::probe::Probe;
 use crate::testnet::attester::Attester;
 use crate::testnet::TestnetError;
-use crate::uri::PeerUri;
+use hobbits_codec::uri::PeerUri;
 
 /// What a node is started with.
 #[derive(Debug, Clone)]

@@ -12,9 +12,10 @@ use hobbits_actors::gossip::{
 };
 use hobbits_actors::node::memory_store;
 use hobbits_actors::sync::{GetSyncState, SyncStatus};
-use hobbits_actors::{BlockProduced, NodeConfig, NodeHandle, NodeHooks, NodeId, PeerUri};
+use hobbits_actors::{BlockProduced, NodeConfig, NodeHandle, NodeHooks, NodeId};
 use hobbits_chain::store::Head;
 use hobbits_chain::{BeaconBlock, BlockProducer, ChainStore, Root, Slot};
+use hobbits_codec::PeerUri;
 
 /// One running node with its sync and gossip actors.
 #[derive(Debug, Clone)]

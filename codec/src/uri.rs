@@ -1,8 +1,8 @@
 //! Hobbits peer addresses: `hob+tcp://[identity@]host:port` (see `hobbits-uri.md`).
 //!
-//! Owns [`PeerUri`] and its parser; no I/O. Only the `hob+tcp` scheme (insecure persistent TCP) is
-//! dialable by this node, so the other schemes of the spec parse into a typed refusal rather than a
-//! generic syntax error.
+//! Owns [`PeerUri`] and its parser; no I/O. Wire-level addressing shared by the node and the interop
+//! tools. Only the `hob+tcp` scheme (insecure persistent TCP) is dialable, so the other schemes of
+//! the spec parse into a typed refusal rather than a generic syntax error.
 
 use std::fmt;
 use std::str::FromStr;
