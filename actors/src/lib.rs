@@ -7,7 +7,6 @@
 
 pub mod chain_store;
 pub mod config;
-pub mod conformance;
 pub mod events;
 pub mod gossip;
 pub mod handshake;
@@ -16,14 +15,14 @@ pub mod node;
 pub mod peer_manager;
 pub mod peer_session;
 pub mod peer_table;
-pub mod probe;
 pub mod producer;
-pub mod relay;
 pub mod rpc;
 pub mod rpc_tracker;
 pub mod scoring;
 pub mod settings;
 pub mod sync;
+#[cfg(feature = "test-support")]
+pub mod test_support;
 pub mod testnet;
 
 pub use chain_store::ChainStoreActor;

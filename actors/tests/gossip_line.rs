@@ -2,15 +2,13 @@
 //! the far node exactly once), the spec's Flow with announce-only gossip, and a lying
 //! `message_hash` that is dropped, penalised and not relayed.
 
-mod common;
-mod net;
+mod support;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix::prelude::*;
 use bytes::Bytes;
-use common::wait_for;
 use hobbits_actors::gossip::{
     GossipConfig, PeerPenalized, PenaltyReason, PublishAttestation, PublishBlock,
     SubscribeChainEvents, SyncGossipConfig,
@@ -18,8 +16,9 @@ use hobbits_actors::gossip::{
 use hobbits_actors::SendFrameToPeer;
 use hobbits_chain::BlockProducer;
 use hobbits_codec::{GossipEnvelope, MessageHash, Topic};
-use net::{node_config, start, TestNode};
 use ssz::Encode;
+use support::wait_for;
+use support::{node_config, start, TestNode};
 
 const DEADLINE: Duration = Duration::from_secs(20);
 
@@ -40,7 +39,7 @@ async fn line(sg: [SyncGossipConfig; 3]) -> (TestNode, TestNode, TestNode) {
 
 #[actix_rt::test]
 async fn blocks_and_attestations_reach_the_far_node_exactly_once() {
-    common::init_tracing();
+    support::init_tracing();
     let (a, b, c) = line(Default::default()).await;
     let mut roots = Vec::new();
     for _ in 0..5 {
@@ -86,7 +85,7 @@ async fn blocks_and_attestations_reach_the_far_node_exactly_once() {
 
 #[actix_rt::test]
 async fn flow_announce_only_gossip_is_fetched_by_rpc_then_relayed_in_full() {
-    common::init_tracing();
+    support::init_tracing();
     let announce = SyncGossipConfig {
         gossip: GossipConfig {
             announce_only: true,
@@ -117,7 +116,7 @@ async fn flow_announce_only_gossip_is_fetched_by_rpc_then_relayed_in_full() {
 
 #[actix_rt::test]
 async fn flow_in_a_triangle_each_node_imports_the_announced_block_once() {
-    common::init_tracing();
+    support::init_tracing();
     let announce = SyncGossipConfig {
         gossip: GossipConfig {
             announce_only: true,
@@ -177,7 +176,7 @@ impl Handler<PeerPenalized> for Recorder {
 
 #[actix_rt::test]
 async fn a_mismatched_message_hash_is_dropped_penalised_and_not_relayed() {
-    common::init_tracing();
+    support::init_tracing();
     let (a, b, c) = line(Default::default()).await;
     let penalties = Arc::new(Mutex::new(Vec::new()));
     let recorder = Recorder {

@@ -1,20 +1,19 @@
 //! Gossip over sockets on 127.0.0.1 in a 20-node random connected topology (seeded): one published
 //! block reaches every node, each importing it exactly once, for several seeds.
 
-mod common;
-mod net;
+mod support;
 
 use std::time::Duration;
 
-use common::wait_for;
 use hobbits_actors::gossip::SyncGossipConfig;
-use net::{random_topology, start_topology};
+use support::wait_for;
+use support::{random_topology, start_topology};
 
 const NODES: usize = 20;
 
 #[actix_rt::test]
 async fn one_block_reaches_all_20_nodes_once_for_several_seeds() {
-    common::init_tracing();
+    support::init_tracing();
     for (round, seed) in [7u64, 42, 1234].into_iter().enumerate() {
         let edges = random_topology(NODES, NODES, seed);
         let nodes = start_topology(

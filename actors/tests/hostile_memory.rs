@@ -2,14 +2,14 @@
 //! this test process) grows its resident memory by less than 1 MiB over many such connections.
 //! Alone in its own test binary so no other test's allocations move the RSS measured here.
 
-mod common;
+mod support;
 
 use std::time::Duration;
 
-use common::*;
 use hobbits_actors::node::start_memory_node;
 use hobbits_actors::peer_manager::GetManagerStats;
 use hobbits_actors::NodeHooks;
+use support::*;
 
 /// Resident set size of this process, from /proc/self/status (Linux); `None` elsewhere.
 fn rss_bytes() -> Option<u64> {

@@ -5,13 +5,12 @@
 //! the per-peer rate limit while another peer is served; the loopback ban policy; a request sent
 //! the moment the HELLO reply arrives.
 
-mod common;
+mod support;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use common::*;
 use futures_util::future::join_all;
 use hobbits_actors::gossip::{start_node_with_sync_gossip, GetGossipStats, SyncGossipConfig};
 use hobbits_actors::node::{memory_store, start_memory_node};
@@ -22,6 +21,7 @@ use hobbits_chain::{Attestation, Root, Slot};
 use hobbits_codec::rpc::{RequestId, RpcEnvelope, RpcMethod, RpcPayload};
 use hobbits_codec::{Frame, FrameCodec, GossipEnvelope, PingFrame, Protocol, Topic};
 use ssz::Encode;
+use support::*;
 use tokio_util::codec::Encoder;
 
 fn encode_all(frames: impl IntoIterator<Item = Frame>) -> BytesMut {

@@ -3,21 +3,20 @@
 //! checked against the node's own state (peers, head slot, frames, RPC, gossip, sync, PING round
 //! trip of the peer's address); the peer's series go when it disconnects; other paths get 404.
 
-mod common;
-mod net;
+mod support;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::wait_for;
 use hobbits_actors::gossip::{start_node_with_sync_gossip, SyncGossipConfig};
 use hobbits_actors::metrics::{
     parse_samples, Metrics, MetricsConfig, MetricsServer, MetricsSources, Sample,
 };
 use hobbits_actors::node::memory_store;
 use hobbits_actors::NodeHooks;
-use net::{chain, node_config, start, TestNode};
+use support::wait_for;
+use support::{chain, node_config, start, TestNode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -60,7 +59,7 @@ fn must(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
 
 #[actix_rt::test]
 async fn metrics_endpoint_reports_a_node_pair() {
-    common::init_tracing();
+    support::init_tracing();
     let metrics = Arc::new(
         Metrics::new(MetricsConfig {
             ping_interval: Duration::from_millis(100),

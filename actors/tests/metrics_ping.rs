@@ -2,17 +2,17 @@
 //! (PING every 50 ms) and, before its HELLO, receives nothing but the pong to its own PING; once
 //! its HELLO is accepted the node's periodic PING arrives.
 
-mod common;
+mod support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::*;
 use hobbits_actors::metrics::{Metrics, MetricsConfig};
 use hobbits_actors::node::start_memory_node;
 use hobbits_actors::NodeHooks;
 use hobbits_codec::rpc::{RequestId, RpcEnvelope, RpcMethod, RpcPayload};
 use hobbits_codec::{PingFrame, PingKind, Protocol};
+use support::*;
 
 const DEADLINE: Duration = Duration::from_secs(10);
 

@@ -4,8 +4,7 @@
 //! syncing node off mid-sync while its source keeps producing, then heals (the node redials,
 //! resumes and converges on the source's head). The partition uses the testnet's `LinkProxy`.
 
-mod common;
-mod net;
+mod support;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -17,8 +16,8 @@ use hobbits_actors::testnet::wire::WireLog;
 use hobbits_chain::rpc::Hello;
 use hobbits_codec::rpc::{RpcEnvelope, RpcMethod};
 
-use common::{wait_for, RawClient};
-use net::{chain, node_config, start, TestNode};
+use support::{chain, node_config, start, TestNode};
+use support::{wait_for, RawClient};
 
 const CONVERGE: Duration = Duration::from_secs(60);
 
@@ -32,7 +31,7 @@ async fn fake_peer(target: &TestNode, hello: Hello) -> (RawClient, RpcEnvelope) 
     let mut raw = RawClient::connect(target.addr()).await.expect("connect");
     raw.hello(1, hello).await.expect("the node answers HELLO");
     let request = raw
-        .next_rpc(RpcMethod::GetBlockHeaders, common::DEADLINE)
+        .next_rpc(RpcMethod::GetBlockHeaders, support::DEADLINE)
         .await
         .expect("the syncing node asks the fake peer for headers");
     (raw, request)
@@ -68,7 +67,7 @@ async fn wait_same_head(a: &TestNode, b: &TestNode, what: &str) {
 
 #[actix_rt::test]
 async fn requests_to_a_silent_peer_time_out_and_are_retried_elsewhere() {
-    common::init_tracing();
+    support::init_tracing();
     let honest = source(200).await;
     let mut config = node_config(2, &[]);
     config.timeouts.request = Duration::from_millis(400);
@@ -87,7 +86,7 @@ async fn requests_to_a_silent_peer_time_out_and_are_retried_elsewhere() {
 
 #[actix_rt::test]
 async fn a_peer_killed_mid_response_fails_the_request_and_another_serves_it() {
-    common::init_tracing();
+    support::init_tracing();
     let honest = source(200).await;
     let syncing = start(node_config(2, &[]), SyncGossipConfig::default(), &[]).await;
 
@@ -111,7 +110,7 @@ async fn a_peer_killed_mid_response_fails_the_request_and_another_serves_it() {
 
 #[actix_rt::test]
 async fn a_partition_mid_sync_heals_and_the_nodes_converge() {
-    common::init_tracing();
+    support::init_tracing();
     let source = source(1500).await;
     let proxy = LinkProxy::bind(1, 0, Arc::new(Mutex::new(WireLog::new())), Instant::now())
         .await
@@ -130,7 +129,7 @@ async fn a_partition_mid_sync_heals_and_the_nodes_converge() {
     })
     .await;
     proxy.set_cut(true);
-    wait_for("link down", common::DEADLINE, || async {
+    wait_for("link down", support::DEADLINE, || async {
         (syncing.handshaked().await == 0).then_some(())
     })
     .await;

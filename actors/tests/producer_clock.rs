@@ -3,16 +3,15 @@
 //! slot 48 after 24 slots): with the tick-counted clock of `genesis_time` 0, and with a real
 //! genesis time, where the head follows the wall-clock slot.
 
-mod common;
-mod net;
+mod support;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::wait_for;
 use hobbits_actors::gossip::SyncGossipConfig;
 use hobbits_actors::producer::SlotClock;
 use hobbits_actors::{NodeConfig, ProducerConfig};
-use net::{node_config, start, TestNode};
+use support::wait_for;
+use support::{node_config, start, TestNode};
 
 const SLOT: Duration = Duration::from_millis(100);
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -47,7 +46,7 @@ async fn two_producers(genesis_time: u64) -> (TestNode, TestNode) {
 
 #[actix_rt::test]
 async fn two_tick_clock_producers_advance_one_slot_per_slot() {
-    common::init_tracing();
+    support::init_tracing();
     let (a, b) = two_producers(0).await;
     let start_slot = a.head().await.slot.0.max(b.head().await.slot.0);
     let started = Instant::now();
@@ -70,7 +69,7 @@ async fn two_tick_clock_producers_advance_one_slot_per_slot() {
 
 #[actix_rt::test]
 async fn two_genesis_clock_producers_follow_the_wall_clock_slot() {
-    common::init_tracing();
+    support::init_tracing();
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .expect("clock")

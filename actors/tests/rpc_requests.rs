@@ -2,15 +2,15 @@
 //! out of order, a request nobody answers ends in `RpcError::Timeout`, the per-peer cap on
 //! outstanding requests gives `TooManyOutstanding`, and a disconnect fails what is pending.
 
-mod common;
+mod support;
 
 use std::time::Duration;
 
-use common::*;
 use hobbits_actors::node::NodeHandle;
 use hobbits_actors::{RpcError, RpcRequest, RpcResponse, SessionHandle};
 use hobbits_chain::rpc::GetStatus;
 use hobbits_codec::rpc::{RpcMethod, RpcPayload};
+use support::*;
 
 /// A node that dials a raw peer; the raw peer completes the handshake. Returns both ends.
 async fn node_with_raw_peer(

@@ -2,23 +2,22 @@
 //! then follows it by gossip; a syncing node whose source peer is killed mid-sync finishes from
 //! another peer, importing every block once.
 
-mod common;
-mod net;
+mod support;
 
 use std::time::Duration;
 
-use common::wait_for;
 use hobbits_actors::gossip::SyncGossipConfig;
 use hobbits_actors::sync::{SyncConfig, SyncState};
 use hobbits_actors::ProducerConfig;
 use hobbits_chain::Slot;
-use net::{chain, node_config, start};
+use support::wait_for;
+use support::{chain, node_config, start};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
 #[actix_rt::test]
 async fn a_node_500_blocks_behind_catches_up_then_follows_the_producer() {
-    common::init_tracing();
+    support::init_tracing();
     let mut pc = node_config(21, &[]);
     pc.producer = Some(ProducerConfig {
         slot_duration: Duration::from_millis(200),
@@ -56,7 +55,7 @@ async fn a_node_500_blocks_behind_catches_up_then_follows_the_producer() {
 
 #[actix_rt::test]
 async fn a_sync_whose_source_is_killed_finishes_from_another_peer() {
-    common::init_tracing();
+    support::init_tracing();
     let base = node_config(31, &[]);
     let blocks = chain(&base, 1000);
     let a = start(base, SyncGossipConfig::default(), &blocks).await;

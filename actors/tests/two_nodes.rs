@@ -1,16 +1,16 @@
 //! Two nodes over 127.0.0.1: connect, HELLO both ways, GET_STATUS, headers and bodies served and
 //! decoded, PING round trip; and a static peer that restarts is dialed again.
 
-mod common;
+mod support;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::*;
 use hobbits_actors::node::start_memory_node;
 use hobbits_actors::{NodeHooks, RpcRequest, RpcResponse, SendRpcRequest};
 use hobbits_chain::rpc::{GetBlockBodies, GetBlockHeaders, GetStatus};
 use hobbits_chain::{Root, Slot};
 use hobbits_codec::PeerUri;
+use support::*;
 
 #[actix_rt::test]
 async fn two_nodes_handshake_and_serve_rpc() {

@@ -3,17 +3,17 @@
 //! well-behaved client served throughout), the 2019 clients' HELLO shapes, and the
 //! HELLO-before-RPC policy.
 
-mod common;
+mod support;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use common::*;
 use hobbits_actors::node::start_memory_node;
 use hobbits_actors::peer_manager::GetManagerStats;
 use hobbits_actors::NodeHooks;
 use hobbits_chain::rpc::{GetStatus, Goodbye};
 use hobbits_codec::rpc::{RequestId, RpcMethod, RpcPayload};
+use support::*;
 
 fn goodbye_reason(env: &hobbits_codec::RpcEnvelope) -> Option<u64> {
     match env.decode_payload().ok()?.payload {

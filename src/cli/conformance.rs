@@ -1,5 +1,5 @@
 //! `hobbits-node conformance hob+tcp://HOST:PORT`: runs the conformance checks of
-//! `hobbits_actors::conformance` against any Hobbits implementation and prints a table (or JSON
+//! `hobbits_tools::conformance` against any Hobbits implementation and prints a table (or JSON
 //! with `--json`). Exit status: 0 every check passed or was skipped, 1 a check failed, 2 bad
 //! arguments or the peer cannot be reached.
 
@@ -9,8 +9,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
-use hobbits_actors::conformance::{run_conformance, ConformanceConfig, ConformanceReport};
 use hobbits_codec::PeerUri;
+use hobbits_tools::conformance::{run_conformance, ConformanceConfig, ConformanceReport};
 use serde_json::json;
 
 use super::{bad_input, current_thread_runtime};

@@ -1,6 +1,6 @@
 //! `hobbits-node relay --listen ADDR --to hob+tcp://HOST:PORT [--json] [--raw]`: forwards EWP
 //! traffic unchanged, prints each frame and the deviations it shows, and a summary at exit. The
-//! relay itself is `hobbits_actors::relay`; this file parses flags, prints lines (text or JSON) and
+//! relay itself is `hobbits_tools::relay`; this file parses flags, prints lines (text or JSON) and
 //! handles Ctrl-C.
 
 use std::io::Write;
@@ -9,11 +9,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
-use hobbits_actors::relay::{
-    FieldValue, FrameMessage, Relay, RelayConfig, RelayEvent, RelaySummary, RelayedFrame, RpcRole,
-};
 use hobbits_codec::FrameLimits;
 use hobbits_codec::PeerUri;
+use hobbits_tools::relay::{
+    FieldValue, FrameMessage, Relay, RelayConfig, RelayEvent, RelaySummary, RelayedFrame, RpcRole,
+};
 use serde_json::{json, Map, Value};
 
 use super::{bad_input, current_thread_runtime, failure};

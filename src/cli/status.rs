@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
-use hobbits_actors::probe::Probe;
+use hobbits_tools::probe::Probe;
 
 use super::{failure, peer_and_runtime};
 

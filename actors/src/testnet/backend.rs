@@ -22,10 +22,10 @@ use crate::gossip::{
 };
 use crate::node::{memory_store, NodeHandle, NodeHooks, StopProducer};
 use crate::peer_table::NodeId;
-use crate::probe::Probe;
 use crate::testnet::attester::Attester;
 use crate::testnet::TestnetError;
 use hobbits_codec::uri::PeerUri;
+use hobbits_tools::probe::Probe;
 
 /// What a node is started with.
 #[derive(Debug, Clone)]

@@ -1,105 +1,22 @@
-//! Test rig for multi-node scenarios: `wait_for` with a deadline, a raw EWP client on any
-//! 127.0.0.0/8 source address, frame builders, the reference vectors, seeding a node's store
-//! (`seed_blocks`), a node that dials a raw peer (`start_node_dialing_raw_peer`), starting a relay
-//! in front of a node (`start_relay`) and closing it with its log (`shut_down_relay`).
-#![allow(dead_code)]
+//! A raw EWP connection for tests ([`RawClient`]: connect from any 127.0.0.0/8 source address,
+//! send frames or bytes, wait for replies with a deadline), RPC frame builders, and a node that
+//! dials a raw peer. Sends whatever frames a test asks for; handles no actor messages.
 
-use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
-use hobbits_actors::chain_store::WithStore;
-use hobbits_actors::node::start_memory_node;
-use hobbits_actors::relay::{Relay, RelayConfig, RelayHandle, RelaySummary};
-use hobbits_actors::{NodeConfig, NodeHandle, NodeHooks};
 use hobbits_chain::rpc::{GetStatus, Hello};
-use hobbits_chain::{BlockProducer, Epoch, Root, Slot};
+use hobbits_chain::{Epoch, Root, Slot};
 use hobbits_codec::rpc::{RequestId, RpcEnvelope, RpcMethod, RpcPayload};
-use hobbits_codec::PeerUri;
-use hobbits_codec::{Frame, FrameCodec, PingFrame};
+use hobbits_codec::{Frame, FrameCodec, PeerUri, PingFrame};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio_util::codec::Framed;
 
-/// Default deadline for conditions in tests.
-pub const DEADLINE: Duration = Duration::from_secs(10);
-
-/// Polls `cond` until it returns `Some`, or fails the test after `deadline`.
-pub async fn wait_for<T, F, Fut>(what: &str, deadline: Duration, mut cond: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let end = Instant::now() + deadline;
-    loop {
-        if let Some(v) = cond().await {
-            return v;
-        }
-        assert!(Instant::now() < end, "timed out waiting for: {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-/// Logs to the test output when RUST_LOG is set.
-pub fn init_tracing() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-}
-
-/// Imports blocks at slots 1..=`n` (every slot filled, by producer "seed") into `node`'s store.
-pub async fn seed_blocks(node: &NodeHandle, n: u64) {
-    node.store
-        .send(WithStore {
-            f: Box::new(move |store| {
-                let p = BlockProducer::new("seed", 0);
-                for slot in 1..=n {
-                    let b = p.produce_on_head(store, Slot(slot)).expect("produce");
-                    store.import_block(b).expect("import");
-                }
-            }),
-        })
-        .await
-        .expect("store");
-}
-
-/// Shuts the relay down and returns its summary and its event log (one line per event, also
-/// printed for the test output).
-pub async fn shut_down_relay(relay: &mut RelayHandle) -> (RelaySummary, Vec<String>) {
-    let summary = relay.shutdown().await;
-    let mut log = Vec::new();
-    while let Some(e) = relay.try_next_event() {
-        log.push(e.to_string());
-    }
-    println!("{}", log.join("\n"));
-    (summary, log)
-}
-
-/// A local test node configuration.
-pub fn config() -> NodeConfig {
-    NodeConfig::local_test()
-}
-
-/// A reference vector by name (copied from the shared vectors into tests/data).
-pub fn vector(name: &str) -> Vec<u8> {
-    let data = include_str!("../data/frames.tsv");
-    let line = data
-        .lines()
-        .find(|l| l.split('\t').next() == Some(name))
-        .unwrap_or_else(|| panic!("vector {name} missing"));
-    let hex_field = line.split('\t').nth(2).expect("hex column");
-    hex::decode(hex_field).expect("hex")
-}
-
-/// Starts a relay on 127.0.0.1 (port 0) in front of `upstream`; `tune` adjusts its config first.
-pub async fn start_relay(upstream: SocketAddr, tune: impl FnOnce(&mut RelayConfig)) -> RelayHandle {
-    let listen: SocketAddr = "127.0.0.1:0".parse().expect("addr");
-    let mut config = RelayConfig::new(listen, PeerUri::from_socket_addr(upstream));
-    tune(&mut config);
-    Relay::start(config).await.expect("relay starts")
-}
+use super::DEADLINE;
+use crate::node::start_memory_node;
+use crate::{NodeConfig, NodeHandle, NodeHooks};
 
 /// Starts a memory node with `cfg` whose only configured peer is a raw listener on 127.0.0.1, and
 /// accepts the node's dial. Returns the node and the raw end (nothing exchanged yet: the node, as
@@ -123,7 +40,9 @@ pub async fn start_node_dialing_raw_peer(mut cfg: NodeConfig) -> (NodeHandle, Ra
 }
 
 /// A raw EWP connection.
+#[derive(Debug)]
 pub struct RawClient {
+    /// The framed socket.
     pub framed: Framed<TcpStream, FrameCodec>,
 }
 

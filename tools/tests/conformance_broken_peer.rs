@@ -8,8 +8,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use hobbits_actors::conformance::{run_conformance, CheckId, ConformanceConfig, ConformanceError};
 use hobbits_codec::{FrameCodec, PingFrame, Protocol};
+use hobbits_tools::conformance::{run_conformance, CheckId, ConformanceConfig, ConformanceError};
 use tokio::net::TcpListener;
 use tokio_util::codec::Framed;
 

@@ -5,10 +5,10 @@
 use std::time::{Duration, Instant};
 
 use hobbits_actors::chain_store::{GetHead, WithStore};
-use hobbits_actors::conformance::{run_conformance, CheckId, ConformanceConfig, ConformanceReport};
 use hobbits_actors::node::start_memory_node;
 use hobbits_actors::{NodeConfig, NodeHandle, NodeHooks, ProducerConfig};
 use hobbits_chain::{BlockProducer, Slot};
+use hobbits_tools::conformance::{run_conformance, CheckId, ConformanceConfig, ConformanceReport};
 
 fn config() -> ConformanceConfig {
     ConformanceConfig {

@@ -1,26 +1,29 @@
-//! Helpers for the sync and gossip scenarios: start nodes with sync and gossip on 127.0.0.1:0,
-//! seed stores with a deterministic chain, read heads and counters, publish blocks, and build
-//! seeded topologies. Conditions are awaited with `common::wait_for` (deadline, no sleeps).
-#![allow(dead_code)]
+//! Nodes with sync and gossip for multi-node tests: start them on 127.0.0.1 port 0, seed stores
+//! with a deterministic chain, read heads and counters, publish blocks, and build seeded
+//! topologies. Sends the node's ordinary commands and queries (store, gossip, sync, manager).
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use hobbits_actors::chain_store::{GetBlock, GetHead, ProduceBlock, WithStore};
-use hobbits_actors::gossip::{
-    start_node_with_sync_gossip, GetGossipStats, GossipStats, SyncGossip, SyncGossipConfig,
-};
-use hobbits_actors::node::memory_store;
-use hobbits_actors::sync::{GetSyncState, SyncStatus};
-use hobbits_actors::{BlockProduced, NodeConfig, NodeHandle, NodeHooks, NodeId};
 use hobbits_chain::store::Head;
 use hobbits_chain::{BeaconBlock, BlockProducer, ChainStore, Root, Slot};
 use hobbits_codec::PeerUri;
 
+use super::wait_for;
+use crate::chain_store::{GetBlock, GetHead, ProduceBlock, WithStore};
+use crate::gossip::{
+    start_node_with_sync_gossip, GetGossipStats, GossipStats, SyncGossip, SyncGossipConfig,
+};
+use crate::node::memory_store;
+use crate::sync::{GetSyncState, SyncStatus};
+use crate::{BlockProduced, NodeConfig, NodeHandle, NodeId};
+
 /// One running node with its sync and gossip actors.
 #[derive(Debug, Clone)]
 pub struct TestNode {
+    /// The node.
     pub node: NodeHandle,
+    /// Its sync and gossip actors.
     pub sg: SyncGossip,
 }
 
@@ -41,9 +44,10 @@ pub async fn start(config: NodeConfig, sg: SyncGossipConfig, blocks: &[BeaconBlo
     for b in blocks {
         store.import_block(b.clone()).expect("seed block");
     }
-    let (node, sg) = start_node_with_sync_gossip(config, Box::new(store), NodeHooks::default(), sg)
-        .await
-        .expect("node starts");
+    let (node, sg) =
+        start_node_with_sync_gossip(config, Box::new(store), crate::NodeHooks::default(), sg)
+            .await
+            .expect("node starts");
     TestNode { node, sg }
 }
 
@@ -61,14 +65,17 @@ pub fn chain(config: &NodeConfig, n: u64) -> Vec<BeaconBlock> {
 }
 
 impl TestNode {
+    /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
         self.node.listen_addr
     }
 
+    /// Its head.
     pub async fn head(&self) -> Head {
         self.node.store.send(GetHead).await.expect("store")
     }
 
+    /// Whether its store holds the block with this root (either kind).
     pub async fn has_block(&self, root: Root) -> bool {
         self.node
             .store
@@ -79,10 +86,12 @@ impl TestNode {
             .is_some()
     }
 
+    /// Its gossip counters.
     pub async fn gossip_stats(&self) -> GossipStats {
         self.sg.gossip.send(GetGossipStats).await.expect("gossip")
     }
 
+    /// Its sync state and counters.
     pub async fn sync_status(&self) -> SyncStatus {
         self.sg.sync.send(GetSyncState).await.expect("sync")
     }
@@ -142,13 +151,14 @@ impl TestNode {
     pub async fn dial(&self, target: SocketAddr) {
         self.node
             .manager
-            .send(hobbits_actors::DialPeer {
+            .send(crate::DialPeer {
                 uri: PeerUri::from_socket_addr(target),
             })
             .await
             .expect("manager");
     }
 
+    /// Shuts it down (GOODBYE to every peer, at most 2 s).
     pub async fn stop(&self) {
         self.node.shutdown(Duration::from_secs(2)).await;
     }
@@ -200,10 +210,26 @@ pub async fn start_topology(
     }
     for (i, node) in nodes.iter().enumerate() {
         let want = degree[i];
-        crate::common::wait_for("topology handshakes", Duration::from_secs(20), || async {
+        wait_for("topology handshakes", Duration::from_secs(20), || async {
             (node.handshaked().await >= want).then_some(())
         })
         .await;
     }
     nodes
+}
+
+/// Imports blocks at slots 1..=`n` (every slot filled, by producer "seed") into `node`'s store.
+pub async fn seed_blocks(node: &NodeHandle, n: u64) {
+    node.store
+        .send(WithStore {
+            f: Box::new(move |store| {
+                let p = BlockProducer::new("seed", 0);
+                for slot in 1..=n {
+                    let b = p.produce_on_head(store, Slot(slot)).expect("produce");
+                    store.import_block(b).expect("import");
+                }
+            }),
+        })
+        .await
+        .expect("store");
 }

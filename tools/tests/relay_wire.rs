@@ -2,15 +2,15 @@
 //! really sent (hex copied from the shared vectors: they are facts) through `Relay` to raw TCP
 //! servers; the bytes must arrive unchanged and each deviation must be reported with its code.
 
-mod common;
+mod support;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::start_relay;
-use hobbits_actors::relay::{
+use hobbits_tools::relay::{
     DeviationCode, FrameMessage, RelayDirection, RelayEvent, RelayHandle, RelayedFrame,
 };
+use support::start_relay;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;

@@ -2,21 +2,21 @@
 //! node uses (GET_STATUS, headers, bodies) pass unchanged, give the same answers as a direct
 //! connection, and the relay's log names each step with no deviation.
 
-mod common;
+mod support;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{seed_blocks, start_relay, wait_for, DEADLINE};
 use hobbits_actors::node::start_memory_node;
-use hobbits_actors::relay::{
-    FrameMessage, RelayDirection, RelayEvent, RelayHandle, RelayedFrame, RpcRole,
-};
 use hobbits_actors::{NodeConfig, NodeHandle, NodeHooks, PeerInfo, RpcRequest, RpcResponse};
 use hobbits_chain::rpc::{GetBlockBodies, GetBlockHeaders, GetStatus};
 use hobbits_chain::{Root, Slot};
 use hobbits_codec::rpc::RpcMethod;
 use hobbits_codec::PeerUri;
+use hobbits_tools::relay::{
+    FrameMessage, RelayDirection, RelayEvent, RelayHandle, RelayedFrame, RpcRole,
+};
+use support::{seed_blocks, start_relay, wait_for, DEADLINE};
 
 async fn handshaked_peer(node: &NodeHandle, what: &str) -> PeerInfo {
     wait_for(what, DEADLINE, || async {

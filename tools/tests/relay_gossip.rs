@@ -3,14 +3,13 @@
 //! direct connection, every gossip frame passes with a correct `message_hash`, every request is
 //! answered, and the relay reports no deviation.
 
-mod common;
-mod net;
+mod support;
 
 use std::time::Duration;
 
-use common::{start_relay, wait_for};
-use hobbits_actors::relay::RelayDirection;
-use net::{chain, node_config, start};
+use hobbits_tools::relay::RelayDirection;
+use support::{chain, node_config, start};
+use support::{start_relay, wait_for};
 
 const DEADLINE: Duration = Duration::from_secs(20);
 const BEHIND: u64 = 30;
@@ -18,7 +17,7 @@ const GOSSIPED: u64 = 5;
 
 #[actix_rt::test]
 async fn sync_then_gossip_pass_through_the_relay_unchanged() {
-    common::init_tracing();
+    support::init_tracing();
     let config_a = node_config(1, &[]);
     let seed = chain(&config_a, BEHIND);
     let a = start(config_a, Default::default(), &seed).await;
@@ -58,7 +57,7 @@ async fn sync_then_gossip_pass_through_the_relay_unchanged() {
     assert_eq!(stats.duplicate, before.duplicate);
 
     b.stop().await;
-    let (summary, log) = common::shut_down_relay(&mut relay).await;
+    let (summary, log) = support::shut_down_relay(&mut relay).await;
     use RelayDirection::{ClientToServer as C2S, ServerToClient as S2C};
     // The log names each step: handshake, range sync, gossip.
     assert!(

@@ -1,16 +1,16 @@
 //! A node that starts empty range-syncs from another through the relay on 127.0.0.1: it reaches
 //! the same head as the source, every request passes answered and no deviation is reported.
 
-mod common;
+mod support;
 
 use std::time::Duration;
 
-use common::{seed_blocks, start_relay, DEADLINE};
 use hobbits_actors::node::start_memory_node;
-use hobbits_actors::relay::RelayDirection;
 use hobbits_actors::{NodeConfig, NodeHooks};
 use hobbits_chain::Slot;
 use hobbits_codec::PeerUri;
+use hobbits_tools::relay::RelayDirection;
+use support::{seed_blocks, start_relay, DEADLINE};
 
 /// B starts empty, runs the sync actor, and dials A through the relay: it reaches A's head exactly
 /// as it would directly, and the relay sees only matched, clean RPC.
@@ -67,7 +67,7 @@ async fn a_node_syncs_through_the_relay_to_the_same_head() {
     }
 
     b.shutdown(Duration::from_secs(2)).await;
-    let (summary, _log) = common::shut_down_relay(&mut relay).await;
+    let (summary, _log) = support::shut_down_relay(&mut relay).await;
     use RelayDirection::{ClientToServer as C2S, ServerToClient as S2C};
     assert!(
         summary.frame_count(S2C, "RPC", "BLOCK_BODIES(13)") >= 1,
