@@ -9,9 +9,7 @@
 
 use std::time::Duration;
 
-use hobbits_actors::testnet::{
-    run_testnet, Action, RunOptions, ScenarioEvent, TestnetSpec, Topology,
-};
+use hobbits_testnet::{run_testnet, Action, RunOptions, ScenarioEvent, TestnetSpec, Topology};
 
 fn main() -> anyhow::Result<()> {
     let at = |at_slot, action| ScenarioEvent { at_slot, action };

@@ -1,6 +1,6 @@
 //! End to end: `hobbits-node testnet` (a shortened default: 6 nodes, 100 ms slots, with its late
 //! joiner and restart) exits 0 with a converged report, writes a JSON report that parses and an
-//! SVG plot; a testnet file from testnets/ runs; bad files and flags exit with status 2.
+//! SVG plot; a testnet file from examples/testnets/ runs; bad files and flags exit with status 2.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -59,7 +59,10 @@ fn the_default_testnet_converges_and_writes_json_and_svg() {
 
 #[test]
 fn a_testnet_file_runs_with_flag_overrides() {
-    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/testnets/partition.toml");
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/testnets/partition.toml"
+    );
     let out = testnet(&[file, "--slot-ms", "100", "--quiet"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
@@ -115,7 +118,10 @@ fn one_process_per_node_converges_and_snapshot_joins_are_refused_there() {
     assert!(report["blocks"]["reached_all"].as_u64().unwrap_or(0) > 0);
     let _ = std::fs::remove_file(json);
 
-    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/testnets/partition.toml");
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/testnets/partition.toml"
+    );
     let out = testnet(&[file, "--processes"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("snapshot_join"));

@@ -23,7 +23,6 @@ pub mod settings;
 pub mod sync;
 #[cfg(feature = "test-support")]
 pub mod test_support;
-pub mod testnet;
 
 pub use chain_store::ChainStoreActor;
 pub use config::{ConfigError, Limits, NodeConfig, ProducerConfig, Scoring, Timeouts};

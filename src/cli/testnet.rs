@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
-use hobbits_actors::testnet::{
+use hobbits_testnet::{
     run_testnet, svg, Mode, RunOptions, SpecOverrides, TestnetError, TestnetSpec, Topology,
 };
 
@@ -18,7 +18,8 @@ use super::{bad_input, failure};
 /// Run a local testnet (default: 8 nodes on 127.0.0.1) and report convergence and propagation.
 #[derive(Debug, Args)]
 pub struct TestnetArgs {
-    /// Testnet file (TOML; see testnets/ and docs/TESTNETS.md). Default: the built-in testnet.
+    /// Testnet file (TOML; see examples/testnets/ and docs/TESTNETS.md). Default: the built-in
+    /// testnet.
     #[arg(value_name = "FILE")]
     pub file: Option<PathBuf>,
     /// Number of nodes.
@@ -98,7 +99,7 @@ impl TestnetArgs {
     }
 }
 
-fn scaled_events(spec: &TestnetSpec, slots: u64) -> Vec<hobbits_actors::testnet::ScenarioEvent> {
+fn scaled_events(spec: &TestnetSpec, slots: u64) -> Vec<hobbits_testnet::ScenarioEvent> {
     let mut events = TestnetSpec::default_for(spec.nodes).events;
     let default_slots = TestnetSpec::default_for(spec.nodes).slots;
     for e in &mut events {

@@ -13,7 +13,7 @@ use std::time::Duration;
 use hobbits_chain::Root;
 use hobbits_codec::Topic;
 
-use crate::testnet::report::{LatencySummary, Propagation};
+use crate::report::{LatencySummary, Propagation};
 
 /// Most distinct gossip objects tracked (a bound on memory; more are counted, not timed).
 pub const MAX_TRACKED_OBJECTS: usize = 200_000;

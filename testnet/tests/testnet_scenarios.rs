@@ -5,9 +5,7 @@
 
 use std::time::Duration;
 
-use hobbits_actors::testnet::{
-    run_testnet, Action, RunOptions, ScenarioEvent, TestnetSpec, Topology,
-};
+use hobbits_testnet::{run_testnet, Action, RunOptions, ScenarioEvent, TestnetSpec, Topology};
 
 fn ev(at_slot: u64, action: Action) -> ScenarioEvent {
     ScenarioEvent { at_slot, action }

@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 
 use hobbits_actors::chain_store::GetHello;
 use hobbits_actors::gossip::SyncGossipConfig;
-use hobbits_actors::testnet::link::LinkProxy;
-use hobbits_actors::testnet::wire::WireLog;
 use hobbits_chain::rpc::Hello;
 use hobbits_codec::rpc::{RpcEnvelope, RpcMethod};
+use hobbits_testnet::link::LinkProxy;
+use hobbits_testnet::wire::WireLog;
 
 use support::{chain, node_config, start, TestNode};
 use support::{wait_for, RawClient};

@@ -2,7 +2,7 @@
 //! later-starting end of each link), plays the scenario on the slot clock, samples every node's
 //! head while it runs (with an optional live progress line), stops production after the last
 //! slot, waits (bounded) for every running node to agree on head and finalized checkpoint, and
-//! assembles the [`TestnetReport`]. Sends what [`backend`](crate::testnet::backend) sends.
+//! assembles the [`TestnetReport`]. Sends what [`engine`](crate::engine) sends.
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -15,15 +15,13 @@ use hobbits_codec::Topic;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
-use crate::peer_table::NodeId;
-use crate::testnet::backend::{start_in_process, start_process, Mode, NodeLaunch, RunningNode};
-use crate::testnet::link::LinkProxy;
-use crate::testnet::report::{
-    CatchUp, EventRecord, HeadSample, NodeGossipStats, NodeReport, TestnetReport,
-};
-use crate::testnet::spec::{Action, TestnetSpec};
-use crate::testnet::wire::WireLog;
-use crate::testnet::TestnetError;
+use crate::engine::{start_in_process, start_process, Mode, NodeLaunch, RunningNode};
+use crate::link::LinkProxy;
+use crate::report::{CatchUp, EventRecord, HeadSample, NodeGossipStats, NodeReport, TestnetReport};
+use crate::spec::{Action, TestnetSpec};
+use crate::wire::WireLog;
+use crate::TestnetError;
+use hobbits_actors::NodeId;
 
 /// Most timeline samples kept (older ones are thinned by half when full).
 pub const MAX_TIMELINE_SAMPLES: usize = 4096;

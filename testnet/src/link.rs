@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 use tokio_util::codec::{FramedRead, FramedWrite};
 use tracing::debug;
 
-use crate::testnet::wire::WireLog;
+use crate::wire::WireLog;
 
 /// Most connections one link carries at once (normally one; a few during redials).
 pub const MAX_CONNECTIONS_PER_LINK: usize = 8;

@@ -1,6 +1,7 @@
-//! Local testnets: many nodes on 127.0.0.1 linked in a chosen topology, one or more producers, a
-//! scenario of timed events (late joins, kills and restarts, cut and healed links, starts from a
-//! snapshot), and a report on convergence, propagation latency, gossip counters and catch-up.
+//! hobbits-testnet: the network laboratory on top of the node. Many nodes linked in a chosen
+//! topology, one or more producers, a scenario of timed events (late joins, kills and restarts,
+//! cut and healed links, starts from a snapshot), and a report on convergence, propagation
+//! latency, gossip counters and catch-up.
 //! Used by `hobbits-node testnet`, the tests and `examples/custom_testnet.rs`.
 //!
 //! - [`spec`]: [`TestnetSpec`], [`Topology`], [`ScenarioEvent`], the TOML file and validation;
@@ -8,13 +9,14 @@
 //! - [`link`]: one TCP proxy per link (cut / heal, wire observation);
 //! - [`wire`]: what the proxies saw, turned into counters and latencies;
 //! - [`attester`]: a vote per live head change, so attestations propagate too;
-//! - [`backend`]: nodes in-process or one OS process per node;
+//! - [`engine`]: how nodes run: in-process ([`engine::in_process`]) or one OS process per node
+//!   ([`engine::processes`]);
 //! - [`run`]: the driver ([`run_testnet`]);
 //! - [`report`] and [`svg`]: the report, its text, JSON (serde) and SVG forms.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), hobbits_actors::testnet::TestnetError> {
-//! use hobbits_actors::testnet::{run_testnet, RunOptions, TestnetSpec};
+//! # async fn demo() -> Result<(), hobbits_testnet::TestnetError> {
+//! use hobbits_testnet::{run_testnet, RunOptions, TestnetSpec};
 //! let spec = TestnetSpec::default_for(5);
 //! let report = run_testnet(&spec, &RunOptions::default()).await?;
 //! println!("{}", report.render());
@@ -22,7 +24,7 @@
 //! ```
 
 pub mod attester;
-pub mod backend;
+pub mod engine;
 pub mod link;
 pub mod report;
 pub mod run;
@@ -31,7 +33,7 @@ pub mod svg;
 pub mod topology;
 pub mod wire;
 
-pub use backend::Mode;
+pub use engine::Mode;
 pub use report::{LatencySummary, Propagation, TestnetReport};
 pub use run::{run_testnet, RunOptions};
 pub use spec::{Action, ScenarioEvent, SpecError, SpecOverrides, TestnetSpec, Topology};

@@ -8,8 +8,8 @@
 use actix::prelude::*;
 use hobbits_chain::{BlockProducer, Slot};
 
-use crate::chain_store::{ChainStoreActor, WithStore};
-use crate::gossip::{BlockImported, GossipActor, ImportSource, PublishAttestation};
+use hobbits_actors::chain_store::{ChainStoreActor, WithStore};
+use hobbits_actors::gossip::{BlockImported, GossipActor, ImportSource, PublishAttestation};
 
 /// The attester of one node.
 #[derive(Debug)]

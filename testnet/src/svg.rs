@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use crate::testnet::report::TestnetReport;
+use crate::report::TestnetReport;
 
 /// Wide enough for the head-slot panel's legend to the right of it.
 const W: f64 = 1040.0;
@@ -284,7 +284,7 @@ fn legend(s: &mut String, nodes: usize, x: f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testnet::report::HeadSample;
+    use crate::report::HeadSample;
 
     #[test]
     fn histogram_puts_the_max_in_the_last_bin() {

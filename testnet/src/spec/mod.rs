@@ -303,7 +303,7 @@ impl TestnetSpec {
 
     /// The links of the topology (each once, smaller index first).
     pub fn edges(&self) -> Result<Vec<(usize, usize)>, SpecError> {
-        crate::testnet::topology::build(&self.topology, self.nodes, self.seed)
+        crate::topology::build(&self.topology, self.nodes, self.seed)
     }
 
     /// Nodes running at the start (those without a join event).

@@ -8,7 +8,7 @@ use rand::rngs::SmallRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
-use crate::testnet::spec::{SpecError, Topology};
+use crate::spec::{SpecError, Topology};
 
 /// The links of `topology` over `nodes` nodes, sorted. Random graphs depend only on `seed`.
 pub fn build(

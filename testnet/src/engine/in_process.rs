@@ -1,0 +1,137 @@
+//! The in-process engine: each node's actors on the current actix system (the node with sync and
+//! gossip, plus an [`Attester`]), observed through its chain store and gossip actors. Sends
+//! `GetHello`, `WithStore` (store), `GetGossipStats`, `SubscribeChainEvents` (gossip, sync),
+//! `StopProducer` (producer); handles no messages.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use actix::prelude::*;
+use hobbits_actors::chain_store::{GetHello, WithStore};
+use hobbits_actors::gossip::{
+    start_node_with_sync_gossip, GetGossipStats, GossipStats, SubscribeChainEvents, SyncGossip,
+    SyncGossipConfig,
+};
+use hobbits_actors::node::{memory_store, NodeHandle, NodeHooks, StopProducer};
+use hobbits_actors::{NodeConfig, ProducerConfig};
+use hobbits_chain::rpc::Hello;
+use hobbits_chain::{Snapshot, StoreConfig};
+use hobbits_codec::PeerUri;
+
+use super::{NodeLaunch, RunningNode};
+use crate::attester::Attester;
+use crate::TestnetError;
+
+/// A node running on this actix system.
+#[derive(Debug)]
+pub struct InProcessNode {
+    handle: NodeHandle,
+    actors: SyncGossip,
+    attester: Addr<Attester>,
+}
+
+fn node_config(launch: &NodeLaunch) -> NodeConfig {
+    let mut c = NodeConfig::local_test();
+    c.node_id = launch.node_id;
+    c.peers = launch
+        .peers
+        .iter()
+        .map(|a| PeerUri::from_socket_addr(*a))
+        .collect();
+    c.producer = launch
+        .produce
+        .map(|slot_duration| ProducerConfig { slot_duration });
+    // Bans would make a cut-and-healed link (or a killed node's half-written frame) stick.
+    c.timeouts.ban = Duration::ZERO;
+    c
+}
+
+/// Starts a node in-process, from genesis or from `snapshot`.
+pub async fn start_in_process(
+    launch: &NodeLaunch,
+    snapshot: Option<Snapshot>,
+) -> Result<RunningNode, TestnetError> {
+    let config = node_config(launch);
+    let failed = |reason: String| TestnetError::NodeStart {
+        node: launch.index,
+        reason,
+    };
+    let store: Box<dyn hobbits_chain::ChainStore + Send> = match snapshot {
+        Some(s) => Box::new(
+            s.into_store(StoreConfig::default())
+                .map_err(|e| failed(format!("snapshot: {e}")))?,
+        ),
+        None => Box::new(memory_store(&config).map_err(|e| failed(e.to_string()))?),
+    };
+    let (handle, actors) = start_node_with_sync_gossip(
+        config,
+        store,
+        NodeHooks::default(),
+        SyncGossipConfig::default(),
+    )
+    .await
+    .map_err(|e| failed(e.to_string()))?;
+    let attester = Attester::new(
+        launch.index as u64,
+        handle.store.clone(),
+        actors.gossip.clone(),
+    )
+    .start();
+    let imported = || SubscribeChainEvents {
+        imported: Some(attester.clone().recipient()),
+        penalized: None,
+    };
+    actors.gossip.do_send(imported());
+    actors.sync.do_send(imported());
+    Ok(RunningNode::InProcess(InProcessNode {
+        handle,
+        actors,
+        attester,
+    }))
+}
+
+impl InProcessNode {
+    /// Where the node listens.
+    pub fn listen_addr(&self) -> SocketAddr {
+        self.handle.listen_addr
+    }
+
+    /// The node's HELLO (head, finality), `None` when its store does not answer.
+    pub async fn status(&self) -> Option<Hello> {
+        self.handle.store.send(GetHello).await.ok()
+    }
+
+    /// The node's gossip counters.
+    pub async fn gossip_stats(&self) -> Option<GossipStats> {
+        self.actors.gossip.send(GetGossipStats).await.ok()
+    }
+
+    /// A snapshot of the node's store.
+    pub async fn snapshot(&self) -> Option<Snapshot> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.handle
+            .store
+            .send(WithStore {
+                f: Box::new(move |store| {
+                    let _ = tx.send(Snapshot::from_store(&*store, None));
+                }),
+            })
+            .await
+            .ok()?;
+        rx.await.ok()
+    }
+
+    /// Stops block production.
+    pub fn stop_producing(&self) {
+        if let Some(p) = &self.handle.producer {
+            p.do_send(StopProducer);
+        }
+    }
+
+    /// GOODBYE to every peer, then the actors stop once their queues drain.
+    pub async fn stop(self) {
+        self.handle.shutdown(Duration::from_millis(500)).await;
+        // Dropping the last addresses stops the actors once their queues drain.
+        drop((self.actors, self.attester));
+    }
+}
