@@ -1,7 +1,9 @@
 //! The `hobbits-node` command line: parses arguments and hands each subcommand to its module under
-//! `src/cli/`. No protocol logic lives here.
+//! `src/cli/`; `settings.rs` layers the node settings (file < environment < flags). No protocol
+//! logic lives here.
 
 mod cli;
+mod settings;
 
 use std::process::ExitCode;
 

@@ -19,7 +19,6 @@ pub mod producer;
 pub mod rpc;
 pub mod rpc_tracker;
 pub mod scoring;
-pub mod settings;
 pub mod sync;
 #[cfg(feature = "test-support")]
 pub mod test_support;

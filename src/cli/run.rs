@@ -8,11 +8,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::settings::{LimitSettings, NodeSettings, ScoringSettings, TimeoutSettings};
 use clap::Args;
 use hobbits_actors::gossip::{start_node_with_sync_gossip, SyncGossipConfig};
 use hobbits_actors::metrics::{Metrics, MetricsServer, MetricsSources};
 use hobbits_actors::node::{memory_store, persistent_store, NodeError};
-use hobbits_actors::settings::{LimitSettings, NodeSettings, ScoringSettings, TimeoutSettings};
 use hobbits_actors::NodeHooks;
 use hobbits_chain::{ChainStore, PersistError};
 use hobbits_codec::PeerUri;

@@ -1,4 +1,4 @@
-//! Layered node settings for the binary: a TOML file, `HOBBITS_…` environment variables and
+//! Layered node settings of the binary: a TOML file, `HOBBITS_…` environment variables and
 //! command-line flags, in increasing precedence over the defaults of [`NodeConfig`]. Produces a
 //! validated [`NodeConfig`] or a [`ConfigError`] naming the bad value. Handles no messages.
 //!
@@ -6,8 +6,8 @@
 //! `HOBBITS_LIMITS__MAX_PEERS`, `HOBBITS_SCORING__BAN_THRESHOLD`; `HOBBITS_PEERS` is a
 //! comma-separated list): `listen`, `peers`, `network_id`, `chain_id`, `genesis_time`, `node_id`,
 //! `user_agent`, `produce`, `slot_ms`, `log`, `data_dir`, `metrics`, `[limits]` (every field of
-//! [`crate::Limits`]), `[timeouts]` (every field of [`crate::Timeouts`] in milliseconds, `_ms`
-//! suffix), `[scoring]` (every field of [`crate::Scoring`]; `decay_half_life_ms`).
+//! [`hobbits_actors::Limits`]), `[timeouts]` (every field of [`hobbits_actors::Timeouts`] in milliseconds, `_ms`
+//! suffix), `[scoring]` (every field of [`hobbits_actors::Scoring`]; `decay_half_life_ms`).
 //! `docs/node.example.toml` documents every key with its default; a test parses it and checks it
 //! yields exactly the defaults, and that it names every key.
 //! `metrics` (`host:port` of the Prometheus endpoint, unset: none) is read by
@@ -19,9 +19,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ConfigError, NodeConfig, ProducerConfig};
-use crate::peer_table::NodeId;
-use hobbits_codec::uri::PeerUri;
+use hobbits_actors::config::{ConfigError, NodeConfig, ProducerConfig};
+use hobbits_actors::NodeId;
+use hobbits_codec::PeerUri;
 
 /// Environment variable prefix.
 pub const ENV_PREFIX: &str = "HOBBITS";
@@ -401,7 +401,7 @@ mod tests {
     }
 
     fn example_path() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/node.example.toml")
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/node.example.toml")
     }
 
     fn temp_file(tag: &str, text: &str) -> (PathBuf, PathBuf) {
@@ -491,7 +491,7 @@ mod tests {
         assert_eq!(c.limits.rpc_burst, 20);
         assert_eq!(c.limits.write_buffer_high, 65536);
         assert_eq!(c.timeouts.frame, Duration::from_millis(1500));
-        let want = crate::config::Scoring {
+        let want = hobbits_actors::config::Scoring {
             malformed_frame: 90,
             bad_message: 6,
             invalid_gossip: 11,
