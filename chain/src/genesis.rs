@@ -14,7 +14,6 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use crate::error::ChainError;
-use crate::store::{MemoryStore, StoreConfig};
 use crate::types::{BeaconBlock, BeaconState, Root};
 
 const GENESIS_TAG: &[u8] = b"hobbits-genesis";
@@ -121,14 +120,6 @@ impl GenesisConfig {
         block.body.eth1_data.block_hash = Root(h.finalize().into());
         let root = block.signing_root();
         Ok(Genesis { block, state, root })
-    }
-
-    /// A [`MemoryStore`] starting from this genesis (the genesis state stored too).
-    pub fn memory_store(&self, store: StoreConfig) -> Result<MemoryStore, GenesisError> {
-        let genesis = self.build()?;
-        let mut s = MemoryStore::new(genesis.block, store)?;
-        crate::store::ChainStore::insert_state(&mut s, genesis.state);
-        Ok(s)
     }
 }
 

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use crate::error::ChainError;
+use crate::genesis::{GenesisConfig, GenesisError};
 use crate::store::{AttestationImported, BlockRootSlot, ChainStore, Head, ImportOutcome};
 use crate::types::{
     Attestation, BeaconBlock, BeaconBlockHeader, BeaconState, Checkpoint, Epoch, HashedBlock, Root,
@@ -82,6 +83,17 @@ pub struct MemoryStore {
     state_order: VecDeque<Root>,
     /// While true, imports do not advance finality (snapshot replay restores it afterwards).
     finality_frozen: bool,
+}
+
+impl GenesisConfig {
+    /// A [`MemoryStore`] starting from this genesis (the genesis state stored too). Defined here,
+    /// beside the store, so the genesis module does not depend on the stores built on it.
+    pub fn memory_store(&self, store: StoreConfig) -> Result<MemoryStore, GenesisError> {
+        let genesis = self.build()?;
+        let mut s = MemoryStore::new(genesis.block, store)?;
+        s.insert_state(genesis.state);
+        Ok(s)
+    }
 }
 
 impl MemoryStore {
