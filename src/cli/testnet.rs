@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use clap::Args;
 use hobbits_testnet::{
-    run_testnet, svg, Mode, RunOptions, SpecOverrides, TestnetError, TestnetSpec, Topology,
+    run_testnet, svg, Mode, RunOptions, SpecError, SpecOverrides, TestnetError, TestnetSpec,
+    Topology,
 };
 
 use super::{bad_input, failure};
@@ -70,7 +71,7 @@ impl TestnetArgs {
             None => TestnetSpec::default_for(self.nodes.unwrap_or(8)),
         };
         let topology = match &self.topology {
-            Some(t) => Some(t.parse::<Topology>()?),
+            Some(t) => Some(t.parse::<Topology>().map_err(SpecError::from)?),
             None => None,
         };
         let overrides = SpecOverrides {

@@ -36,7 +36,8 @@ pub mod wire;
 pub use engine::Mode;
 pub use report::{LatencySummary, Propagation, TestnetReport};
 pub use run::{run_testnet, RunOptions};
-pub use spec::{Action, ScenarioEvent, SpecError, SpecOverrides, TestnetSpec, Topology};
+pub use spec::{Action, ScenarioEvent, SpecError, SpecOverrides, TestnetSpec};
+pub use topology::{Topology, TopologyError};
 
 /// Why a testnet could not run (a refused description is [`SpecError`]).
 #[derive(Debug, thiserror::Error)]

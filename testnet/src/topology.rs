@@ -1,21 +1,102 @@
 //! Topology generation: the links (undirected, each once as `(smaller, larger)`) of a line, ring,
-//! star, seeded random graph or explicit edge list, and a connectivity check. Plain functions, no
-//! I/O, no messages.
+//! star, seeded random graph or explicit edge list ([`Topology`], parsed from `line`, `random:K`,
+//! `edges:0-1,…`), and a connectivity check. Plain functions, no I/O, no messages.
 
 use std::collections::BTreeSet;
+use std::str::FromStr;
 
 use rand::rngs::SmallRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
-use crate::spec::{SpecError, Topology};
+/// A topology that cannot be built or parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("bad topology: {reason}")]
+pub struct TopologyError {
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// How nodes are linked (an undirected graph over node indices).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Topology {
+    /// 0 - 1 - 2 - ... - n-1.
+    Line,
+    /// A line closed into a ring.
+    Ring,
+    /// Node 0 linked to every other node.
+    Star,
+    /// A connected random graph where every node has at least `degree` links (seeded).
+    Random {
+        /// Links per node (at least; capped at n-1).
+        degree: usize,
+    },
+    /// Exactly these links.
+    Edges(Vec<(usize, usize)>),
+}
+
+impl std::fmt::Display for Topology {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Topology::Line => f.write_str("line"),
+            Topology::Ring => f.write_str("ring"),
+            Topology::Star => f.write_str("star"),
+            Topology::Random { degree } => write!(f, "random:{degree}"),
+            Topology::Edges(e) => {
+                f.write_str("edges:")?;
+                let parts: Vec<String> = e.iter().map(|(a, b)| format!("{a}-{b}")).collect();
+                f.write_str(&parts.join(","))
+            }
+        }
+    }
+}
+
+impl FromStr for Topology {
+    type Err = TopologyError;
+
+    /// `line`, `ring`, `star`, `random` (degree 3), `random:K`, `edges:0-1,1-2,...`.
+    fn from_str(s: &str) -> Result<Self, TopologyError> {
+        let bad = |reason: String| TopologyError { reason };
+        let (kind, arg) = match s.split_once(':') {
+            Some((k, a)) => (k, Some(a)),
+            None => (s, None),
+        };
+        match (kind, arg) {
+            ("line", None) => Ok(Topology::Line),
+            ("ring", None) => Ok(Topology::Ring),
+            ("star", None) => Ok(Topology::Star),
+            ("random", None) => Ok(Topology::Random { degree: 3 }),
+            ("random", Some(k)) => k
+                .parse()
+                .map(|degree| Topology::Random { degree })
+                .map_err(|_| bad(format!("`{k}` is not a degree (random:K)"))),
+            ("edges", Some(list)) => {
+                let mut edges = Vec::new();
+                for pair in list.split(',').filter(|p| !p.is_empty()) {
+                    let parsed = pair
+                        .split_once('-')
+                        .and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)));
+                    edges.push(
+                        parsed.ok_or_else(|| {
+                            bad(format!("`{pair}` is not an edge (edges:A-B,C-D)"))
+                        })?,
+                    );
+                }
+                Ok(Topology::Edges(edges))
+            }
+            _ => Err(bad(format!(
+                "`{s}`: expected line, ring, star, random[:K] or edges:A-B,..."
+            ))),
+        }
+    }
+}
 
 /// The links of `topology` over `nodes` nodes, sorted. Random graphs depend only on `seed`.
 pub fn build(
     topology: &Topology,
     nodes: usize,
     seed: u64,
-) -> Result<Vec<(usize, usize)>, SpecError> {
+) -> Result<Vec<(usize, usize)>, TopologyError> {
     let mut set = BTreeSet::new();
     let mut add = |a: usize, b: usize| {
         if a != b {
@@ -33,7 +114,7 @@ pub fn build(
         Topology::Star => (1..nodes).for_each(|i| add(0, i)),
         Topology::Random { degree } => {
             if *degree == 0 {
-                return Err(SpecError::BadTopology {
+                return Err(TopologyError {
                     reason: "random degree must be at least 1".into(),
                 });
             }
@@ -44,12 +125,12 @@ pub fn build(
         Topology::Edges(edges) => {
             for &(a, b) in edges {
                 if a >= nodes || b >= nodes {
-                    return Err(SpecError::BadTopology {
+                    return Err(TopologyError {
                         reason: format!("edge {a}-{b} names a node beyond {}", nodes - 1),
                     });
                 }
                 if a == b {
-                    return Err(SpecError::BadTopology {
+                    return Err(TopologyError {
                         reason: format!("edge {a}-{b} links a node to itself"),
                     });
                 }

@@ -93,7 +93,7 @@ fn topology_from_file(t: TopologyFile) -> Result<Topology, SpecError> {
                 .collect::<Result<Vec<_>, _>>()
                 .map(Topology::Edges)
         }
-        other if t.degree.is_none() && t.edges.is_none() => other.parse(),
+        other if t.degree.is_none() && t.edges.is_none() => Ok(other.parse()?),
         other => Err(bad(format!(
             "`degree` / `edges` do not apply to kind `{other}`"
         ))),

@@ -18,9 +18,9 @@ mod file;
 mod tests;
 mod validate;
 
+use crate::topology::{Topology, TopologyError};
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::str::FromStr;
 use std::time::Duration;
 
 use file::parse_file;
@@ -71,77 +71,9 @@ pub enum SpecError {
     },
 }
 
-/// How nodes are linked (an undirected graph over node indices).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Topology {
-    /// 0 - 1 - 2 - ... - n-1.
-    Line,
-    /// A line closed into a ring.
-    Ring,
-    /// Node 0 linked to every other node.
-    Star,
-    /// A connected random graph where every node has at least `degree` links (seeded).
-    Random {
-        /// Links per node (at least; capped at n-1).
-        degree: usize,
-    },
-    /// Exactly these links.
-    Edges(Vec<(usize, usize)>),
-}
-
-impl std::fmt::Display for Topology {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Topology::Line => f.write_str("line"),
-            Topology::Ring => f.write_str("ring"),
-            Topology::Star => f.write_str("star"),
-            Topology::Random { degree } => write!(f, "random:{degree}"),
-            Topology::Edges(e) => {
-                f.write_str("edges:")?;
-                let parts: Vec<String> = e.iter().map(|(a, b)| format!("{a}-{b}")).collect();
-                f.write_str(&parts.join(","))
-            }
-        }
-    }
-}
-
-impl FromStr for Topology {
-    type Err = SpecError;
-
-    /// `line`, `ring`, `star`, `random` (degree 3), `random:K`, `edges:0-1,1-2,...`.
-    fn from_str(s: &str) -> Result<Self, SpecError> {
-        let bad = |reason: String| SpecError::BadTopology { reason };
-        let (kind, arg) = match s.split_once(':') {
-            Some((k, a)) => (k, Some(a)),
-            None => (s, None),
-        };
-        match (kind, arg) {
-            ("line", None) => Ok(Topology::Line),
-            ("ring", None) => Ok(Topology::Ring),
-            ("star", None) => Ok(Topology::Star),
-            ("random", None) => Ok(Topology::Random { degree: 3 }),
-            ("random", Some(k)) => k
-                .parse()
-                .map(|degree| Topology::Random { degree })
-                .map_err(|_| bad(format!("`{k}` is not a degree (random:K)"))),
-            ("edges", Some(list)) => {
-                let mut edges = Vec::new();
-                for pair in list.split(',').filter(|p| !p.is_empty()) {
-                    let parsed = pair
-                        .split_once('-')
-                        .and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)));
-                    edges.push(
-                        parsed.ok_or_else(|| {
-                            bad(format!("`{pair}` is not an edge (edges:A-B,C-D)"))
-                        })?,
-                    );
-                }
-                Ok(Topology::Edges(edges))
-            }
-            _ => Err(bad(format!(
-                "`{s}`: expected line, ring, star, random[:K] or edges:A-B,..."
-            ))),
-        }
+impl From<TopologyError> for SpecError {
+    fn from(e: TopologyError) -> Self {
+        SpecError::BadTopology { reason: e.reason }
     }
 }
 
@@ -303,7 +235,11 @@ impl TestnetSpec {
 
     /// The links of the topology (each once, smaller index first).
     pub fn edges(&self) -> Result<Vec<(usize, usize)>, SpecError> {
-        crate::topology::build(&self.topology, self.nodes, self.seed)
+        Ok(crate::topology::build(
+            &self.topology,
+            self.nodes,
+            self.seed,
+        )?)
     }
 
     /// Nodes running at the start (those without a join event).
