@@ -17,13 +17,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use hobbits_actors::chain_store::GetHead;
-use hobbits_actors::gossip::{
-    start_node_with_sync_gossip, BlockImported, SubscribeChainEvents, SyncGossipConfig,
-};
 use hobbits_actors::node::memory_store;
 use hobbits_actors::{
-    NodeConfig, NodeHooks, NodeId, PeerDisconnected, PeerHandshaked, ProducerConfig, Subscribe,
+    start_node, BlockImported, NodeConfig, NodeId, NodeParts, PeerDisconnected, PeerHandshaked,
+    ProducerConfig, Subscribe, SubscribeChainEvents,
 };
 use hobbits_chain::store::ImportOutcome;
 use hobbits_chain::{ChainError, ImportObserver, ObservedStore};
@@ -58,7 +55,7 @@ enum ClientNews {
 /// The client's own actor: receives the node's events as typed messages.
 #[derive(Debug)]
 struct ClientActor {
-    news: mpsc::UnboundedSender<ClientNews>,
+    news: mpsc::Sender<ClientNews>,
 }
 
 impl Actor for ClientActor {
@@ -82,7 +79,7 @@ impl Handler<PeerDisconnected> for ClientActor {
             "[client] peer left: {} {} ({:?})",
             msg.peer, msg.addr, msg.reason
         );
-        let _ = self.news.send(ClientNews::PeerLeft);
+        let _ = self.news.try_send(ClientNews::PeerLeft);
     }
 }
 
@@ -96,7 +93,7 @@ impl Handler<BlockImported> for ClientActor {
         );
         if let Some(head) = msg.new_head() {
             println!("[client] new head: slot {} root {}", head.slot.0, head.root);
-            let _ = self.news.send(ClientNews::HeadAt(head.slot.0));
+            let _ = self.news.try_send(ClientNews::HeadAt(head.slot.0));
         }
     }
 }
@@ -113,14 +110,9 @@ async fn run() -> anyhow::Result<()> {
             imports: imports.clone(),
         },
     );
-    let (client, sg) = start_node_with_sync_gossip(
-        config,
-        Box::new(store),
-        NodeHooks::default(),
-        SyncGossipConfig::default(),
-    )
-    .await?;
-    let (news_tx, mut news) = mpsc::unbounded_channel();
+    let client = start_node(config, NodeParts::full().with_store(store)).await?;
+    // Bounded: the client drains it continuously; a full channel drops news (never blocks).
+    let (news_tx, mut news) = mpsc::channel(64);
     let me = ClientActor { news: news_tx }.start();
     client
         .manager
@@ -130,13 +122,16 @@ async fn run() -> anyhow::Result<()> {
             gossip: None,
         })
         .await?;
-    for events in [sg.gossip.clone().recipient(), sg.sync.clone().recipient()] {
-        events
-            .send(SubscribeChainEvents {
-                imported: Some(me.clone().recipient()),
-                penalized: None,
-            })
-            .await?;
+    // Blocks imported by gossip and by sync, each with the new head when it moved.
+    let imported = || SubscribeChainEvents {
+        imported: Some(me.clone().recipient()),
+        penalized: None,
+    };
+    if let Some(gossip) = &client.gossip {
+        gossip.send(imported()).await?;
+    }
+    if let Some(sync) = &client.sync {
+        sync.send(imported()).await?;
     }
     println!("client node listening on {}", client.listen_addr);
 
@@ -147,14 +142,7 @@ async fn run() -> anyhow::Result<()> {
     producer_config.producer = Some(ProducerConfig {
         slot_duration: Duration::from_millis(200),
     });
-    let producer_store = memory_store(&producer_config)?;
-    let (producer, _) = start_node_with_sync_gossip(
-        producer_config,
-        Box::new(producer_store),
-        NodeHooks::default(),
-        SyncGossipConfig::default(),
-    )
-    .await?;
+    let producer = start_node(producer_config, NodeParts::full()).await?;
     println!("producer node listening on {}", producer.listen_addr);
 
     let mut stopping = false;
@@ -173,7 +161,7 @@ async fn run() -> anyhow::Result<()> {
             ),
         }
     }
-    let head = client.store.send(GetHead).await?;
+    let head = client.store.head().await?;
     let counted = imports.load(Ordering::Relaxed);
     println!(
         "[client] done: its store counted {counted} imports, head slot {}",

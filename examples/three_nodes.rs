@@ -16,25 +16,25 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use anyhow::Context as _;
-use hobbits_actors::chain_store::{GetBlock, ProduceBlock};
 use hobbits_actors::gossip::{
-    start_node_with_sync_gossip, BlockImported, GetGossipStats, GossipConfig, GossipStats,
-    PublishBlock, SubscribeChainEvents, SyncGossip, SyncGossipConfig,
+    GetGossipStats, GossipActor, GossipConfig, GossipStats, PublishBlock,
 };
 use hobbits_actors::metrics::{Metrics, RpcRole};
-use hobbits_actors::node::memory_store;
-use hobbits_actors::{NodeConfig, NodeHandle, NodeHooks, NodeId};
+use hobbits_actors::{
+    start_node, BlockImported, NodeConfig, NodeHandle, NodeId, NodeParts, SubscribeChainEvents,
+};
 use hobbits_chain::{BlockProducer, Root};
 use hobbits_codec::PeerUri;
 use tokio::sync::mpsc;
 
 const DEADLINE: Duration = Duration::from_secs(10);
 
-/// Forwards a node's `BlockImported` events, tagged with the node's number, to `main`.
+/// Forwards a node's `BlockImported` events, tagged with the node's number, to `main` (a
+/// bounded channel: a full one drops the event, never blocks the actor).
 #[derive(Debug)]
 struct ImportWatcher {
     node: usize,
-    tx: mpsc::UnboundedSender<(usize, BlockImported)>,
+    tx: mpsc::Sender<(usize, BlockImported)>,
 }
 
 impl Actor for ImportWatcher {
@@ -44,14 +44,14 @@ impl Actor for ImportWatcher {
 impl Handler<BlockImported> for ImportWatcher {
     type Result = ();
     fn handle(&mut self, msg: BlockImported, _: &mut Context<Self>) {
-        let _ = self.tx.send((self.node, msg));
+        let _ = self.tx.try_send((self.node, msg));
     }
 }
 
 struct Node {
     number: usize,
     node: NodeHandle,
-    sg: SyncGossip,
+    gossip: Addr<GossipActor>,
 }
 
 impl Node {
@@ -59,7 +59,7 @@ impl Node {
         number: usize,
         peer: Option<&Node>,
         metrics: Option<Arc<Metrics>>,
-        tx: &mpsc::UnboundedSender<(usize, BlockImported)>,
+        tx: &mpsc::Sender<(usize, BlockImported)>,
     ) -> anyhow::Result<Node> {
         let mut config = NodeConfig::local_test();
         config.node_id = NodeId(number as u64);
@@ -67,34 +67,35 @@ impl Node {
             .map(|p| PeerUri::from_socket_addr(p.node.listen_addr))
             .into_iter()
             .collect();
-        let store = memory_store(&config)?;
-        let sg = SyncGossipConfig {
-            gossip: GossipConfig {
+        let parts = NodeParts {
+            gossip: Some(GossipConfig {
                 announce_only: true,
                 ..Default::default()
-            },
-            ..Default::default()
-        };
-        let hooks = NodeHooks {
+            }),
             metrics,
-            ..Default::default()
+            ..NodeParts::full()
         };
-        let (node, sg) = start_node_with_sync_gossip(config, Box::new(store), hooks, sg)
+        let node = start_node(config, parts)
             .await
             .with_context(|| format!("node {number}"))?;
+        let gossip = node.gossip.clone().context("the node runs gossip")?;
         let watcher = ImportWatcher {
             node: number,
             tx: tx.clone(),
         }
         .start();
-        sg.gossip
+        gossip
             .send(SubscribeChainEvents {
                 imported: Some(watcher.recipient()),
                 penalized: None,
             })
             .await?;
         println!("node {number} listening on {}", node.listen_addr);
-        Ok(Node { number, node, sg })
+        Ok(Node {
+            number,
+            node,
+            gossip,
+        })
     }
 
     async fn handshaked(&self) -> usize {
@@ -107,15 +108,11 @@ impl Node {
     }
 
     async fn stats(&self) -> GossipStats {
-        self.sg
-            .gossip
-            .send(GetGossipStats)
-            .await
-            .unwrap_or_default()
+        self.gossip.send(GetGossipStats).await.unwrap_or_default()
     }
 
     async fn has(&self, root: Root) -> bool {
-        matches!(self.node.store.send(GetBlock { root }).await, Ok(Some(_)))
+        matches!(self.node.store.block(root).await, Ok(Some(_)))
     }
 }
 
@@ -133,7 +130,7 @@ where
 
 async fn flow() -> anyhow::Result<()> {
     let end = Instant::now() + DEADLINE;
-    let (tx, mut events) = mpsc::unbounded_channel();
+    let (tx, mut events) = mpsc::channel(64);
     let metrics = Arc::new(Metrics::default());
     let n1 = Node::start(1, None, Some(metrics.clone()), &tx).await?;
     let n2 = Node::start(2, Some(&n1), None, &tx).await?;
@@ -150,16 +147,14 @@ async fn flow() -> anyhow::Result<()> {
     let (block, outcome) = n1
         .node
         .store
-        .send(ProduceBlock {
-            producer: BlockProducer::new("three_nodes", 1),
-        })
-        .await??;
+        .produce_block(BlockProducer::new("three_nodes", 1))
+        .await?;
     let root = outcome.root;
     println!(
         "1. node 1 has a new block {root} (slot {}); it gossips hash {} with an empty body",
         outcome.slot.0, outcome.hash_tree_root
     );
-    n1.sg.gossip.send(PublishBlock { block }).await?;
+    n1.gossip.send(PublishBlock { block }).await?;
 
     // 2–4 follow from the events.
     let mut seen_at_3 = false;

@@ -11,8 +11,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use hobbits_actors::node::start_memory_node;
-use hobbits_actors::{NodeConfig, NodeHooks};
+use hobbits_actors::node::{start_node, NodeParts};
+use hobbits_actors::NodeConfig;
 use hobbits_chain::rpc::{GetStatus, Hello};
 use hobbits_chain::{Epoch, Root, Slot};
 use hobbits_codec::rpc::{RequestId, RpcEnvelope, RpcPayload};
@@ -34,7 +34,7 @@ fn start_node_thread(config: NodeConfig) -> (SocketAddr, Root) {
     std::thread::spawn(move || {
         let sys = actix_rt::System::new();
         sys.block_on(async move {
-            let node = start_memory_node(config, NodeHooks::default())
+            let node = start_node(config, NodeParts::default())
                 .await
                 .expect("node");
             tx.send((node.listen_addr, node.genesis_root))

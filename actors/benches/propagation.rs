@@ -17,13 +17,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use hobbits_actors::chain_store::{GetHead, ProduceBlock};
-use hobbits_actors::gossip::{
-    start_node_with_sync_gossip, BlockImported, SubscribeChainEvents, SyncGossip, SyncGossipConfig,
-};
-use hobbits_actors::node::memory_store;
+use hobbits_actors::node::{memory_store, start_node, NodeParts};
 use hobbits_actors::sync::SyncConfig;
-use hobbits_actors::{BlockProduced, NodeConfig, NodeHandle, NodeHooks, NodeId};
+use hobbits_actors::{
+    BlockImported, BlockProduced, NodeConfig, NodeHandle, NodeId, SubscribeChainEvents,
+};
 use hobbits_chain::{BlockProducer, ChainStore, Root, Slot};
 use hobbits_codec::PeerUri;
 use rand::{Rng, SeedableRng};
@@ -91,40 +89,39 @@ fn config(id: u64, peers: Vec<SocketAddr>) -> NodeConfig {
     c
 }
 
-async fn start(c: NodeConfig, sg: SyncGossipConfig, blocks: u64) -> (NodeHandle, SyncGossip) {
+/// A node with sync and gossip (`sync` tuning) whose store holds `blocks` blocks.
+async fn start(c: NodeConfig, sync: SyncConfig, blocks: u64) -> NodeHandle {
     let mut store = memory_store(&c).expect("store");
     let p = BlockProducer::new("seed", 1);
     for slot in 1..=blocks {
         let b = p.produce_on_head(&store, Slot(slot)).expect("produce");
         store.import_block(b).expect("import");
     }
-    start_node_with_sync_gossip(c, Box::new(store), NodeHooks::default(), sg)
-        .await
-        .expect("node")
+    let parts = NodeParts {
+        sync: Some(sync),
+        ..NodeParts::full()
+    };
+    start_node(c, parts.with_store(store)).await.expect("node")
 }
 
 async fn hobbits_propagation(n: usize, edges: &[(usize, usize)], blocks: usize) -> Duration {
-    let mut nodes: Vec<(NodeHandle, SyncGossip)> = Vec::new();
+    let mut nodes: Vec<NodeHandle> = Vec::new();
     let (tx, mut rx) = mpsc::unbounded_channel();
     for i in 0..n {
         let peers = edges
             .iter()
             .filter(|(a, _)| *a == i)
-            .map(|(_, b)| nodes[*b].0.listen_addr)
+            .map(|(_, b)| nodes[*b].listen_addr)
             .collect();
-        let node = start(
-            config(5000 + i as u64, peers),
-            SyncGossipConfig::default(),
-            0,
-        )
-        .await;
+        let node = start(config(5000 + i as u64, peers), SyncConfig::default(), 0).await;
         let collector = Collector {
             node: i,
             tx: tx.clone(),
         }
         .start();
-        node.1
-            .gossip
+        node.gossip
+            .as_ref()
+            .expect("gossip runs")
             .send(SubscribeChainEvents {
                 imported: Some(collector.recipient()),
                 penalized: None,
@@ -138,7 +135,7 @@ async fn hobbits_propagation(n: usize, edges: &[(usize, usize)], blocks: usize) 
         degree[*a] += 1;
         degree[*b] += 1;
     }
-    for (i, (node, _)) in nodes.iter().enumerate() {
+    for (i, node) in nodes.iter().enumerate() {
         let end = Instant::now() + Duration::from_secs(60);
         while node.peers().await.iter().filter(|p| p.handshaked).count() < degree[i] {
             assert!(Instant::now() < end, "topology did not form");
@@ -149,18 +146,18 @@ async fn hobbits_propagation(n: usize, edges: &[(usize, usize)], blocks: usize) 
     let mut times = Vec::new();
     for _ in 0..blocks {
         let (block, outcome) = nodes[0]
-            .0
             .store
-            .send(ProduceBlock {
-                producer: producer.clone(),
-            })
+            .produce_block(producer.clone())
             .await
-            .expect("store")
             .expect("produce");
         // Drain the producer's own event.
         let root = outcome.root;
         let t0 = Instant::now();
-        nodes[0].1.gossip.do_send(BlockProduced { block, outcome });
+        nodes[0]
+            .gossip
+            .as_ref()
+            .expect("gossip runs")
+            .do_send(BlockProduced { block, outcome });
         let mut seen: HashSet<usize> = HashSet::new();
         let mut last = t0;
         while seen.len() < n - 1 {
@@ -174,7 +171,7 @@ async fn hobbits_propagation(n: usize, edges: &[(usize, usize)], blocks: usize) 
         }
         times.push(last - t0);
     }
-    for (node, _) in &nodes {
+    for node in &nodes {
         node.shutdown(Duration::from_secs(2)).await;
     }
     median(times)
@@ -299,19 +296,16 @@ async fn raw_propagation(
 }
 
 async fn sync_throughput(blocks: u64) -> (Duration, f64) {
-    let sg = SyncGossipConfig {
-        sync: SyncConfig {
-            batch_size: 64,
-            ..SyncConfig::default()
-        },
-        ..SyncGossipConfig::default()
+    let sync = SyncConfig {
+        batch_size: 64,
+        ..SyncConfig::default()
     };
-    let (source, _) = start(config(9000, Vec::new()), sg.clone(), blocks).await;
-    let tip = source.store.send(GetHead).await.expect("head");
+    let source = start(config(9000, Vec::new()), sync.clone(), blocks).await;
+    let tip = source.store.head().await.expect("head");
     let t0 = Instant::now();
-    let (node, _) = start(config(9001, vec![source.listen_addr]), sg, 0).await;
+    let node = start(config(9001, vec![source.listen_addr]), sync, 0).await;
     let end = Instant::now() + Duration::from_secs(600);
-    while node.store.send(GetHead).await.expect("head") != tip {
+    while node.store.head().await.expect("head") != tip {
         assert!(Instant::now() < end, "sync did not finish");
         tokio::time::sleep(Duration::from_millis(2)).await;
     }

@@ -1,10 +1,10 @@
-//! `ProducerActor`: a slot timer that asks the `ChainStoreActor` to build a block at the current
-//! slot of its [`SlotClock`] on the head and import it (unless the head already has a block at or
-//! after that slot), then hands the block to the gossip hook. [`SlotClock`] is plain: the slot
-//! arithmetic is tested without a runtime.
+//! `ProducerActor`: a slot timer that asks the chain store to build a block at the current slot
+//! of its [`SlotClock`] on the head and import it (unless the head already has a block at or after
+//! that slot), then hands the block on (`BlockProduced`: to gossip, which publishes it).
+//! [`SlotClock`] is plain: the slot arithmetic is tested without a runtime.
 //!
-//! Handles nothing but its timer. Sends: `ProduceBlockAt` (store), `BlockProduced` (hook,
-//! try_send).
+//! Handles its timer and [`StopProducer`]. Sends: `ProduceBlockAt` (store), `BlockProduced`
+//! (gossip, try_send).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -12,8 +12,8 @@ use actix::prelude::*;
 use hobbits_chain::{BlockProducer, Slot};
 use tracing::{debug, info, warn};
 
-use crate::chain_store::{ChainStoreActor, ProduceBlockAt, SlotProduction};
 use crate::events::BlockProduced;
+use crate::store::{SlotProduction, StoreClient, StoreError};
 
 /// Where slot 0 starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,7 +122,7 @@ impl SlotClock {
 #[derive(Debug)]
 pub struct ProducerActor {
     producer: BlockProducer,
-    store: Addr<ChainStoreActor>,
+    store: StoreClient,
     clock: SlotClock,
     produced: Option<Recipient<BlockProduced>>,
     busy: bool,
@@ -132,7 +132,7 @@ impl ProducerActor {
     /// Produces at most one block per slot of `clock` with `producer`.
     pub fn new(
         producer: BlockProducer,
-        store: Addr<ChainStoreActor>,
+        store: StoreClient,
         clock: SlotClock,
         produced: Option<Recipient<BlockProduced>>,
     ) -> Self {
@@ -162,14 +162,11 @@ impl ProducerActor {
             return; // the previous slot's import is still running: skip, never queue up
         }
         self.busy = true;
-        let fut = self.store.send(ProduceBlockAt {
-            producer: self.producer.clone(),
-            slot,
-        });
+        let fut = self.store.produce_block_at(self.producer.clone(), slot);
         ctx.spawn(fut.into_actor(self).map(move |res, act, _| {
             act.busy = false;
             match res {
-                Ok(Ok(SlotProduction::Produced { block, outcome })) => {
+                Ok(SlotProduction::Produced { block, outcome }) => {
                     act.clock.observe_head(outcome.slot);
                     info!(slot = outcome.slot.0, root = %outcome.root, "block produced");
                     if let Some(r) = &act.produced {
@@ -179,7 +176,7 @@ impl ProducerActor {
                         }
                     }
                 }
-                Ok(Ok(SlotProduction::HeadAhead { head_slot })) => {
+                Ok(SlotProduction::HeadAhead { head_slot }) => {
                     act.clock.observe_head(head_slot);
                     debug!(
                         slot = slot.0,
@@ -187,8 +184,8 @@ impl ProducerActor {
                         "head already at this slot: not producing"
                     );
                 }
-                Ok(Err(e)) => warn!(error = %e, "block production failed"),
-                Err(e) => warn!(error = %e, "store unavailable"),
+                Err(e @ StoreError::Chain(_)) => warn!(error = %e, "block production failed"),
+                Err(e @ StoreError::Gone) => warn!(error = %e, "store unavailable"),
             }
         }));
     }
@@ -199,6 +196,18 @@ impl Actor for ProducerActor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         self.schedule(ctx);
+    }
+}
+
+/// Command: stop producing (the node is shutting down, or a testnet scenario says so).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct StopProducer;
+
+impl Handler<StopProducer> for ProducerActor {
+    type Result = ();
+    fn handle(&mut self, _: StopProducer, ctx: &mut Context<Self>) {
+        ctx.stop();
     }
 }
 

@@ -1,8 +1,9 @@
 //! Peer scoring and request rate limiting as plain structs (time passed in, no runtime):
 //! [`PeerScore`] (penalty points with exponential decay), [`ScoreBook`] (the scores of many peers,
 //! bounded, deciding bans by `Scoring::ban_threshold`) and [`TokenBucket`] (the per-peer RPC
-//! rate limit). No messages handled or sent: the peer manager feeds the book with [`Penalty`]
-//! events from sessions, gossip and sync; each session owns one bucket.
+//! rate limit). No messages handled or sent: the peer manager feeds the book with the
+//! [`Penalty`] of every `PeerPenalized` from sessions, gossip and sync; each session owns one
+//! bucket.
 //!
 //! Rules (docs/PROTOCOL.md, "Peer scoring and bans"): each offence adds its configured points;
 //! a score halves every `decay_half_life`; a peer whose score reaches `ban_threshold` is banned
@@ -13,32 +14,21 @@ use std::hash::Hash;
 use std::time::{Duration, Instant};
 
 use crate::config::Scoring;
+use crate::events::Penalty;
 
-/// An offence a peer can be penalised for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Penalty {
-    /// Bytes that do not frame (the connection is closed anyway).
-    MalformedFrame,
-    /// A whole frame that does not decode.
-    BadMessage,
-    /// Provably wrong gossip (or a bad sync response).
-    InvalidGossip,
-    /// Handshake or frame-completion timeout.
-    Timeout,
-    /// An RPC request over the rate limit.
-    RateLimited,
-}
-
-impl Penalty {
-    /// The points this offence costs under `scoring`.
-    pub fn points(self, scoring: &Scoring) -> u32 {
-        match self {
-            Penalty::MalformedFrame => scoring.malformed_frame,
-            Penalty::BadMessage => scoring.bad_message,
-            Penalty::InvalidGossip => scoring.invalid_gossip,
-            Penalty::Timeout => scoring.timeout,
-            Penalty::RateLimited => scoring.rate_limited,
-        }
+/// The points `penalty` costs under `scoring`: provably wrong gossip or sync data costs
+/// `invalid_gossip`, each transport offence its own field.
+pub fn points(penalty: &Penalty, scoring: &Scoring) -> u32 {
+    match penalty {
+        Penalty::MalformedFrame { .. } => scoring.malformed_frame,
+        Penalty::BadMessage { .. } => scoring.bad_message,
+        Penalty::Timeout { .. } => scoring.timeout,
+        Penalty::RateLimited { .. } => scoring.rate_limited,
+        Penalty::MessageHashMismatch
+        | Penalty::UndecodableBody { .. }
+        | Penalty::HashMismatch
+        | Penalty::InvalidObject { .. }
+        | Penalty::BadSyncResponse { .. } => scoring.invalid_gossip,
     }
 }
 
@@ -112,7 +102,7 @@ impl<K: Hash + Eq + Copy> ScoreBook<K> {
     }
 
     /// Records `penalty` against `key` at `now`.
-    pub fn penalize(&mut self, key: K, penalty: Penalty, now: Instant) -> ScoreVerdict {
+    pub fn penalize(&mut self, key: K, penalty: &Penalty, now: Instant) -> ScoreVerdict {
         let half_life = self.scoring.decay_half_life;
         if !self.scores.contains_key(&key) && self.scores.len() >= self.max_entries {
             self.evict_lowest(now);
@@ -121,7 +111,7 @@ impl<K: Hash + Eq + Copy> ScoreBook<K> {
             .scores
             .entry(key)
             .or_insert_with(|| PeerScore::new(now))
-            .add(penalty.points(&self.scoring), now, half_life);
+            .add(points(penalty, &self.scoring), now, half_life);
         if score >= f64::from(self.scoring.ban_threshold) {
             self.scores.remove(&key);
             ScoreVerdict::Ban { score }
@@ -212,6 +202,12 @@ impl TokenBucket {
 mod tests {
     use super::*;
 
+    const INVALID_GOSSIP: &Penalty = &Penalty::MessageHashMismatch;
+
+    fn with_reason(make: fn(String) -> Penalty) -> Penalty {
+        make("test".to_string())
+    }
+
     fn scoring() -> Scoring {
         Scoring {
             ban_threshold: 100,
@@ -227,14 +223,14 @@ mod tests {
         let mut book = ScoreBook::new(scoring(), 16);
         for i in 1..10 {
             assert_eq!(
-                book.penalize(7u32, Penalty::InvalidGossip, t0),
+                book.penalize(7u32, INVALID_GOSSIP, t0),
                 ScoreVerdict::Keep {
                     score: f64::from(i * 10)
                 }
             );
         }
         assert_eq!(
-            book.penalize(7u32, Penalty::InvalidGossip, t0),
+            book.penalize(7u32, INVALID_GOSSIP, t0),
             ScoreVerdict::Ban { score: 100.0 }
         );
         assert_eq!(book.score(&7, t0), 0.0, "forgotten once banned");
@@ -245,7 +241,11 @@ mod tests {
     fn a_malformed_frame_bans_at_once_by_default() {
         let mut book = ScoreBook::new(Scoring::default(), 16);
         assert!(matches!(
-            book.penalize(1u8, Penalty::MalformedFrame, Instant::now()),
+            book.penalize(
+                1u8,
+                &with_reason(|reason| Penalty::MalformedFrame { reason }),
+                Instant::now()
+            ),
             ScoreVerdict::Ban { .. }
         ));
     }
@@ -255,7 +255,7 @@ mod tests {
         let t0 = Instant::now();
         let mut book = ScoreBook::new(scoring(), 16);
         for _ in 0..8 {
-            book.penalize(1u8, Penalty::InvalidGossip, t0);
+            book.penalize(1u8, INVALID_GOSSIP, t0);
         }
         let later = t0 + Duration::from_secs(10);
         assert!((book.score(&1, later) - 40.0).abs() < 1e-6);
@@ -265,7 +265,7 @@ mod tests {
         for _ in 0..100 {
             t += Duration::from_secs(10);
             assert!(matches!(
-                book.penalize(2u8, Penalty::InvalidGossip, t),
+                book.penalize(2u8, INVALID_GOSSIP, t),
                 ScoreVerdict::Keep { .. }
             ));
         }
@@ -280,20 +280,39 @@ mod tests {
             bad_message: 11,
             ..Scoring::default()
         };
-        assert_eq!(Penalty::RateLimited.points(&s), 3);
-        assert_eq!(Penalty::Timeout.points(&s), 7);
-        assert_eq!(Penalty::BadMessage.points(&s), 11);
-        assert_eq!(Penalty::MalformedFrame.points(&s), s.malformed_frame);
+        let p = |make: fn(String) -> Penalty| points(&with_reason(make), &s);
+        assert_eq!(p(|reason| Penalty::RateLimited { reason }), 3);
+        assert_eq!(p(|reason| Penalty::Timeout { reason }), 7);
+        assert_eq!(p(|reason| Penalty::BadMessage { reason }), 11);
+        assert_eq!(
+            p(|reason| Penalty::MalformedFrame { reason }),
+            s.malformed_frame
+        );
+        for gossip in [
+            Penalty::MessageHashMismatch,
+            Penalty::HashMismatch,
+            with_reason(|reason| Penalty::BadSyncResponse { reason }),
+        ] {
+            assert_eq!(points(&gossip, &s), s.invalid_gossip);
+        }
     }
 
     #[test]
     fn the_book_is_bounded_and_evicts_the_least_suspicious() {
         let t0 = Instant::now();
         let mut book = ScoreBook::new(scoring(), 2);
-        book.penalize(1u8, Penalty::InvalidGossip, t0);
-        book.penalize(1u8, Penalty::InvalidGossip, t0);
-        book.penalize(2u8, Penalty::RateLimited, t0);
-        book.penalize(3u8, Penalty::RateLimited, t0);
+        book.penalize(1u8, INVALID_GOSSIP, t0);
+        book.penalize(1u8, INVALID_GOSSIP, t0);
+        book.penalize(
+            2u8,
+            &with_reason(|reason| Penalty::RateLimited { reason }),
+            t0,
+        );
+        book.penalize(
+            3u8,
+            &with_reason(|reason| Penalty::RateLimited { reason }),
+            t0,
+        );
         assert_eq!(book.len(), 2);
         assert_eq!(book.score(&1, t0), 20.0, "the worst offender is kept");
         assert_eq!(book.score(&2, t0), 0.0, "the mildest was evicted");

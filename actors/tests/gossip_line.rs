@@ -9,11 +9,8 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use bytes::Bytes;
-use hobbits_actors::gossip::{
-    GossipConfig, PeerPenalized, PenaltyReason, PublishAttestation, PublishBlock,
-    SubscribeChainEvents, SyncGossipConfig,
-};
-use hobbits_actors::SendFrameToPeer;
+use hobbits_actors::gossip::{GossipConfig, PublishAttestation, PublishBlock};
+use hobbits_actors::{NodeParts, PeerPenalized, Penalty, SendFrameToPeer, SubscribeChainEvents};
 use hobbits_chain::BlockProducer;
 use hobbits_codec::{GossipEnvelope, MessageHash, Topic};
 use ssz::Encode;
@@ -22,9 +19,14 @@ use support::{node_config, start, TestNode};
 
 const DEADLINE: Duration = Duration::from_secs(20);
 
+/// Sync and gossip with their defaults on each of three nodes.
+fn full() -> [NodeParts; 3] {
+    [NodeParts::full(), NodeParts::full(), NodeParts::full()]
+}
+
 /// A, B, C with B dialing A and C dialing B; waits for the handshakes.
-async fn line(sg: [SyncGossipConfig; 3]) -> (TestNode, TestNode, TestNode) {
-    let [sa, sb, sc] = sg;
+async fn line(parts: [NodeParts; 3]) -> (TestNode, TestNode, TestNode) {
+    let [sa, sb, sc] = parts;
     let a = start(node_config(1, &[]), sa, &[]).await;
     let b = start(node_config(2, &[a.addr()]), sb, &[]).await;
     let c = start(node_config(3, &[b.addr()]), sc, &[]).await;
@@ -40,16 +42,20 @@ async fn line(sg: [SyncGossipConfig; 3]) -> (TestNode, TestNode, TestNode) {
 #[actix_rt::test]
 async fn blocks_and_attestations_reach_the_far_node_exactly_once() {
     support::init_tracing();
-    let (a, b, c) = line(Default::default()).await;
+    let (a, b, c) = line(full()).await;
     let mut roots = Vec::new();
     for _ in 0..5 {
         roots.push(a.produce_and_publish("line").await.signing_root());
     }
     for i in 0..3u64 {
+        let head = a.head().await;
         let att = a
-            .with_store(move |s| BlockProducer::new("attester", 10 + i).attest(s, s.head()))
-            .await;
-        a.sg.gossip
+            .node
+            .store
+            .build_attestation(BlockProducer::new("attester", 10 + i), head)
+            .await
+            .expect("attestation");
+        a.gossip()
             .send(PublishAttestation { attestation: att })
             .await
             .expect("gossip");
@@ -86,15 +92,15 @@ async fn blocks_and_attestations_reach_the_far_node_exactly_once() {
 #[actix_rt::test]
 async fn flow_announce_only_gossip_is_fetched_by_rpc_then_relayed_in_full() {
     support::init_tracing();
-    let announce = SyncGossipConfig {
-        gossip: GossipConfig {
+    let announce = NodeParts {
+        gossip: Some(GossipConfig {
             announce_only: true,
             ..GossipConfig::default()
-        },
-        ..SyncGossipConfig::default()
+        }),
+        ..NodeParts::full()
     };
     // Line 1 - 2 - 3: node 1 announces; node 2 must fetch by RPC and relay in full to node 3.
-    let (n1, n2, n3) = line([announce, Default::default(), Default::default()]).await;
+    let (n1, n2, n3) = line([announce, NodeParts::full(), NodeParts::full()]).await;
     let block = n1.produce_and_publish("flow").await;
     wait_for("node 3 imports the block", DEADLINE, || async {
         n3.has_block(block.signing_root()).await.then_some(())
@@ -117,18 +123,18 @@ async fn flow_announce_only_gossip_is_fetched_by_rpc_then_relayed_in_full() {
 #[actix_rt::test]
 async fn flow_in_a_triangle_each_node_imports_the_announced_block_once() {
     support::init_tracing();
-    let announce = SyncGossipConfig {
-        gossip: GossipConfig {
+    let announce = NodeParts {
+        gossip: Some(GossipConfig {
             announce_only: true,
             ..GossipConfig::default()
-        },
-        ..SyncGossipConfig::default()
+        }),
+        ..NodeParts::full()
     };
     let n1 = start(node_config(11, &[]), announce, &[]).await;
-    let n2 = start(node_config(12, &[n1.addr()]), Default::default(), &[]).await;
+    let n2 = start(node_config(12, &[n1.addr()]), NodeParts::full(), &[]).await;
     let n3 = start(
         node_config(13, &[n1.addr(), n2.addr()]),
-        Default::default(),
+        NodeParts::full(),
         &[],
     )
     .await;
@@ -177,24 +183,24 @@ impl Handler<PeerPenalized> for Recorder {
 #[actix_rt::test]
 async fn a_mismatched_message_hash_is_dropped_penalised_and_not_relayed() {
     support::init_tracing();
-    let (a, b, c) = line(Default::default()).await;
+    let (a, b, c) = line(full()).await;
     let penalties = Arc::new(Mutex::new(Vec::new()));
     let recorder = Recorder {
         penalties: penalties.clone(),
     }
     .start();
-    b.sg.gossip
+    b.gossip()
         .send(SubscribeChainEvents {
             imported: None,
             penalized: Some(recorder.recipient()),
         })
         .await
         .expect("subscribe");
+    let next = hobbits_chain::Slot(a.head().await.slot.0 + 1);
     let block = a
-        .with_store(|s| {
-            BlockProducer::new("liar", 5)
-                .produce_on_head(s, hobbits_chain::Slot(s.head().slot.0 + 1))
-        })
+        .node
+        .store
+        .build_block(BlockProducer::new("liar", 5), next)
         .await
         .expect("block");
     let body = Bytes::from(block.as_ssz_bytes());
@@ -221,15 +227,14 @@ async fn a_mismatched_message_hash_is_dropped_penalised_and_not_relayed() {
         penalties.lock().expect("lock").first().cloned()
     })
     .await;
-    assert_eq!(p.reason, PenaltyReason::MessageHashMismatch);
+    assert_eq!(p.penalty, Penalty::MessageHashMismatch);
     // The honest message with the same hash is not a duplicate: imported and relayed to C.
-    a.with_store({
-        let block = block.clone();
-        move |s| s.import_block(block).map(|_| ())
-    })
-    .await
-    .expect("import at A");
-    a.sg.gossip
+    a.node
+        .store
+        .import_block(block.clone())
+        .await
+        .expect("import at A");
+    a.gossip()
         .send(PublishBlock {
             block: block.clone(),
         })

@@ -5,7 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use hobbits_actors::gossip::SyncGossipConfig;
+use hobbits_actors::NodeParts;
 use support::wait_for;
 use support::{random_topology, start_topology};
 
@@ -16,13 +16,7 @@ async fn one_block_reaches_all_20_nodes_once_for_several_seeds() {
     support::init_tracing();
     for (round, seed) in [7u64, 42, 1234].into_iter().enumerate() {
         let edges = random_topology(NODES, NODES, seed);
-        let nodes = start_topology(
-            NODES,
-            &edges,
-            &SyncGossipConfig::default(),
-            1000 * (round as u64 + 1),
-        )
-        .await;
+        let nodes = start_topology(NODES, &edges, NodeParts::full, 1000 * (round as u64 + 1)).await;
         let block = nodes[0].produce_and_publish("mesh").await;
         let root = block.signing_root();
         for n in &nodes[1..] {

@@ -6,9 +6,8 @@ mod support;
 
 use std::time::Duration;
 
-use hobbits_actors::node::start_memory_node;
+use hobbits_actors::node::{start_node, NodeParts};
 use hobbits_actors::peer_manager::GetManagerStats;
-use hobbits_actors::NodeHooks;
 use support::*;
 
 /// Resident set size of this process, from /proc/self/status (Linux); `None` elsewhere.
@@ -37,7 +36,7 @@ async fn four_gib_length_prefix_is_refused_before_allocation() {
         eprintln!("no /proc/self/status: skipped");
         return;
     };
-    let node = start_memory_node(config(), NodeHooks::default())
+    let node = start_node(config(), NodeParts::default())
         .await
         .expect("node");
     // Warm up: one full connection life (session, codec buffers, logging) before measuring, so

@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use futures_util::future::join_all;
-use hobbits_actors::gossip::{start_node_with_sync_gossip, GetGossipStats, SyncGossipConfig};
-use hobbits_actors::node::{memory_store, start_memory_node};
+use hobbits_actors::gossip::{GetGossipStats, GossipConfig};
+use hobbits_actors::node::{start_node, NodeParts};
 use hobbits_actors::peer_manager::GetManagerStats;
-use hobbits_actors::{NodeHandle, NodeHooks};
+use hobbits_actors::NodeHandle;
 use hobbits_chain::rpc::{GetBlockHeaders, GetStatus, Goodbye};
 use hobbits_chain::{Attestation, Root, Slot};
 use hobbits_codec::rpc::{RequestId, RpcEnvelope, RpcMethod, RpcPayload};
@@ -71,9 +71,7 @@ async fn slowloris_peers_are_closed_after_the_timeouts_and_do_not_slow_a_good_pe
     cfg.limits.max_peers = HALF_FRAME + SILENT + 10;
     cfg.timeouts.frame = Duration::from_millis(1500);
     cfg.timeouts.handshake = Duration::from_millis(2500);
-    let node = start_memory_node(cfg, NodeHooks::default())
-        .await
-        .expect("node");
+    let node = start_node(cfg, NodeParts::default()).await.expect("node");
     let mut good = RawClient::connect(node.listen_addr).await.expect("good");
     hello_as(&mut good, &node, 1).await.expect("hello");
     let baseline = median(ping_rtts(&mut good, 200).await);
@@ -135,9 +133,7 @@ async fn a_connection_flood_beyond_max_peers_is_refused_at_accept() {
     const FLOOD: usize = 100;
     let mut cfg = config();
     cfg.limits.max_peers = MAX;
-    let node = start_memory_node(cfg, NodeHooks::default())
-        .await
-        .expect("node");
+    let node = start_node(cfg, NodeParts::default()).await.expect("node");
     let mut a = RawClient::connect(node.listen_addr).await.expect("a");
     hello_as(&mut a, &node, 1).await.expect("hello a");
     let mut b = RawClient::connect(node.listen_addr).await.expect("b");
@@ -177,13 +173,14 @@ async fn a_gossip_flood_is_bounded_not_relayed_and_gets_the_peer_banned() {
     init_tracing();
     const DUPLICATES: usize = 100_000;
     const JUNK: usize = 100_000;
-    let cfg = config();
-    let store = memory_store(&cfg).expect("store");
-    let mut sg = SyncGossipConfig::default();
-    sg.gossip.seen_capacity = 1024;
-    let (node, parts) = start_node_with_sync_gossip(cfg, Box::new(store), NodeHooks::default(), sg)
-        .await
-        .expect("node");
+    let parts = NodeParts {
+        gossip: Some(GossipConfig {
+            seen_capacity: 1024,
+            ..GossipConfig::default()
+        }),
+        ..NodeParts::full()
+    };
+    let node = start_node(config(), parts).await.expect("node");
     let mut watcher = RawClient::connect(node.listen_addr).await.expect("watcher");
     hello_as(&mut watcher, &node, 2).await.expect("hello");
     let mut flooder = RawClient::connect(node.listen_addr).await.expect("flooder");
@@ -221,8 +218,10 @@ async fn a_gossip_flood_is_bounded_not_relayed_and_gets_the_peer_banned() {
 
     let stats = node.manager.send(GetManagerStats).await.expect("stats");
     assert_eq!(stats.bans, 1, "banned once: {stats:?}");
-    let gossip = parts
+    let gossip = node
         .gossip
+        .as_ref()
+        .expect("gossip runs")
         .send(GetGossipStats)
         .await
         .expect("gossip stats");
@@ -296,9 +295,7 @@ async fn an_rpc_flood_is_rate_limited_and_does_not_starve_another_peer() {
     cfg.limits.rpc_burst = BURST;
     // Keep the greedy peer connected for the whole measurement (rate-limit hits are scored).
     cfg.scoring.ban_threshold = 1_000_000;
-    let node = start_memory_node(cfg, NodeHooks::default())
-        .await
-        .expect("node");
+    let node = start_node(cfg, NodeParts::default()).await.expect("node");
     let mut polite = RawClient::connect(node.listen_addr).await.expect("polite");
     hello_as(&mut polite, &node, 1).await.expect("hello");
     // The polite peer asks 50 times a second, half the rate limit.
@@ -391,7 +388,7 @@ async fn connect_and_hello(addr: SocketAddr, node: &NodeHandle, id: i64) -> RawC
 #[actix_rt::test]
 async fn on_loopback_a_bad_peer_is_banned_by_node_id_not_by_ip() {
     init_tracing();
-    let node = start_memory_node(config(), NodeHooks::default())
+    let node = start_node(config(), NodeParts::default())
         .await
         .expect("node");
     let mut bad = connect_and_hello(node.listen_addr, &node, 77).await;
@@ -417,7 +414,7 @@ async fn on_loopback_a_bad_peer_is_banned_by_node_id_not_by_ip() {
 #[actix_rt::test]
 async fn a_request_sent_as_soon_as_the_hello_reply_arrives_is_served() {
     init_tracing();
-    let node = start_memory_node(config(), NodeHooks::default())
+    let node = start_node(config(), NodeParts::default())
         .await
         .expect("node");
     for i in 0..50 {

@@ -9,14 +9,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hobbits_actors::gossip::{start_node_with_sync_gossip, SyncGossipConfig};
-use hobbits_actors::metrics::{
-    parse_samples, Metrics, MetricsConfig, MetricsServer, MetricsSources, Sample,
-};
-use hobbits_actors::node::memory_store;
-use hobbits_actors::NodeHooks;
+use hobbits_actors::metrics::{parse_samples, Metrics, MetricsConfig, Sample};
+use hobbits_actors::NodeParts;
 use support::wait_for;
-use support::{chain, node_config, start, TestNode};
+use support::{chain, node_config, start};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -69,33 +65,26 @@ async fn metrics_endpoint_reports_a_node_pair() {
     );
     // A keeps the metrics; B starts 4 blocks ahead (A range-syncs), then gossips 2 more.
     let config_a = node_config(1, &[]);
-    let (node_a, sg_a) = start_node_with_sync_gossip(
+    let a = start(
         config_a.clone(),
-        Box::new(memory_store(&config_a).expect("store")),
-        NodeHooks {
+        NodeParts {
             metrics: Some(metrics.clone()),
-            ..Default::default()
+            metrics_addr: Some("127.0.0.1:0".parse().expect("addr")),
+            ..NodeParts::full()
         },
-        SyncGossipConfig::default(),
+        &[],
     )
-    .await
-    .expect("node A");
-    let a = TestNode {
-        node: node_a,
-        sg: sg_a,
-    };
-    let server = MetricsServer::start(
-        "127.0.0.1:0".parse().expect("addr"),
-        metrics.clone(),
-        Some(MetricsSources::of_sync_gossip(&a.node, &a.sg)),
-    )
-    .await
-    .expect("metrics server");
-    let http_addr = server.local_addr();
+    .await;
+    let http_addr = a
+        .node
+        .metrics_server
+        .as_ref()
+        .expect("metrics served")
+        .local_addr();
 
     let b = start(
         node_config(2, &[a.addr()]),
-        SyncGossipConfig::default(),
+        NodeParts::full(),
         &chain(&config_a, 4),
     )
     .await;
@@ -189,6 +178,5 @@ async fn metrics_endpoint_reports_a_node_pair() {
         ),
         None
     );
-    server.stop();
     a.stop().await;
 }

@@ -8,8 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hobbits_actors::metrics::{Metrics, MetricsConfig};
-use hobbits_actors::node::start_memory_node;
-use hobbits_actors::NodeHooks;
+use hobbits_actors::node::{start_node, NodeParts};
 use hobbits_codec::rpc::{RequestId, RpcEnvelope, RpcMethod, RpcPayload};
 use hobbits_codec::{PingFrame, PingKind, Protocol};
 use support::*;
@@ -26,11 +25,11 @@ async fn metrics_ping_starts_only_after_the_peers_hello() {
         })
         .expect("metrics config"),
     );
-    let node = start_memory_node(
+    let node = start_node(
         config(),
-        NodeHooks {
+        NodeParts {
             metrics: Some(metrics),
-            ..Default::default()
+            ..NodeParts::default()
         },
     )
     .await

@@ -7,8 +7,8 @@ mod support;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use hobbits_actors::gossip::SyncGossipConfig;
 use hobbits_actors::producer::SlotClock;
+use hobbits_actors::NodeParts;
 use hobbits_actors::{NodeConfig, ProducerConfig};
 use support::wait_for;
 use support::{node_config, start, TestNode};
@@ -27,13 +27,13 @@ fn producing(mut c: NodeConfig, genesis_time: u64) -> NodeConfig {
 async fn two_producers(genesis_time: u64) -> (TestNode, TestNode) {
     let a = start(
         producing(node_config(1, &[]), genesis_time),
-        SyncGossipConfig::default(),
+        NodeParts::full(),
         &[],
     )
     .await;
     let b = start(
         producing(node_config(2, &[a.addr()]), genesis_time),
-        SyncGossipConfig::default(),
+        NodeParts::full(),
         &[],
     )
     .await;

@@ -6,8 +6,8 @@ mod support;
 
 use std::time::Duration;
 
-use hobbits_actors::gossip::SyncGossipConfig;
 use hobbits_actors::sync::{SyncConfig, SyncState};
+use hobbits_actors::NodeParts;
 use hobbits_actors::ProducerConfig;
 use hobbits_chain::Slot;
 use support::wait_for;
@@ -23,14 +23,14 @@ async fn a_node_500_blocks_behind_catches_up_then_follows_the_producer() {
         slot_duration: Duration::from_millis(200),
     });
     let blocks = chain(&pc, 500);
-    let producer = start(pc, SyncGossipConfig::default(), &blocks).await;
+    let producer = start(pc, NodeParts::full(), &blocks).await;
     assert!(producer.head().await.slot >= Slot(500));
-    let sg = SyncGossipConfig {
-        sync: SyncConfig {
+    let sg = NodeParts {
+        sync: Some(SyncConfig {
             batch_size: 32,
             ..SyncConfig::default()
-        },
-        ..SyncGossipConfig::default()
+        }),
+        ..NodeParts::full()
     };
     let node = start(node_config(22, &[producer.addr()]), sg, &[]).await;
     let caught = wait_for("catch up with the producer's head", DEADLINE, || async {
@@ -58,16 +58,16 @@ async fn a_sync_whose_source_is_killed_finishes_from_another_peer() {
     support::init_tracing();
     let base = node_config(31, &[]);
     let blocks = chain(&base, 1000);
-    let a = start(base, SyncGossipConfig::default(), &blocks).await;
-    let b = start(node_config(32, &[]), SyncGossipConfig::default(), &blocks).await;
-    let sg = SyncGossipConfig {
-        sync: SyncConfig {
+    let a = start(base, NodeParts::full(), &blocks).await;
+    let b = start(node_config(32, &[]), NodeParts::full(), &blocks).await;
+    let sg = NodeParts {
+        sync: Some(SyncConfig {
             batch_size: 4,
             max_batches: 2,
             requests_per_peer: 1,
             ..SyncConfig::default()
-        },
-        ..SyncGossipConfig::default()
+        }),
+        ..NodeParts::full()
     };
     let c = start(node_config(33, &[a.addr(), b.addr()]), sg, &[]).await;
     let head_at_kill = wait_for("sync under way", DEADLINE, || async {

@@ -5,8 +5,8 @@ mod support;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use hobbits_actors::node::start_memory_node;
-use hobbits_actors::{NodeHooks, RpcRequest, RpcResponse, SendRpcRequest};
+use hobbits_actors::node::{start_node, NodeParts};
+use hobbits_actors::{RpcRequest, RpcResponse, SendRpcRequest};
 use hobbits_chain::rpc::{GetBlockBodies, GetBlockHeaders, GetStatus};
 use hobbits_chain::{Root, Slot};
 use hobbits_codec::PeerUri;
@@ -15,15 +15,13 @@ use support::*;
 #[actix_rt::test]
 async fn two_nodes_handshake_and_serve_rpc() {
     init_tracing();
-    let a = start_memory_node(config(), NodeHooks::default())
+    let a = start_node(config(), NodeParts::default())
         .await
         .expect("node a");
     seed_blocks(&a, 6).await;
     let mut cb = config();
     cb.peers = vec![PeerUri::from_socket_addr(a.listen_addr)];
-    let b = start_memory_node(cb, NodeHooks::default())
-        .await
-        .expect("node b");
+    let b = start_node(cb, NodeParts::default()).await.expect("node b");
     assert_eq!(a.genesis_root, b.genesis_root, "same config, same genesis");
 
     // HELLO both ways: each side sees one handshaked peer, with the other's node id and head.
@@ -128,15 +126,13 @@ async fn two_nodes_handshake_and_serve_rpc() {
 #[actix_rt::test]
 async fn static_peer_that_restarts_is_dialed_again() {
     init_tracing();
-    let b1 = start_memory_node(config(), NodeHooks::default())
+    let b1 = start_node(config(), NodeParts::default())
         .await
         .expect("b1");
     let b_addr = b1.listen_addr;
     let mut ca = config();
     ca.peers = vec![PeerUri::from_socket_addr(b_addr)];
-    let a = start_memory_node(ca, NodeHooks::default())
-        .await
-        .expect("a");
+    let a = start_node(ca, NodeParts::default()).await.expect("a");
     wait_for("a connected to b1", DEADLINE, || async {
         a.peers()
             .await
@@ -157,7 +153,7 @@ async fn static_peer_that_restarts_is_dialed_again() {
     cb2.listen = b_addr;
     let b2 = wait_for("port free again", DEADLINE, || {
         let cb2 = cb2.clone();
-        async move { start_memory_node(cb2, NodeHooks::default()).await.ok() }
+        async move { start_node(cb2, NodeParts::default()).await.ok() }
     })
     .await;
     wait_for("a redialed b2", DEADLINE, || async {
@@ -172,12 +168,8 @@ async fn static_peer_that_restarts_is_dialed_again() {
 #[actix_rt::test]
 async fn simultaneous_dial_ends_with_one_connection() {
     init_tracing();
-    let a = start_memory_node(config(), NodeHooks::default())
-        .await
-        .expect("a");
-    let b = start_memory_node(config(), NodeHooks::default())
-        .await
-        .expect("b");
+    let a = start_node(config(), NodeParts::default()).await.expect("a");
+    let b = start_node(config(), NodeParts::default()).await.expect("b");
     a.manager.do_send(hobbits_actors::DialPeer {
         uri: PeerUri::from_socket_addr(b.listen_addr),
     });

@@ -8,9 +8,8 @@ mod support;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use hobbits_actors::node::start_memory_node;
+use hobbits_actors::node::{start_node, NodeParts};
 use hobbits_actors::peer_manager::GetManagerStats;
-use hobbits_actors::NodeHooks;
 use hobbits_chain::rpc::{GetStatus, Goodbye};
 use hobbits_codec::rpc::{RequestId, RpcMethod, RpcPayload};
 use support::*;
@@ -25,7 +24,7 @@ fn goodbye_reason(env: &hobbits_codec::RpcEnvelope) -> Option<u64> {
 #[actix_rt::test]
 async fn different_network_id_gets_hello_then_goodbye_2() {
     init_tracing();
-    let node = start_memory_node(config(), NodeHooks::default())
+    let node = start_node(config(), NodeParts::default())
         .await
         .expect("node");
     let mut raw = RawClient::connect(node.listen_addr).await.expect("connect");
@@ -76,9 +75,7 @@ async fn malformed_frames_close_only_their_connection() {
     // test sees the IP-level ban (the default policy is tested in hostile_peers.rs).
     let mut cfg = config();
     cfg.scoring.ban_loopback_ips = true;
-    let node = start_memory_node(cfg, NodeHooks::default())
-        .await
-        .expect("node");
+    let node = start_node(cfg, NodeParts::default()).await.expect("node");
     // The well-behaved client handshakes first and is checked between every bad client.
     let mut good = RawClient::connect(node.listen_addr).await.expect("good");
     good.hello(1, genesis_hello(1, node.genesis_root))
@@ -128,7 +125,7 @@ async fn malformed_frames_close_only_their_connection() {
 #[actix_rt::test]
 async fn hello_shapes_of_2019_clients_get_a_hello_reply() {
     init_tracing();
-    let node = start_memory_node(config(), NodeHooks::default())
+    let node = start_node(config(), NodeParts::default())
         .await
         .expect("node");
     for name in ["spec_ssz_hello", "artemis_hello", "prysm_hello"] {
@@ -153,9 +150,7 @@ async fn rpc_before_hello_is_ignored_ping_is_answered_and_silence_times_out() {
     init_tracing();
     let mut cfg = config();
     cfg.timeouts.handshake = Duration::from_millis(400);
-    let node = start_memory_node(cfg, NodeHooks::default())
-        .await
-        .expect("node");
+    let node = start_node(cfg, NodeParts::default()).await.expect("node");
     let mut raw = RawClient::connect(node.listen_addr).await.expect("connect");
     assert_eq!(raw.ping(b"early").await.as_deref(), Some(&b"early"[..]));
     raw.send(rpc_frame(3, RpcPayload::GetStatus(GetStatus::new("x", 1))))
@@ -172,7 +167,7 @@ async fn rpc_before_hello_is_ignored_ping_is_answered_and_silence_times_out() {
 #[actix_rt::test]
 async fn unknown_methods_are_not_fatal() {
     init_tracing();
-    let node = start_memory_node(config(), NodeHooks::default())
+    let node = start_node(config(), NodeParts::default())
         .await
         .expect("node");
     let mut raw = RawClient::connect(node.listen_addr).await.expect("connect");
@@ -193,9 +188,7 @@ async fn max_peers_is_enforced_at_accept_and_shutdown_says_goodbye_1() {
     init_tracing();
     let mut cfg = config();
     cfg.limits.max_peers = 2;
-    let node = start_memory_node(cfg, NodeHooks::default())
-        .await
-        .expect("node");
+    let node = start_node(cfg, NodeParts::default()).await.expect("node");
     let mut first = RawClient::connect(node.listen_addr).await.expect("1");
     first
         .hello(1, genesis_hello(1, node.genesis_root))

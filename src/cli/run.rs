@@ -5,15 +5,11 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::settings::{LimitSettings, NodeSettings, ScoringSettings, TimeoutSettings};
 use clap::Args;
-use hobbits_actors::gossip::{start_node_with_sync_gossip, SyncGossipConfig};
-use hobbits_actors::metrics::{Metrics, MetricsServer, MetricsSources};
-use hobbits_actors::node::{memory_store, persistent_store, NodeError};
-use hobbits_actors::NodeHooks;
+use hobbits_actors::node::{memory_store, persistent_store, start_node, NodeError, NodeParts};
 use hobbits_chain::{ChainStore, PersistError};
 use hobbits_codec::PeerUri;
 
@@ -144,19 +140,13 @@ pub fn run(args: RunArgs) -> ExitCode {
         Err(e) => return bad_input(store_error(&e)),
     };
     let system = actix_rt::System::new();
-    let metrics = metrics_addr.map(|_| Arc::new(Metrics::default()));
     system.block_on(async move {
-        let started = start_node_with_sync_gossip(
-            config,
-            store,
-            NodeHooks {
-                metrics: metrics.clone(),
-                ..Default::default()
-            },
-            SyncGossipConfig::default(),
-        )
-        .await;
-        let (node, sync_gossip) = match started {
+        let parts = NodeParts {
+            store: Some(store),
+            metrics_addr,
+            ..NodeParts::full()
+        };
+        let node = match start_node(config, parts).await {
             Ok(n) => n,
             Err(e) => return failure(e),
         };
@@ -166,23 +156,9 @@ pub fn run(args: RunArgs) -> ExitCode {
         );
         println!("genesis root {}", node.genesis_root);
         println!("node id {}", node.node_id.0);
-        let _server = match (metrics_addr, metrics) {
-            (Some(addr), Some(m)) => {
-                let sources = MetricsSources::of_sync_gossip(&node, &sync_gossip);
-                match MetricsServer::start(addr, m, Some(sources)).await {
-                    Ok(s) => {
-                        println!("metrics on http://{}/metrics", s.local_addr());
-                        Some(s)
-                    }
-                    Err(e) => {
-                        eprintln!("error: {e}");
-                        node.shutdown(Duration::from_secs(2)).await;
-                        return ExitCode::FAILURE;
-                    }
-                }
-            }
-            _ => None,
-        };
+        if let Some(server) = &node.metrics_server {
+            println!("metrics on http://{}/metrics", server.local_addr());
+        }
         wait_for_signal().await;
         let left = node.shutdown(Duration::from_secs(2)).await;
         tracing::info!(left, "stopped");

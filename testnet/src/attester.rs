@@ -2,27 +2,26 @@
 //! here or received by gossip; not range sync or parent lookups, so a catching-up node does not
 //! flood stale votes) it builds an attestation to the new head with the chain crate's
 //! `BlockProducer::attest` and hands it to the node's gossip actor, so the testnet measures
-//! attestation propagation too. Handles `BlockImported`; sends `WithStore` (store) and
+//! attestation propagation too. Handles `BlockImported`; sends `BuildAttestation` (store) and
 //! `PublishAttestation` (gossip).
 
 use actix::prelude::*;
+use hobbits_actors::gossip::{GossipActor, PublishAttestation};
+use hobbits_actors::{BlockImported, ImportSource, StoreClient};
 use hobbits_chain::{BlockProducer, Slot};
-
-use hobbits_actors::chain_store::{ChainStoreActor, WithStore};
-use hobbits_actors::gossip::{BlockImported, GossipActor, ImportSource, PublishAttestation};
 
 /// The attester of one node.
 #[derive(Debug)]
 pub struct Attester {
     producer: BlockProducer,
-    store: Addr<ChainStoreActor>,
+    store: StoreClient,
     gossip: Addr<GossipActor>,
     last_slot: Option<Slot>,
 }
 
 impl Attester {
     /// Attests as validator `index` through `gossip`, reading the store for the vote's checkpoints.
-    pub fn new(index: u64, store: Addr<ChainStoreActor>, gossip: Addr<GossipActor>) -> Self {
+    pub fn new(index: u64, store: StoreClient, gossip: Addr<GossipActor>) -> Self {
         Attester {
             producer: BlockProducer::new(&format!("testnet validator {index}"), index),
             store,
@@ -47,12 +46,12 @@ impl Handler<BlockImported> for Attester {
             return; // one vote per slot
         }
         self.last_slot = Some(head.slot);
-        let (producer, gossip) = (self.producer.clone(), self.gossip.clone());
-        self.store.do_send(WithStore {
-            f: Box::new(move |store| {
-                let attestation = producer.attest(&*store, head);
+        let gossip = self.gossip.clone();
+        let attestation = self.store.build_attestation(self.producer.clone(), head);
+        actix::spawn(async move {
+            if let Ok(attestation) = attestation.await {
                 gossip.do_send(PublishAttestation { attestation });
-            }),
+            }
         });
     }
 }

@@ -9,8 +9,7 @@ mod support;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hobbits_actors::chain_store::GetHello;
-use hobbits_actors::gossip::SyncGossipConfig;
+use hobbits_actors::NodeParts;
 use hobbits_chain::rpc::Hello;
 use hobbits_codec::rpc::{RpcEnvelope, RpcMethod};
 use hobbits_testnet::link::LinkProxy;
@@ -22,7 +21,7 @@ use support::{wait_for, RawClient};
 const CONVERGE: Duration = Duration::from_secs(60);
 
 async fn hello_of(node: &TestNode) -> Hello {
-    node.node.store.send(GetHello).await.expect("store answers")
+    node.node.store.hello().await.expect("store answers")
 }
 
 /// A fake peer dialing `target` that sends `hello` (copied from an honest node, so it looks
@@ -40,12 +39,7 @@ async fn fake_peer(target: &TestNode, hello: Hello) -> (RawClient, RpcEnvelope) 
 /// Node 1 holding a chain of `blocks` blocks: the honest source the syncing node catches up with.
 async fn source(blocks: u64) -> TestNode {
     let config = node_config(1, &[]);
-    start(
-        config.clone(),
-        SyncGossipConfig::default(),
-        &chain(&config, blocks),
-    )
-    .await
+    start(config.clone(), NodeParts::full(), &chain(&config, blocks)).await
 }
 
 /// `honest` dials `syncing`, which must reach its head having retried at least one batch (the
@@ -71,7 +65,7 @@ async fn requests_to_a_silent_peer_time_out_and_are_retried_elsewhere() {
     let honest = source(200).await;
     let mut config = node_config(2, &[]);
     config.timeouts.request = Duration::from_millis(400);
-    let syncing = start(config, SyncGossipConfig::default(), &[]).await;
+    let syncing = start(config, NodeParts::full(), &[]).await;
 
     // The silent peer gets the first batches and never answers them.
     let (mut silent, _request) = fake_peer(&syncing, hello_of(&honest).await).await;
@@ -88,7 +82,7 @@ async fn requests_to_a_silent_peer_time_out_and_are_retried_elsewhere() {
 async fn a_peer_killed_mid_response_fails_the_request_and_another_serves_it() {
     support::init_tracing();
     let honest = source(200).await;
-    let syncing = start(node_config(2, &[]), SyncGossipConfig::default(), &[]).await;
+    let syncing = start(node_config(2, &[]), NodeParts::full(), &[]).await;
 
     let (mut dying, _request) = fake_peer(&syncing, hello_of(&honest).await).await;
     // Half a frame: a valid preamble announcing a 4096-byte body, 100 bytes of it, then the
@@ -116,12 +110,7 @@ async fn a_partition_mid_sync_heals_and_the_nodes_converge() {
         .await
         .expect("proxy");
     proxy.set_target(Some(source.addr()));
-    let syncing = start(
-        node_config(2, &[proxy.addr()]),
-        SyncGossipConfig::default(),
-        &[],
-    )
-    .await;
+    let syncing = start(node_config(2, &[proxy.addr()]), NodeParts::full(), &[]).await;
 
     // Cut the link once part of the chain is imported.
     wait_for("sync under way", CONVERGE, || async {

@@ -4,9 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use hobbits_actors::chain_store::{GetHead, WithStore};
-use hobbits_actors::node::start_memory_node;
-use hobbits_actors::{NodeConfig, NodeHandle, NodeHooks, ProducerConfig};
+use hobbits_actors::node::{start_node, NodeParts};
+use hobbits_actors::{NodeConfig, NodeHandle, ProducerConfig};
 use hobbits_chain::{BlockProducer, Slot};
 use hobbits_tools::conformance::{run_conformance, CheckId, ConformanceConfig, ConformanceReport};
 
@@ -29,22 +28,17 @@ fn summary(report: &ConformanceReport) -> String {
 }
 
 async fn head_slot(node: &NodeHandle) -> Slot {
-    node.store.send(GetHead).await.expect("store").slot
+    node.store.head().await.expect("store").slot
 }
 
 async fn seed_blocks_at(node: &NodeHandle, slots: &'static [u64]) {
-    node.store
-        .send(WithStore {
-            f: Box::new(move |store| {
-                let p = BlockProducer::new("seed", 0);
-                for &slot in slots {
-                    let b = p.produce_on_head(store, Slot(slot)).expect("produce");
-                    store.import_block(b).expect("import");
-                }
-            }),
-        })
-        .await
-        .expect("store");
+    let p = BlockProducer::new("seed", 0);
+    for &slot in slots {
+        node.store
+            .produce_block_at(p.clone(), Slot(slot))
+            .await
+            .expect("produce");
+    }
 }
 
 #[actix_rt::test]
@@ -53,7 +47,7 @@ async fn producing_node_passes_every_check() {
     node_config.producer = Some(ProducerConfig {
         slot_duration: Duration::from_millis(100),
     });
-    let node = start_memory_node(node_config, NodeHooks::default())
+    let node = start_node(node_config, NodeParts::default())
         .await
         .expect("node");
     let end = Instant::now() + Duration::from_secs(20);
@@ -77,7 +71,7 @@ async fn producing_node_passes_every_check() {
 
 #[actix_rt::test]
 async fn chain_with_empty_slots_follows_the_skip_rule() {
-    let node = start_memory_node(NodeConfig::local_test(), NodeHooks::default())
+    let node = start_node(NodeConfig::local_test(), NodeParts::default())
         .await
         .expect("node");
     // Empty slots 3, 5, 6, 9..=11: skip 1 must collapse (e.g. from 0: blocks 0, 2, 4, 4→dup, ...).
@@ -95,7 +89,7 @@ async fn chain_with_empty_slots_follows_the_skip_rule() {
 
 #[actix_rt::test]
 async fn genesis_only_node_skips_the_skip_check_with_a_reason() {
-    let node = start_memory_node(NodeConfig::local_test(), NodeHooks::default())
+    let node = start_node(NodeConfig::local_test(), NodeParts::default())
         .await
         .expect("node");
     let report = run_conformance(node.listen_addr, config())

@@ -7,6 +7,7 @@ mod support;
 
 use std::time::Duration;
 
+use hobbits_actors::NodeParts;
 use hobbits_tools::relay::RelayDirection;
 use support::{chain, node_config, start};
 use support::{start_relay, wait_for};
@@ -20,12 +21,12 @@ async fn sync_then_gossip_pass_through_the_relay_unchanged() {
     support::init_tracing();
     let config_a = node_config(1, &[]);
     let seed = chain(&config_a, BEHIND);
-    let a = start(config_a, Default::default(), &seed).await;
+    let a = start(config_a, NodeParts::full(), &seed).await;
 
     let mut relay = start_relay(a.addr(), |_| {}).await;
     let b = start(
         node_config(2, &[relay.listen_addr()]),
-        Default::default(),
+        NodeParts::full(),
         &[],
     )
     .await;

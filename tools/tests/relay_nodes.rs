@@ -7,8 +7,8 @@ mod support;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use hobbits_actors::node::start_memory_node;
-use hobbits_actors::{NodeConfig, NodeHandle, NodeHooks, PeerInfo, RpcRequest, RpcResponse};
+use hobbits_actors::node::{start_node, NodeParts};
+use hobbits_actors::{NodeConfig, NodeHandle, PeerInfo, RpcRequest, RpcResponse};
 use hobbits_chain::rpc::{GetBlockBodies, GetBlockHeaders, GetStatus};
 use hobbits_chain::{Root, Slot};
 use hobbits_codec::rpc::RpcMethod;
@@ -79,7 +79,7 @@ async fn learn_from(b: &NodeHandle, peer: &PeerInfo) -> Learned {
 async fn node_dialing(target: SocketAddr) -> NodeHandle {
     let mut config = NodeConfig::local_test();
     config.peers = vec![PeerUri::from_socket_addr(target)];
-    start_memory_node(config, NodeHooks::default())
+    start_node(config, NodeParts::default())
         .await
         .expect("node b")
 }
@@ -120,7 +120,7 @@ fn is(f: &RelayedFrame, dir: RelayDirection, method: RpcMethod, response: bool) 
 
 #[actix_rt::test]
 async fn two_nodes_through_the_relay_see_what_they_see_directly() {
-    let a = start_memory_node(NodeConfig::local_test(), NodeHooks::default())
+    let a = start_node(NodeConfig::local_test(), NodeParts::default())
         .await
         .expect("node a");
     seed_blocks(&a, 5).await;

@@ -5,8 +5,8 @@ mod support;
 
 use std::time::Duration;
 
-use hobbits_actors::node::start_memory_node;
-use hobbits_actors::{NodeConfig, NodeHooks};
+use hobbits_actors::node::{start_node, NodeParts};
+use hobbits_actors::NodeConfig;
 use hobbits_chain::Slot;
 use hobbits_codec::PeerUri;
 use hobbits_tools::relay::RelayDirection;
@@ -16,46 +16,31 @@ use support::{seed_blocks, start_relay, DEADLINE};
 /// as it would directly, and the relay sees only matched, clean RPC.
 #[actix_rt::test]
 async fn a_node_syncs_through_the_relay_to_the_same_head() {
-    use actix::Actor;
-    use hobbits_actors::chain_store::GetHead;
-    use hobbits_actors::sync::{SyncActor, SyncConfig, SyncLinks};
-    use hobbits_actors::{DialPeer, Subscribe};
+    use hobbits_actors::sync::SyncConfig;
+    use hobbits_actors::DialPeer;
 
-    let a = start_memory_node(NodeConfig::local_test(), NodeHooks::default())
+    let a = start_node(NodeConfig::local_test(), NodeParts::default())
         .await
         .expect("node a");
     seed_blocks(&a, 40).await;
-    let a_head = a.store.send(GetHead).await.expect("a head");
+    let a_head = a.store.head().await.expect("a head");
     assert_eq!(a_head.slot, Slot(40));
 
     let mut relay = start_relay(a.listen_addr, |_| {}).await;
-    let b = start_memory_node(NodeConfig::local_test(), NodeHooks::default())
+    let sync_only = NodeParts {
+        sync: Some(SyncConfig::default()),
+        ..NodeParts::default()
+    };
+    let b = start_node(NodeConfig::local_test(), sync_only)
         .await
         .expect("node b");
-    let sync = SyncActor::new(
-        SyncConfig::default(),
-        SyncLinks {
-            store: b.store.clone(),
-        },
-        256,
-    )
-    .expect("sync config")
-    .start();
-    b.manager
-        .send(Subscribe {
-            handshaked: Some(sync.clone().recipient()),
-            disconnected: Some(sync.clone().recipient()),
-            gossip: None,
-        })
-        .await
-        .expect("subscribe");
     b.manager.do_send(DialPeer {
         uri: PeerUri::from_socket_addr(relay.listen_addr()),
     });
 
     let end = tokio::time::Instant::now() + DEADLINE;
     loop {
-        let head = b.store.send(GetHead).await.expect("b head");
+        let head = b.store.head().await.expect("b head");
         if head == a_head {
             break;
         }

@@ -1,6 +1,6 @@
 //! `GossipActor`: the thin wrapper that drives the [`GossipRouter`]. It learns peers from
-//! `PeerHandshaked` / `PeerDisconnected`, receives `GossipReceived` (subscribe it on the
-//! `PeerManager`), imports through the store, fetches announced objects by RPC from their sender,
+//! `PeerHandshaked` / `PeerDisconnected` and receives `GossipReceived` (the `PeerManager` and the
+//! sessions), imports through the store, fetches announced objects by RPC from their sender,
 //! relays with `SessionHandle::send_frame` (try_send: a full per-peer queue is counted and, when it
 //! stays full, the peer is disconnected with a logged reason), hands orphans to sync and publishes
 //! this node's blocks (`BlockProduced`, [`PublishBlock`]) and attestations
@@ -8,8 +8,9 @@
 //!
 //! Handles: `PeerHandshaked`, `PeerDisconnected`, `GossipReceived`, `BlockProduced`,
 //! [`PublishBlock`], [`PublishAttestation`], [`GetGossipStats`], `SubscribeChainEvents`.
-//! Sends: frames and RPC requests (sessions), `Disconnect` (slow sessions), `WithStore` (store),
-//! `OrphanBlockReceived` (sync), `BlockImported`, `PeerPenalized` (subscribers).
+//! Sends: `SendFrame`, `SendRequest`, `Disconnect` (sessions; disconnect for slow ones),
+//! `ImportHashedBlock`, `ImportAttestation`, `GetKnown` (store), `OrphanBlockReceived` (sync),
+//! `BlockImported` (subscribers), `PeerPenalized` (the manager, and subscribers).
 
 use std::collections::HashMap;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -21,32 +22,28 @@ use hobbits_chain::{Attestation, BeaconBlock, ChainError, Root};
 use hobbits_codec::{GossipObject, Topic};
 use tracing::{debug, info, warn};
 
-use crate::chain_store::ChainStoreActor;
-use crate::events::{BlockProduced, GossipReceived, PeerDisconnected, PeerHandshaked};
-use crate::gossip::events::{
-    BlockImported, ChainEventSubscribers, ImportSource, PeerPenalized, PenaltyReason,
-    SubscribeChainEvents,
+use crate::events::{
+    BlockImported, BlockProduced, ChainEventSubscribers, GossipReceived, ImportSource,
+    OrphanBlockReceived, PeerDisconnected, PeerHandshaked, PeerPenalized, Penalty, SessionHandle,
+    SubscribeChainEvents, GOODBYE_SLOW_PEER,
 };
 use crate::gossip::router::{
     CheckedObject, GossipConfig, GossipError, GossipRouter, GossipStats, ImportVerdict, Relay,
     Verdict,
 };
-use crate::peer_session::{Disconnect, SessionHandle};
 use crate::peer_table::PeerId;
 use crate::rpc::{RpcRequest, RpcResponse};
-use crate::sync::actor::OrphanBlockReceived;
-use crate::sync::store_ops::{import_attestation, import_hashed_block, is_known};
-
-/// GOODBYE code sent to a peer disconnected for staying slow (custom codes are above 1000).
-pub const GOODBYE_SLOW_PEER: u64 = 1002;
+use crate::store::{StoreClient, StoreError};
 
 /// What the gossip actor talks to.
 #[derive(Debug, Clone)]
 pub struct GossipLinks {
     /// The chain store.
-    pub store: Addr<ChainStoreActor>,
+    pub store: StoreClient,
     /// Receives orphan blocks (the sync actor), if any.
     pub orphans: Option<Recipient<OrphanBlockReceived>>,
+    /// Receives every penalty gossip issues (the peer manager), if any.
+    pub penalized: Option<Recipient<PeerPenalized>>,
 }
 
 /// Command: gossip a block this node already imported.
@@ -86,14 +83,16 @@ fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-fn block_verdict(result: &Result<ImportOutcome, ChainError>) -> ImportVerdict {
+fn block_verdict(result: &Result<ImportOutcome, StoreError>) -> ImportVerdict {
     match result {
         Ok(_) => ImportVerdict::Imported,
-        Err(ChainError::AlreadyKnown { .. }) => ImportVerdict::AlreadyKnown,
-        Err(ChainError::UnknownParent { .. }) => ImportVerdict::Orphan,
-        Err(e @ ChainError::SlotNotAfterParent { .. }) => ImportVerdict::Invalid {
-            reason: e.to_string(),
-        },
+        Err(StoreError::Chain(ChainError::AlreadyKnown { .. })) => ImportVerdict::AlreadyKnown,
+        Err(StoreError::Chain(ChainError::UnknownParent { .. })) => ImportVerdict::Orphan,
+        Err(StoreError::Chain(e @ ChainError::SlotNotAfterParent { .. })) => {
+            ImportVerdict::Invalid {
+                reason: e.to_string(),
+            }
+        }
         Err(_) => ImportVerdict::Failed,
     }
 }
@@ -106,18 +105,23 @@ impl GossipActor {
         mailbox: usize,
     ) -> Result<Self, GossipError> {
         config.validate()?;
+        let mut subscribers = ChainEventSubscribers::default();
+        subscribers.add(SubscribeChainEvents {
+            imported: None,
+            penalized: links.penalized.clone(),
+        });
         Ok(GossipActor {
             router: GossipRouter::new(config),
             links,
             sessions: HashMap::new(),
-            subscribers: ChainEventSubscribers::default(),
+            subscribers,
             mailbox,
         })
     }
 
-    fn penalize(&mut self, peer: PeerId, reason: PenaltyReason) {
-        warn!(%peer, ?reason, "gossip: invalid message dropped, peer penalised");
-        self.subscribers.penalized(&PeerPenalized { peer, reason });
+    fn penalize(&mut self, peer: PeerId, penalty: Penalty) {
+        warn!(%peer, ?penalty, "gossip: invalid message dropped, peer penalised");
+        self.subscribers.penalized(&PeerPenalized { peer, penalty });
     }
 
     fn send_all(&mut self, relay: Relay) {
@@ -140,9 +144,7 @@ impl GossipActor {
         }
         for session in slow {
             warn!(peer = %session.peer, "send queue stayed full: disconnecting slow peer");
-            session.addr.do_send(Disconnect {
-                goodbye: GOODBYE_SLOW_PEER,
-            });
+            session.disconnect(GOODBYE_SLOW_PEER);
         }
     }
 
@@ -158,7 +160,7 @@ impl GossipActor {
         match object {
             CheckedObject::Block(block) => {
                 let orphan = block.block().clone();
-                let fut = async move { import_hashed_block(&store, block).await };
+                let fut = store.import_hashed_block(block);
                 ctx.spawn(fut.into_actor(self).map(move |result, act, _| {
                     let verdict = block_verdict(&result);
                     match (&verdict, result) {
@@ -180,7 +182,7 @@ impl GossipActor {
                         }
                         (ImportVerdict::Invalid { reason }, _) => act.penalize(
                             from,
-                            PenaltyReason::InvalidObject {
+                            Penalty::InvalidObject {
                                 reason: reason.clone(),
                             },
                         ),
@@ -192,12 +194,12 @@ impl GossipActor {
                 }));
             }
             CheckedObject::Attestation(attestation) => {
-                let fut = async move { import_attestation(&store, attestation).await };
+                let fut = store.import_attestation(attestation);
                 ctx.spawn(fut.into_actor(self).map(move |result, act, _| {
                     let verdict = match result {
-                        Some(Ok(a)) if a.is_new => ImportVerdict::Imported,
-                        Some(Ok(_)) => ImportVerdict::AlreadyKnown,
-                        _ => ImportVerdict::Failed,
+                        Ok(a) if a.is_new => ImportVerdict::Imported,
+                        Ok(_) => ImportVerdict::AlreadyKnown,
+                        Err(_) => ImportVerdict::Failed,
                     };
                     if let Some(relay) = act.router.on_imported(hash, Topic::Attestation, &verdict)
                     {
@@ -225,7 +227,7 @@ impl GossipActor {
             Topic::Attestation => RpcRequest::Attestation(GetAttestation { hash }),
         };
         let fut = async move {
-            if is_known(&store, hash).await {
+            if store.is_known(hash).await.unwrap_or(false) {
                 return None;
             }
             Some(session.request(request).await)
@@ -334,11 +336,13 @@ impl Handler<PublishAttestation> for GossipActor {
         let store = self.links.store.clone();
         let attestation = msg.attestation;
         let copy = attestation.clone();
-        let fut = async move { import_attestation(&store, copy).await };
+        let fut = store.import_attestation(copy);
         ctx.spawn(fut.into_actor(self).map(move |res, act, _| match res {
-            Some(Ok(_)) => act.publish(GossipObject::Attestation(attestation)),
-            Some(Err(e)) => warn!(error = %e, "attestation not published: store refused it"),
-            None => warn!("attestation not published: store gone"),
+            Ok(_) => act.publish(GossipObject::Attestation(attestation)),
+            Err(e @ StoreError::Chain(_)) => {
+                warn!(error = %e, "attestation not published: store refused it")
+            }
+            Err(StoreError::Gone) => warn!("attestation not published: store gone"),
         }));
     }
 }

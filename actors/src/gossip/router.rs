@@ -26,8 +26,8 @@ use hobbits_codec::{GossipEnvelope, GossipHeader, GossipObject, MessageHash, Top
 use sha2::{Digest, Sha256};
 use ssz::Encode;
 
+use crate::events::Penalty;
 use crate::gossip::cache::{SeenCache, SeenKey};
-use crate::gossip::events::PenaltyReason;
 use crate::peer_table::PeerId;
 
 /// Why a gossip configuration was refused.
@@ -136,7 +136,7 @@ pub enum Verdict {
     /// Drop: provably wrong; penalise the sender.
     Invalid {
         /// Why.
-        reason: PenaltyReason,
+        reason: Penalty,
     },
     /// Drop: seen already (or being handled).
     Duplicate,
@@ -316,7 +316,7 @@ impl GossipRouter {
         self.seen.insert(SeenKey::Object(hash.0), now);
     }
 
-    fn invalid(&mut self, reason: PenaltyReason) -> Verdict {
+    fn invalid(&mut self, reason: Penalty) -> Verdict {
         self.stats.invalid += 1;
         Verdict::Invalid { reason }
     }
@@ -363,7 +363,7 @@ impl GossipRouter {
         }
         // Validate first: nothing below this block may touch the seen-cache for a lying frame.
         if !envelope.message_hash_matches() {
-            return self.invalid(PenaltyReason::MessageHashMismatch);
+            return self.invalid(Penalty::MessageHashMismatch);
         }
         // A copy of a message already validated is a duplicate without decoding or hashing the
         // object again (a flood of copies costs one SHA-256 each): its body is byte-for-byte one
@@ -376,16 +376,16 @@ impl GossipRouter {
         }
         let object = match envelope.decode_object() {
             Ok(Some(o)) => o,
-            Ok(None) => return self.invalid(PenaltyReason::HashMismatch),
+            Ok(None) => return self.invalid(Penalty::HashMismatch),
             Err(e) => {
-                return self.invalid(PenaltyReason::UndecodableBody {
+                return self.invalid(Penalty::UndecodableBody {
                     reason: e.to_string(),
                 })
             }
         };
         let (object, root) = CheckedObject::new(object);
         if root != hash {
-            return self.invalid(PenaltyReason::HashMismatch);
+            return self.invalid(Penalty::HashMismatch);
         }
         let message = Some(message);
         if self.in_progress.contains_key(&hash) || self.is_seen(message, hash, now) {

@@ -11,7 +11,7 @@ use hobbits_codec::{GossipEnvelope, GossipObject, MessageHash, Topic};
 use ssz::Encode;
 
 use super::*;
-use crate::gossip::events::PenaltyReason;
+use crate::events::Penalty;
 use crate::peer_table::PeerId;
 
 fn block(slot: u64) -> BeaconBlock {
@@ -92,7 +92,7 @@ fn a_mismatched_message_hash_is_invalid_and_does_not_poison_the_cache() {
     assert_eq!(
         recv(&mut r, 9, &liar, now),
         Verdict::Invalid {
-            reason: PenaltyReason::MessageHashMismatch
+            reason: Penalty::MessageHashMismatch
         }
     );
     // A lie with the honest message_hash but another body.
@@ -129,7 +129,7 @@ fn a_seen_body_under_another_seen_hash_is_still_invalid_not_a_duplicate() {
     assert_eq!(
         recv(&mut r, 9, &liar, now),
         Verdict::Invalid {
-            reason: PenaltyReason::HashMismatch
+            reason: Penalty::HashMismatch
         }
     );
     // The honest copy of either is a duplicate (the fast path), never a second import.
@@ -149,7 +149,7 @@ fn a_hash_that_is_not_the_objects_root_is_invalid_and_does_not_poison_the_cache(
     assert_eq!(
         recv(&mut r, 9, &liar, now),
         Verdict::Invalid {
-            reason: PenaltyReason::HashMismatch
+            reason: Penalty::HashMismatch
         }
     );
     assert!(matches!(
@@ -165,7 +165,7 @@ fn an_undecodable_body_is_invalid() {
     assert!(matches!(
         recv(&mut r, 1, &env, Instant::now()),
         Verdict::Invalid {
-            reason: PenaltyReason::UndecodableBody { .. }
+            reason: Penalty::UndecodableBody { .. }
         }
     ));
 }

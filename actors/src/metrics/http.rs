@@ -1,12 +1,16 @@
 //! [`MetricsServer`]: a tiny HTTP/1.1 responder on tokio for Prometheus. It reads the request
 //! head (at most [`MAX_REQUEST_HEAD`] bytes, within [`REQUEST_TIMEOUT`]), answers `GET /metrics`
-//! with 200 and the text format (after a [`MetricsSources::refresh`]), 404 for any other path or
+//! with 200 and the text format (after a [`Refresh`] when one is given), 404 for any other path or
 //! method, 400 for a malformed or oversized request, always with `Connection: close`. At most
 //! [`MAX_CONNECTIONS`] requests are served at once; more are closed unanswered. No HTTP crate: the
 //! only request it serves is one line. Handles no actix messages; the refresh sends queries.
+//! [`Refresh`] is how the registry, at the bottom of the crate, gets fresh values from actors it
+//! does not know: the node's collector implements it.
 
 use std::cell::Cell;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +20,15 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
-use super::{Metrics, MetricsError, MetricsSources};
+use super::{Metrics, MetricsError};
+
+/// Called before each scrape to copy values the registry does not count itself (peers, head,
+/// gossip and sync counters) into it. Each actor's answer should be bounded by
+/// `MetricsConfig::query_timeout`; what does not answer keeps its previous values.
+pub trait Refresh: std::fmt::Debug {
+    /// Stores fresh values in `metrics`.
+    fn refresh<'a>(&'a self, metrics: &'a Metrics) -> Pin<Box<dyn Future<Output = ()> + 'a>>;
+}
 
 /// Largest request head read (request line and headers).
 pub const MAX_REQUEST_HEAD: usize = 8 * 1024;
@@ -98,7 +110,7 @@ async fn read_head(stream: &mut TcpStream) -> Result<HttpRoute, &'static str> {
     }
 }
 
-async fn serve(mut stream: TcpStream, metrics: Arc<Metrics>, sources: Option<MetricsSources>) {
+async fn serve(mut stream: TcpStream, metrics: Arc<Metrics>, sources: Option<Rc<dyn Refresh>>) {
     let route = match tokio::time::timeout(REQUEST_TIMEOUT, read_head(&mut stream)).await {
         Ok(Ok(r)) => r,
         Ok(Err(why)) => return debug!(why, "metrics request dropped"),
@@ -135,11 +147,11 @@ pub struct MetricsServer {
 
 impl MetricsServer {
     /// Binds `addr` (port 0: any free port) and serves `metrics` there; each scrape first
-    /// refreshes from `sources` when given. Call inside an actix system (or a tokio `LocalSet`).
+    /// runs `sources` when given. Call inside an actix system (or a tokio `LocalSet`).
     pub async fn start(
         addr: SocketAddr,
         metrics: Arc<Metrics>,
-        sources: Option<MetricsSources>,
+        sources: Option<Rc<dyn Refresh>>,
     ) -> Result<MetricsServer, MetricsError> {
         let listener = TcpListener::bind(addr)
             .await

@@ -1,15 +1,14 @@
 //! Metrics of one node: the [`Metrics`] registry shared by `Arc` (sessions count frames, bytes, RPC
-//! requests and PING round trips into it as they happen; [`MetricsSources::refresh`] copies the
-//! actors' own counters — peers, head, finality, gossip, sync — into it), the Prometheus text
-//! rendering ([`render`], a plain function), the per-session pinger state ([`PingTracker`]) and
-//! a tiny HTTP/1.1 responder serving `GET /metrics` ([`MetricsServer`]).
+//! requests and PING round trips into it as they happen; before each scrape a [`Refresh`] — the
+//! node's collector, `node/collect.rs` — copies the actors' own counters — peers, head, finality,
+//! gossip, sync — into it as [`NodeGauges`]), the Prometheus text rendering ([`render`], a plain
+//! function), the per-session pinger state ([`PingTracker`]) and a tiny HTTP/1.1 responder serving
+//! `GET /metrics` ([`MetricsServer`]). At the bottom of the crate: it knows no actor.
 //!
 //! Bounds: RPC series are keyed by the fixed set of method names (at most 2 × 12 series); per-peer
 //! series are removed when the session stops and capped at [`MetricsConfig::max_peer_series`];
-//! histograms have fixed buckets. Handles no actix messages; `refresh` sends the queries
-//! `GetPeers` (manager), `WithStore` (store), `GetGossipStats` (gossip), `GetSyncState` (sync).
+//! histograms have fixed buckets. Handles and sends no actix messages.
 
-mod collect;
 mod http;
 mod ping;
 mod render;
@@ -23,8 +22,7 @@ use std::time::Duration;
 use hobbits_codec::rpc::RpcMethod;
 use hobbits_codec::Protocol;
 
-pub use collect::MetricsSources;
-pub use http::{parse_request_line, HttpRoute, MetricsServer};
+pub use http::{parse_request_line, HttpRoute, MetricsServer, Refresh};
 pub use ping::PingTracker;
 pub use render::{parse_samples, render, Sample};
 
@@ -54,7 +52,7 @@ pub struct MetricsConfig {
     pub ping_interval: Duration,
     /// Most per-peer series kept (beyond this, new peers are not given a series). Default 1024.
     pub max_peer_series: usize,
-    /// Longest wait for one actor's answer during [`MetricsSources::refresh`]. Default 500 ms.
+    /// Longest wait for one actor's answer during a [`Refresh`]. Default 500 ms.
     pub query_timeout: Duration,
 }
 
@@ -156,7 +154,7 @@ pub struct RpcSeries {
     pub latency: Histogram,
 }
 
-/// Values copied from the actors by [`MetricsSources::refresh`].
+/// Values copied from the actors by the node's [`Refresh`] before each scrape.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct NodeGauges {
     /// Handshaked peers.
@@ -172,9 +170,28 @@ pub struct NodeGauges {
     /// Blocks in the store.
     pub blocks_stored: u64,
     /// Gossip counters, when a gossip actor is attached.
-    pub gossip: Option<crate::gossip::GossipStats>,
+    pub gossip: Option<GossipGauges>,
     /// Sync progress, when a sync actor is attached.
     pub sync: Option<SyncGauges>,
+}
+
+/// Gossip counters (the gossip actor's, copied).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GossipGauges {
+    /// Gossip messages received.
+    pub received: u64,
+    /// Objects relayed to other peers (once each).
+    pub relayed: u64,
+    /// Gossip messages dropped as duplicates.
+    pub duplicate: u64,
+    /// Gossip messages dropped as invalid (sender penalised).
+    pub invalid: u64,
+    /// Gossiped objects new to the store.
+    pub imported: u64,
+    /// Objects published by this node.
+    pub published: u64,
+    /// Announced objects fetched by RPC.
+    pub announced_fetched: u64,
 }
 
 /// Sync progress.

@@ -353,8 +353,7 @@ mod tests {
     use hobbits_codec::Protocol;
 
     use super::*;
-    use crate::gossip::GossipStats;
-    use crate::metrics::{Metrics, NodeGauges, RpcRole, SyncGauges};
+    use crate::metrics::{GossipGauges, Metrics, NodeGauges, RpcRole, SyncGauges};
 
     fn find<'a>(s: &'a [Sample], name: &str, labels: &[(&str, &str)]) -> Option<&'a Sample> {
         s.iter()
@@ -381,7 +380,7 @@ mod tests {
             finalized_epoch: 1,
             finalized_slot: 8,
             blocks_stored: 18,
-            gossip: Some(GossipStats {
+            gossip: Some(GossipGauges {
                 received: 5,
                 duplicate: 2,
                 ..Default::default()

@@ -1,7 +1,7 @@
 //! Commands and queries of the [`PeerManager`] used by other actors, tests and embedding clients:
 //! [`GetPeers`], [`GetManagerStats`], [`SendRpcRequest`], [`SendFrameToPeer`], [`DialPeer`],
-//! [`DisconnectPeer`], [`Subscribe`], [`Shutdown`]. Part of the manager actor. Sends `Disconnect`
-//! to sessions.
+//! [`DisconnectPeer`], [`Subscribe`], [`Shutdown`]. Part of the manager actor. Sends `Disconnect`,
+//! `SendRequest`, `SendFrame` to sessions.
 
 use std::net::SocketAddr;
 
@@ -11,8 +11,7 @@ use hobbits_codec::Frame;
 use tracing::{info, warn};
 
 use super::{ManagerStats, PeerManager, StaticPeer};
-use crate::events::{GossipReceived, PeerDisconnected, PeerHandshaked};
-use crate::peer_session::{Disconnect, SessionHandle};
+use crate::events::{GossipReceived, PeerDisconnected, PeerHandshaked, SessionHandle};
 use crate::peer_table::{Backoff, Direction, NodeId, PeerId};
 use crate::rpc::{RpcRequest, RpcResponse};
 use crate::rpc_tracker::RpcError;
@@ -145,9 +144,7 @@ impl Handler<DisconnectPeer> for PeerManager {
     type Result = ();
     fn handle(&mut self, msg: DisconnectPeer, _: &mut Context<Self>) {
         if let Some(s) = self.sessions.get(&msg.peer) {
-            s.handle.addr.do_send(Disconnect {
-                goodbye: msg.goodbye,
-            });
+            s.handle.disconnect(msg.goodbye);
         }
     }
 }
@@ -167,11 +164,7 @@ pub struct Subscribe {
 impl Handler<Subscribe> for PeerManager {
     type Result = ();
     fn handle(&mut self, msg: Subscribe, _: &mut Context<Self>) {
-        self.subscribers.handshaked.extend(msg.handshaked);
-        self.subscribers.disconnected.extend(msg.disconnected);
-        if let Some(r) = msg.gossip {
-            self.subscribers.gossip.add(r);
-        }
+        self.subscribers.add(msg);
     }
 }
 
@@ -189,9 +182,8 @@ impl Handler<Shutdown> for PeerManager {
             ctx.cancel_future(h);
         }
         for s in self.sessions.values() {
-            s.handle.addr.do_send(Disconnect {
-                goodbye: hobbits_chain::rpc::Goodbye::CLIENT_SHUT_DOWN,
-            });
+            s.handle
+                .disconnect(hobbits_chain::rpc::Goodbye::CLIENT_SHUT_DOWN);
         }
         info!(
             peers = self.sessions.len(),

@@ -1,16 +1,16 @@
 //! `PeerManager`: accepts inbound connections (refusing banned IPs and connections beyond
 //! `max_peers`), dials the static peers and redials lost ones with exponential backoff, keeps one
 //! connection per remote node (rule in `peer_table.rs`), scores peers' offences (`scoring.rs`:
-//! session reports, gossip and sync `PeerPenalized`) and bans those that reach the threshold (by
+//! `PeerPenalized` from sessions, gossip and sync) and bans those that reach the threshold (by
 //! IP, and by node id; loopback IPs only with `Scoring::ban_loopback_ips`), and publishes peer
 //! events to subscribers.
 //!
 //! Commands and queries from other actors live in `commands.rs` (same actor).
 //!
-//! Handles: [`GetPeers`], [`SendRpcRequest`], [`SendFrameToPeer`], [`DialPeer`],
-//! [`DisconnectPeer`], [`Subscribe`], [`Shutdown`], and from sessions [`ReportHandshake`],
-//! [`ReportMisbehaviour`], [`SessionClosed`], `GossipReceived` (from anyone; sessions bypass it),
-//! `PeerPenalized` (gossip, sync).
+//! Handles: [`GetPeers`], [`GetManagerStats`], [`SendRpcRequest`], [`SendFrameToPeer`],
+//! [`DialPeer`], [`DisconnectPeer`], [`Subscribe`], [`Shutdown`], and from sessions
+//! `ReportHandshake`, `SessionClosed` (defined in `peer_session/reports.rs`), `PeerPenalized`
+//! (sessions, gossip, sync), `GossipReceived` (from anyone; sessions bypass it).
 //! Sends: `PeerHandshaked`, `PeerDisconnected`, `GossipReceived` to subscribers (try_send; sessions
 //! deliver GOSSIP to the gossip subscribers themselves through the shared `GossipSubscribers`);
 //! `Disconnect` to sessions.
@@ -26,20 +26,19 @@ use hobbits_chain::rpc::Hello;
 use tokio::net::{TcpListener, TcpStream};
 use tracing::{debug, info, warn};
 
-use crate::chain_store::ChainStoreActor;
 use crate::config::Scoring;
 use crate::events::{
-    DisconnectReason, GossipReceived, GossipSubscribers, PeerDisconnected, PeerHandshaked,
-    GOODBYE_DUPLICATE,
+    GossipReceived, GossipSubscribers, PeerDisconnected, PeerHandshaked, PeerPenalized, Penalty,
+    SessionHandle, GOODBYE_DUPLICATE,
 };
-use crate::gossip::events::PeerPenalized;
 use crate::peer_session::{
-    Disconnect, PeerSession, SessionHandle, SessionLinks, SessionSettings, SessionStats,
+    PeerSession, ReportHandshake, SessionClosed, SessionLinks, SessionSettings,
 };
 use crate::peer_table::{
     ip_bannable, Backoff, Direction, HandshakeAdmission, NodeId, PeerId, PeerTable,
 };
-use crate::scoring::{Penalty, ScoreBook, ScoreVerdict};
+use crate::scoring::{ScoreBook, ScoreVerdict};
+use crate::store::StoreClient;
 use hobbits_codec::uri::PeerUri;
 
 mod commands;
@@ -96,6 +95,16 @@ struct Subscribers {
     gossip: GossipSubscribers,
 }
 
+impl Subscribers {
+    fn add(&mut self, msg: Subscribe) {
+        self.handshaked.extend(msg.handshaked);
+        self.disconnected.extend(msg.disconnected);
+        if let Some(r) = msg.gossip {
+            self.gossip.add(r);
+        }
+    }
+}
+
 /// Counters of the manager.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ManagerStats {
@@ -118,7 +127,7 @@ pub struct ManagerStats {
 /// The actor.
 pub struct PeerManager {
     settings: ManagerSettings,
-    store: Addr<ChainStoreActor>,
+    store: StoreClient,
     table: PeerTable,
     scores: ScoreBook<ScoreKey>,
     sessions: HashMap<PeerId, SessionInfo>,
@@ -140,11 +149,13 @@ impl std::fmt::Debug for PeerManager {
 }
 
 impl PeerManager {
-    /// A manager accepting on `listener` (already bound, so its address is known).
+    /// A manager accepting on `listener` (already bound, so its address is known), publishing
+    /// peer events to `subscribers` from its first connection on (more can `Subscribe` later).
     pub fn new(
         settings: ManagerSettings,
-        store: Addr<ChainStoreActor>,
+        store: StoreClient,
         listener: TcpListener,
+        subscribers: Vec<Subscribe>,
     ) -> Self {
         let s = &settings.session;
         let table = PeerTable::new(s.limits.max_peers, s.limits.max_bans, s.timeouts.ban);
@@ -158,6 +169,10 @@ impl PeerManager {
             })
             .collect();
         let scores = ScoreBook::new(settings.scoring.clone(), s.limits.max_bans);
+        let mut subscriber_lists = Subscribers::default();
+        for s in subscribers {
+            subscriber_lists.add(s);
+        }
         PeerManager {
             settings,
             store,
@@ -165,7 +180,7 @@ impl PeerManager {
             scores,
             sessions: HashMap::new(),
             statics,
-            subscribers: Subscribers::default(),
+            subscribers: subscriber_lists,
             listener: Some(listener),
             listener_handle: None,
             shutting_down: false,
@@ -178,7 +193,7 @@ impl PeerManager {
         SessionLinks {
             handshake: me.clone().recipient(),
             closed: me.clone().recipient(),
-            misbehaved: me.clone().recipient(),
+            penalized: me.clone().recipient(),
             gossip: self.subscribers.gossip.clone(),
             store: self.store.clone(),
         }
@@ -219,10 +234,7 @@ impl PeerManager {
         self.sessions.insert(
             peer,
             SessionInfo {
-                handle: SessionHandle {
-                    peer,
-                    addr: addr_actor,
-                },
+                handle: PeerSession::handle_of(peer, addr_actor),
                 addr,
                 direction,
                 hello: None,
@@ -307,7 +319,7 @@ impl PeerManager {
     }
 
     /// Scores an offence of `peer`; at the threshold, bans it and closes its connection.
-    fn penalize(&mut self, peer: PeerId, penalty: Penalty, reason: &str) {
+    fn penalize(&mut self, peer: PeerId, penalty: &Penalty) {
         let Some(info) = self.sessions.get_mut(&peer) else {
             debug!(%peer, ?penalty, "penalty for a peer already gone");
             return;
@@ -326,7 +338,7 @@ impl PeerManager {
         let now = Instant::now();
         match self.scores.penalize(key, penalty, now) {
             ScoreVerdict::Keep { score } => {
-                debug!(%peer, ?penalty, score, reason, "peer penalised");
+                debug!(%peer, ?penalty, score, "peer penalised");
             }
             ScoreVerdict::Ban { score } => {
                 if ban_ip {
@@ -337,10 +349,9 @@ impl PeerManager {
                 }
                 info.banned = true;
                 self.stats.bans += 1;
-                warn!(%peer, %ip, node_id = ?info.node_id, ip_banned = ban_ip, ?penalty, score, reason, ban = ?self.settings.session.timeouts.ban, "peer banned");
-                info.handle.addr.do_send(Disconnect {
-                    goodbye: hobbits_chain::rpc::Goodbye::FAULT_ERROR,
-                });
+                warn!(%peer, %ip, node_id = ?info.node_id, ip_banned = ban_ip, ?penalty, score, ban = ?self.settings.session.timeouts.ban, "peer banned");
+                info.handle
+                    .disconnect(hobbits_chain::rpc::Goodbye::FAULT_ERROR);
             }
         }
     }
@@ -403,20 +414,8 @@ impl StreamHandler<io::Result<(TcpStream, SocketAddr)>> for PeerManager {
     }
 }
 
-/// Event from a session: its HELLO exchange succeeded; the reply says whether to keep it.
-#[derive(Debug, Message)]
-#[rtype(result = "HandshakeAdmission")]
-pub struct ReportHandshake {
-    /// The connection.
-    pub peer: PeerId,
-    /// The remote node id from the HELLO header, if any.
-    pub node_id: Option<NodeId>,
-    /// The peer's HELLO.
-    pub hello: Hello,
-    /// The session.
-    pub session: SessionHandle,
-}
-
+/// A session's HELLO was accepted: admit it (one connection per node, bans) and publish
+/// `PeerHandshaked`.
 impl Handler<ReportHandshake> for PeerManager {
     type Result = MessageResult<ReportHandshake>;
 
@@ -427,9 +426,7 @@ impl Handler<ReportHandshake> for PeerManager {
             HandshakeAdmission::Accept | HandshakeAdmission::Replaces { .. } => {
                 if let HandshakeAdmission::Replaces { close } = admission {
                     if let Some(other) = self.sessions.get(&close) {
-                        other.handle.addr.do_send(Disconnect {
-                            goodbye: GOODBYE_DUPLICATE,
-                        });
+                        other.handle.disconnect(GOODBYE_DUPLICATE);
                     }
                 }
                 let Some(info) = self.sessions.get_mut(&msg.peer) else {
@@ -463,49 +460,16 @@ impl Handler<ReportHandshake> for PeerManager {
     }
 }
 
-/// Event from a session: the peer committed an offence; scored, and banned at the threshold.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct ReportMisbehaviour {
-    /// The connection.
-    pub peer: PeerId,
-    /// The offence.
-    pub penalty: Penalty,
-    /// What it did.
-    pub reason: String,
-}
-
-impl Handler<ReportMisbehaviour> for PeerManager {
-    type Result = ();
-    fn handle(&mut self, msg: ReportMisbehaviour, _: &mut Context<Self>) {
-        self.penalize(msg.peer, msg.penalty, &msg.reason);
-    }
-}
-
-/// Gossip and sync report provably wrong messages; each counts as `Penalty::InvalidGossip`.
+/// A session, gossip or sync reports an offence: scored, and banned at the threshold.
 impl Handler<PeerPenalized> for PeerManager {
     type Result = ();
     fn handle(&mut self, msg: PeerPenalized, _: &mut Context<Self>) {
-        self.penalize(
-            msg.peer,
-            Penalty::InvalidGossip,
-            &format!("{:?}", msg.reason),
-        );
+        self.penalize(msg.peer, &msg.penalty);
     }
 }
 
-/// Event from a session: it stopped.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct SessionClosed {
-    /// The connection.
-    pub peer: PeerId,
-    /// Why.
-    pub reason: DisconnectReason,
-    /// Its counters.
-    pub stats: SessionStats,
-}
-
+/// A session stopped: forget it, publish `PeerDisconnected` (when it was handshaked), redial
+/// a static peer.
 impl Handler<SessionClosed> for PeerManager {
     type Result = ();
     fn handle(&mut self, msg: SessionClosed, ctx: &mut Context<Self>) {

@@ -9,16 +9,13 @@ use hobbits_codec::bson_compat::get_uint_opt;
 use hobbits_codec::rpc::{RequestId, RpcEnvelope, RpcMethod, RpcPayload};
 use tracing::{debug, info, warn};
 
-use super::{now_ms, PeerSession, SessionHandle};
-use crate::chain_store::{CheckHello, GetHello, ServeRpc};
-use crate::events::{DisconnectReason, GOODBYE_DUPLICATE};
+use super::{now_ms, PeerSession, ReportHandshake};
+use crate::events::{DisconnectReason, Penalty, GOODBYE_DUPLICATE};
 use crate::handshake::Admission;
 use crate::metrics::RpcRole;
-use crate::peer_manager::ReportHandshake;
 use crate::peer_table::{HandshakeAdmission, NodeId};
 use crate::rpc::{RpcRequest, RpcResponse};
 use crate::rpc_tracker::RpcError;
-use crate::scoring::Penalty;
 
 impl PeerSession {
     pub(super) fn on_rpc(&mut self, env: RpcEnvelope, ctx: &mut Context<Self>) {
@@ -126,10 +123,9 @@ impl PeerSession {
             if count.is_power_of_two() {
                 warn!(%method, id = id.0, count, "RPC rate limit exceeded: request dropped");
             }
-            self.report(
-                Penalty::RateLimited,
-                format!("{method} over the rate limit"),
-            );
+            self.report(Penalty::RateLimited {
+                reason: format!("{method} over the rate limit"),
+            });
             // Stop reading this peer until the next token is due: its flood then waits in the
             // socket buffers (TCP backpressure) instead of costing this node decoding time.
             let resume = std::time::Instant::now() + self.rpc_bucket.refill_interval();
@@ -155,7 +151,7 @@ impl PeerSession {
             return;
         }
         self.inbound_in_flight += 1;
-        let fut = self.links.store.send(ServeRpc { request });
+        let fut = self.links.store.serve_rpc(request);
         ctx.spawn(fut.into_actor(self).map(move |res, act, _ctx| {
             act.inbound_in_flight = act.inbound_in_flight.saturating_sub(1);
             match res {
@@ -187,7 +183,7 @@ impl PeerSession {
         );
         if !arrival.check {
             if arrival.reply {
-                let fut = self.links.store.send(GetHello);
+                let fut = self.links.store.hello();
                 ctx.spawn(fut.into_actor(self).map(move |res, act, _| {
                     if let Ok(ours) = res {
                         act.write_hello(id, ours);
@@ -196,10 +192,7 @@ impl PeerSession {
             }
             return;
         }
-        let fut = self.links.store.send(CheckHello {
-            theirs: theirs.clone(),
-            ids_absent,
-        });
+        let fut = self.links.store.check_hello(theirs.clone(), ids_absent);
         ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| {
             let Ok(checked) = res else {
                 return act.close(ctx, DisconnectReason::Internal, None);
@@ -232,10 +225,7 @@ impl PeerSession {
             peer: self.peer,
             node_id,
             hello,
-            session: SessionHandle {
-                peer: self.peer,
-                addr: ctx.address(),
-            },
+            session: PeerSession::handle_of(self.peer, ctx.address()),
         };
         let fut = self.links.handshake.send(report);
         ctx.spawn(fut.into_actor(self).map(|res, act, ctx| match res {

@@ -3,24 +3,25 @@
 //! peer's id, address and direction.
 //!
 //! - PING: answers `ping` with `pong` and the same body; a `pong` is never answered.
-//! - RPC: runs the HELLO handshake (`handshake.rs`), serves requests from the `ChainStoreActor`
+//! - RPC: runs the HELLO handshake (`handshake.rs`), serves requests from the chain store
 //!   (GET_STATUS itself), matches responses to our requests by id (`rpc_tracker.rs`), logs GOODBYE
 //!   and closes, logs and counts unknown methods.
 //! - GOSSIP: delivered as `GossipReceived` straight to the manager's gossip subscribers
 //!   (`GossipSubscribers`) once handshaked.
 //! - A frame-layer codec error closes the connection with a logged reason and GOODBYE 3, and is
-//!   reported to the manager (`ReportMisbehaviour`) for a ban.
+//!   reported to the manager (`PeerPenalized`) for a ban.
 //! - Defences: a frame left incomplete for `Timeouts::frame` closes the connection
 //!   (`frame_timer.rs`); RPC requests beyond the per-peer token bucket (`Limits::rpc_rate_per_sec`,
 //!   `rpc_burst`) are dropped unanswered; every offence is reported to the manager with its
 //!   [`Penalty`] for scoring.
 //!
-//! Inbound RPC handling lives in `inbound_rpc.rs`, the commands above and [`SessionHandle`] in
-//! `commands.rs` (same actor).
+//! Inbound RPC handling lives in `inbound_rpc.rs`, the handlers of the commands a
+//! `SessionHandle` sends in `commands.rs`, what the session reports to its manager in
+//! `reports.rs` (same actor).
 //!
-//! Handles: [`SendFrame`], [`SendRequest`], [`Disconnect`]. Sends: `ReportHandshake`,
-//! `ReportMisbehaviour`, `SessionClosed` (manager), `GossipReceived` (gossip subscribers);
-//! `GetHello`, `CheckHello`, `ServeRpc` (store).
+//! Handles: `SendFrame`, `SendRequest`, `Disconnect` (defined with `SessionHandle` in
+//! `crate::events::session`). Sends: [`ReportHandshake`], [`SessionClosed`], `PeerPenalized`
+//! (manager), `GossipReceived` (gossip subscribers); `GetHello`, `CheckHello`, `ServeRpc` (store).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -40,23 +41,26 @@ use tokio::sync::oneshot;
 use tokio_util::codec::FramedRead;
 use tracing::{debug, info, warn};
 
-use crate::chain_store::{ChainStoreActor, GetHello};
 use crate::config::{Limits, Timeouts};
-use crate::events::{DisconnectReason, GossipReceived, GossipSubscribers};
+use crate::events::{
+    DisconnectReason, GossipReceived, GossipSubscribers, PeerPenalized, Penalty, SessionHandle,
+};
 use crate::handshake::{Admission, Handshake};
 use crate::metrics::{Metrics, PingTracker, RpcRole};
-use crate::peer_manager::{ReportHandshake, ReportMisbehaviour, SessionClosed};
 use crate::peer_table::{Direction, NodeId, PeerId};
 use crate::rpc::RpcResponse;
-use crate::scoring::{Penalty, TokenBucket};
+use crate::rpc_tracker::{RequestTracker, RpcError};
+use crate::scoring::TokenBucket;
+use crate::store::StoreClient;
 
 mod commands;
 mod frame_timer;
 mod inbound_rpc;
-pub use commands::{Disconnect, SendFrame, SendRequest, SessionHandle};
-pub use frame_timer::{PartialSince, Pausable, ReadPause, TimedCodec};
 mod measure;
-use crate::rpc_tracker::{RequestTracker, RpcError};
+mod reports;
+
+pub use frame_timer::{PartialSince, Pausable, ReadPause, TimedCodec};
+pub use reports::{ReportHandshake, SessionClosed};
 
 /// Whole-frame messages that fail to decode before the connection is closed as faulty.
 pub const MAX_BAD_MESSAGES: u32 = 16;
@@ -94,12 +98,12 @@ pub struct SessionLinks {
     pub handshake: Recipient<ReportHandshake>,
     /// The session ended.
     pub closed: Recipient<SessionClosed>,
-    /// The peer sent malformed frames.
-    pub misbehaved: Recipient<ReportMisbehaviour>,
+    /// The peer committed an offence (malformed frames, timeouts, rate limit).
+    pub penalized: Recipient<PeerPenalized>,
     /// GOSSIP from a handshaked peer, delivered straight to the subscribers.
     pub gossip: GossipSubscribers,
     /// The chain store.
-    pub store: Addr<ChainStoreActor>,
+    pub store: StoreClient,
 }
 
 /// Counters of one connection.
@@ -290,18 +294,29 @@ impl PeerSession {
 
     /// Reports an offence to the manager for scoring. Never blocks: when the manager's mailbox
     /// is full the report is dropped (the flood that fills it is reported many times over).
-    fn report(&self, penalty: Penalty, reason: String) {
-        let _ = self.links.misbehaved.try_send(ReportMisbehaviour {
+    fn report(&self, penalty: Penalty) {
+        let _ = self.links.penalized.try_send(PeerPenalized {
             peer: self.peer,
             penalty,
-            reason,
         });
+    }
+
+    /// The handle other actors use to reach the session of `peer` at `addr`.
+    pub fn handle_of(peer: PeerId, addr: Addr<PeerSession>) -> SessionHandle {
+        SessionHandle::new(
+            peer,
+            addr.clone().recipient(),
+            addr.clone().recipient(),
+            addr.recipient(),
+        )
     }
 
     fn bad_message(&mut self, ctx: &mut Context<Self>, what: &str, error: &CodecError) {
         self.stats.bad_messages += 1;
         warn!(what, %error, count = self.stats.bad_messages, "undecodable message dropped");
-        self.report(Penalty::BadMessage, format!("undecodable {what}: {error}"));
+        self.report(Penalty::BadMessage {
+            reason: format!("undecodable {what}: {error}"),
+        });
         if self.stats.bad_messages >= MAX_BAD_MESSAGES {
             let reason = DisconnectReason::TooManyBadMessages {
                 count: self.stats.bad_messages,
@@ -325,10 +340,9 @@ impl PeerSession {
             ?limit,
             "incomplete frame not finished in time: closing connection"
         );
-        self.report(
-            Penalty::Timeout,
-            format!("frame incomplete for {stalled:?}"),
-        );
+        self.report(Penalty::Timeout {
+            reason: format!("frame incomplete for {stalled:?}"),
+        });
         self.close(
             ctx,
             DisconnectReason::FrameTimeout { after: stalled },
@@ -402,7 +416,7 @@ impl Actor for PeerSession {
         if self.handshake.sends_first() {
             let id = self.tracker.allocate_id();
             self.handshake.sent_hello(id);
-            let fut = self.links.store.send(GetHello);
+            let fut = self.links.store.hello();
             ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| match res {
                 Ok(ours) => act.write_hello(RequestId(id), ours),
                 Err(_) => act.close(ctx, DisconnectReason::Internal, None),
@@ -417,10 +431,9 @@ impl Actor for PeerSession {
             if act.handshake.timed_out() && !act.closing() {
                 let _g = act.span.clone().entered();
                 warn!("no HELLO within the handshake timeout");
-                act.report(
-                    Penalty::Timeout,
-                    "no HELLO within the handshake timeout".into(),
-                );
+                act.report(Penalty::Timeout {
+                    reason: "no HELLO within the handshake timeout".into(),
+                });
                 act.close(
                     ctx,
                     DisconnectReason::HandshakeTimeout,
@@ -467,10 +480,11 @@ impl StreamHandler<Result<Frame, CodecError>> for PeerSession {
             }
             Err(e) => {
                 warn!(reason = %e, "malformed frame: closing connection");
-                self.links.misbehaved.do_send(ReportMisbehaviour {
+                self.links.penalized.do_send(PeerPenalized {
                     peer: self.peer,
-                    penalty: Penalty::MalformedFrame,
-                    reason: e.to_string(),
+                    penalty: Penalty::MalformedFrame {
+                        reason: e.to_string(),
+                    },
                 });
                 self.close(
                     ctx,

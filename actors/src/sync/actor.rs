@@ -1,47 +1,48 @@
 //! `SyncActor`: the thin wrapper that drives the [`SyncMachine`]. It learns peers from
-//! `PeerHandshaked` / `PeerDisconnected` (subscribe it on the `PeerManager`), orphans from the
-//! gossip actor, reads our status from the store before each decision, performs the machine's
+//! `PeerHandshaked` / `PeerDisconnected` (the `PeerManager`), orphans (`OrphanBlockReceived`) from
+//! the gossip actor, reads our status from the store before each decision, performs the machine's
 //! requests through the peers' `SessionHandle`s and its imports through the store, and logs every
 //! state change.
 //!
-//! Handles: `PeerHandshaked`, `PeerDisconnected`, [`OrphanBlockReceived`], [`GetSyncState`],
-//! `SubscribeChainEvents`. Sends: `RpcRequest`s (sessions), `WithStore`/`GetHello` (store),
-//! `BlockImported`, `PeerPenalized` (subscribers).
+//! Handles: `PeerHandshaked`, `PeerDisconnected`, `OrphanBlockReceived`, [`GetSyncState`],
+//! `SubscribeChainEvents`. Sends: `SendRequest` (sessions), `GetHello`, `ImportBlocks` (store),
+//! `BlockImported` (subscribers), `PeerPenalized` (the manager, and subscribers).
 
 use std::collections::HashMap;
 
 use actix::prelude::*;
-use hobbits_chain::BeaconBlock;
 use tracing::{debug, info, warn};
 
-use crate::chain_store::{ChainStoreActor, GetHello};
-use crate::events::{PeerDisconnected, PeerHandshaked};
-use crate::gossip::events::{
-    BlockImported, ChainEventSubscribers, ImportSource, PeerPenalized, PenaltyReason,
-    SubscribeChainEvents,
+use crate::events::{
+    BlockImported, ChainEventSubscribers, ImportSource, OrphanBlockReceived, PeerDisconnected,
+    PeerHandshaked, PeerPenalized, Penalty, SessionHandle, SubscribeChainEvents,
 };
-use crate::peer_session::SessionHandle;
 use crate::peer_table::PeerId;
+use crate::store::{ChainImport, ImportResult, StoreClient};
 use crate::sync::machine::{
     LocalStatus, PeerStatus, SyncAction, SyncConfig, SyncError, SyncMachine, SyncState, SyncStatus,
 };
-use crate::sync::store_ops::import_blocks;
 
 /// What the sync actor talks to.
 #[derive(Debug, Clone)]
 pub struct SyncLinks {
     /// The chain store.
-    pub store: Addr<ChainStoreActor>,
+    pub store: StoreClient,
+    /// Receives every penalty sync issues (the peer manager), if any.
+    pub penalized: Option<Recipient<PeerPenalized>>,
 }
 
-/// Event (from gossip): a block whose parent the store does not know.
-#[derive(Debug, Clone, Message)]
-#[rtype(result = "()")]
-pub struct OrphanBlockReceived {
-    /// Who sent it.
-    pub peer: PeerId,
-    /// The block.
-    pub block: BeaconBlock,
+/// Imports a chain through the store; a store that is gone fails the import.
+async fn import_blocks(store: StoreClient, blocks: Vec<hobbits_chain::BeaconBlock>) -> ChainImport {
+    store
+        .import_blocks(blocks)
+        .await
+        .unwrap_or_else(|e| ChainImport {
+            result: ImportResult::Failed {
+                reason: e.to_string(),
+            },
+            imported: Vec::new(),
+        })
 }
 
 /// Query: sync state, lookups and counters.
@@ -64,11 +65,16 @@ impl SyncActor {
     /// A sync actor (validates `config`); `mailbox` bounds its queue.
     pub fn new(config: SyncConfig, links: SyncLinks, mailbox: usize) -> Result<Self, SyncError> {
         config.validate()?;
+        let mut subscribers = ChainEventSubscribers::default();
+        subscribers.add(SubscribeChainEvents {
+            imported: None,
+            penalized: links.penalized.clone(),
+        });
         Ok(SyncActor {
             machine: SyncMachine::new(config, LocalStatus::default()),
             links,
             sessions: HashMap::new(),
-            subscribers: ChainEventSubscribers::default(),
+            subscribers,
             last_state: SyncState::Idle,
             mailbox,
         })
@@ -80,7 +86,7 @@ impl SyncActor {
         ctx: &mut Context<Self>,
         step: impl FnOnce(&mut SyncMachine) -> Vec<SyncAction> + 'static,
     ) {
-        let fut = self.links.store.send(GetHello);
+        let fut = self.links.store.hello();
         ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| {
             if let Ok(hello) = res {
                 let a = act.machine.on_local_status(LocalStatus::from(&hello));
@@ -132,7 +138,7 @@ impl SyncActor {
                     warn!(%peer, %reason, "sync: bad response, peer penalised");
                     self.subscribers.penalized(&PeerPenalized {
                         peer,
-                        reason: PenaltyReason::BadSyncResponse { reason },
+                        penalty: Penalty::BadSyncResponse { reason },
                     });
                 }
             }

@@ -12,12 +12,11 @@ pub mod actor;
 mod lookup;
 pub mod machine;
 mod range;
-pub mod store_ops;
 #[cfg(test)]
 mod tests;
 pub mod types;
 
-pub use actor::{GetSyncState, OrphanBlockReceived, SyncActor, SyncLinks};
+pub use actor::{GetSyncState, SyncActor, SyncLinks};
 pub use machine::{
     BatchId, ImportResult, LocalStatus, LookupId, PeerStatus, SyncAction, SyncConfig, SyncError,
     SyncMachine, SyncRequestId, SyncState, SyncStats, SyncStatus,

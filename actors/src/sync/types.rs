@@ -1,15 +1,16 @@
 //! The public vocabulary of sync: [`SyncConfig`] (validated, [`SyncError`]), the ids of requests,
 //! batches and lookups, the peer and local statuses fed to the machine, the [`SyncAction`]s it
-//! returns, [`ImportResult`] reported back, and [`SyncState`] / [`SyncStats`] / [`SyncStatus`]
+//! returns, [`ImportResult`] (the store's) reported back, and [`SyncState`] / [`SyncStats`] / [`SyncStatus`]
 //! answered to `GetSyncState`. Plain data: no messages handled or sent here.
 
 use std::fmt;
 
 use hobbits_chain::rpc::Hello;
-use hobbits_chain::{BeaconBlock, Epoch, Root, Slot};
+use hobbits_chain::{BeaconBlock, Epoch, Slot};
 
 use crate::peer_table::PeerId;
 use crate::rpc::RpcRequest;
+pub use crate::store::ImportResult;
 
 /// Why a sync configuration was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -169,26 +170,6 @@ pub enum SyncAction {
         /// The peer.
         peer: PeerId,
         /// What it did.
-        reason: String,
-    },
-}
-
-/// How an import of several blocks ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ImportResult {
-    /// Every block is in the store now (imported, or already known).
-    Imported {
-        /// Our head slot afterwards.
-        head_slot: Slot,
-    },
-    /// The first block's parent is unknown to the store.
-    MissingParent {
-        /// The missing root.
-        parent_root: Root,
-    },
-    /// The store refused a block for another reason.
-    Failed {
-        /// Why.
         reason: String,
     },
 }

@@ -9,22 +9,19 @@ use hobbits_chain::store::Head;
 use hobbits_chain::{BeaconBlock, BlockProducer, ChainStore, Root, Slot};
 use hobbits_codec::PeerUri;
 
+use actix::Addr;
+
 use super::wait_for;
-use crate::chain_store::{GetBlock, GetHead, ProduceBlock, WithStore};
-use crate::gossip::{
-    start_node_with_sync_gossip, GetGossipStats, GossipStats, SyncGossip, SyncGossipConfig,
-};
-use crate::node::memory_store;
-use crate::sync::{GetSyncState, SyncStatus};
+use crate::gossip::{GetGossipStats, GossipActor, GossipStats};
+use crate::node::{memory_store, start_node, NodeParts};
+use crate::sync::{GetSyncState, SyncActor, SyncStatus};
 use crate::{BlockProduced, NodeConfig, NodeHandle, NodeId};
 
-/// One running node with its sync and gossip actors.
+/// One running node (usually with sync and gossip: [`NodeParts::full`]).
 #[derive(Debug, Clone)]
 pub struct TestNode {
     /// The node.
     pub node: NodeHandle,
-    /// Its sync and gossip actors.
-    pub sg: SyncGossip,
 }
 
 /// A test config: loopback port 0, fixed node id, dialing `peers`.
@@ -38,17 +35,17 @@ pub fn node_config(id: u64, peers: &[SocketAddr]) -> NodeConfig {
     c
 }
 
-/// Starts a node with sync and gossip and, when `blocks` is not empty, a store holding them.
-pub async fn start(config: NodeConfig, sg: SyncGossipConfig, blocks: &[BeaconBlock]) -> TestNode {
-    let mut store = memory_store(&config).expect("store");
-    for b in blocks {
-        store.import_block(b.clone()).expect("seed block");
+/// Starts a node with `parts` and, when `blocks` is not empty, an in-memory store holding them.
+pub async fn start(config: NodeConfig, mut parts: NodeParts, blocks: &[BeaconBlock]) -> TestNode {
+    if !blocks.is_empty() {
+        let mut store = memory_store(&config).expect("store");
+        for b in blocks {
+            store.import_block(b.clone()).expect("seed block");
+        }
+        parts = parts.with_store(store);
     }
-    let (node, sg) =
-        start_node_with_sync_gossip(config, Box::new(store), crate::NodeHooks::default(), sg)
-            .await
-            .expect("node starts");
-    TestNode { node, sg }
+    let node = start_node(config, parts).await.expect("node starts");
+    TestNode { node }
 }
 
 /// `n` blocks at slots 1..=n on the genesis of `config` (deterministic).
@@ -72,28 +69,32 @@ impl TestNode {
 
     /// Its head.
     pub async fn head(&self) -> Head {
-        self.node.store.send(GetHead).await.expect("store")
+        self.node.store.head().await.expect("store")
     }
 
     /// Whether its store holds the block with this root (either kind).
     pub async fn has_block(&self, root: Root) -> bool {
-        self.node
-            .store
-            .send(GetBlock { root })
-            .await
-            .ok()
-            .flatten()
-            .is_some()
+        self.node.store.block(root).await.ok().flatten().is_some()
+    }
+
+    /// Its gossip actor (the node must run one).
+    pub fn gossip(&self) -> &Addr<GossipActor> {
+        self.node.gossip.as_ref().expect("the node runs gossip")
+    }
+
+    /// Its sync actor (the node must run one).
+    pub fn sync(&self) -> &Addr<SyncActor> {
+        self.node.sync.as_ref().expect("the node runs sync")
     }
 
     /// Its gossip counters.
     pub async fn gossip_stats(&self) -> GossipStats {
-        self.sg.gossip.send(GetGossipStats).await.expect("gossip")
+        self.gossip().send(GetGossipStats).await.expect("gossip")
     }
 
     /// Its sync state and counters.
     pub async fn sync_status(&self) -> SyncStatus {
-        self.sg.sync.send(GetSyncState).await.expect("sync")
+        self.sync().send(GetSyncState).await.expect("sync")
     }
 
     /// Handshaked peers.
@@ -112,14 +113,10 @@ impl TestNode {
         let (block, outcome) = self
             .node
             .store
-            .send(ProduceBlock {
-                producer: BlockProducer::new(name, 3),
-            })
+            .produce_block(BlockProducer::new(name, 3))
             .await
-            .expect("store")
             .expect("produce");
-        self.sg
-            .gossip
+        self.gossip()
             .send(BlockProduced {
                 block: block.clone(),
                 outcome,
@@ -127,24 +124,6 @@ impl TestNode {
             .await
             .expect("gossip");
         block
-    }
-
-    /// Runs `f` on the store.
-    pub async fn with_store<R: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut dyn ChainStore) -> R + Send + 'static,
-    ) -> R {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        self.node
-            .store
-            .send(WithStore {
-                f: Box::new(move |s| {
-                    let _ = tx.send(f(s));
-                }),
-            })
-            .await
-            .expect("store");
-        rx.await.expect("reply")
     }
 
     /// Asks this node's peer manager to dial `target` (returns once the manager took it).
@@ -185,12 +164,12 @@ pub fn random_topology(n: usize, extra: usize, seed: u64) -> Vec<(usize, usize)>
     edges.into_iter().collect()
 }
 
-/// Starts `n` nodes connected by `edges` (i dials j for each (i, j)) and waits until every
-/// node has handshaked with all its neighbours.
+/// Starts `n` nodes with `parts()` connected by `edges` (i dials j for each (i, j)) and waits
+/// until every node has handshaked with all its neighbours.
 pub async fn start_topology(
     n: usize,
     edges: &[(usize, usize)],
-    sg: &SyncGossipConfig,
+    parts: impl Fn() -> NodeParts,
     id_base: u64,
 ) -> Vec<TestNode> {
     let mut nodes: Vec<TestNode> = Vec::with_capacity(n);
@@ -200,7 +179,7 @@ pub async fn start_topology(
             .filter(|(a, _)| *a == i)
             .map(|(_, b)| nodes[*b].addr())
             .collect();
-        let node = start(node_config(id_base + i as u64, &peers), sg.clone(), &[]).await;
+        let node = start(node_config(id_base + i as u64, &peers), parts(), &[]).await;
         nodes.push(node);
     }
     let mut degree = vec![0usize; n];
@@ -218,18 +197,13 @@ pub async fn start_topology(
     nodes
 }
 
-/// Imports blocks at slots 1..=`n` (every slot filled, by producer "seed") into `node`'s store.
+/// Produces blocks at slots 1..=`n` (every slot filled, by producer "seed") in `node`'s store.
 pub async fn seed_blocks(node: &NodeHandle, n: u64) {
-    node.store
-        .send(WithStore {
-            f: Box::new(move |store| {
-                let p = BlockProducer::new("seed", 0);
-                for slot in 1..=n {
-                    let b = p.produce_on_head(store, Slot(slot)).expect("produce");
-                    store.import_block(b).expect("import");
-                }
-            }),
-        })
-        .await
-        .expect("store");
+    let p = BlockProducer::new("seed", 0);
+    for slot in 1..=n {
+        node.store
+            .produce_block_at(p.clone(), Slot(slot))
+            .await
+            .expect("produce");
+    }
 }

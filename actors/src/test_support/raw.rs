@@ -15,8 +15,8 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio_util::codec::Framed;
 
 use super::DEADLINE;
-use crate::node::start_memory_node;
-use crate::{NodeConfig, NodeHandle, NodeHooks};
+use crate::node::{start_node, NodeParts};
+use crate::{NodeConfig, NodeHandle};
 
 /// Starts a memory node with `cfg` whose only configured peer is a raw listener on 127.0.0.1, and
 /// accepts the node's dial. Returns the node and the raw end (nothing exchanged yet: the node, as
@@ -26,9 +26,7 @@ pub async fn start_node_dialing_raw_peer(mut cfg: NodeConfig) -> (NodeHandle, Ra
     cfg.peers = vec![PeerUri::from_socket_addr(
         listener.local_addr().expect("addr"),
     )];
-    let node = start_memory_node(cfg, NodeHooks::default())
-        .await
-        .expect("node");
+    let node = start_node(cfg, NodeParts::default()).await.expect("node");
     let (stream, _) = tokio::time::timeout(DEADLINE, listener.accept())
         .await
         .expect("dialed in time")

@@ -1,19 +1,17 @@
 //! The in-process engine: each node's actors on the current actix system (the node with sync and
 //! gossip, plus an [`Attester`]), observed through its chain store and gossip actors. Sends
-//! `GetHello`, `WithStore` (store), `GetGossipStats`, `SubscribeChainEvents` (gossip, sync),
+//! `GetHello`, `GetSnapshot` (store), `GetGossipStats`, `SubscribeChainEvents` (gossip, sync),
 //! `StopProducer` (producer); handles no messages.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use actix::prelude::*;
-use hobbits_actors::chain_store::{GetHello, WithStore};
-use hobbits_actors::gossip::{
-    start_node_with_sync_gossip, GetGossipStats, GossipStats, SubscribeChainEvents, SyncGossip,
-    SyncGossipConfig,
+use hobbits_actors::gossip::{GetGossipStats, GossipActor, GossipStats};
+use hobbits_actors::producer::StopProducer;
+use hobbits_actors::{
+    start_node, NodeConfig, NodeHandle, NodeParts, ProducerConfig, SubscribeChainEvents,
 };
-use hobbits_actors::node::{memory_store, NodeHandle, NodeHooks, StopProducer};
-use hobbits_actors::{NodeConfig, ProducerConfig};
 use hobbits_chain::rpc::Hello;
 use hobbits_chain::{Snapshot, StoreConfig};
 use hobbits_codec::PeerUri;
@@ -26,7 +24,7 @@ use crate::TestnetError;
 #[derive(Debug)]
 pub struct InProcessNode {
     handle: NodeHandle,
-    actors: SyncGossip,
+    gossip: Addr<GossipActor>,
     attester: Addr<Attester>,
 }
 
@@ -56,36 +54,29 @@ pub async fn start_in_process(
         node: launch.index,
         reason,
     };
-    let store: Box<dyn hobbits_chain::ChainStore + Send> = match snapshot {
-        Some(s) => Box::new(
-            s.into_store(StoreConfig::default())
-                .map_err(|e| failed(format!("snapshot: {e}")))?,
-        ),
-        None => Box::new(memory_store(&config).map_err(|e| failed(e.to_string()))?),
+    let mut parts = NodeParts::full();
+    if let Some(s) = snapshot {
+        let store = s
+            .into_store(StoreConfig::default())
+            .map_err(|e| failed(format!("snapshot: {e}")))?;
+        parts = parts.with_store(store);
+    }
+    let handle = start_node(config, parts)
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+    let (Some(gossip), Some(sync)) = (handle.gossip.clone(), handle.sync.clone()) else {
+        return Err(failed("started without sync or gossip".into()));
     };
-    let (handle, actors) = start_node_with_sync_gossip(
-        config,
-        store,
-        NodeHooks::default(),
-        SyncGossipConfig::default(),
-    )
-    .await
-    .map_err(|e| failed(e.to_string()))?;
-    let attester = Attester::new(
-        launch.index as u64,
-        handle.store.clone(),
-        actors.gossip.clone(),
-    )
-    .start();
+    let attester = Attester::new(launch.index as u64, handle.store.clone(), gossip.clone()).start();
     let imported = || SubscribeChainEvents {
         imported: Some(attester.clone().recipient()),
         penalized: None,
     };
-    actors.gossip.do_send(imported());
-    actors.sync.do_send(imported());
+    gossip.do_send(imported());
+    sync.do_send(imported());
     Ok(RunningNode::InProcess(InProcessNode {
         handle,
-        actors,
+        gossip,
         attester,
     }))
 }
@@ -98,27 +89,17 @@ impl InProcessNode {
 
     /// The node's HELLO (head, finality), `None` when its store does not answer.
     pub async fn status(&self) -> Option<Hello> {
-        self.handle.store.send(GetHello).await.ok()
+        self.handle.store.hello().await.ok()
     }
 
     /// The node's gossip counters.
     pub async fn gossip_stats(&self) -> Option<GossipStats> {
-        self.actors.gossip.send(GetGossipStats).await.ok()
+        self.gossip.send(GetGossipStats).await.ok()
     }
 
     /// A snapshot of the node's store.
     pub async fn snapshot(&self) -> Option<Snapshot> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        self.handle
-            .store
-            .send(WithStore {
-                f: Box::new(move |store| {
-                    let _ = tx.send(Snapshot::from_store(&*store, None));
-                }),
-            })
-            .await
-            .ok()?;
-        rx.await.ok()
+        self.handle.store.snapshot().await.ok()
     }
 
     /// Stops block production.
@@ -132,6 +113,6 @@ impl InProcessNode {
     pub async fn stop(self) {
         self.handle.shutdown(Duration::from_millis(500)).await;
         // Dropping the last addresses stops the actors once their queues drain.
-        drop((self.actors, self.attester));
+        drop((self.gossip, self.attester));
     }
 }

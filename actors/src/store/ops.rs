@@ -1,30 +1,32 @@
-//! Store operations sync and gossip run as one turn of the `ChainStoreActor` (through its
-//! `WithStore` command and a oneshot reply): importing a chain of blocks in order, importing an
-//! attestation, asking whether an object is known. Sends `WithStore`; handles nothing.
+//! The store's operations as plain functions on a `ChainStore` (tested without a runtime): what
+//! the `ChainStoreActor` runs for its messages beyond single calls. Importing a chain of blocks in
+//! one transaction ([`import_chain`] → [`ChainImport`], summarised as an [`ImportResult`]),
+//! answering a peer's RPC request within the response cap ([`serve`]), and whether an object is
+//! known ([`is_known`]). Handles and sends no messages.
 
-use actix::Addr;
 use hobbits_chain::store::ImportOutcome;
-use hobbits_chain::{
-    Attestation, AttestationImported, BeaconBlock, ChainError, ChainStore, HashedBlock, Root,
-};
-use tokio::sync::oneshot;
+use hobbits_chain::{BeaconBlock, ChainError, ChainStore, Root, Slot};
 
-use crate::chain_store::{ChainStoreActor, WithStore};
-use crate::sync::machine::ImportResult;
+use crate::rpc::{RpcRequest, RpcResponse};
 
-/// Runs `f` on the store; `None` when the store actor is gone.
-pub async fn with_store<R: Send + 'static>(
-    store: &Addr<ChainStoreActor>,
-    f: impl FnOnce(&mut dyn ChainStore) -> R + Send + 'static,
-) -> Option<R> {
-    let (tx, rx) = oneshot::channel();
-    let msg = WithStore {
-        f: Box::new(move |s| {
-            let _ = tx.send(f(s));
-        }),
-    };
-    store.send(msg).await.ok()?;
-    rx.await.ok()
+/// How an import of several blocks ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImportResult {
+    /// Every block is in the store now (imported, or already known).
+    Imported {
+        /// Our head slot afterwards.
+        head_slot: Slot,
+    },
+    /// The first block's parent is unknown to the store.
+    MissingParent {
+        /// The missing root.
+        parent_root: Root,
+    },
+    /// The store refused a block for another reason.
+    Failed {
+        /// Why.
+        reason: String,
+    },
 }
 
 /// What importing a chain of blocks did: the summary for sync and the outcome of every block
@@ -79,58 +81,30 @@ pub fn import_chain(store: &mut dyn ChainStore, blocks: Vec<BeaconBlock>) -> Cha
     ChainImport { result, imported }
 }
 
-/// Imports a chain through the store actor.
-pub async fn import_blocks(store: Addr<ChainStoreActor>, blocks: Vec<BeaconBlock>) -> ChainImport {
-    with_store(&store, move |s| import_chain(s, blocks))
-        .await
-        .unwrap_or(ChainImport {
-            result: ImportResult::Failed {
-                reason: "chain store actor gone".to_string(),
-            },
-            imported: Vec::new(),
-        })
-}
-
-/// Imports one block through the store actor.
-pub async fn import_block(
-    store: &Addr<ChainStoreActor>,
-    block: BeaconBlock,
-) -> Result<ImportOutcome, ChainError> {
-    with_store(store, move |s| s.import_block(block))
-        .await
-        .unwrap_or(Err(ChainError::InvalidConfig {
-            reason: "chain store actor gone".to_string(),
-        }))
-}
-
-/// Imports one block whose body was already hashed (gossip checked its root) through the store
-/// actor, without hashing the body again.
-pub async fn import_hashed_block(
-    store: &Addr<ChainStoreActor>,
-    block: HashedBlock,
-) -> Result<ImportOutcome, ChainError> {
-    with_store(store, move |s| s.import_hashed_block(block))
-        .await
-        .unwrap_or(Err(ChainError::InvalidConfig {
-            reason: "chain store actor gone".to_string(),
-        }))
-}
-
-/// Imports an attestation through the store actor (`None`: the store is gone).
-pub async fn import_attestation(
-    store: &Addr<ChainStoreActor>,
-    attestation: Attestation,
-) -> Option<Result<AttestationImported, ChainError>> {
-    with_store(store, move |s| s.import_attestation(attestation)).await
+/// Answers a peer's RPC request from `store`; headers, bodies and states are capped at
+/// `max_items` per response whatever the request asks.
+pub fn serve(store: &dyn ChainStore, request: RpcRequest, max_items: u64) -> RpcResponse {
+    match request {
+        RpcRequest::Status(s) => RpcResponse::Status(s),
+        RpcRequest::BlockHeaders(mut r) => {
+            r.max = r.max.min(max_items);
+            RpcResponse::BlockHeaders(store.block_headers(&r))
+        }
+        RpcRequest::BlockBodies(mut r) => {
+            r.max = r.max.min(max_items);
+            RpcResponse::BlockBodies(store.block_bodies(&r))
+        }
+        RpcRequest::Attestation(r) => match store.attestation_response(&r) {
+            Some(a) => RpcResponse::Attestation(a),
+            None => RpcResponse::Attestation(Default::default()),
+        },
+        RpcRequest::BeaconStates(r) => RpcResponse::BeaconStates(store.beacon_states(&r)),
+    }
 }
 
 /// Is a block (either root) or an attestation (hash_tree_root) with this root stored?
-pub async fn is_known(store: &Addr<ChainStoreActor>, root: Root) -> bool {
-    with_store(store, move |s| {
-        s.contains_block(&root) || s.attestation(&root).is_some()
-    })
-    .await
-    .unwrap_or(false)
+pub fn is_known(store: &dyn ChainStore, root: &Root) -> bool {
+    store.contains_block(root) || store.attestation(root).is_some()
 }
 
 #[cfg(test)]
@@ -138,9 +112,7 @@ mod tests {
     use std::time::Duration;
 
     use hobbits_chain::store::{BatchResult, ImportObserver, ObservedStore};
-    use hobbits_chain::{
-        BlockProducer, GenesisConfig, MemoryStore, PersistentStore, Slot, StoreConfig,
-    };
+    use hobbits_chain::{BlockProducer, GenesisConfig, MemoryStore, PersistentStore, StoreConfig};
 
     use super::*;
 

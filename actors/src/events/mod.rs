@@ -1,6 +1,19 @@
-//! Events a node publishes to its subscribers (sync, gossip, tests, embedding clients), and the
-//! reasons a connection ends. Sent by the `PeerManager` (and the block producer); handled by
-//! whoever subscribed. See docs/ARCHITECTURE.md, "Seams for sync and gossip".
+//! The vocabulary every actor of the node shares, at the bottom of the crate: it imports no actor
+//! module, so any actor can use it without a cycle.
+//!
+//! - peer events the `PeerManager` publishes to its subscribers: [`PeerHandshaked`],
+//!   [`PeerDisconnected`] (with its [`DisconnectReason`]); [`GossipReceived`], which sessions
+//!   deliver straight to the [`GossipSubscribers`];
+//! - [`chain`]: [`BlockProduced`] (producer → gossip), [`BlockImported`] (sync, gossip →
+//!   subscribers), [`OrphanBlockReceived`] (gossip → sync) and their subscription
+//!   ([`SubscribeChainEvents`]);
+//! - [`penalty`]: the one penalty vocabulary, [`Penalty`], and [`PeerPenalized`] (sessions,
+//!   gossip, sync → the manager's score book);
+//! - [`session`]: [`SessionHandle`], the line to one connection that [`PeerHandshaked`] carries,
+//!   and the commands it sends ([`SendFrame`], [`SendRequest`], [`Disconnect`], handled by the
+//!   `PeerSession`); defined here, below the session, so that events need not import it.
+//!
+//! Handles and sends nothing itself; see docs/ARCHITECTURE.md for who sends what to whom.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
@@ -8,13 +21,21 @@ use std::sync::{Arc, RwLock};
 use actix::prelude::*;
 use bytes::Bytes;
 use hobbits_chain::rpc::Hello;
-use hobbits_chain::store::ImportOutcome;
-use hobbits_chain::BeaconBlock;
 use hobbits_codec::GossipHeader;
 
 use crate::handshake::HelloRejection;
-use crate::peer_session::SessionHandle;
 use crate::peer_table::{Direction, NodeId, PeerId};
+
+pub mod chain;
+pub mod penalty;
+pub mod session;
+
+pub use chain::{
+    BlockImported, BlockProduced, ChainEventSubscribers, ImportSource, OrphanBlockReceived,
+    SubscribeChainEvents,
+};
+pub use penalty::{PeerPenalized, Penalty};
+pub use session::{Disconnect, SendFrame, SendRequest, SessionHandle};
 
 /// A peer completed the HELLO exchange and was accepted (one per connection kept).
 #[derive(Debug, Clone, Message)]
@@ -87,31 +108,33 @@ impl GossipSubscribers {
     }
 }
 
-/// The local producer made a block and the local store imported it.
-#[derive(Debug, Clone, Message)]
-#[rtype(result = "()")]
-pub struct BlockProduced {
-    /// The block.
-    pub block: BeaconBlock,
-    /// What the import did (roots, head).
-    pub outcome: ImportOutcome,
-}
-
 /// Why a connection ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DisconnectReason {
     /// The peer closed the TCP connection.
     RemoteClosed,
     /// The peer sent GOODBYE (reason code, if readable).
-    Goodbye { reason: Option<u64> },
+    Goodbye {
+        /// The GOODBYE reason code.
+        reason: Option<u64>,
+    },
     /// The peer sent bytes that are not a frame.
-    MalformedFrame { reason: String },
+    MalformedFrame {
+        /// The codec's error.
+        reason: String,
+    },
     /// Too many undecodable messages in whole frames.
-    TooManyBadMessages { count: u32 },
+    TooManyBadMessages {
+        /// How many.
+        count: u32,
+    },
     /// No accepted HELLO within the handshake timeout.
     HandshakeTimeout,
     /// A frame stayed incomplete longer than `Timeouts::frame` (slowloris).
-    FrameTimeout { after: std::time::Duration },
+    FrameTimeout {
+        /// How long it had been incomplete.
+        after: std::time::Duration,
+    },
     /// The peer's score reached the ban threshold (GOODBYE 3 sent).
     Banned,
     /// HELLO refused (GOODBYE 2 sent).
@@ -120,10 +143,16 @@ pub enum DisconnectReason {
     Duplicate,
     /// The remote is this node.
     SelfConnection,
-    /// Asked locally (`DisconnectPeer`, shutdown).
-    Local { goodbye: u64 },
+    /// Asked locally (`DisconnectPeer`, shutdown, a slow peer).
+    Local {
+        /// The GOODBYE code sent.
+        goodbye: u64,
+    },
     /// A socket error.
-    Io { reason: String },
+    Io {
+        /// The error.
+        reason: String,
+    },
     /// The store actor is gone (node shutting down).
     Internal,
 }
@@ -131,3 +160,6 @@ pub enum DisconnectReason {
 /// GOODBYE code sent when a duplicate connection (or one to ourselves) is dropped; custom codes
 /// are above 1000 per the eth2 RPC interface.
 pub const GOODBYE_DUPLICATE: u64 = 1001;
+
+/// GOODBYE code sent to a peer disconnected for staying slow (its send queue stayed full).
+pub const GOODBYE_SLOW_PEER: u64 = 1002;

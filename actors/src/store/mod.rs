@@ -1,18 +1,31 @@
-//! `ChainStoreActor`: the actor around a `Box<dyn ChainStore + Send>` (the chain crate's trait), so
-//! an embedding client can supply its own store. Serves the RPC queries of every session and the
-//! imports of the producer, sync and gossip.
+//! The one way to talk to the chain store. [`ChainStoreActor`] owns a `Box<dyn ChainStore + Send>`
+//! (the chain crate's trait, so an embedding client can bring its own store) and handles typed
+//! messages, one per operation; [`StoreClient`] (in `client.rs`) is the handle every other actor
+//! holds, with one async method per message and a typed [`StoreError`]; the operations that are
+//! more than one store call are plain functions in [`ops`], tested without a runtime.
 //!
-//! Handles: [`GetHello`], [`CheckHello`], [`ServeRpc`], [`ImportBlock`], [`GetHead`],
-//! [`GetGenesisRoot`], [`WithStore`], [`ProduceBlock`] (head + 1, for tests and examples),
-//! [`ProduceBlockAt`] (the producer's clock slot). Sends nothing.
+//! Handles: queries [`GetHello`], [`CheckHello`], [`ServeRpc`], [`GetHead`], [`GetGenesisRoot`],
+//! [`GetBlock`], [`GetKnown`], [`GetStoreStatus`], [`GetSnapshot`]; commands [`ImportBlock`],
+//! [`ImportHashedBlock`], [`ImportBlocks`], [`ImportAttestation`], [`ProduceBlock`] (head + 1, for
+//! tests and examples), [`ProduceBlockAt`] (the producer's clock slot), [`BuildBlock`] and
+//! [`BuildAttestation`] (built on the stored chain, not imported). Sends nothing.
 
 use actix::prelude::*;
 use hobbits_chain::rpc::Hello;
 use hobbits_chain::store::{ChainStore, Head, ImportOutcome};
-use hobbits_chain::{BeaconBlock, ChainError, Root};
+use hobbits_chain::{
+    Attestation, AttestationImported, BeaconBlock, BlockProducer, ChainError, Checkpoint,
+    HashedBlock, Root, Slot, Snapshot,
+};
 
 use crate::handshake::{check_hello, HelloRejection};
 use crate::rpc::{RpcRequest, RpcResponse};
+
+mod client;
+pub mod ops;
+
+pub use client::{StoreClient, StoreError};
+pub use ops::{ChainImport, ImportResult};
 
 /// The actor.
 pub struct ChainStoreActor {
@@ -53,25 +66,6 @@ impl ChainStoreActor {
 
     fn hello(&self) -> Hello {
         self.store.hello(self.network_id, self.chain_id)
-    }
-
-    fn serve(&self, request: RpcRequest) -> RpcResponse {
-        match request {
-            RpcRequest::Status(s) => RpcResponse::Status(s),
-            RpcRequest::BlockHeaders(mut r) => {
-                r.max = r.max.min(self.max_items);
-                RpcResponse::BlockHeaders(self.store.block_headers(&r))
-            }
-            RpcRequest::BlockBodies(mut r) => {
-                r.max = r.max.min(self.max_items);
-                RpcResponse::BlockBodies(self.store.block_bodies(&r))
-            }
-            RpcRequest::Attestation(r) => match self.store.attestation_response(&r) {
-                Some(a) => RpcResponse::Attestation(a),
-                None => RpcResponse::Attestation(Default::default()),
-            },
-            RpcRequest::BeaconStates(r) => RpcResponse::BeaconStates(self.store.beacon_states(&r)),
-        }
     }
 }
 
@@ -143,22 +137,7 @@ pub struct ServeRpc {
 impl Handler<ServeRpc> for ChainStoreActor {
     type Result = MessageResult<ServeRpc>;
     fn handle(&mut self, msg: ServeRpc, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(self.serve(msg.request))
-    }
-}
-
-/// Command: import a block (from the producer, sync or gossip).
-#[derive(Debug, Message)]
-#[rtype(result = "Result<ImportOutcome, ChainError>")]
-pub struct ImportBlock {
-    /// The block.
-    pub block: BeaconBlock,
-}
-
-impl Handler<ImportBlock> for ChainStoreActor {
-    type Result = Result<ImportOutcome, ChainError>;
-    fn handle(&mut self, msg: ImportBlock, _: &mut Context<Self>) -> Self::Result {
-        self.store.import_block(msg.block)
+        MessageResult(ops::serve(self.store.as_ref(), msg.request, self.max_items))
     }
 }
 
@@ -201,27 +180,123 @@ impl Handler<GetBlock> for ChainStoreActor {
     }
 }
 
-/// A closure run against the store by [`WithStore`].
-pub type StoreFn = Box<dyn FnOnce(&mut dyn ChainStore) + Send>;
-
-/// Runs a closure against the store (for embedding clients and tests: inspection, seeding).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct WithStore {
-    /// The closure.
-    pub f: StoreFn,
+/// Query: is a block (either root) or an attestation (hash_tree_root) with this root stored?
+#[derive(Debug, Message)]
+#[rtype(result = "bool")]
+pub struct GetKnown {
+    /// The root.
+    pub root: Root,
 }
 
-impl std::fmt::Debug for WithStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("WithStore")
+impl Handler<GetKnown> for ChainStoreActor {
+    type Result = bool;
+    fn handle(&mut self, msg: GetKnown, _: &mut Context<Self>) -> bool {
+        ops::is_known(self.store.as_ref(), &msg.root)
     }
 }
 
-impl Handler<WithStore> for ChainStoreActor {
-    type Result = ();
-    fn handle(&mut self, msg: WithStore, _: &mut Context<Self>) {
-        (msg.f)(self.store.as_mut());
+/// Reply to [`GetStoreStatus`]: what the metrics show of the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreStatus {
+    /// The head.
+    pub head: Head,
+    /// The finalized checkpoint.
+    pub finalized: Checkpoint,
+    /// Slots per epoch of the chain.
+    pub slots_per_epoch: u64,
+    /// Blocks stored.
+    pub blocks: usize,
+}
+
+/// Query: head, finality and size of the store.
+#[derive(Debug, Message)]
+#[rtype(result = "StoreStatus")]
+pub struct GetStoreStatus;
+
+impl Handler<GetStoreStatus> for ChainStoreActor {
+    type Result = MessageResult<GetStoreStatus>;
+    fn handle(&mut self, _: GetStoreStatus, _: &mut Context<Self>) -> Self::Result {
+        let s = &self.store;
+        MessageResult(StoreStatus {
+            head: s.head(),
+            finalized: s.finalized_checkpoint(),
+            slots_per_epoch: s.slots_per_epoch(),
+            blocks: s.block_count(),
+        })
+    }
+}
+
+/// Query: a snapshot of the whole store (the testnet starts late joiners from one).
+#[derive(Debug, Message)]
+#[rtype(result = "Snapshot")]
+pub struct GetSnapshot;
+
+impl Handler<GetSnapshot> for ChainStoreActor {
+    type Result = MessageResult<GetSnapshot>;
+    fn handle(&mut self, _: GetSnapshot, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(Snapshot::from_store(self.store.as_ref(), None))
+    }
+}
+
+/// Command: import a block.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<ImportOutcome, ChainError>")]
+pub struct ImportBlock {
+    /// The block.
+    pub block: BeaconBlock,
+}
+
+impl Handler<ImportBlock> for ChainStoreActor {
+    type Result = Result<ImportOutcome, ChainError>;
+    fn handle(&mut self, msg: ImportBlock, _: &mut Context<Self>) -> Self::Result {
+        self.store.import_block(msg.block)
+    }
+}
+
+/// Command: import a block whose body was already hashed (gossip checked its root), without
+/// hashing the body again.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<ImportOutcome, ChainError>")]
+pub struct ImportHashedBlock {
+    /// The block with its header.
+    pub block: HashedBlock,
+}
+
+impl Handler<ImportHashedBlock> for ChainStoreActor {
+    type Result = Result<ImportOutcome, ChainError>;
+    fn handle(&mut self, msg: ImportHashedBlock, _: &mut Context<Self>) -> Self::Result {
+        self.store.import_hashed_block(msg.block)
+    }
+}
+
+/// Command: import a chain of blocks in order, in one store turn and one transaction (see
+/// [`ops::import_chain`]).
+#[derive(Debug, Message)]
+#[rtype(result = "ChainImport")]
+pub struct ImportBlocks {
+    /// Parents first.
+    pub blocks: Vec<BeaconBlock>,
+}
+
+impl Handler<ImportBlocks> for ChainStoreActor {
+    type Result = MessageResult<ImportBlocks>;
+    fn handle(&mut self, msg: ImportBlocks, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(ops::import_chain(self.store.as_mut(), msg.blocks))
+    }
+}
+
+/// Command: store an attestation.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<AttestationImported, ChainError>")]
+pub struct ImportAttestation {
+    /// The attestation.
+    pub attestation: Attestation,
+}
+
+impl Handler<ImportAttestation> for ChainStoreActor {
+    type Result = Result<AttestationImported, ChainError>;
+    fn handle(&mut self, msg: ImportAttestation, _: &mut Context<Self>) -> Self::Result {
+        self.store.import_attestation(msg.attestation)
     }
 }
 
@@ -230,13 +305,13 @@ impl Handler<WithStore> for ChainStoreActor {
 #[rtype(result = "Result<(BeaconBlock, ImportOutcome), ChainError>")]
 pub struct ProduceBlock {
     /// The producer (graffiti, validator index).
-    pub producer: hobbits_chain::BlockProducer,
+    pub producer: BlockProducer,
 }
 
 impl Handler<ProduceBlock> for ChainStoreActor {
     type Result = Result<(BeaconBlock, ImportOutcome), ChainError>;
     fn handle(&mut self, msg: ProduceBlock, _: &mut Context<Self>) -> Self::Result {
-        let slot = hobbits_chain::Slot(self.store.head().slot.0 + 1);
+        let slot = Slot(self.store.head().slot.0 + 1);
         let block = msg.producer.produce_on_head(self.store.as_ref(), slot)?;
         let outcome = self.store.import_block(block.clone())?;
         Ok((block, outcome))
@@ -256,7 +331,7 @@ pub enum SlotProduction {
     /// The head already has a block at or after the requested slot: nothing built.
     HeadAhead {
         /// The head's slot.
-        head_slot: hobbits_chain::Slot,
+        head_slot: Slot,
     },
 }
 
@@ -267,9 +342,9 @@ pub enum SlotProduction {
 #[rtype(result = "Result<SlotProduction, ChainError>")]
 pub struct ProduceBlockAt {
     /// The producer (graffiti, validator index).
-    pub producer: hobbits_chain::BlockProducer,
+    pub producer: BlockProducer,
     /// The slot of the block.
-    pub slot: hobbits_chain::Slot,
+    pub slot: Slot,
 }
 
 impl Handler<ProduceBlockAt> for ChainStoreActor {
@@ -287,5 +362,40 @@ impl Handler<ProduceBlockAt> for ChainStoreActor {
             block: Box::new(block),
             outcome,
         })
+    }
+}
+
+/// Command: build (not import) a block at `slot` on the head with `producer`.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<BeaconBlock, ChainError>")]
+pub struct BuildBlock {
+    /// The producer (graffiti, validator index).
+    pub producer: BlockProducer,
+    /// The slot of the block.
+    pub slot: Slot,
+}
+
+impl Handler<BuildBlock> for ChainStoreActor {
+    type Result = Result<BeaconBlock, ChainError>;
+    fn handle(&mut self, msg: BuildBlock, _: &mut Context<Self>) -> Self::Result {
+        msg.producer.produce_on_head(self.store.as_ref(), msg.slot)
+    }
+}
+
+/// Command: build (not import) `producer`'s attestation to `head`, with the checkpoints the
+/// stored chain gives.
+#[derive(Debug, Message)]
+#[rtype(result = "Attestation")]
+pub struct BuildAttestation {
+    /// The attester (validator index).
+    pub producer: BlockProducer,
+    /// The head voted for.
+    pub head: Head,
+}
+
+impl Handler<BuildAttestation> for ChainStoreActor {
+    type Result = MessageResult<BuildAttestation>;
+    fn handle(&mut self, msg: BuildAttestation, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(msg.producer.attest(self.store.as_ref(), msg.head))
     }
 }

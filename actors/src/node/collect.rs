@@ -1,47 +1,37 @@
-//! [`MetricsSources`]: the actors whose own state the metrics copy (peers, head, finality, gossip
-//! and sync counters), and [`MetricsSources::refresh`], which queries them (each answer bounded by
-//! `MetricsConfig::query_timeout`) and stores the values in the registry. Sends `GetPeers`
-//! (manager), `WithStore` (store), `GetGossipStats` (gossip), `GetSyncState` (sync); handles none.
+//! [`MetricsCollector`]: the metrics' view of every actor of a node, beside the assembly because
+//! it knows them all. Before each scrape it queries the manager (peers), the store (head,
+//! finality, block count), gossip and sync (counters, progress), each answer bounded by
+//! `MetricsConfig::query_timeout`, and stores the values in the registry (the registry's
+//! [`Refresh`]). Sends `GetPeers` (manager), `GetStoreStatus` (store), `GetGossipStats` (gossip),
+//! `GetSyncState` (sync); handles none.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use actix::prelude::*;
-use hobbits_chain::{Checkpoint, Head};
-use tokio::sync::oneshot;
 
-use super::{Metrics, SyncGauges};
-use crate::chain_store::{ChainStoreActor, WithStore};
-use crate::gossip::{GetGossipStats, GossipActor, SyncGossip};
-use crate::node::NodeHandle;
+use super::NodeHandle;
+use crate::gossip::{GetGossipStats, GossipActor, GossipStats};
+use crate::metrics::{GossipGauges, Metrics, Refresh, SyncGauges};
 use crate::peer_manager::{GetPeers, PeerManager};
-use crate::sync::actor::{GetSyncState, SyncActor};
-use crate::sync::machine::{SyncState, SyncStatus};
+use crate::store::StoreClient;
+use crate::sync::{GetSyncState, SyncActor, SyncState, SyncStatus};
 
-/// The actors a refresh reads.
+/// The actors a scrape reads.
 #[derive(Debug, Clone)]
-pub struct MetricsSources {
+pub struct MetricsCollector {
     /// Peers.
     pub manager: Addr<PeerManager>,
     /// Head, finality, block count.
-    pub store: Addr<ChainStoreActor>,
+    pub store: StoreClient,
     /// Gossip counters, if gossip runs.
     pub gossip: Option<Addr<GossipActor>>,
     /// Sync progress, if sync runs.
     pub sync: Option<Addr<SyncActor>>,
 }
 
-struct StoreView {
-    head: Head,
-    finalized: Checkpoint,
-    slots_per_epoch: u64,
-    blocks: usize,
-}
-
-async fn bounded<T>(
-    after: Duration,
-    f: impl Future<Output = Result<T, MailboxError>>,
-) -> Option<T> {
+async fn bounded<T, E>(after: Duration, f: impl Future<Output = Result<T, E>>) -> Option<T> {
     tokio::time::timeout(after, f).await.ok()?.ok()
 }
 
@@ -71,57 +61,48 @@ pub(crate) fn sync_gauges(status: &SyncStatus, head_slot: u64) -> SyncGauges {
     }
 }
 
-impl MetricsSources {
-    /// The sources of a node started with `start_node` (no gossip, no sync).
-    pub fn of_node(node: &NodeHandle) -> Self {
-        MetricsSources {
+/// The gossip counters the metrics show.
+fn gossip_gauges(s: &GossipStats) -> GossipGauges {
+    GossipGauges {
+        received: s.received,
+        relayed: s.relayed,
+        duplicate: s.duplicate,
+        invalid: s.invalid,
+        imported: s.imported,
+        published: s.published,
+        announced_fetched: s.announced_fetched,
+    }
+}
+
+impl MetricsCollector {
+    /// The actors of `node` (gossip and sync when it runs them).
+    pub fn of(node: &NodeHandle) -> Self {
+        MetricsCollector {
             manager: node.manager.clone(),
             store: node.store.clone(),
-            gossip: None,
-            sync: None,
-        }
-    }
-
-    /// The sources of a node started with `start_node_with_sync_gossip`.
-    pub fn of_sync_gossip(node: &NodeHandle, sg: &SyncGossip) -> Self {
-        MetricsSources {
-            gossip: Some(sg.gossip.clone()),
-            sync: Some(sg.sync.clone()),
-            ..Self::of_node(node)
+            gossip: node.gossip.clone(),
+            sync: node.sync.clone(),
         }
     }
 
     /// Queries the actors and stores their values in `metrics`. An actor that does not answer in
     /// time leaves its values as they were.
-    pub async fn refresh(&self, metrics: &Metrics) {
+    pub async fn collect(&self, metrics: &Metrics) {
         let t = metrics.config().query_timeout;
         let mut node = metrics.snapshot().node;
         if let Some(peers) = bounded(t, self.manager.send(GetPeers)).await {
             node.connections = peers.len() as u64;
             node.peers = peers.iter().filter(|p| p.handshaked).count() as u64;
         }
-        let (tx, rx) = oneshot::channel();
-        let read = WithStore {
-            f: Box::new(move |s| {
-                let _ = tx.send(StoreView {
-                    head: s.head(),
-                    finalized: s.finalized_checkpoint(),
-                    slots_per_epoch: s.slots_per_epoch(),
-                    blocks: s.block_count(),
-                });
-            }),
-        };
-        if bounded(t, self.store.send(read)).await.is_some() {
-            if let Ok(Ok(v)) = tokio::time::timeout(t, rx).await {
-                node.head_slot = v.head.slot.0;
-                node.finalized_epoch = v.finalized.epoch.0;
-                node.finalized_slot = v.finalized.epoch.start_slot(v.slots_per_epoch).0;
-                node.blocks_stored = v.blocks as u64;
-            }
+        if let Some(v) = bounded(t, self.store.status()).await {
+            node.head_slot = v.head.slot.0;
+            node.finalized_epoch = v.finalized.epoch.0;
+            node.finalized_slot = v.finalized.epoch.start_slot(v.slots_per_epoch).0;
+            node.blocks_stored = v.blocks as u64;
         }
         if let Some(g) = &self.gossip {
             if let Some(stats) = bounded(t, g.send(GetGossipStats)).await {
-                node.gossip = Some(stats);
+                node.gossip = Some(gossip_gauges(&stats));
             }
         }
         if let Some(s) = &self.sync {
@@ -130,6 +111,12 @@ impl MetricsSources {
             }
         }
         metrics.set_node(node);
+    }
+}
+
+impl Refresh for MetricsCollector {
+    fn refresh<'a>(&'a self, metrics: &'a Metrics) -> Pin<Box<dyn Future<Output = ()> + 'a>> {
+        Box::pin(self.collect(metrics))
     }
 }
 

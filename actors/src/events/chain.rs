@@ -1,11 +1,25 @@
-//! Events sync and gossip publish for embedders, testnets and metrics: [`BlockImported`] (with
-//! the new head when it changed) and [`PeerPenalized`] (a peer sent something provably wrong; the
-//! node may disconnect or ban it). Subscribe with `SubscribeChainEvents` on either actor.
+//! Chain events: [`BlockProduced`] (the producer, after the local import → gossip publishes it),
+//! [`BlockImported`] (sync and gossip → their subscribers: embedders, testnets), and
+//! [`OrphanBlockReceived`] (gossip → sync, which looks up the parents). [`SubscribeChainEvents`]
+//! is handled by the sync and gossip actors; [`ChainEventSubscribers`] is the list each keeps.
+//! Plain data and a recipient list; handles nothing.
 
 use actix::prelude::*;
 use hobbits_chain::store::{Head, ImportOutcome};
+use hobbits_chain::BeaconBlock;
 
+use super::penalty::PeerPenalized;
 use crate::peer_table::PeerId;
+
+/// The local producer made a block and the local store imported it.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct BlockProduced {
+    /// The block.
+    pub block: BeaconBlock,
+    /// What the import did (roots, head).
+    pub outcome: ImportOutcome,
+}
 
 /// How a block reached this node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -41,41 +55,18 @@ impl BlockImported {
     }
 }
 
-/// Why a peer was penalised.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PenaltyReason {
-    /// `message_hash` is not the SHA-256 of the body.
-    MessageHashMismatch,
-    /// The body does not decode as the topic's object.
-    UndecodableBody {
-        /// Decoder error.
-        reason: String,
-    },
-    /// `hash` is not the hash_tree_root of the object.
-    HashMismatch,
-    /// An object the store refuses as invalid (not merely unknown parent or duplicate).
-    InvalidObject {
-        /// Store error.
-        reason: String,
-    },
-    /// Sync: a response that breaks the rules (wrong blocks, broken links).
-    BadSyncResponse {
-        /// What was wrong.
-        reason: String,
-    },
-}
-
-/// A peer sent something provably wrong.
+/// A block from gossip whose parent the store does not know (gossip → sync).
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "()")]
-pub struct PeerPenalized {
-    /// The peer.
+pub struct OrphanBlockReceived {
+    /// Who sent it.
     pub peer: PeerId,
-    /// Why.
-    pub reason: PenaltyReason,
+    /// The block.
+    pub block: BeaconBlock,
 }
 
-/// Command: receive chain events (every field optional; delivered with try_send).
+/// Command: receive chain events (every field optional; delivered with try_send). Handled by the
+/// sync and gossip actors.
 #[derive(Debug, Default, Message)]
 #[rtype(result = "()")]
 pub struct SubscribeChainEvents {

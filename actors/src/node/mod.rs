@@ -1,0 +1,347 @@
+//! The one place that assembles a node: [`start_node`] builds, on the current actix system, the
+//! chain store actor, the peer manager (bound to the configured listen address, port 0 supported;
+//! one session per connection), and, as [`NodeParts`] asks, the sync and gossip actors, the block
+//! producer (`NodeConfig::producer`) and the metrics registry with its HTTP endpoint. It wires
+//! them before any of them runs: the manager starts with sync and gossip subscribed to its peer
+//! events, sync and gossip report penalties to the manager, gossip hands orphans to sync, the
+//! producer hands its blocks to gossip. It returns one [`NodeHandle`] with every actor.
+//!
+//! The binary, the testnet, the examples, the benches and the tests all start nodes here.
+//! [`collect`] is the metrics collector, which queries every actor at scrape time. Handles no
+//! messages: the wiring goes through the actors' constructors.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use hobbits_chain::{
+    BlockProducer, ChainStore, GenesisConfig, GenesisError, MemoryStore, PersistError,
+    PersistentStore, Root, StoreConfig,
+};
+use tokio::net::TcpListener;
+
+use crate::config::{ConfigError, NodeConfig};
+use crate::events::BlockProduced;
+use crate::gossip::{GossipActor, GossipConfig, GossipError, GossipLinks};
+use crate::metrics::{Metrics, MetricsError, MetricsServer};
+use crate::peer_manager::{GetPeers, ManagerSettings, PeerInfo, PeerManager, Shutdown, Subscribe};
+use crate::peer_session::SessionSettings;
+use crate::peer_table::NodeId;
+use crate::producer::{ProducerActor, SlotClock, StopProducer};
+use crate::store::{ChainStoreActor, StoreClient};
+use crate::sync::{SyncActor, SyncConfig, SyncError, SyncLinks};
+
+pub mod collect;
+
+pub use collect::MetricsCollector;
+
+/// Why a node did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The sync configuration is invalid.
+    #[error(transparent)]
+    Sync(#[from] SyncError),
+    /// The gossip configuration is invalid.
+    #[error(transparent)]
+    Gossip(#[from] GossipError),
+    /// The metrics endpoint could not be served.
+    #[error(transparent)]
+    Metrics(#[from] MetricsError),
+    /// The genesis could not be built.
+    #[error("genesis: {0}")]
+    Genesis(#[from] GenesisError),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The store actor did not answer.
+    #[error("chain store actor unavailable")]
+    StoreUnavailable,
+    /// The persistent chain store (`--data-dir`) could not be opened: locked by another process,
+    /// corrupt, or created for another genesis (network id, chain id, genesis time).
+    #[error("data directory: {0}")]
+    Persist(#[from] PersistError),
+}
+
+/// What runs in a node besides its sessions, peer manager and store (and the producer, which
+/// `NodeConfig::producer` turns on). `NodeParts::default()` is that bare node;
+/// [`NodeParts::full`] adds sync and gossip, as `hobbits-node run` starts them.
+#[derive(Default)]
+pub struct NodeParts {
+    /// The chain store; `None`: an in-memory store holding the configuration's genesis.
+    pub store: Option<Box<dyn ChainStore + Send>>,
+    /// Range sync and parent lookups; `None`: no sync actor.
+    pub sync: Option<SyncConfig>,
+    /// Gossip; `None`: no gossip actor (produced blocks are imported, not published).
+    pub gossip: Option<GossipConfig>,
+    /// A registry the sessions count into (and that makes them PING their peers every
+    /// `MetricsConfig::ping_interval`); `None`: no metrics.
+    pub metrics: Option<Arc<Metrics>>,
+    /// Serve the registry on `GET /metrics` at this address (port 0: any free port), refreshed
+    /// from every actor at each scrape (a default registry when `metrics` is `None`).
+    pub metrics_addr: Option<SocketAddr>,
+    /// Receives every block this node produces, after the local import, instead of gossip (the
+    /// receiver publishes it).
+    pub produced: Option<Recipient<BlockProduced>>,
+}
+
+impl std::fmt::Debug for NodeParts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeParts")
+            .field("store", &self.store.as_ref().map(|_| "custom"))
+            .field("sync", &self.sync)
+            .field("gossip", &self.gossip)
+            .field("metrics", &self.metrics.is_some())
+            .field("metrics_addr", &self.metrics_addr)
+            .field("produced", &self.produced.is_some())
+            .finish()
+    }
+}
+
+impl NodeParts {
+    /// Sync and gossip with their default tuning, an in-memory store, no metrics.
+    pub fn full() -> Self {
+        NodeParts {
+            sync: Some(SyncConfig::default()),
+            gossip: Some(GossipConfig::default()),
+            ..NodeParts::default()
+        }
+    }
+
+    /// These parts with `store` as the chain store.
+    pub fn with_store(mut self, store: impl ChainStore + 'static) -> Self {
+        self.store = Some(Box::new(store));
+        self
+    }
+}
+
+/// A running node: where it listens, who it is, and every actor it runs.
+#[derive(Debug, Clone)]
+pub struct NodeHandle {
+    /// The address the listener is bound to (the real port when 0 was asked).
+    pub listen_addr: SocketAddr,
+    /// This node's id.
+    pub node_id: NodeId,
+    /// signing_root of the genesis block.
+    pub genesis_root: Root,
+    /// The peer manager (and through it, every session).
+    pub manager: Addr<PeerManager>,
+    /// The chain store.
+    pub store: StoreClient,
+    /// The block producer, when `NodeConfig::producer` is set.
+    pub producer: Option<Addr<ProducerActor>>,
+    /// The sync actor, when [`NodeParts::sync`] was given.
+    pub sync: Option<Addr<SyncActor>>,
+    /// The gossip actor, when [`NodeParts::gossip`] was given.
+    pub gossip: Option<Addr<GossipActor>>,
+    /// The metrics registry, when [`NodeParts::metrics`] was given.
+    pub metrics: Option<Arc<Metrics>>,
+    /// The metrics endpoint, when [`NodeParts::metrics_addr`] was given.
+    pub metrics_server: Option<Arc<MetricsServer>>,
+}
+
+impl NodeHandle {
+    /// The connected peers.
+    pub async fn peers(&self) -> Vec<PeerInfo> {
+        self.manager.send(GetPeers).await.unwrap_or_default()
+    }
+
+    /// Stops producing and serving metrics, sends GOODBYE 1 to every peer and waits (at most
+    /// `deadline`) until all sessions closed. Returns the number of peers still connected at
+    /// the end (0 on a clean shutdown).
+    pub async fn shutdown(&self, deadline: Duration) -> usize {
+        if let Some(p) = &self.producer {
+            p.do_send(StopProducer);
+        }
+        if let Some(m) = &self.metrics_server {
+            m.stop();
+        }
+        let _ = self.manager.send(Shutdown).await;
+        let end = Instant::now() + deadline;
+        loop {
+            let left = self.peers().await.len();
+            if left == 0 || Instant::now() >= end {
+                return left;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// The genesis of a node configuration (network/chain id and genesis time).
+pub fn genesis_config(config: &NodeConfig) -> Result<GenesisConfig, GenesisError> {
+    GenesisConfig::new(
+        config.network_id,
+        config.chain_id,
+        Duration::from_secs(config.genesis_time),
+        None,
+    )
+}
+
+/// A fresh in-memory store starting from the configuration's genesis.
+pub fn memory_store(config: &NodeConfig) -> Result<MemoryStore, NodeError> {
+    Ok(genesis_config(config)?.memory_store(StoreConfig::default())?)
+}
+
+/// The persistent store in `data_dir` (created holding only the genesis when new; an existing
+/// one must belong to the configuration's genesis).
+pub fn persistent_store(
+    config: &NodeConfig,
+    data_dir: &Path,
+) -> Result<PersistentStore, NodeError> {
+    let genesis = genesis_config(config)?.build()?;
+    Ok(PersistentStore::open_in_dir(
+        data_dir,
+        &genesis,
+        StoreConfig::default(),
+    )?)
+}
+
+/// Starts every actor of one node on the current actix system (see the module doc); must be
+/// called inside an actix `System`.
+pub async fn start_node(config: NodeConfig, parts: NodeParts) -> Result<NodeHandle, NodeError> {
+    config.validate()?;
+    if let Some(s) = &parts.sync {
+        s.validate()?;
+    }
+    if let Some(g) = &parts.gossip {
+        g.validate()?;
+    }
+    let store = match parts.store {
+        Some(s) => s,
+        None => Box::new(memory_store(&config)?),
+    };
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| NodeError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let listen_addr = listener.local_addr().map_err(|source| NodeError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+    let mailbox = config.limits.actor_mailbox;
+    let store = StoreClient::new(
+        ChainStoreActor::new(
+            store,
+            config.network_id,
+            config.chain_id,
+            config.limits.max_response_items,
+            mailbox,
+        )
+        .start(),
+    );
+    let genesis_root = store
+        .genesis_root()
+        .await
+        .map_err(|_| NodeError::StoreUnavailable)?;
+
+    // Every address exists before any actor runs, so each is wired before its first message.
+    let manager_ctx: Context<PeerManager> = Context::new();
+    let manager = manager_ctx.address();
+    // Provably wrong gossip and sync responses count against the peer's score.
+    let penalized = Some(manager.clone().recipient());
+    let sync = match parts.sync {
+        Some(c) => {
+            let links = SyncLinks {
+                store: store.clone(),
+                penalized: penalized.clone(),
+            };
+            Some(SyncActor::new(c, links, mailbox)?.start())
+        }
+        None => None,
+    };
+    let gossip = match parts.gossip {
+        Some(c) => {
+            let links = GossipLinks {
+                store: store.clone(),
+                orphans: sync.clone().map(Addr::recipient),
+                penalized,
+            };
+            Some(GossipActor::new(c, links, mailbox)?.start())
+        }
+        None => None,
+    };
+    let mut subscribers = vec![];
+    if let Some(s) = &sync {
+        subscribers.push(Subscribe {
+            handshaked: Some(s.clone().recipient()),
+            disconnected: Some(s.clone().recipient()),
+            gossip: None,
+        });
+    }
+    if let Some(g) = &gossip {
+        subscribers.push(Subscribe {
+            handshaked: Some(g.clone().recipient()),
+            disconnected: Some(g.clone().recipient()),
+            gossip: Some(g.clone().recipient()),
+        });
+    }
+    let metrics = parts
+        .metrics
+        .or_else(|| parts.metrics_addr.map(|_| Arc::new(Metrics::default())));
+    let session = Arc::new(SessionSettings {
+        node_id: config.node_id,
+        user_agent: config.user_agent.clone(),
+        limits: config.limits.clone(),
+        timeouts: config.timeouts.clone(),
+        metrics: metrics.clone(),
+    });
+    let manager = manager_ctx.run(PeerManager::new(
+        ManagerSettings {
+            session,
+            static_peers: config.peers.clone(),
+            scoring: config.scoring.clone(),
+        },
+        store.clone(),
+        listener,
+        subscribers,
+    ));
+    let produced = parts
+        .produced
+        .or_else(|| gossip.clone().map(Addr::recipient));
+    let producer = config.producer.as_ref().map(|p| {
+        let name = format!("hobbits-node {}", config.node_id);
+        ProducerActor::new(
+            BlockProducer::new(&name, config.node_id.0 % 64),
+            store.clone(),
+            SlotClock::new(config.genesis_time, p.slot_duration),
+            produced,
+        )
+        .start()
+    });
+    let mut node = NodeHandle {
+        listen_addr,
+        node_id: config.node_id,
+        genesis_root,
+        manager,
+        store,
+        producer,
+        sync,
+        gossip,
+        metrics,
+        metrics_server: None,
+    };
+    if let (Some(addr), Some(metrics)) = (parts.metrics_addr, &node.metrics) {
+        let collector = Rc::new(MetricsCollector::of(&node));
+        match MetricsServer::start(addr, metrics.clone(), Some(collector)).await {
+            Ok(server) => node.metrics_server = Some(Arc::new(server)),
+            Err(e) => {
+                node.shutdown(Duration::ZERO).await;
+                return Err(e.into());
+            }
+        }
+    }
+    Ok(node)
+}
