@@ -17,7 +17,7 @@ use common::{NodeProcess, BIN};
 use hobbits_actors::node::genesis_config;
 use hobbits_actors::NodeConfig;
 use hobbits_chain::{
-    BeaconBlock, BlockProducer, ChainStore, CommitDurability, Genesis, MemoryStore,
+    BeaconBlock, BlockProducer, ChainRead, ChainStore, CommitDurability, Genesis, MemoryStore,
     PersistentStore, Slot, StoreConfig,
 };
 

@@ -10,7 +10,8 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use hobbits_chain::rpc::{GetBlockBodies, GetBlockHeaders};
 use hobbits_chain::{
-    BeaconBlock, BlockProducer, ChainStore, GenesisConfig, MemoryStore, Root, Slot, StoreConfig,
+    BeaconBlock, BlockProducer, ChainRead, ChainStore, GenesisConfig, MemoryStore, Root, Slot,
+    StoreConfig,
 };
 use ssz::{Decode, Encode};
 

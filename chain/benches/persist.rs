@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use hobbits_chain::{
-    BeaconBlock, BlockProducer, ChainStore, CommitDurability, Genesis, GenesisConfig, MemoryStore,
-    PersistentStore, Slot, StoreConfig,
+    BeaconBlock, BlockProducer, ChainRead, ChainStore, CommitDurability, Genesis, GenesisConfig,
+    MemoryStore, PersistentStore, Slot, StoreConfig,
 };
 
 const IMPORT_LEN: u64 = 1_000;

@@ -11,8 +11,9 @@ pub mod store;
 
 pub use error::ChainError;
 pub use store::{
-    AttestationImported, BlockRootSlot, ChainStore, FinalizedCheck, Head, ImportObserver,
-    ImportOutcome, MemoryStore, ObservedStore, RangeRequest, StoreConfig,
+    AttestationImported, BlockRootSlot, ChainRead, ChainStore, FinalizedCheck, Head,
+    ImportObserver, ImportOutcome, MemoryStore, ObservedStore, RangeRequest, ReadThrough,
+    StoreConfig,
 };
 #[cfg(feature = "persistent")]
 pub use store::{CommitDurability, PersistError, PersistentStore, CHAIN_DB_FILE};

@@ -10,7 +10,7 @@
 use sha2::{Digest, Sha256};
 
 use crate::error::ChainError;
-use crate::store::{ChainStore, Head};
+use crate::store::{ChainRead, Head};
 use crate::types::{
     Attestation, AttestationData, BeaconBlock, BeaconBlockHeader, Checkpoint, CommitteeBits,
     Crosslink, Root, Signature, Slot,
@@ -101,7 +101,7 @@ impl BlockProducer {
     }
 
     /// A child of the store's head at `slot`.
-    pub fn produce_on_head<S: ChainStore + ?Sized>(
+    pub fn produce_on_head<S: ChainRead + ?Sized>(
         &self,
         store: &S,
         slot: Slot,
@@ -117,7 +117,7 @@ impl BlockProducer {
 
     /// An attestation to `head`: source the store's finalized checkpoint, target the head's epoch
     /// boundary block, this producer's bit set in a committee of [`TEST_COMMITTEE_SIZE`].
-    pub fn attest<S: ChainStore + ?Sized>(&self, store: &S, head: Head) -> Attestation {
+    pub fn attest<S: ChainRead + ?Sized>(&self, store: &S, head: Head) -> Attestation {
         let epoch = head.slot.epoch(store.slots_per_epoch());
         let target_root = store.root_at_epoch_boundary(epoch).unwrap_or(head.root);
         let mut bits = CommitteeBits::with_capacity(TEST_COMMITTEE_SIZE)

@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 use ssz::{Decode, Encode};
 
 use crate::error::ChainError;
-use crate::store::{ChainStore, MemoryStore, StoreConfig};
+use crate::store::{ChainRead, ChainStore, MemoryStore, StoreConfig};
 use crate::types::{BeaconBlock, Checkpoint, Epoch, Root, Slot};
 
 /// The 8 magic bytes opening a snapshot.
@@ -122,7 +122,7 @@ pub struct Snapshot {
 impl Snapshot {
     /// The store's blocks with slot ≤ `up_to` (all when `None`) and its finalized checkpoint; when
     /// the finalized block lies after `up_to`, genesis (epoch 0) is recorded as finalized.
-    pub fn from_store<S: ChainStore + ?Sized>(store: &S, up_to: Option<Slot>) -> Snapshot {
+    pub fn from_store<S: ChainRead + ?Sized>(store: &S, up_to: Option<Slot>) -> Snapshot {
         let max_slot = up_to.unwrap_or(Slot(u64::MAX));
         let blocks = store.blocks_in_slot_order(max_slot);
         let finalized = store.finalized_checkpoint();

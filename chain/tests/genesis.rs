@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use hobbits_chain::{ChainStore, GenesisConfig, GenesisError, Root, StoreConfig};
+use hobbits_chain::{ChainRead, GenesisConfig, GenesisError, Root, StoreConfig};
 
 const CHILD_ENV: &str = "HOBBITS_GENESIS_CHILD";
 

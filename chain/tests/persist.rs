@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use hobbits_chain::{
-    BeaconBlock, BlockProducer, ChainError, ChainStore, CommitDurability, Genesis, GenesisConfig,
-    MemoryStore, PersistError, PersistentStore, Root, Slot, StoreConfig,
+    BeaconBlock, BlockProducer, ChainError, ChainRead, ChainStore, CommitDurability, Genesis,
+    GenesisConfig, MemoryStore, PersistError, PersistentStore, Root, Slot, StoreConfig,
 };
 mod persist_common;
 

@@ -14,7 +14,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use hobbits_chain::{
-    BlockProducer, ChainError, ChainStore, CommitDurability, Genesis, GenesisConfig,
+    BlockProducer, ChainError, ChainRead, ChainStore, CommitDurability, Genesis, GenesisConfig,
     PersistentStore, Slot, StoreConfig,
 };
 use persist_common::assert_consistent;

@@ -15,8 +15,8 @@ use hobbits_chain::rpc::{
     GetBlockBodies, GetBlockHeaders, GetStatus, Goodbye, Hello,
 };
 use hobbits_chain::{
-    Attestation, BeaconState, BlockProducer, ChainStore, Epoch, GenesisConfig, Root, Slot,
-    Snapshot, StoreConfig,
+    Attestation, BeaconState, BlockProducer, ChainRead, ChainStore, Epoch, GenesisConfig, Root,
+    Slot, Snapshot, StoreConfig,
 };
 use hobbits_codec::{
     Envelope, Frame, FrameLimits, GossipEnvelope, PingFrame, RequestId, RpcEnvelope, RpcPayload,

@@ -12,7 +12,7 @@
 //! and a rebuilt store has at most that many blocks.
 
 use hobbits_chain::snapshot::{SNAPSHOT_MAGIC, SNAPSHOT_VERSION};
-use hobbits_chain::{ChainStore, Snapshot, StoreConfig};
+use hobbits_chain::{ChainRead, Snapshot, StoreConfig};
 use sha2::{Digest, Sha256};
 
 /// Largest snapshot rebuilt into a store per input (import is the slow part).

@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::settings::{LimitSettings, NodeSettings, ScoringSettings, TimeoutSettings};
 use clap::Args;
 use hobbits_actors::node::{memory_store, persistent_store, start_node, NodeError, NodeParts};
-use hobbits_chain::{ChainStore, PersistError};
+use hobbits_chain::{ChainRead, ChainStore, PersistError};
 use hobbits_codec::PeerUri;
 
 use super::{bad_input, failure};

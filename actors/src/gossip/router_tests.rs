@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use hobbits_chain::{
-    Attestation, BeaconBlock, BlockProducer, ChainStore, GenesisConfig, HashedBlock, Root, Slot,
+    Attestation, BeaconBlock, BlockProducer, ChainRead, GenesisConfig, HashedBlock, Root, Slot,
     StoreConfig,
 };
 use hobbits_codec::{GossipEnvelope, GossipObject, MessageHash, Topic};

@@ -112,7 +112,9 @@ mod tests {
     use std::time::Duration;
 
     use hobbits_chain::store::{BatchResult, ImportObserver, ObservedStore};
-    use hobbits_chain::{BlockProducer, GenesisConfig, MemoryStore, PersistentStore, StoreConfig};
+    use hobbits_chain::{
+        BlockProducer, ChainRead, GenesisConfig, MemoryStore, PersistentStore, StoreConfig,
+    };
 
     use super::*;
 

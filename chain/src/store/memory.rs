@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use crate::error::ChainError;
 use crate::genesis::{GenesisConfig, GenesisError};
-use crate::store::{AttestationImported, BlockRootSlot, ChainStore, Head, ImportOutcome};
+use crate::store::{
+    AttestationImported, BlockRootSlot, ChainRead, ChainStore, Head, ImportOutcome,
+};
 use crate::types::{
     Attestation, BeaconBlock, BeaconBlockHeader, BeaconState, Checkpoint, Epoch, HashedBlock, Root,
     Slot,
@@ -453,18 +455,7 @@ pub(crate) struct HeadChange {
     pub(crate) finalized: Option<Checkpoint>,
 }
 
-impl ChainStore for MemoryStore {
-    fn import_block(&mut self, block: BeaconBlock) -> Result<ImportOutcome, ChainError> {
-        let plan = self.plan_import(&block)?;
-        Ok(self.apply_import(block, plan).0)
-    }
-
-    fn import_hashed_block(&mut self, block: HashedBlock) -> Result<ImportOutcome, ChainError> {
-        let (block, header) = block.into_parts();
-        let plan = self.plan_import_with(&block, header)?;
-        Ok(self.apply_import(block, plan).0)
-    }
-
+impl ChainRead for MemoryStore {
     fn block(&self, root: &Root) -> Option<BeaconBlock> {
         let r = self.resolve_root(root)?;
         self.blocks.get(&r).map(|e| e.block.clone())
@@ -552,6 +543,27 @@ impl ChainStore for MemoryStore {
         self.blocks.len()
     }
 
+    fn attestation(&self, hash: &Root) -> Option<Attestation> {
+        self.attestations.get(hash).cloned()
+    }
+
+    fn state(&self, root: &Root) -> Option<BeaconState> {
+        self.states.get(root).cloned()
+    }
+}
+
+impl ChainStore for MemoryStore {
+    fn import_block(&mut self, block: BeaconBlock) -> Result<ImportOutcome, ChainError> {
+        let plan = self.plan_import(&block)?;
+        Ok(self.apply_import(block, plan).0)
+    }
+
+    fn import_hashed_block(&mut self, block: HashedBlock) -> Result<ImportOutcome, ChainError> {
+        let (block, header) = block.into_parts();
+        let plan = self.plan_import_with(&block, header)?;
+        Ok(self.apply_import(block, plan).0)
+    }
+
     fn import_attestation(
         &mut self,
         attestation: Attestation,
@@ -576,10 +588,6 @@ impl ChainStore for MemoryStore {
         Ok(AttestationImported { hash, is_new: true })
     }
 
-    fn attestation(&self, hash: &Root) -> Option<Attestation> {
-        self.attestations.get(hash).cloned()
-    }
-
     fn insert_state(&mut self, state: BeaconState) -> Root {
         let root = state.hash_tree_root();
         if self.states.contains_key(&root) {
@@ -596,9 +604,5 @@ impl ChainStore for MemoryStore {
         self.states.insert(root, state);
         self.state_order.push_back(root);
         root
-    }
-
-    fn state(&self, root: &Root) -> Option<BeaconState> {
-        self.states.get(root).cloned()
     }
 }

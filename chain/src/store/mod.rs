@@ -1,12 +1,13 @@
-//! The chain store: the `ChainStore` trait an embedding client can implement, the in-memory
-//! [`MemoryStore`], [`ObservedStore`] (a forwarding wrapper that reports imports), and the queries
-//! the RPC methods need (block ranges with the skip_slots rule, roots by slot, bodies by roots, the
+//! The chain store: the [`ChainRead`] (queries) and [`ChainStore`] (writes) traits an embedding
+//! client can implement, [`ReadThrough`] for stores that wrap another, the in-memory
+//! [`MemoryStore`], [`ObservedStore`] (a wrapper that reports imports), and the queries the RPC
+//! methods need (block ranges with the skip_slots rule, roots by slot, bodies by roots, the
 //! HELLO status). No messages are handled or sent here: the actors crate wraps a store in an
 //! actor.
 //!
 //! Rules (documented in docs/PROTOCOL.md, "Chain store"):
 //! - blocks are keyed by signing_root; a root given by a peer may be either the signing_root or the
-//!   hash_tree_root (gossip announces the latter): [`ChainStore::resolve_root`] maps both;
+//!   hash_tree_root (gossip announces the latter): [`ChainRead::resolve_root`] maps both;
 //! - head: the highest-slot block descending from the finalized block, ties broken by the lower
 //!   signing_root (byte order);
 //! - finality: when the head enters epoch `E`, the epoch-boundary block of epoch
@@ -98,13 +99,10 @@ pub enum FinalizedCheck {
     Unknown,
 }
 
-/// A chain store. [`MemoryStore`] is the provided implementation; an embedding client can bring its
-/// own by implementing the required methods (the RPC queries are provided on top of them).
-pub trait ChainStore: Send {
-    /// Imports a block after the checks: root not known, parent known, slot greater than the
-    /// parent's, descends from the finalized block, room left.
-    fn import_block(&mut self, block: BeaconBlock) -> Result<ImportOutcome, ChainError>;
-
+/// The read side of a chain store: the queries a store answers itself (required) and the RPC
+/// answers and checks built on them (provided). Every [`ChainStore`] is one; a store that reads
+/// through another implements [`ReadThrough`] instead of this trait.
+pub trait ChainRead {
     /// The block with this root (signing_root or hash_tree_root).
     fn block(&self, root: &Root) -> Option<BeaconBlock>;
 
@@ -142,42 +140,13 @@ pub trait ChainStore: Send {
     /// Number of blocks stored.
     fn block_count(&self) -> usize;
 
-    /// Stores an attestation under its hash_tree_root.
-    fn import_attestation(
-        &mut self,
-        attestation: Attestation,
-    ) -> Result<AttestationImported, ChainError>;
-
     /// The attestation with this hash_tree_root.
     fn attestation(&self, hash: &Root) -> Option<Attestation>;
-
-    /// Stores a state under its hash_tree_root and returns that root.
-    fn insert_state(&mut self, state: BeaconState) -> Root;
 
     /// The state with this hash_tree_root.
     fn state(&self, root: &Root) -> Option<BeaconState>;
 
     // ----- provided -----
-
-    /// [`Self::import_block`] for a block whose body was already hashed (gossip checks the
-    /// block's root first). A store may use the header to skip hashing the body again
-    /// ([`MemoryStore`] and the `persistent` feature's `PersistentStore` do); this default
-    /// imports the block.
-    fn import_hashed_block(&mut self, block: HashedBlock) -> Result<ImportOutcome, ChainError> {
-        self.import_block(block.into_parts().0)
-    }
-
-    /// Imports `blocks` in order, each with its own result, exactly as if imported one by one (a
-    /// refused block does not stop the others). A store may do it in one transaction:
-    /// `PersistentStore` does, and then `Err` means none of the batch was imported. This
-    /// default imports one by one and never returns `Err`.
-    fn import_blocks(
-        &mut self,
-        blocks: Vec<BeaconBlock>,
-    ) -> Result<Vec<Result<ImportOutcome, ChainError>>, ChainError> {
-        Ok(blocks.into_iter().map(|b| self.import_block(b)).collect())
-    }
-
     /// True if a block with this root (either kind) is stored.
     fn contains_block(&self, root: &Root) -> bool {
         self.resolve_root(root).is_some()
@@ -287,6 +256,138 @@ pub trait ChainStore: Send {
         BeaconStates {
             states: VariableList::new(states).unwrap_or_default(),
         }
+    }
+}
+
+/// A chain store: the reads of [`ChainRead`] and the writes. [`MemoryStore`] is the provided
+/// implementation; an embedding client can bring its own by implementing both traits (or
+/// [`ReadThrough`] and this one, when it wraps another store).
+pub trait ChainStore: ChainRead + Send {
+    /// Imports a block after the checks: root not known, parent known, slot greater than the
+    /// parent's, descends from the finalized block, room left.
+    fn import_block(&mut self, block: BeaconBlock) -> Result<ImportOutcome, ChainError>;
+
+    /// Stores an attestation under its hash_tree_root.
+    fn import_attestation(
+        &mut self,
+        attestation: Attestation,
+    ) -> Result<AttestationImported, ChainError>;
+
+    /// Stores a state under its hash_tree_root and returns that root.
+    fn insert_state(&mut self, state: BeaconState) -> Root;
+
+    // ----- provided -----
+
+    /// [`Self::import_block`] for a block whose body was already hashed (gossip checks the
+    /// block's root first). A store may use the header to skip hashing the body again
+    /// ([`MemoryStore`] and the `persistent` feature's `PersistentStore` do); this default
+    /// imports the block.
+    fn import_hashed_block(&mut self, block: HashedBlock) -> Result<ImportOutcome, ChainError> {
+        self.import_block(block.into_parts().0)
+    }
+
+    /// Imports `blocks` in order, each with its own result, exactly as if imported one by one (a
+    /// refused block does not stop the others). A store may do it in one transaction:
+    /// `PersistentStore` does, and then `Err` means none of the batch was imported. This
+    /// default imports one by one and never returns `Err`.
+    fn import_blocks(
+        &mut self,
+        blocks: Vec<BeaconBlock>,
+    ) -> Result<Vec<Result<ImportOutcome, ChainError>>, ChainError> {
+        Ok(blocks.into_iter().map(|b| self.import_block(b)).collect())
+    }
+}
+
+/// A store that answers every read from another [`ChainRead`] (its [`Self::reader`]): a wrapper
+/// such as [`ObservedStore`] (reads from the store it wraps) or the persistent store (reads from
+/// its in-memory index). Implementing it gives the wrapper all of [`ChainRead`], so it writes out
+/// only [`ChainStore`]'s write core instead of forwarding every query by hand.
+pub trait ReadThrough {
+    /// Where the reads go.
+    type Reader: ChainRead;
+
+    /// The store the reads go to.
+    fn reader(&self) -> &Self::Reader;
+}
+
+impl<T: ReadThrough> ChainRead for T {
+    fn block(&self, root: &Root) -> Option<BeaconBlock> {
+        self.reader().block(root)
+    }
+    fn header(&self, root: &Root) -> Option<BeaconBlockHeader> {
+        self.reader().header(root)
+    }
+    fn resolve_root(&self, root: &Root) -> Option<Root> {
+        self.reader().resolve_root(root)
+    }
+    fn head(&self) -> Head {
+        self.reader().head()
+    }
+    fn genesis_root(&self) -> Root {
+        self.reader().genesis_root()
+    }
+    fn finalized_checkpoint(&self) -> Checkpoint {
+        self.reader().finalized_checkpoint()
+    }
+    fn slots_per_epoch(&self) -> u64 {
+        self.reader().slots_per_epoch()
+    }
+    fn canonical_at_or_before(&self, slot: Slot) -> Option<BlockRootSlot> {
+        self.reader().canonical_at_or_before(slot)
+    }
+    fn canonical_in_range(&self, start: Slot, end: Slot, limit: usize) -> Vec<BlockRootSlot> {
+        self.reader().canonical_in_range(start, end, limit)
+    }
+    fn best_descendant(&self, root: &Root) -> Option<Root> {
+        self.reader().best_descendant(root)
+    }
+    fn blocks_in_slot_order(&self, max_slot: Slot) -> Vec<BeaconBlock> {
+        self.reader().blocks_in_slot_order(max_slot)
+    }
+    fn block_count(&self) -> usize {
+        self.reader().block_count()
+    }
+    fn attestation(&self, hash: &Root) -> Option<Attestation> {
+        self.reader().attestation(hash)
+    }
+    fn state(&self, root: &Root) -> Option<BeaconState> {
+        self.reader().state(root)
+    }
+    fn contains_block(&self, root: &Root) -> bool {
+        self.reader().contains_block(root)
+    }
+    fn is_canonical(&self, root: &Root) -> bool {
+        self.reader().is_canonical(root)
+    }
+    fn range_roots(&self, request: &RangeRequest) -> Vec<Root> {
+        self.reader().range_roots(request)
+    }
+    fn block_headers(&self, request: &GetBlockHeaders) -> BlockHeaders {
+        self.reader().block_headers(request)
+    }
+    fn block_bodies(&self, request: &GetBlockBodies) -> BlockBodies {
+        self.reader().block_bodies(request)
+    }
+    fn block_roots(&self, start_slot: Slot, count: u64) -> Vec<BlockRootSlot> {
+        self.reader().block_roots(start_slot, count)
+    }
+    fn bodies_by_roots(&self, roots: &[Root]) -> Vec<BeaconBlockBody> {
+        self.reader().bodies_by_roots(roots)
+    }
+    fn root_at_epoch_boundary(&self, epoch: Epoch) -> Option<Root> {
+        self.reader().root_at_epoch_boundary(epoch)
+    }
+    fn check_finalized(&self, root: &Root, epoch: Epoch) -> FinalizedCheck {
+        self.reader().check_finalized(root, epoch)
+    }
+    fn hello(&self, network_id: u8, chain_id: u8) -> Hello {
+        self.reader().hello(network_id, chain_id)
+    }
+    fn attestation_response(&self, request: &GetAttestation) -> Option<AttestationResponse> {
+        self.reader().attestation_response(request)
+    }
+    fn beacon_states(&self, request: &GetBeaconStates) -> BeaconStates {
+        self.reader().beacon_states(request)
     }
 }
 

@@ -1,17 +1,14 @@
-//! [`ObservedStore`]: a [`ChainStore`] that forwards every call to the store it wraps and tells an
+//! [`ObservedStore`]: a [`ChainStore`] that hands every call to the store it wraps and tells an
 //! [`ImportObserver`] what each block import returned. For embedding clients (and tests) that want
-//! to log, count or index imports without writing out the whole trait by hand. No messages are
-//! handled or sent here.
+//! to log, count or index imports. No messages are handled or sent here.
 //!
-//! Every method of the trait is forwarded, including the provided `import_hashed_block` and
-//! `import_blocks`, so the wrapped store keeps its own fast paths (a `PersistentStore`
-//! batch stays one transaction).
+//! Reads go through [`ReadThrough`] (none is written out here); of the writes, the provided
+//! `import_hashed_block` and `import_blocks` are handed on too, so the wrapped store keeps its own
+//! fast paths (a `PersistentStore` batch stays one transaction).
 
-use super::{AttestationImported, BlockRootSlot, ChainStore, Head, ImportOutcome};
+use super::{AttestationImported, ChainStore, ImportOutcome, ReadThrough};
 use crate::error::ChainError;
-use crate::types::{
-    Attestation, BeaconBlock, BeaconBlockHeader, BeaconState, Checkpoint, HashedBlock, Root, Slot,
-};
+use crate::types::{Attestation, BeaconBlock, BeaconState, HashedBlock, Root};
 
 /// The result of a batch import, as [`ChainStore::import_blocks`] returns it.
 pub type BatchResult = Result<Vec<Result<ImportOutcome, ChainError>>, ChainError>;
@@ -48,6 +45,14 @@ impl<S, O> ObservedStore<S, O> {
     }
 }
 
+impl<S: ChainStore, O> ReadThrough for ObservedStore<S, O> {
+    type Reader = S;
+
+    fn reader(&self) -> &S {
+        &self.inner
+    }
+}
+
 impl<S: ChainStore, O: ImportObserver> ChainStore for ObservedStore<S, O> {
     fn import_block(&mut self, block: BeaconBlock) -> Result<ImportOutcome, ChainError> {
         let result = self.inner.import_block(block);
@@ -64,56 +69,14 @@ impl<S: ChainStore, O: ImportObserver> ChainStore for ObservedStore<S, O> {
         self.observer.blocks_imported(&results);
         results
     }
-    fn block(&self, root: &Root) -> Option<BeaconBlock> {
-        self.inner.block(root)
-    }
-    fn header(&self, root: &Root) -> Option<BeaconBlockHeader> {
-        self.inner.header(root)
-    }
-    fn resolve_root(&self, root: &Root) -> Option<Root> {
-        self.inner.resolve_root(root)
-    }
-    fn head(&self) -> Head {
-        self.inner.head()
-    }
-    fn genesis_root(&self) -> Root {
-        self.inner.genesis_root()
-    }
-    fn finalized_checkpoint(&self) -> Checkpoint {
-        self.inner.finalized_checkpoint()
-    }
-    fn slots_per_epoch(&self) -> u64 {
-        self.inner.slots_per_epoch()
-    }
-    fn canonical_at_or_before(&self, slot: Slot) -> Option<BlockRootSlot> {
-        self.inner.canonical_at_or_before(slot)
-    }
-    fn canonical_in_range(&self, start: Slot, end: Slot, limit: usize) -> Vec<BlockRootSlot> {
-        self.inner.canonical_in_range(start, end, limit)
-    }
-    fn best_descendant(&self, root: &Root) -> Option<Root> {
-        self.inner.best_descendant(root)
-    }
-    fn blocks_in_slot_order(&self, max_slot: Slot) -> Vec<BeaconBlock> {
-        self.inner.blocks_in_slot_order(max_slot)
-    }
-    fn block_count(&self) -> usize {
-        self.inner.block_count()
-    }
     fn import_attestation(
         &mut self,
         attestation: Attestation,
     ) -> Result<AttestationImported, ChainError> {
         self.inner.import_attestation(attestation)
     }
-    fn attestation(&self, hash: &Root) -> Option<Attestation> {
-        self.inner.attestation(hash)
-    }
     fn insert_state(&mut self, state: BeaconState) -> Root {
         self.inner.insert_state(state)
-    }
-    fn state(&self, root: &Root) -> Option<BeaconState> {
-        self.inner.state(root)
     }
 }
 
@@ -122,7 +85,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::{BlockProducer, GenesisConfig, StoreConfig};
+    use crate::{BlockProducer, ChainRead, GenesisConfig, Slot, StoreConfig};
 
     /// Counts successes and failures one by one (the default batch hook).
     #[derive(Default)]

@@ -17,7 +17,7 @@
 //! different block, so the work is proportional to the number of results.
 
 use crate::rpc::{Direction, GetBlockBodies, GetBlockHeaders, MAX_BLOCKS_PER_RESPONSE};
-use crate::store::{BlockRootSlot, ChainStore};
+use crate::store::{BlockRootSlot, ChainRead};
 use crate::types::{Root, Slot};
 
 /// A block range query (the common fields of GET_BLOCK_HEADERS and GET_BLOCK_BODIES).
@@ -61,7 +61,7 @@ struct ChainView<'a, S: ?Sized> {
     segment: Vec<BlockRootSlot>,
 }
 
-impl<S: ChainStore + ?Sized> ChainView<'_, S> {
+impl<S: ChainRead + ?Sized> ChainView<'_, S> {
     fn tip_slot(&self) -> Slot {
         self.segment.last().map_or(self.base_slot, |b| b.slot)
     }
@@ -96,7 +96,7 @@ impl<S: ChainStore + ?Sized> ChainView<'_, S> {
 
 /// Builds the view for a chain ending at `tip` (a non-canonical block): walks back to the first
 /// canonical ancestor.
-fn fork_view<'a, S: ChainStore + ?Sized>(store: &'a S, tip: Root) -> ChainView<'a, S> {
+fn fork_view<'a, S: ChainRead + ?Sized>(store: &'a S, tip: Root) -> ChainView<'a, S> {
     let mut segment = Vec::new();
     let mut cursor = tip;
     let base_slot = loop {
@@ -121,7 +121,7 @@ fn fork_view<'a, S: ChainStore + ?Sized>(store: &'a S, tip: Root) -> ChainView<'
 }
 
 /// Selects the signing_roots a range request returns.
-pub(crate) fn select<S: ChainStore + ?Sized>(store: &S, req: &RangeRequest) -> Vec<Root> {
+pub(crate) fn select<S: ChainRead + ?Sized>(store: &S, req: &RangeRequest) -> Vec<Root> {
     let limit = req.max.min(MAX_BLOCKS_PER_RESPONSE) as usize;
     if limit == 0 {
         return Vec::new();
@@ -165,7 +165,7 @@ fn target_at_or_after(s0: Slot, step: u64, slot: Slot) -> Option<Slot> {
         .map(Slot)
 }
 
-fn ascending<S: ChainStore + ?Sized>(
+fn ascending<S: ChainRead + ?Sized>(
     view: &ChainView<'_, S>,
     s0: Slot,
     step: u64,
@@ -196,7 +196,7 @@ fn ascending<S: ChainStore + ?Sized>(
     out
 }
 
-fn descending<S: ChainStore + ?Sized>(
+fn descending<S: ChainRead + ?Sized>(
     view: &ChainView<'_, S>,
     s0: Slot,
     step: u64,

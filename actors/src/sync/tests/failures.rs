@@ -2,6 +2,7 @@
 //! headers that are garbage, a wrong response kind, a batch on another fork, stale responses.
 
 use super::*;
+use hobbits_chain::ChainRead;
 
 #[test]
 fn a_peer_disconnecting_mid_sync_hands_its_batch_to_another() {

@@ -2,6 +2,7 @@
 //! ahead handed to range sync.
 
 use super::*;
+use hobbits_chain::ChainRead;
 
 #[test]
 fn an_orphan_triggers_a_parent_lookup_by_root() {

@@ -14,8 +14,8 @@ use std::collections::VecDeque;
 
 use hobbits_chain::rpc::{BlockBodies, GetBlockBodies, GetBlockHeaders};
 use hobbits_chain::{
-    BeaconBlock, BlockProducer, ChainError, ChainStore, Epoch, GenesisConfig, MemoryStore, Slot,
-    StoreConfig,
+    BeaconBlock, BlockProducer, ChainError, ChainRead, ChainStore, Epoch, GenesisConfig,
+    MemoryStore, Slot, StoreConfig,
 };
 
 use super::machine::*;

@@ -2,6 +2,7 @@
 //! imported once each in slot order, and a server capping its answers.
 
 use super::*;
+use hobbits_chain::ChainRead;
 
 #[test]
 fn a_peer_ahead_is_synced_in_batches_and_each_block_imported_once() {

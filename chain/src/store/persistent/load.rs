@@ -14,7 +14,7 @@ use super::schema::{
 };
 use crate::error::ChainError;
 use crate::genesis::Genesis;
-use crate::store::{ChainStore, MemoryStore, StoreConfig};
+use crate::store::{ChainRead, ChainStore, MemoryStore, StoreConfig};
 use crate::types::{BeaconBlock, Root, Slot};
 
 /// True when the database holds no table at all (a new or empty file).

@@ -35,11 +35,10 @@ use self::error::DbContext;
 use crate::error::ChainError;
 use crate::genesis::Genesis;
 use crate::store::{
-    AttestationImported, BlockRootSlot, ChainStore, Head, ImportOutcome, MemoryStore, StoreConfig,
+    AttestationImported, ChainRead, ChainStore, ImportOutcome, MemoryStore, ReadThrough,
+    StoreConfig,
 };
-use crate::types::{
-    Attestation, BeaconBlock, BeaconBlockHeader, BeaconState, Checkpoint, HashedBlock, Root, Slot,
-};
+use crate::types::{Attestation, BeaconBlock, BeaconBlockHeader, BeaconState, HashedBlock, Root};
 
 /// File name of the chain database inside a data directory.
 pub const CHAIN_DB_FILE: &str = "chain.redb";
@@ -238,6 +237,15 @@ impl PersistentStore {
     }
 }
 
+/// Reads are answered by the in-memory index, which holds the whole chain.
+impl ReadThrough for PersistentStore {
+    type Reader = MemoryStore;
+
+    fn reader(&self) -> &MemoryStore {
+        &self.memory
+    }
+}
+
 impl ChainStore for PersistentStore {
     fn import_block(&mut self, block: BeaconBlock) -> Result<ImportOutcome, ChainError> {
         let header = block.header();
@@ -261,54 +269,6 @@ impl ChainStore for PersistentStore {
         })
     }
 
-    fn block(&self, root: &Root) -> Option<BeaconBlock> {
-        self.memory.block(root)
-    }
-
-    fn header(&self, root: &Root) -> Option<BeaconBlockHeader> {
-        self.memory.header(root)
-    }
-
-    fn resolve_root(&self, root: &Root) -> Option<Root> {
-        self.memory.resolve_root(root)
-    }
-
-    fn head(&self) -> Head {
-        self.memory.head()
-    }
-
-    fn genesis_root(&self) -> Root {
-        self.memory.genesis_root()
-    }
-
-    fn finalized_checkpoint(&self) -> Checkpoint {
-        self.memory.finalized_checkpoint()
-    }
-
-    fn slots_per_epoch(&self) -> u64 {
-        self.memory.slots_per_epoch()
-    }
-
-    fn canonical_at_or_before(&self, slot: Slot) -> Option<BlockRootSlot> {
-        self.memory.canonical_at_or_before(slot)
-    }
-
-    fn canonical_in_range(&self, start: Slot, end: Slot, limit: usize) -> Vec<BlockRootSlot> {
-        self.memory.canonical_in_range(start, end, limit)
-    }
-
-    fn best_descendant(&self, root: &Root) -> Option<Root> {
-        self.memory.best_descendant(root)
-    }
-
-    fn blocks_in_slot_order(&self, max_slot: Slot) -> Vec<BeaconBlock> {
-        self.memory.blocks_in_slot_order(max_slot)
-    }
-
-    fn block_count(&self) -> usize {
-        self.memory.block_count()
-    }
-
     /// Memory-only: attestations are not persisted.
     fn import_attestation(
         &mut self,
@@ -317,17 +277,9 @@ impl ChainStore for PersistentStore {
         self.memory.import_attestation(attestation)
     }
 
-    fn attestation(&self, hash: &Root) -> Option<Attestation> {
-        self.memory.attestation(hash)
-    }
-
     /// Memory-only: states are not persisted (the genesis state is re-added on open).
     fn insert_state(&mut self, state: BeaconState) -> Root {
         self.memory.insert_state(state)
-    }
-
-    fn state(&self, root: &Root) -> Option<BeaconState> {
-        self.memory.state(root)
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::genesis::GenesisConfig;
 use crate::producer::BlockProducer;
-use crate::store::{ChainStore, MemoryStore, StoreConfig};
+use crate::store::{ChainRead, ChainStore, MemoryStore, StoreConfig};
 use crate::types::{BeaconBlock, Slot};
 
 fn fresh() -> MemoryStore {
