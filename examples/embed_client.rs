@@ -2,10 +2,10 @@
 //! `MemoryStore` wrapped in `hobbits_chain::ObservedStore`, which hands every call on and tells
 //! the client's `ImportLog` observer about each import, so it can log and count them; a client
 //! with its own storage implements `ChainRead` and `ChainStore` itself) and its own actor,
-//! `ClientActor`, which reacts to typed events: `PeerHandshaked` and `PeerDisconnected` from the peer manager, `BlockImported` (with the new
-//! head) from gossip and sync. A second, producing node dials it; after five blocks the producer
-//! shuts down, the client sees it leave, prints what its store counted and exits 0 (1 after 15 s
-//! without that).
+//! `ClientActor`, which reacts to typed events: `PeerHandshaked` and `PeerDisconnected` from the
+//! peer manager, `BlockImported` (with the new head) from gossip and sync. A second, producing
+//! node dials it; after five blocks the producer shuts down, the client sees it leave, prints what
+//! its store counted and exits 0 (1 after 15 s without that).
 //!
 //! ```sh
 //! cargo run --example embed_client
