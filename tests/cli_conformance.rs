@@ -2,48 +2,33 @@
 //! `hobbits-node run --listen 127.0.0.1:0 --produce` (exit 0, JSON report "passed"), a TCP server
 //! that never answers (exit 1, failures listed), and bad arguments / an unreachable port (exit 2).
 
-use std::io::{BufRead, BufReader, Read};
+mod support;
+
+use std::io::Read;
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_hobbits-node");
+use support::{wait_for, NodeProcess, BIN};
 
-/// A `hobbits-node run` child, killed on drop.
-struct NodeProcess {
-    child: Child,
+/// A `hobbits-node run` child (killed on drop) and the address it listens on.
+struct Node {
+    _process: NodeProcess,
     uri: String,
 }
 
-impl Drop for NodeProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_node(extra: &[&str]) -> NodeProcess {
-    let mut child = Command::new(BIN)
-        .args(["run", "--listen", "127.0.0.1:0", "--log", "warn"])
+fn start_node(extra: &[&str]) -> Node {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["run", "--listen", "127.0.0.1:0", "--log", "warn"])
         .args(extra)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn hobbits-node run");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let uri = loop {
-        let line = lines
-            .next()
-            .expect("node printed its address")
-            .expect("read stdout");
-        if let Some(rest) = line.strip_prefix("listening on ") {
-            break rest.trim().to_string();
-        }
-    };
-    // Keep draining stdout so the node never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    NodeProcess { child, uri }
+        .stderr(Stdio::null());
+    let mut process = NodeProcess::spawn(&mut cmd, Duration::from_secs(20));
+    let uri = process.listening_uri();
+    Node {
+        _process: process,
+        uri,
+    }
 }
 
 fn conformance(args: &[&str]) -> (i32, String, String) {
@@ -61,21 +46,18 @@ fn conformance(args: &[&str]) -> (i32, String, String) {
 
 /// Polls the node's HELLO until its best slot reaches `slot` (through the checker's JSON).
 fn wait_for_slot(uri: &str, slot: u64) {
-    let end = Instant::now() + Duration::from_secs(20);
-    loop {
-        let (_, stdout, _) = conformance(&[uri, "--json", "--timeout", "2s", "--max-pages", "1"]);
-        let best = serde_json::from_str::<serde_json::Value>(&stdout)
-            .ok()
-            .and_then(|v| v["peer_hello"]["best_slot"].as_u64());
-        if best.is_some_and(|b| b >= slot) {
-            return;
-        }
-        assert!(
-            Instant::now() < end,
-            "node never reached slot {slot}: {stdout}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for(
+        &format!("the node at slot {slot}"),
+        Duration::from_secs(20),
+        || {
+            let (_, stdout, _) =
+                conformance(&[uri, "--json", "--timeout", "2s", "--max-pages", "1"]);
+            let best = serde_json::from_str::<serde_json::Value>(&stdout)
+                .ok()
+                .and_then(|v| v["peer_hello"]["best_slot"].as_u64());
+            best.is_some_and(|b| b >= slot).then_some(())
+        },
+    );
 }
 
 #[test]

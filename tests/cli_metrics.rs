@@ -2,14 +2,14 @@
 //! Prometheus text format; two processes on 127.0.0.1, one producing, report one peer each and a
 //! head slot that moves; a bad address exits with status 2.
 
-mod common;
+mod support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{NodeProcess, BIN};
+use support::{wait_for, NodeProcess, BIN};
 
 const DEADLINE: Duration = Duration::from_secs(20);
 
@@ -74,15 +74,7 @@ fn get(samples: &[(String, f64)], name: &str) -> f64 {
 }
 
 fn wait_until(what: &str, url: &str, cond: impl Fn(&[(String, f64)]) -> bool) {
-    let end = Instant::now() + DEADLINE;
-    loop {
-        let s = scrape(url);
-        if cond(&s) {
-            return;
-        }
-        assert!(Instant::now() < end, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for(what, DEADLINE, || cond(&scrape(url)).then_some(()));
 }
 
 #[test]

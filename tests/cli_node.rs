@@ -3,12 +3,12 @@
 //! SIGTERM makes a node say GOODBYE 1; bad flags and bad configuration exit with status 2;
 //! environment variables override the file.
 
-mod common;
+mod support;
 
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{NodeProcess, BIN};
+use support::{NodeProcess, BIN};
 
 const DEADLINE: Duration = Duration::from_secs(20);
 

@@ -6,13 +6,13 @@
 //! reopened head (not from genesis) and reaches the source's head. Also: a data directory that is
 //! locked, of another chain or not a directory exits with status 2 and a clear message.
 
-mod common;
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{NodeProcess, BIN};
+use support::{NodeProcess, BIN};
 
 use hobbits_actors::node::genesis_config;
 use hobbits_actors::NodeConfig;

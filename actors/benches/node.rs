@@ -34,7 +34,7 @@ fn frame_bytes(frame: Frame) -> Vec<u8> {
 }
 
 fn start_node_thread(config: NodeConfig) -> (SocketAddr, Root) {
-    let (tx, rx) = std::sync::mpsc::channel();
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
     std::thread::spawn(move || {
         let sys = actix_rt::System::new();
         sys.block_on(async move {

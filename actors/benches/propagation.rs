@@ -64,10 +64,14 @@ fn topology(n: usize, mesh: bool, seed: u64) -> Vec<(usize, usize)> {
     v
 }
 
+/// Capacity of every queue in this bench: far above what one block at a time can fill (a full
+/// queue drops, and the wait that follows reports a stall).
+const QUEUE: usize = 4096;
+
 /// Forwards imports to a channel.
 struct Collector {
     node: usize,
-    tx: mpsc::UnboundedSender<(usize, Root, Instant)>,
+    tx: mpsc::Sender<(usize, Root, Instant)>,
 }
 
 impl Actor for Collector {
@@ -77,7 +81,9 @@ impl Actor for Collector {
 impl Handler<BlockImported> for Collector {
     type Result = ();
     fn handle(&mut self, msg: BlockImported, _: &mut Context<Self>) {
-        let _ = self.tx.send((self.node, msg.outcome.root, Instant::now()));
+        let _ = self
+            .tx
+            .try_send((self.node, msg.outcome.root, Instant::now()));
     }
 }
 
@@ -106,7 +112,7 @@ async fn start(c: NodeConfig, sync: SyncConfig, blocks: u64) -> NodeHandle {
 
 async fn hobbits_propagation(n: usize, edges: &[(usize, usize)], blocks: usize) -> Duration {
     let mut nodes: Vec<NodeHandle> = Vec::new();
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (tx, mut rx) = mpsc::channel(QUEUE);
     for i in 0..n {
         let peers = edges
             .iter()
@@ -184,7 +190,7 @@ async fn raw_propagation(
     blocks: usize,
     payload: usize,
 ) -> Duration {
-    let (tx, mut rx) = mpsc::unbounded_channel::<(usize, u64, Instant)>();
+    let (tx, mut rx) = mpsc::channel::<(usize, u64, Instant)>(QUEUE);
     let mut listeners = Vec::new();
     let mut addrs = Vec::new();
     for _ in 0..n {
@@ -193,17 +199,17 @@ async fn raw_propagation(
         listeners.push(l);
     }
     // Each node: a set of outbound writers (mpsc per connection) and a seen set.
-    type Out = mpsc::UnboundedSender<Arc<Vec<u8>>>;
+    type Out = mpsc::Sender<Arc<Vec<u8>>>;
     let mut neighbours: Vec<Vec<usize>> = vec![Vec::new(); n];
     for (a, b) in edges {
         neighbours[*a].push(*b);
         neighbours[*b].push(*a);
     }
-    let (inject_tx, mut inject_rx) = mpsc::unbounded_channel::<Arc<Vec<u8>>>();
-    let mut node_inboxes: Vec<mpsc::UnboundedSender<(usize, Arc<Vec<u8>>)>> = Vec::new();
+    let (inject_tx, mut inject_rx) = mpsc::channel::<Arc<Vec<u8>>>(QUEUE);
+    let mut node_inboxes: Vec<mpsc::Sender<(usize, Arc<Vec<u8>>)>> = Vec::new();
     let mut node_outs: Vec<Arc<tokio::sync::Mutex<HashMap<usize, Out>>>> = Vec::new();
     for i in 0..n {
-        let (in_tx, mut in_rx) = mpsc::unbounded_channel::<(usize, Arc<Vec<u8>>)>();
+        let (in_tx, mut in_rx) = mpsc::channel::<(usize, Arc<Vec<u8>>)>(QUEUE);
         node_inboxes.push(in_tx);
         let outs: Arc<tokio::sync::Mutex<HashMap<usize, Out>>> = Arc::default();
         node_outs.push(outs.clone());
@@ -215,10 +221,10 @@ async fn raw_propagation(
                 if !seen.insert(id) {
                     continue;
                 }
-                let _ = report.send((i, id, Instant::now()));
+                let _ = report.try_send((i, id, Instant::now()));
                 for (peer, out) in outs.lock().await.iter() {
                     if *peer != from {
-                        let _ = out.send(frame.clone());
+                        let _ = out.try_send(frame.clone());
                     }
                 }
             }
@@ -238,7 +244,7 @@ async fn raw_propagation(
         for (me, other, stream) in [(*a, *b, s_a), (*b, *a, s_b)] {
             stream.set_nodelay(true).expect("nodelay");
             let (mut rd, mut wr) = stream.into_split();
-            let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Arc<Vec<u8>>>();
+            let (out_tx, mut out_rx) = mpsc::channel::<Arc<Vec<u8>>>(QUEUE);
             node_outs[me].lock().await.insert(other, out_tx);
             actix_rt::spawn(async move {
                 while let Some(f) = out_rx.recv().await {
@@ -260,7 +266,7 @@ async fn raw_propagation(
                     if rd.read_exact(&mut frame[4..]).await.is_err() {
                         break;
                     }
-                    let _ = inbox.send((other, Arc::new(frame)));
+                    let _ = inbox.try_send((other, Arc::new(frame)));
                 }
             });
         }
@@ -268,7 +274,7 @@ async fn raw_propagation(
     let origin = node_inboxes[0].clone();
     actix_rt::spawn(async move {
         while let Some(f) = inject_rx.recv().await {
-            let _ = origin.send((usize::MAX, f));
+            let _ = origin.try_send((usize::MAX, f));
         }
     });
     let mut times = Vec::new();
@@ -278,7 +284,7 @@ async fn raw_propagation(
         frame.extend_from_slice(&(id + 1).to_be_bytes());
         frame.resize(12 + payload, 0xAB);
         let t0 = Instant::now();
-        inject_tx.send(Arc::new(frame)).expect("inject");
+        inject_tx.try_send(Arc::new(frame)).expect("inject");
         let mut seen = HashSet::new();
         let mut last = t0;
         while seen.len() < n - 1 {

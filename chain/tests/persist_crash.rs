@@ -117,14 +117,16 @@ fn spawn_writer(dir: &Path, durability: &str) -> (Child, mpsc::Receiver<Progress
         .spawn()
         .expect("spawn writer");
     let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = mpsc::channel();
+    // Bounded; when full, progress lines are dropped (later ones report more), so the writer
+    // never blocks on its pipe.
+    let (tx, rx) = mpsc::sync_channel(1024);
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
             let Some(progress) = parse_progress(&line) else {
                 continue;
             };
-            if tx.send(progress).is_err() {
+            if let Err(mpsc::TrySendError::Disconnected(_)) = tx.try_send(progress) {
                 break;
             }
         }

@@ -1,15 +1,36 @@
-//! Harness for the end-to-end tests of the `hobbits-node` binary (cli_node, cli_persist,
-//! cli_metrics): [`NodeProcess`], a child process whose output lines stream to [`Lines`] (read on
-//! their own threads, waited for with a deadline), killed and reaped on drop.
-#![allow(dead_code)]
+//! Support for the end-to-end tests of the `hobbits-node` binary in this directory: [`NodeProcess`],
+//! a child process whose output lines stream to [`Lines`] (read on their own threads, waited for
+//! with a deadline), killed and reaped on drop; [`wait_for`], polling a condition until it holds
+//! or failing the test after a deadline.
+#![allow(
+    dead_code,
+    reason = "each test binary of this directory uses its own subset of the support module"
+)]
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command};
-use std::sync::mpsc::{channel, Receiver};
+use std::sync::mpsc::{sync_channel, Receiver, TrySendError};
 use std::time::{Duration, Instant};
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_hobbits-node");
+
+/// Lines kept unread per output stream; beyond, new lines are dropped (the child never blocks on
+/// a full pipe because a test stopped reading).
+const LINE_BUFFER: usize = 4096;
+
+/// Polls `cond` every 50 ms until it returns `Some`, or fails the test (naming `what`) after
+/// `deadline`.
+pub fn wait_for<T>(what: &str, deadline: Duration, mut cond: impl FnMut() -> Option<T>) -> T {
+    let end = Instant::now() + deadline;
+    loop {
+        if let Some(v) = cond() {
+            return v;
+        }
+        assert!(Instant::now() < end, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
 
 /// One output stream of a child, line by line, with the lines already taken.
 pub struct Lines {
@@ -22,12 +43,13 @@ pub struct Lines {
 impl Lines {
     /// Reads `r` on a thread; waits give up after `deadline`.
     pub fn spawn<R: Read + Send + 'static>(r: R, name: &'static str, deadline: Duration) -> Lines {
-        let (tx, rx) = channel();
+        let (tx, rx) = sync_channel(LINE_BUFFER);
         std::thread::spawn(move || {
             for line in BufReader::new(r).lines() {
                 let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
+                match tx.try_send(line) {
+                    Ok(()) | Err(TrySendError::Full(_)) => {}
+                    Err(TrySendError::Disconnected(_)) => break,
                 }
             }
         });
@@ -96,6 +118,15 @@ impl NodeProcess {
     /// The stderr lines (the command must have piped stderr).
     pub fn stderr(&mut self) -> &mut Lines {
         self.stderr.as_mut().expect("stderr piped")
+    }
+
+    /// The address of the `listening on hob+tcp://127.0.0.1:PORT` line (among the lines already
+    /// taken, or the next ones).
+    pub fn listening_uri(&mut self) -> String {
+        self.stdout.find("listening on", |l| {
+            l.strip_prefix("listening on ")
+                .map(|u| u.trim().to_string())
+        })
     }
 
     /// The port of the `listening on 127.0.0.1:PORT` line (among the lines already taken, or
