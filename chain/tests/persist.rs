@@ -11,9 +11,9 @@ use hobbits_chain::{
     BeaconBlock, BlockProducer, ChainError, ChainRead, ChainStore, CommitDurability, Genesis,
     GenesisConfig, MemoryStore, PersistError, PersistentStore, Root, Slot, StoreConfig,
 };
-mod persist_common;
+mod support;
 
-use persist_common::assert_consistent;
+use support::assert_consistent;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 

@@ -5,7 +5,7 @@
 //! contiguous, no partial block, nothing acknowledged lost), and starts the next writer from
 //! where the previous one stopped.
 
-mod persist_common;
+mod support;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -17,7 +17,7 @@ use hobbits_chain::{
     BlockProducer, ChainError, ChainRead, ChainStore, CommitDurability, Genesis, GenesisConfig,
     PersistentStore, Slot, StoreConfig,
 };
-use persist_common::assert_consistent;
+use support::assert_consistent;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 

@@ -1,4 +1,5 @@
-//! Helpers shared by the persistence tests: the consistency check a reopened store must pass.
+//! Support for the tests of this directory: the consistency check a reopened persistent store must
+//! pass.
 
 use hobbits_chain::{ChainStore, Slot};
 
