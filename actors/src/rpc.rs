@@ -24,7 +24,10 @@ pub enum RpcRequest {
 
 /// A peer's response to an [`RpcRequest`].
 #[derive(Debug, Clone, PartialEq)]
-#[allow(clippy::large_enum_variant)] // built once per response and moved, not stored in bulk
+#[expect(
+    clippy::large_enum_variant,
+    reason = "built once per response and moved, not stored in bulk"
+)]
 pub enum RpcResponse {
     /// 2 GET_STATUS (same container as the request).
     Status(GetStatus),

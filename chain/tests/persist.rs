@@ -13,9 +13,9 @@ use hobbits_chain::{
 };
 mod support;
 
-use support::assert_consistent;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
+use support::assert_consistent;
 
 fn genesis_config() -> GenesisConfig {
     GenesisConfig::new(7, 1, Duration::from_secs(1_565_000_000), None).expect("valid")

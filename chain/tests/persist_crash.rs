@@ -17,9 +17,9 @@ use hobbits_chain::{
     BlockProducer, ChainError, ChainRead, ChainStore, CommitDurability, Genesis, GenesisConfig,
     PersistentStore, Slot, StoreConfig,
 };
-use support::assert_consistent;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
+use support::assert_consistent;
 
 /// Set in the child: the data directory to write into.
 const WRITER_DIR_ENV: &str = "HOBBITS_PERSIST_CRASH_DIR";

@@ -153,7 +153,6 @@ impl GossipHeader {
 
 /// A gossiped object, decoded from the body.
 #[derive(Debug, Clone, PartialEq)]
-#[allow(clippy::large_enum_variant)] // one per frame, consumed at once
 pub enum GossipObject {
     /// A block (topic BLOCK).
     Block(BeaconBlock),

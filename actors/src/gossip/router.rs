@@ -131,7 +131,10 @@ pub struct GossipStats {
 
 /// What to do with a received message.
 #[derive(Debug, Clone, PartialEq)]
-#[allow(clippy::large_enum_variant)] // one per message, consumed at once
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per message, consumed at once"
+)]
 pub enum Verdict {
     /// Drop: provably wrong; penalise the sender.
     Invalid {

@@ -15,7 +15,10 @@ use crate::error::CodecError;
 
 /// The typed payload of an RPC method.
 #[derive(Debug, Clone, PartialEq)]
-#[allow(clippy::large_enum_variant)] // payloads are built once per frame; boxing buys nothing here
+#[expect(
+    clippy::large_enum_variant,
+    reason = "payloads are built once per frame; boxing buys nothing here"
+)]
 pub enum RpcPayload {
     /// 0 HELLO.
     Hello(Hello),
