@@ -15,25 +15,37 @@ pub enum ConfigError {
     /// A count or size that must be positive is zero.
     #[error("`{field}` must be at least {min}, got {value}")]
     TooSmall {
+        /// The setting.
         field: &'static str,
+        /// Lowest accepted.
         min: u64,
+        /// Given.
         value: u64,
     },
     /// A value above its hard ceiling.
     #[error("`{field}` must be at most {max}, got {value}")]
     TooLarge {
+        /// The setting.
         field: &'static str,
+        /// Highest accepted.
         max: u64,
+        /// Given.
         value: u64,
     },
     /// A duration that must be positive is zero.
     #[error("`{field}` must be a positive duration")]
-    ZeroDuration { field: &'static str },
+    ZeroDuration {
+        /// The setting.
+        field: &'static str,
+    },
     /// Two settings contradict each other.
     #[error("`{field}` ({value:?}) is inconsistent: {reason}")]
     Inconsistent {
+        /// The setting.
         field: &'static str,
+        /// Its value.
         value: String,
+        /// What it contradicts.
         reason: &'static str,
     },
     /// A peer address did not parse.

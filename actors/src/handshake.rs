@@ -24,13 +24,28 @@ use crate::peer_table::Direction;
 pub enum HelloRejection {
     /// Different `network_id`.
     #[error("network_id {theirs} differs from ours ({ours})")]
-    NetworkMismatch { ours: u8, theirs: u8 },
+    NetworkMismatch {
+        /// Ours.
+        ours: u8,
+        /// The peer's.
+        theirs: u8,
+    },
     /// Different `chain_id`.
     #[error("chain_id {theirs} differs from ours ({ours})")]
-    ChainMismatch { ours: u8, theirs: u8 },
+    ChainMismatch {
+        /// Ours.
+        ours: u8,
+        /// The peer's.
+        theirs: u8,
+    },
     /// Their finalized root is not the root of our chain at that epoch.
     #[error("finalized root {theirs} at epoch {epoch} is not in our chain")]
-    FinalizedRootMismatch { epoch: u64, theirs: Root },
+    FinalizedRootMismatch {
+        /// The peer's finalized epoch.
+        epoch: u64,
+        /// The peer's finalized root.
+        theirs: Root,
+    },
 }
 
 /// Checks a peer's HELLO against ours. `finalized(root, epoch)` asks our chain whether the peer's

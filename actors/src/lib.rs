@@ -17,6 +17,8 @@
 //! With the `test-support` feature, [`test_support`] has the helpers the workspace's tests share.
 //! docs/ARCHITECTURE.md draws the actors and every message between them.
 
+#![warn(missing_docs, unreachable_pub)]
+
 pub mod config;
 pub mod events;
 pub mod gossip;

@@ -14,10 +14,16 @@ use std::time::{Duration, Instant};
 pub enum RpcError {
     /// No response within the request timeout.
     #[error("request timed out after {after:?}")]
-    Timeout { after: Duration },
+    Timeout {
+        /// The request timeout.
+        after: Duration,
+    },
     /// `max_outstanding_requests` requests are already waiting on this peer.
     #[error("too many outstanding requests to this peer (max {max})")]
-    TooManyOutstanding { max: usize },
+    TooManyOutstanding {
+        /// `max_outstanding_requests`.
+        max: usize,
+    },
     /// The connection closed before the response arrived.
     #[error("peer disconnected before responding")]
     Disconnected,
@@ -32,13 +38,22 @@ pub enum RpcError {
     QueueFull,
     /// The peer answered with a non-zero response code.
     #[error("peer answered with response code {code}")]
-    ErrorResponse { code: u16 },
+    ErrorResponse {
+        /// The response code.
+        code: u16,
+    },
     /// The response body did not decode as the expected payload.
     #[error("bad response: {reason}")]
-    BadResponse { reason: String },
+    BadResponse {
+        /// What was wrong.
+        reason: String,
+    },
     /// The request could not be encoded.
     #[error("cannot encode request: {reason}")]
-    Encode { reason: String },
+    Encode {
+        /// The encoder's error.
+        reason: String,
+    },
 }
 
 /// One outstanding request.

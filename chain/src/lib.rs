@@ -1,6 +1,8 @@
 //! hobbits-chain: the beacon chain v0.8.1 SSZ containers and their roots, the Hobbits RPC payload
 //! containers, and (in later modules) the chain store. No network, no actix, no runtime.
 
+#![warn(missing_docs, unreachable_pub)]
+
 pub mod rpc;
 pub mod types;
 

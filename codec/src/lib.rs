@@ -6,6 +6,8 @@
 //! `envelope.to_frame()`. [`uri`] parses peer addresses (`hob+tcp://host:port`). [`json`] maps frames to and from JSON for tools. Every error is a
 //! [`CodecError`].
 
+#![warn(missing_docs, unreachable_pub)]
+
 pub mod bson_compat;
 pub mod envelope;
 pub mod error;

@@ -27,28 +27,52 @@ const KNOWN_OTHER_SCHEMES: &[&str] = &[
 pub enum UriError {
     /// No `scheme://` prefix.
     #[error("`{uri}` has no scheme; expected hob+tcp://host:port")]
-    MissingScheme { uri: String },
+    MissingScheme {
+        /// The address given.
+        uri: String,
+    },
     /// A scheme of the Hobbits URI spec that this node cannot dial (UDP, TLS, ...).
     #[error("scheme `{scheme}` is not supported by this node (only hob+tcp)")]
-    UnsupportedScheme { scheme: String },
+    UnsupportedScheme {
+        /// The scheme given.
+        scheme: String,
+    },
     /// A scheme that is not a Hobbits scheme at all.
     #[error("`{scheme}` is not a Hobbits URI scheme; expected hob+tcp")]
-    UnknownScheme { scheme: String },
+    UnknownScheme {
+        /// The scheme given.
+        scheme: String,
+    },
     /// The identity part before `@` is empty.
     #[error("empty identity before `@` in `{uri}`")]
-    EmptyIdentity { uri: String },
+    EmptyIdentity {
+        /// The address given.
+        uri: String,
+    },
     /// No host.
     #[error("missing host in `{uri}`")]
-    MissingHost { uri: String },
+    MissingHost {
+        /// The address given.
+        uri: String,
+    },
     /// No `:port`.
     #[error("missing port in `{uri}`; expected host:port")]
-    MissingPort { uri: String },
+    MissingPort {
+        /// The address given.
+        uri: String,
+    },
     /// The port is not an integer between 1 and 65535.
     #[error("port `{port}` is not an integer between 1 and 65535")]
-    BadPort { port: String },
+    BadPort {
+        /// The port given.
+        port: String,
+    },
     /// A path, query or fragment after the port.
     #[error("unexpected trailing `{rest}` after the port")]
-    TrailingData { rest: String },
+    TrailingData {
+        /// What follows the port.
+        rest: String,
+    },
 }
 
 /// A parsed `hob+tcp://[identity@]host:port` address.

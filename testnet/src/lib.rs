@@ -23,6 +23,8 @@
 //! # Ok(()) }
 //! ```
 
+#![warn(missing_docs, unreachable_pub)]
+
 pub mod attester;
 pub mod engine;
 pub mod link;
@@ -47,11 +49,24 @@ pub enum TestnetError {
     Spec(#[from] SpecError),
     /// A feature this mode cannot provide.
     #[error("not supported: {what}")]
-    Unsupported { what: String },
+    Unsupported {
+        /// What was asked.
+        what: String,
+    },
     /// A node did not start.
     #[error("node {node} did not start: {reason}")]
-    NodeStart { node: usize, reason: String },
+    NodeStart {
+        /// The node index.
+        node: usize,
+        /// Why.
+        reason: String,
+    },
     /// A local socket or file operation failed.
     #[error("{what}: {reason}")]
-    Io { what: String, reason: String },
+    Io {
+        /// The operation.
+        what: String,
+        /// The error.
+        reason: String,
+    },
 }

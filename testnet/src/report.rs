@@ -18,9 +18,13 @@ pub fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
 pub struct LatencySummary {
     /// Number of samples.
     pub count: usize,
+    /// Median.
     pub p50_ms: Option<f64>,
+    /// 90th percentile.
     pub p90_ms: Option<f64>,
+    /// 99th percentile.
     pub p99_ms: Option<f64>,
+    /// Largest.
     pub max_ms: Option<f64>,
 }
 
@@ -83,8 +87,9 @@ pub struct NodeReport {
     pub head_slot: Option<u64>,
     /// Head root at the end (0x hex).
     pub head_root: Option<String>,
-    /// Finalized checkpoint at the end.
+    /// Finalized checkpoint at the end: its epoch...
     pub finalized_epoch: Option<u64>,
+    /// ...and its root (0x hex).
     pub finalized_root: Option<String>,
     /// Open connections at the end (seen by the link proxies).
     pub links_open: usize,
@@ -161,21 +166,29 @@ pub struct EventRecord {
 pub struct TestnetReport {
     /// `in-process` or `processes`.
     pub mode: String,
+    /// Number of nodes.
     pub nodes: usize,
+    /// The topology, as written in a testnet file.
     pub topology: String,
+    /// Its links (smaller index first).
     pub links: Vec<(usize, usize)>,
+    /// Seed of the random parts (topology, jitter).
     pub seed: u64,
+    /// Slot duration, milliseconds.
     pub slot_ms: u64,
+    /// Slots produced.
     pub slots: u64,
     /// Every running node has the same head and the same finalized checkpoint.
     pub converged: bool,
     /// Time after the last slot until convergence was seen.
     pub settle_ms: Option<f64>,
-    /// The common head slot and root, when converged.
+    /// The common head slot, when converged...
     pub head_slot: Option<u64>,
+    /// ...and its root (0x hex).
     pub head_root: Option<String>,
-    /// The common finalized checkpoint, when converged.
+    /// The common finalized epoch, when converged...
     pub finalized_epoch: Option<u64>,
+    /// ...and its root (0x hex).
     pub finalized_root: Option<String>,
     /// Block propagation.
     pub blocks: Propagation,

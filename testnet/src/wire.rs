@@ -42,10 +42,15 @@ struct Seen {
 /// Gossip counters of one node.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct GossipCounters {
+    /// GOSSIP frames the node wrote (one per link it sent on).
     pub sent: u64,
+    /// Of those, frames of objects another node published.
     pub relayed: u64,
+    /// Of those, frames of objects this node published.
     pub originated: u64,
+    /// GOSSIP frames delivered to the node.
     pub received: u64,
+    /// Frames, sent or delivered, of an object the node had already seen.
     pub duplicates: u64,
 }
 

@@ -7,6 +7,8 @@
 //!   behaviour;
 //! - [`probe`]: one-shot PING and HELLO + GET_STATUS clients (`hobbits-node ping`, `status`).
 
+#![warn(missing_docs, unreachable_pub)]
+
 pub mod conformance;
 pub mod probe;
 pub mod relay;

@@ -22,16 +22,32 @@ use hobbits_codec::uri::PeerUri;
 pub enum ProbeError {
     /// Could not connect.
     #[error("cannot connect to {uri}: {source}")]
-    Connect { uri: String, source: std::io::Error },
+    Connect {
+        /// The address.
+        uri: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
     /// No answer in time.
     #[error("no {what} within {after:?}")]
-    Timeout { what: &'static str, after: Duration },
+    Timeout {
+        /// What was awaited.
+        what: &'static str,
+        /// The timeout.
+        after: Duration,
+    },
     /// The peer closed the connection.
     #[error("peer closed the connection while waiting for {what}")]
-    Closed { what: &'static str },
+    Closed {
+        /// What was awaited.
+        what: &'static str,
+    },
     /// The peer said GOODBYE.
     #[error("peer said GOODBYE (reason {reason:?})")]
-    Goodbye { reason: Option<u64> },
+    Goodbye {
+        /// The GOODBYE reason code, if readable.
+        reason: Option<u64>,
+    },
     /// Bytes that are not what was expected.
     #[error("bad reply: {0}")]
     Codec(#[from] CodecError),

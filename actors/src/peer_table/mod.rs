@@ -26,10 +26,18 @@ pub use ids::{Direction, NodeId, PeerId};
 pub enum Refusal {
     /// The IP sent malformed frames recently.
     #[error("{ip} is banned for another {remaining:?}")]
-    Banned { ip: IpAddr, remaining: Duration },
+    Banned {
+        /// The address.
+        ip: IpAddr,
+        /// Time left on the ban.
+        remaining: Duration,
+    },
     /// `max_peers` connections already.
     #[error("peer table full ({max} peers)")]
-    Full { max: usize },
+    Full {
+        /// `max_peers`.
+        max: usize,
+    },
 }
 
 /// What the handshake of a connection means for the table.
@@ -40,11 +48,20 @@ pub enum HandshakeAdmission {
     /// The remote node id is ours: close this connection.
     SelfConnection,
     /// Another connection to the same node wins: close this one.
-    Duplicate { kept: PeerId },
+    Duplicate {
+        /// The connection kept.
+        kept: PeerId,
+    },
     /// This connection wins over an existing one to the same node: close `close`.
-    Replaces { close: PeerId },
+    Replaces {
+        /// The connection to close.
+        close: PeerId,
+    },
     /// The remote node id is banned (scored down recently): close this connection.
-    Banned { remaining: Duration },
+    Banned {
+        /// Time left on the ban.
+        remaining: Duration,
+    },
 }
 
 /// One row of the table.

@@ -42,65 +42,95 @@ pub type Shard = u64;
 /// A fork: the versions before and after `epoch`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Encode, Decode, TreeHash)]
 pub struct Fork {
+    /// Fork version before `epoch`.
     pub previous_version: Version,
+    /// Fork version from `epoch` on.
     pub current_version: Version,
+    /// Epoch of the fork.
     pub epoch: Epoch,
 }
 
 /// An (epoch, root) pair: a justification or finality checkpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Encode, Decode, TreeHash)]
 pub struct Checkpoint {
+    /// The epoch.
     pub epoch: Epoch,
+    /// signing_root of the epoch-boundary block.
     pub root: Root,
 }
 
 /// A validator's registry record.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Encode, Decode, TreeHash)]
 pub struct Validator {
+    /// BLS public key.
     pub pubkey: BlsPubkey,
+    /// Commitment to the withdrawal key.
     pub withdrawal_credentials: Root,
+    /// Balance used in reward and penalty computations (Gwei).
     pub effective_balance: Gwei,
+    /// Whether the validator was slashed.
     pub slashed: bool,
+    /// When it became eligible for activation.
     pub activation_eligibility_epoch: Epoch,
+    /// When it was activated.
     pub activation_epoch: Epoch,
+    /// When it exited.
     pub exit_epoch: Epoch,
+    /// When its balance can be withdrawn.
     pub withdrawable_epoch: Epoch,
 }
 
 /// A crosslink to shard data.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Encode, Decode, TreeHash)]
 pub struct Crosslink {
+    /// The shard.
     pub shard: Shard,
+    /// hash_tree_root of the previous crosslink.
     pub parent_root: Root,
+    /// First epoch covered.
     pub start_epoch: Epoch,
+    /// Epoch after the last one covered.
     pub end_epoch: Epoch,
+    /// Root of the shard data.
     pub data_root: Root,
 }
 
 /// What an attestation votes for.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Encode, Decode, TreeHash)]
 pub struct AttestationData {
+    /// The head block voted for (LMD GHOST vote).
     pub beacon_block_root: Root,
+    /// The source checkpoint (FFG vote).
     pub source: Checkpoint,
+    /// The target checkpoint (FFG vote).
     pub target: Checkpoint,
+    /// The crosslink voted for.
     pub crosslink: Crosslink,
 }
 
 /// An attestation with validator indices instead of bits.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Encode, Decode, TreeHash)]
 pub struct IndexedAttestation {
+    /// Attesting validators with custody bit 0.
     pub custody_bit_0_indices: VariableList<ValidatorIndex, MaxValidatorsPerCommittee>,
+    /// Attesting validators with custody bit 1.
     pub custody_bit_1_indices: VariableList<ValidatorIndex, MaxValidatorsPerCommittee>,
+    /// What was attested.
     pub data: AttestationData,
+    /// Aggregate BLS signature.
     pub signature: Signature,
 }
 
 /// An attestation kept in the state.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TreeHash)]
 pub struct PendingAttestation {
+    /// Which committee members attested.
     pub aggregation_bits: CommitteeBits,
+    /// What was attested.
     pub data: AttestationData,
+    /// Slots between the attestation and its inclusion.
     pub inclusion_delay: Slot,
+    /// Proposer of the block that included it.
     pub proposer_index: ValidatorIndex,
 }
 
@@ -119,17 +149,24 @@ impl Default for PendingAttestation {
 /// Its `TreeHash` is written by hand in `roots.rs` (fewer hashes; same root).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Encode, Decode)]
 pub struct Eth1Data {
+    /// Root of the deposit tree.
     pub deposit_root: Root,
+    /// Number of deposits.
     pub deposit_count: u64,
+    /// The eth1 block voted for.
     pub block_hash: Root,
 }
 
 /// A deposit's payload.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Encode, Decode, TreeHash)]
 pub struct DepositData {
+    /// BLS public key of the depositor.
     pub pubkey: BlsPubkey,
+    /// Commitment to the withdrawal key.
     pub withdrawal_credentials: Root,
+    /// Amount deposited (Gwei).
     pub amount: Gwei,
+    /// Proof of possession of the key.
     pub signature: Signature,
 }
 
@@ -137,10 +174,15 @@ pub struct DepositData {
 /// Its `TreeHash` is written by hand in `roots.rs` (fewer hashes; same root).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Encode, Decode)]
 pub struct BeaconBlockHeader {
+    /// Slot of the block.
     pub slot: Slot,
+    /// signing_root of the parent block.
     pub parent_root: Root,
+    /// hash_tree_root of the post-state.
     pub state_root: Root,
+    /// hash_tree_root of the block body.
     pub body_root: Root,
+    /// Proposer signature (not part of the signing_root).
     pub signature: Signature,
 }
 
@@ -166,24 +208,33 @@ impl BeaconBlockHeader {
 /// Two conflicting headers signed by the same proposer.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Encode, Decode, TreeHash)]
 pub struct ProposerSlashing {
+    /// The proposer who signed both headers.
     pub proposer_index: ValidatorIndex,
+    /// First signed header.
     pub header_1: BeaconBlockHeader,
+    /// Second, conflicting signed header.
     pub header_2: BeaconBlockHeader,
 }
 
 /// Two conflicting attestations.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Encode, Decode, TreeHash)]
 pub struct AttesterSlashing {
+    /// First attestation.
     pub attestation_1: IndexedAttestation,
+    /// Second, conflicting attestation.
     pub attestation_2: IndexedAttestation,
 }
 
 /// A committee's vote (gossiped; identified by its hash_tree_root).
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TreeHash)]
 pub struct Attestation {
+    /// Which committee members attested.
     pub aggregation_bits: CommitteeBits,
+    /// What was attested.
     pub data: AttestationData,
+    /// Custody bit of each attester.
     pub custody_bits: CommitteeBits,
+    /// Aggregate BLS signature.
     pub signature: Signature,
 }
 
@@ -214,27 +265,39 @@ pub fn empty_bits() -> CommitteeBits {
 /// A deposit with its Merkle proof.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Encode, Decode, TreeHash)]
 pub struct Deposit {
+    /// Merkle branch from the deposit data to the deposit root.
     pub proof: FixedVector<Root, DepositProofLength>,
+    /// The deposit.
     pub data: DepositData,
 }
 
 /// A validator's request to exit.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Encode, Decode, TreeHash)]
 pub struct VoluntaryExit {
+    /// Earliest epoch of the exit.
     pub epoch: Epoch,
+    /// The exiting validator.
     pub validator_index: ValidatorIndex,
+    /// The validator's signature.
     pub signature: Signature,
 }
 
 /// A balance transfer (disabled in v0.8.1: MAX_TRANSFERS is 0).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Encode, Decode, TreeHash)]
 pub struct Transfer {
+    /// Sending validator.
     pub sender: ValidatorIndex,
+    /// Receiving validator.
     pub recipient: ValidatorIndex,
+    /// Amount transferred (Gwei).
     pub amount: Gwei,
+    /// Fee to the proposer (Gwei).
     pub fee: Gwei,
+    /// Slot at which the transfer is valid.
     pub slot: Slot,
+    /// Withdrawal public key of the sender.
     pub pubkey: BlsPubkey,
+    /// Signature with that key.
     pub signature: Signature,
 }
 
@@ -242,14 +305,23 @@ pub struct Transfer {
 /// Its `TreeHash` is written by hand in `roots.rs` (fewer hashes; same root).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Encode, Decode)]
 pub struct BeaconBlockBody {
+    /// The proposer's RANDAO reveal.
     pub randao_reveal: Signature,
+    /// The eth1 data voted for.
     pub eth1_data: Eth1Data,
+    /// 32 free bytes.
     pub graffiti: [u8; 32],
+    /// Proposer slashings included.
     pub proposer_slashings: VariableList<ProposerSlashing, MaxProposerSlashings>,
+    /// Attester slashings included.
     pub attester_slashings: VariableList<AttesterSlashing, MaxAttesterSlashings>,
+    /// Attestations included.
     pub attestations: VariableList<Attestation, MaxAttestations>,
+    /// Deposits included.
     pub deposits: VariableList<Deposit, MaxDeposits>,
+    /// Voluntary exits included.
     pub voluntary_exits: VariableList<VoluntaryExit, MaxVoluntaryExits>,
+    /// Transfers included (always empty: disabled in v0.8.1).
     pub transfers: VariableList<Transfer, MaxTransfers>,
 }
 
@@ -258,10 +330,15 @@ pub struct BeaconBlockBody {
 /// Its `TreeHash` is written by hand in `roots.rs` (fewer hashes; same root).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Encode, Decode)]
 pub struct BeaconBlock {
+    /// Slot of the block.
     pub slot: Slot,
+    /// signing_root of the parent block.
     pub parent_root: Root,
+    /// hash_tree_root of the post-state.
     pub state_root: Root,
+    /// The body.
     pub body: BeaconBlockBody,
+    /// Proposer signature (not part of the signing_root).
     pub signature: Signature,
 }
 

@@ -36,30 +36,55 @@ pub type JustificationBitsLength = U4;
 /// The beacon state (minimal preset vector lengths).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Encode, Decode, TreeHash)]
 pub struct BeaconState {
+    /// Genesis time, seconds since the Unix epoch.
     pub genesis_time: u64,
+    /// Current slot.
     pub slot: Slot,
+    /// Current fork.
     pub fork: Fork,
+    /// Header of the latest block.
     pub latest_block_header: BeaconBlockHeader,
+    /// Recent block roots (circular, one per slot).
     pub block_roots: FixedVector<Root, SlotsPerHistoricalRoot>,
+    /// Recent state roots (circular, one per slot).
     pub state_roots: FixedVector<Root, SlotsPerHistoricalRoot>,
+    /// Roots of past block/state root batches.
     pub historical_roots: VariableList<Root, HistoricalRootsLimit>,
+    /// Current eth1 data.
     pub eth1_data: Eth1Data,
+    /// Eth1 data votes of this voting period.
     pub eth1_data_votes: VariableList<Eth1Data, SlotsPerEth1VotingPeriod>,
+    /// Index of the next deposit to process.
     pub eth1_deposit_index: u64,
+    /// The validator registry.
     pub validators: VariableList<Validator, ValidatorRegistryLimit>,
+    /// Balance of each validator (Gwei).
     pub balances: VariableList<Gwei, ValidatorRegistryLimit>,
+    /// First shard of the current epoch's committees.
     pub start_shard: Shard,
+    /// RANDAO mixes (circular, one per epoch).
     pub randao_mixes: FixedVector<Root, EpochsPerHistoricalVector>,
+    /// Roots of active validator indices (circular, one per epoch).
     pub active_index_roots: FixedVector<Root, EpochsPerHistoricalVector>,
+    /// Roots of compact committees (circular, one per epoch).
     pub compact_committees_roots: FixedVector<Root, EpochsPerHistoricalVector>,
+    /// Slashed balances per epoch (circular).
     pub slashings: FixedVector<Gwei, EpochsPerSlashingsVector>,
+    /// Attestations for the previous epoch.
     pub previous_epoch_attestations: VariableList<PendingAttestation, MaxPendingAttestations>,
+    /// Attestations for the current epoch.
     pub current_epoch_attestations: VariableList<PendingAttestation, MaxPendingAttestations>,
+    /// Crosslinks of the previous epoch, per shard.
     pub previous_crosslinks: FixedVector<Crosslink, ShardCount>,
+    /// Crosslinks of the current epoch, per shard.
     pub current_crosslinks: FixedVector<Crosslink, ShardCount>,
+    /// Justification of the last 4 epochs, one bit each.
     pub justification_bits: BitVector<JustificationBitsLength>,
+    /// Previous justified checkpoint.
     pub previous_justified_checkpoint: Checkpoint,
+    /// Current justified checkpoint.
     pub current_justified_checkpoint: Checkpoint,
+    /// Finalized checkpoint.
     pub finalized_checkpoint: Checkpoint,
 }
 

@@ -39,34 +39,56 @@ pub const MAX_EVENTS: usize = 10_000;
 pub enum SpecError {
     /// The file could not be read.
     #[error("cannot read {path}: {reason}")]
-    Read { path: String, reason: String },
+    Read {
+        /// The file.
+        path: String,
+        /// The OS error.
+        reason: String,
+    },
     /// The file is not valid TOML or has unknown / mistyped keys.
     #[error("bad testnet file: {reason}")]
-    Parse { reason: String },
+    Parse {
+        /// What is wrong.
+        reason: String,
+    },
     /// A number outside its range.
     #[error("`{field}` must be between {min} and {max}, got {value}")]
     OutOfRange {
+        /// The key.
         field: &'static str,
+        /// Lowest accepted.
         min: u64,
+        /// Highest accepted.
         max: u64,
+        /// Given.
         value: u64,
     },
     /// A node index that does not exist.
     #[error("{what}: node {node} does not exist (the testnet has {nodes} nodes: 0..{nodes})")]
     NoSuchNode {
+        /// Where it was named.
         what: String,
+        /// The index given.
         node: usize,
+        /// Nodes in the testnet.
         nodes: usize,
     },
     /// A topology that cannot be built or parsed.
     #[error("bad topology: {reason}")]
-    BadTopology { reason: String },
+    BadTopology {
+        /// What is wrong.
+        reason: String,
+    },
     /// A scenario event that is malformed or impossible at its time.
     #[error("event {index} (at slot {at_slot}, {action}): {reason}")]
     BadEvent {
+        /// Position of the event in the scenario.
         index: usize,
+        /// Its slot.
         at_slot: u64,
+        /// Its action.
         action: String,
+        /// What is wrong.
         reason: String,
     },
 }
@@ -81,17 +103,41 @@ impl From<TopologyError> for SpecError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// The node starts now (it is absent before): a late joiner that catches up by sync.
-    Join { node: usize },
+    Join {
+        /// The node.
+        node: usize,
+    },
     /// The node is stopped (in `--processes` mode: killed).
-    Kill { node: usize },
+    Kill {
+        /// The node.
+        node: usize,
+    },
     /// A killed node starts again from genesis and catches up.
-    Restart { node: usize },
+    Restart {
+        /// The node.
+        node: usize,
+    },
     /// The link between two nodes is cut: open connections dropped, new ones refused.
-    CutLink { a: usize, b: usize },
+    CutLink {
+        /// One end.
+        a: usize,
+        /// The other end.
+        b: usize,
+    },
     /// A cut link carries traffic again.
-    HealLink { a: usize, b: usize },
+    HealLink {
+        /// One end.
+        a: usize,
+        /// The other end.
+        b: usize,
+    },
     /// The node starts now from a snapshot of `from`'s store.
-    SnapshotJoin { node: usize, from: usize },
+    SnapshotJoin {
+        /// The node.
+        node: usize,
+        /// The node whose store is copied.
+        from: usize,
+    },
 }
 
 impl Action {
@@ -259,12 +305,19 @@ impl TestnetSpec {
 /// Command-line overrides of a testnet file (unset: keep the file's value).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SpecOverrides {
+    /// Number of nodes.
     pub nodes: Option<usize>,
+    /// The topology.
     pub topology: Option<Topology>,
+    /// Seed of the random parts.
     pub seed: Option<u64>,
+    /// The producing nodes.
     pub producers: Option<Vec<usize>>,
+    /// Slot duration, milliseconds.
     pub slot_ms: Option<u64>,
+    /// Slots to produce.
     pub slots: Option<u64>,
+    /// Longest wait for convergence after the last slot, milliseconds.
     pub settle_ms: Option<u64>,
     /// Drop every scenario event.
     pub no_scenario: bool,
