@@ -14,7 +14,7 @@
 //! - [`node`]: [`start_node`], the one function that assembles them, and the [`NodeHandle`] that
 //!   reaches every actor; the metrics collector that queries them all at scrape time.
 //!
-//! With the `test-support` feature, [`test_support`] has the helpers the workspace's tests share.
+//! With the `test-support` feature, `test_support` has the helpers the workspace's tests share.
 //! docs/ARCHITECTURE.md draws the actors and every message between them.
 
 #![warn(missing_docs, unreachable_pub)]

@@ -1,4 +1,4 @@
-//! Hostile peers against one node over 127.0.0.1 (issue 7): slowloris (half frames, silent
+//! Hostile peers against one node over 127.0.0.1: slowloris (half frames, silent
 //! connections) closed after the documented timeouts without slowing a good peer's PING; a
 //! connection flood beyond `max_peers`; a gossip flood from one peer (bounded dedup cache, nothing
 //! invalid relayed, the peer scored down, banned and refused on reconnection); an RPC flood held by

@@ -1,5 +1,9 @@
-//! hobbits-chain: the beacon chain v0.8.1 SSZ containers and their roots, the Hobbits RPC payload
-//! containers, and (in later modules) the chain store. No network, no actix, no runtime.
+//! hobbits-chain: the beacon chain v0.8.1 SSZ containers and their roots ([`types`]), the Hobbits
+//! RPC payload containers ([`rpc`]), and the chain store: the [`ChainRead`] and [`ChainStore`]
+//! traits, the in-memory [`MemoryStore`], [`ObservedStore`], range queries with the skip_slots
+//! rule ([`store`]); a deterministic [`genesis`], a [`producer`] of blocks and attestations for
+//! local chains, and [`snapshot`]s of a store. With the `persistent` feature, `PersistentStore`
+//! keeps the chain in a redb database. No network, no actix, no runtime.
 
 #![warn(missing_docs, unreachable_pub)]
 

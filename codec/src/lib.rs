@@ -1,10 +1,12 @@
-//! hobbits-codec: bytes <-> typed Hobbits messages (EWP v3). No actix, no runtime.
+//! hobbits-codec: bytes <-> typed Hobbits messages (EWP v3), and peer addresses. No actix, no
+//! runtime, no database.
 //!
-//! Layers, bottom up: [`frame`] (the tokio-util codec for EWP frames and its limits), [`bson_compat`]
-//! (tolerant readers for the BSON shapes 2019 clients sent), then one module per protocol:
-//! [`rpc`], [`gossip`], [`ping`]. [`Envelope`] ties them together: `Envelope::from_frame(&frame)` /
-//! `envelope.to_frame()`. [`uri`] parses peer addresses (`hob+tcp://host:port`). [`json`] maps frames to and from JSON for tools. Every error is a
-//! [`CodecError`].
+//! Layers, bottom up: [`frame`] (the tokio-util codec for EWP frames and its limits),
+//! [`bson_compat`] (tolerant readers for the BSON shapes 2019 clients sent), then one module per
+//! protocol: [`rpc`], [`gossip`], [`ping`]. [`Envelope`] ties them together:
+//! `Envelope::from_frame(&frame)` / `envelope.to_frame()`. [`uri`] parses peer addresses
+//! (`hob+tcp://[identity@]host:port`). [`json`] maps frames to and from JSON for tools. Every
+//! error is a [`CodecError`] (or a [`UriError`] for an address).
 
 #![warn(missing_docs, unreachable_pub)]
 

@@ -39,7 +39,7 @@ use crate::types::{
 };
 use ssz_types::VariableList;
 
-/// Most roots returned by [`ChainStore::block_roots`] (eth2 RPC: `count` ≤ 32768).
+/// Most roots returned by [`ChainRead::block_roots`] (eth2 RPC: `count` ≤ 32768).
 pub const MAX_ROOTS_PER_REQUEST: u64 = 32768;
 
 /// The head of the chain.
