@@ -15,7 +15,7 @@ use hobbits_codec::Topic;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
-use crate::engine::{start_in_process, start_process, Mode, NodeLaunch, RunningNode};
+use crate::engine::{Mode, NodeLaunch, RunningNode};
 use crate::link::LinkProxy;
 use crate::report::{CatchUp, EventRecord, HeadSample, NodeGossipStats, NodeReport, TestnetReport};
 use crate::spec::{Action, TestnetSpec};
@@ -105,17 +105,13 @@ pub async fn run_testnet(
     options: &RunOptions,
 ) -> Result<TestnetReport, TestnetError> {
     spec.validate()?;
-    if let Mode::Processes { .. } = options.mode {
+    if let Some(why) = options.mode.snapshot_refusal() {
         if spec
             .events
             .iter()
             .any(|e| matches!(e.action, Action::SnapshotJoin { .. }))
         {
-            return Err(TestnetError::Unsupported {
-                what:
-                    "snapshot_join with one process per node (the run command starts from genesis)"
-                        .into(),
-            });
+            return Err(TestnetError::Unsupported { what: why.into() });
         }
     }
     let start = Instant::now();
@@ -167,10 +163,9 @@ pub async fn run_testnet(
 
 impl Net<'_> {
     fn poll(&self) -> Duration {
-        self.options.poll.unwrap_or(match self.options.mode {
-            Mode::InProcess => Duration::from_millis(20),
-            Mode::Processes { .. } => Duration::from_millis(200),
-        })
+        self.options
+            .poll
+            .unwrap_or_else(|| self.options.mode.poll_interval())
     }
 
     fn running(&self) -> BTreeSet<usize> {
@@ -195,25 +190,20 @@ impl Net<'_> {
                 .contains(&node)
                 .then_some(self.spec.slot),
         };
-        let running = match &self.options.mode {
-            Mode::InProcess => {
-                let snapshot = match from {
-                    Some(f) => match &self.nodes[f] {
-                        Some(n) => n.snapshot().await,
-                        None => None,
-                    },
-                    None => None,
-                };
-                if from.is_some() && snapshot.is_none() {
-                    return Err(TestnetError::NodeStart {
-                        node,
-                        reason: "no snapshot of the source node".into(),
-                    });
-                }
-                start_in_process(&launch, snapshot).await?
-            }
-            Mode::Processes { program } => start_process(program, &launch).await?,
+        let snapshot = match from {
+            Some(f) => match &self.nodes[f] {
+                Some(n) => n.snapshot().await,
+                None => None,
+            },
+            None => None,
         };
+        if from.is_some() && snapshot.is_none() {
+            return Err(TestnetError::NodeStart {
+                node,
+                reason: "no snapshot of the source node".into(),
+            });
+        }
+        let running = self.options.mode.start(&launch, snapshot).await?;
         let addr = running.listen_addr();
         for l in self.links.iter().filter(|l| l.listener == node) {
             l.set_target(Some(addr));

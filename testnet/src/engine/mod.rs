@@ -6,8 +6,9 @@
 //! - [`processes`]: one `hobbits-node run` OS process per node, observed over the wire with
 //!   HELLO probes.
 //!
-//! A new engine is a new file here, a [`Mode`] variant and a [`RunningNode`] variant. Sends what
-//! the engines send; handles no messages.
+//! A new engine is a new file here, a [`Mode`] variant (with its arms in `Mode`'s methods) and a
+//! [`RunningNode`] variant; the driver (`run.rs`) knows engines only through these two types.
+//! Sends what the engines send; handles no messages.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -17,6 +18,8 @@ use hobbits_actors::gossip::GossipStats;
 use hobbits_actors::NodeId;
 use hobbits_chain::rpc::Hello;
 use hobbits_chain::Snapshot;
+
+use crate::TestnetError;
 
 pub mod in_process;
 pub mod processes;
@@ -55,6 +58,37 @@ impl Mode {
         match self {
             Mode::InProcess => "in-process",
             Mode::Processes { .. } => "processes",
+        }
+    }
+
+    /// How often the run samples every node's head: cheap in-process, a TCP probe otherwise.
+    pub fn poll_interval(&self) -> Duration {
+        match self {
+            Mode::InProcess => Duration::from_millis(20),
+            Mode::Processes { .. } => Duration::from_millis(200),
+        }
+    }
+
+    /// Why this engine cannot start a node from a snapshot, if it cannot.
+    pub fn snapshot_refusal(&self) -> Option<&'static str> {
+        match self {
+            Mode::InProcess => None,
+            Mode::Processes { .. } => Some(
+                "snapshot_join with one process per node (the run command starts from genesis)",
+            ),
+        }
+    }
+
+    /// Starts a node with this engine, from genesis or from `snapshot` (only when
+    /// [`Self::snapshot_refusal`] is `None`).
+    pub async fn start(
+        &self,
+        launch: &NodeLaunch,
+        snapshot: Option<Snapshot>,
+    ) -> Result<RunningNode, TestnetError> {
+        match self {
+            Mode::InProcess => start_in_process(launch, snapshot).await,
+            Mode::Processes { program } => start_process(program, launch).await,
         }
     }
 }
