@@ -6,7 +6,7 @@
 //! `PublishAttestation` (gossip).
 
 use actix::prelude::*;
-use hobbits_actors::gossip::{GossipActor, PublishAttestation};
+use hobbits_actors::gossip::PublishAttestation;
 use hobbits_actors::{BlockImported, ImportSource, StoreClient};
 use hobbits_chain::{BlockProducer, Slot};
 
@@ -15,13 +15,13 @@ use hobbits_chain::{BlockProducer, Slot};
 pub struct Attester {
     producer: BlockProducer,
     store: StoreClient,
-    gossip: Addr<GossipActor>,
+    gossip: Recipient<PublishAttestation>,
     last_slot: Option<Slot>,
 }
 
 impl Attester {
     /// Attests as validator `index` through `gossip`, reading the store for the vote's checkpoints.
-    pub fn new(index: u64, store: StoreClient, gossip: Addr<GossipActor>) -> Self {
+    pub fn new(index: u64, store: StoreClient, gossip: Recipient<PublishAttestation>) -> Self {
         Attester {
             producer: BlockProducer::new(&format!("testnet validator {index}"), index),
             store,

@@ -67,7 +67,12 @@ pub async fn start_in_process(
     let (Some(gossip), Some(sync)) = (handle.gossip.clone(), handle.sync.clone()) else {
         return Err(failed("started without sync or gossip".into()));
     };
-    let attester = Attester::new(launch.index as u64, handle.store.clone(), gossip.clone()).start();
+    let attester = Attester::new(
+        launch.index as u64,
+        handle.store.clone(),
+        gossip.clone().recipient(),
+    )
+    .start();
     let imported = || SubscribeChainEvents {
         imported: Some(attester.clone().recipient()),
         penalized: None,
