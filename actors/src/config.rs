@@ -1,7 +1,7 @@
 //! Configuration of one node: [`NodeConfig`] with its [`Limits`], [`Timeouts`], [`Scoring`] and
 //! optional [`ProducerConfig`], documented defaults, and validation returning a typed [`ConfigError`].
 //!
-//! Plain data, no I/O. Layering of file / environment / flags lives in `settings.rs`.
+//! Plain data, no I/O. Layering of file / environment / flags lives in the binary (`src/settings.rs`).
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
