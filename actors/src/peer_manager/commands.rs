@@ -12,6 +12,7 @@ use tracing::{info, warn};
 
 use super::{ManagerStats, PeerManager, StaticPeer};
 use crate::events::{GossipReceived, PeerDisconnected, PeerHandshaked, SessionHandle};
+use crate::peer_session::PeerSession;
 use crate::peer_table::{Backoff, Direction, NodeId, PeerId};
 use crate::rpc::{RpcRequest, RpcResponse};
 use crate::rpc_tracker::RpcError;
@@ -74,7 +75,9 @@ impl Handler<SendRpcRequest> for PeerManager {
     type Result = ResponseFuture<Result<RpcResponse, RpcError>>;
     fn handle(&mut self, msg: SendRpcRequest, _: &mut Context<Self>) -> Self::Result {
         match self.sessions.get(&msg.peer) {
-            Some(s) => Box::pin(s.handle.request(msg.request)),
+            Some(s) => {
+                Box::pin(PeerSession::handle_of(msg.peer, s.session.clone()).request(msg.request))
+            }
             None => Box::pin(async { Err(RpcError::UnknownPeer) }),
         }
     }
@@ -94,7 +97,7 @@ impl Handler<SendFrameToPeer> for PeerManager {
     type Result = Result<(), RpcError>;
     fn handle(&mut self, msg: SendFrameToPeer, _: &mut Context<Self>) -> Self::Result {
         match self.sessions.get(&msg.peer) {
-            Some(s) => s.handle.send_frame(msg.frame),
+            Some(s) => PeerSession::handle_of(msg.peer, s.session.clone()).send_frame(msg.frame),
             None => Err(RpcError::UnknownPeer),
         }
     }
@@ -144,7 +147,7 @@ impl Handler<DisconnectPeer> for PeerManager {
     type Result = ();
     fn handle(&mut self, msg: DisconnectPeer, _: &mut Context<Self>) {
         if let Some(s) = self.sessions.get(&msg.peer) {
-            s.handle.disconnect(msg.goodbye);
+            s.disconnect(msg.goodbye);
         }
     }
 }
@@ -182,8 +185,7 @@ impl Handler<Shutdown> for PeerManager {
             ctx.cancel_future(h);
         }
         for s in self.sessions.values() {
-            s.handle
-                .disconnect(hobbits_chain::rpc::Goodbye::CLIENT_SHUT_DOWN);
+            s.disconnect(hobbits_chain::rpc::Goodbye::CLIENT_SHUT_DOWN);
         }
         info!(
             peers = self.sessions.len(),

@@ -28,8 +28,8 @@ use tracing::{debug, info, warn};
 
 use crate::config::Scoring;
 use crate::events::{
-    GossipReceived, GossipSubscribers, PeerDisconnected, PeerHandshaked, PeerPenalized, Penalty,
-    SessionHandle, GOODBYE_DUPLICATE,
+    Disconnect, GossipReceived, GossipSubscribers, PeerDisconnected, PeerHandshaked, PeerPenalized,
+    Penalty, GOODBYE_DUPLICATE,
 };
 use crate::peer_session::{
     PeerSession, ReportHandshake, SessionClosed, SessionLinks, SessionSettings,
@@ -77,13 +77,22 @@ struct StaticPeer {
 
 #[derive(Debug, Clone)]
 struct SessionInfo {
-    handle: SessionHandle,
+    /// The session actor; a `SessionHandle` is made from it when one is needed (an idle
+    /// connection costs an address, not the handle's three recipients).
+    session: Addr<PeerSession>,
     addr: SocketAddr,
     direction: Direction,
     hello: Option<Hello>,
     node_id: Option<NodeId>,
     /// Scored over the threshold: disconnecting, further reports ignored.
     banned: bool,
+}
+
+impl SessionInfo {
+    /// Closes the connection with GOODBYE `goodbye` (a local control message).
+    fn disconnect(&self, goodbye: u64) {
+        self.session.do_send(Disconnect { goodbye });
+    }
 }
 
 /// Who hears about peers.
@@ -234,7 +243,7 @@ impl PeerManager {
         self.sessions.insert(
             peer,
             SessionInfo {
-                handle: PeerSession::handle_of(peer, addr_actor),
+                session: addr_actor,
                 addr,
                 direction,
                 hello: None,
@@ -350,8 +359,7 @@ impl PeerManager {
                 info.banned = true;
                 self.stats.bans += 1;
                 warn!(%peer, %ip, node_id = ?info.node_id, ip_banned = ban_ip, ?penalty, score, ban = ?self.settings.session.timeouts.ban, "peer banned");
-                info.handle
-                    .disconnect(hobbits_chain::rpc::Goodbye::FAULT_ERROR);
+                info.disconnect(hobbits_chain::rpc::Goodbye::FAULT_ERROR);
             }
         }
     }
@@ -370,7 +378,7 @@ impl PeerManager {
                     handshaked: e.handshaked,
                     node_id: s.node_id,
                     hello: s.hello.clone(),
-                    session: s.handle.clone(),
+                    session: PeerSession::handle_of(e.id, s.session.clone()),
                 })
             })
             .collect();
@@ -426,7 +434,7 @@ impl Handler<ReportHandshake> for PeerManager {
             HandshakeAdmission::Accept | HandshakeAdmission::Replaces { .. } => {
                 if let HandshakeAdmission::Replaces { close } = admission {
                     if let Some(other) = self.sessions.get(&close) {
-                        other.handle.disconnect(GOODBYE_DUPLICATE);
+                        other.disconnect(GOODBYE_DUPLICATE);
                     }
                 }
                 let Some(info) = self.sessions.get_mut(&msg.peer) else {
