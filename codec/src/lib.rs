@@ -3,10 +3,12 @@
 //!
 //! Layers, bottom up: [`frame`] (the tokio-util codec for EWP frames and its limits),
 //! [`bson_compat`] (tolerant readers for the BSON shapes 2019 clients sent), then one module per
-//! protocol: [`rpc`], [`gossip`], [`ping`]. [`Envelope`] ties them together:
+//! protocol: [`rpc`], [`gossip`], [`ping`], and [`gossip_control`] (the gossip overlay's control
+//! verbs and header keys). [`Envelope`] ties the three protocols together:
 //! `Envelope::from_frame(&frame)` / `envelope.to_frame()`. [`uri`] parses peer addresses
 //! (`hob+tcp://[identity@]host:port`). [`json`] maps frames to and from JSON for tools. Every
-//! error is a [`CodecError`] (or a [`UriError`] for an address).
+//! error is a [`CodecError`] (or a [`UriError`] for an address, a [`ControlError`], which wraps
+//! it, for the overlay's control frames).
 
 #![warn(missing_docs, unreachable_pub)]
 
@@ -15,6 +17,7 @@ pub mod envelope;
 pub mod error;
 pub mod frame;
 pub mod gossip;
+pub mod gossip_control;
 pub mod json;
 pub mod ping;
 pub mod rpc;
@@ -24,6 +27,9 @@ pub use envelope::Envelope;
 pub use error::CodecError;
 pub use frame::{Frame, FrameCodec, FrameLimits, Protocol};
 pub use gossip::{GossipEnvelope, GossipHeader, GossipObject, MessageHash, Topic};
+pub use gossip_control::{
+    ControlEnvelope, ControlError, ControlMessage, ControlShape, ControlVerb, GossipMethod, Origin,
+};
 pub use ping::{PingFrame, PingKind};
 pub use rpc::{
     BodyShape, DecodedPayload, RequestId, RpcBody, RpcEnvelope, RpcHeader, RpcMethod, RpcPayload,
