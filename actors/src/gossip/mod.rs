@@ -10,6 +10,7 @@
 
 pub mod actor;
 pub mod cache;
+pub mod overlay;
 pub mod router;
 
 pub use actor::{GetGossipStats, GossipActor, GossipLinks, PublishAttestation, PublishBlock};
