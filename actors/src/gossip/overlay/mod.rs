@@ -29,6 +29,7 @@ use std::time::Instant;
 use hobbits_codec::gossip_control::MAX_CONTROL_HASHES;
 use hobbits_codec::{ControlMessage, ControlVerb, MessageHash, Origin};
 
+pub mod sim;
 mod tables;
 mod trees;
 pub mod types;
