@@ -38,9 +38,9 @@ pub struct OverlayConfig {
     /// Objects without an `origin` (published by 2019 flood nodes) are pushed to every peer,
     /// as flood does, rather than on one tree shared by all of them. Default true.
     pub flood_without_origin: bool,
-    /// How long an object announced by IHAVE may stay missing before it is asked for (GRAFT to
-    /// the first announcer). Longer than one link latency, so that the pushed copy, when it is
-    /// only late, wins. Default 150 ms.
+    /// How long an object announced by IHAVE may stay missing before it is asked for (IWANT and
+    /// GRAFT to the first announcer). Longer than one link latency, so that the pushed copy, when
+    /// it is only late, wins. Default 150 ms.
     pub graft_timeout: Duration,
     /// An object announced (IHAVE) at least this long before its parent pushed it moves its
     /// tree to the announcer (GRAFT): the announcer is closer to the origin. Default 5 ms.
@@ -52,7 +52,7 @@ pub struct OverlayConfig {
     pub max_announcers: usize,
     /// Missing objects tracked at once; announcements beyond are ignored. Default 4096.
     pub max_missing: usize,
-    /// Objects remembered (for duplicates, trees and answers to IWANT / GRAFT). Default 8192.
+    /// Objects remembered (for duplicates, trees and answers to IWANT). Default 8192.
     pub message_capacity: usize,
     /// How long an object is remembered. Default 60 s.
     pub message_ttl: Duration,
@@ -69,7 +69,7 @@ pub struct OverlayConfig {
     pub max_control_frames: u32,
     /// IHAVE hashes taken from one peer per window; more are ignored. Default 8192.
     pub max_ihave_hashes: u32,
-    /// Objects sent to one peer per window in answer to IWANT / GRAFT; more are not sent.
+    /// Objects sent to one peer per window in answer to IWANT; more are not sent.
     /// Default 512.
     pub max_served: u32,
     /// Times one peer may ask for the same object. Default 3.
@@ -252,7 +252,7 @@ pub struct OverlayStats {
     pub published: u64,
     /// Object sends pushed eagerly (one per recipient).
     pub pushed: u64,
-    /// Object sends in answer to IWANT / GRAFT (one per recipient).
+    /// Object sends in answer to IWANT (one per recipient).
     pub served: u64,
     /// Asks not answered: the peer's per-window budget or per-object asks were spent.
     pub serve_refused: u64,

@@ -29,7 +29,7 @@ enum Payload {
 
 #[derive(Debug)]
 enum Event {
-    /// A frame reaches `to` (`pulled`: sent in answer to IWANT / GRAFT).
+    /// A frame reaches `to` (`pulled`: sent in answer to IWANT).
     Deliver {
         from: Node,
         to: Node,

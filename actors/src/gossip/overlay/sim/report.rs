@@ -53,7 +53,7 @@ pub struct Slice {
     pub expected: u64,
     /// Of those, delivered.
     pub delivered: u64,
-    /// Of those, delivered first by a pull (an answer to IWANT / GRAFT).
+    /// Of those, delivered first by a pull (an answer to IWANT).
     pub pulled: u64,
     /// Copies received beyond the first, over the set's objects.
     pub duplicates: u64,
@@ -106,7 +106,7 @@ pub struct SimReport {
     pub object_frames: u64,
     /// Their bytes.
     pub object_bytes: u64,
-    /// Object frames sent in answer to IWANT / GRAFT.
+    /// Object frames sent in answer to IWANT.
     pub pulled_frames: u64,
     /// Control frames sent, by verb (PRUNE, GRAFT, IHAVE, IWANT).
     pub control_frames: [u64; 4],
