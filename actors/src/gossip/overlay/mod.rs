@@ -34,7 +34,9 @@ mod tables;
 mod trees;
 pub mod types;
 
-use tables::{Announced, Entry, MessageWindow, Missing, ObjectState, PeerState, Route, TreeKey};
+use tables::{
+    Announced, Entry, MessageWindow, Missing, MissingEntry, ObjectState, PeerState, Route, TreeKey,
+};
 use trees::Trees;
 pub use types::{
     Action, Arrival, ObjectMeta, OverlayConfig, OverlayError, OverlayPenalty, OverlayStats,
@@ -175,14 +177,8 @@ impl<P: Copy + Ord + Debug, O: Clone> Overlay<P, O> {
         let mut entry = Entry::new(route, current, ObjectState::Pending);
         entry.sources.insert(from);
         let mut faster = None;
-        if let Some(m) = self.missing.resolve(&id) {
-            entry.asked.extend(m.asked_before);
-            if let Some(asked) = m.asked {
-                entry.asked.insert(asked);
-                if let Some(p) = self.peers.get_mut(&asked) {
-                    p.outstanding = p.outstanding.saturating_sub(1);
-                }
-            }
+        if let Some(m) = self.resolve_missing(&id) {
+            entry.asked.extend(m.asked_before.iter().chain(&m.asked));
             // Announced before it was pushed here, by a margin: the announcer has a shorter
             // path from the origin.
             let early = now.saturating_duration_since(m.first_seen) >= self.config.graft_margin;
@@ -206,6 +202,16 @@ impl<P: Copy + Ord + Debug, O: Clone> Overlay<P, O> {
         }
         self.messages.insert(id, entry, now);
         Arrival::New
+    }
+
+    /// Stops tracking `id` as missing (it arrived), releasing the ask outstanding to the peer
+    /// asked last.
+    fn resolve_missing(&mut self, id: &MessageHash) -> Option<MissingEntry<P>> {
+        let m = self.missing.resolve(id)?;
+        if let Some(p) = m.asked.and_then(|a| self.peers.get_mut(&a)) {
+            p.outstanding = p.outstanding.saturating_sub(1);
+        }
+        Some(m)
     }
 
     /// Asks `peer` (GRAFT at the next tick) to push `key`'s tree to this node: it announced
@@ -254,11 +260,7 @@ impl<P: Copy + Ord + Debug, O: Clone> Overlay<P, O> {
         self.stats.published += 1;
         let route = self.route(meta.origin);
         let current = self.touch(route, meta.timestamp_ms);
-        if let Some(m) = self.missing.resolve(&id) {
-            if let Some(p) = m.asked.and_then(|a| self.peers.get_mut(&a)) {
-                p.outstanding = p.outstanding.saturating_sub(1);
-            }
-        }
+        self.resolve_missing(&id);
         let entry = Entry::new(route, current, ObjectState::Valid(object.clone()));
         self.messages.insert(id, entry, now);
         self.fan_out(id, object, route, current, &BTreeSet::new())
