@@ -39,21 +39,21 @@ pub(super) enum ObjectState<O> {
 #[derive(Debug)]
 pub(super) struct Entry<P, O> {
     /// How it travels on.
-    pub route: Route,
+    pub(super) route: Route,
     /// It was the newest of its tree when it arrived (see `trees::Trees::is_current`).
-    pub current: bool,
+    pub(super) current: bool,
     /// Where it stands.
-    pub state: ObjectState<O>,
+    pub(super) state: ObjectState<O>,
     /// Peers it came from (bounded by the peers connected).
-    pub sources: BTreeSet<P>,
+    pub(super) sources: BTreeSet<P>,
     /// Peers asked for it: their copies are answers, never tree faults.
-    pub asked: BTreeSet<P>,
+    pub(super) asked: BTreeSet<P>,
     /// How often each peer asked us for it.
-    pub asks: BTreeMap<P, u8>,
+    pub(super) asks: BTreeMap<P, u8>,
 }
 
 impl<P: Ord, O> Entry<P, O> {
-    pub fn new(route: Route, current: bool, state: ObjectState<O>) -> Self {
+    pub(super) fn new(route: Route, current: bool, state: ObjectState<O>) -> Self {
         Entry {
             route,
             current,
@@ -75,7 +75,7 @@ pub(super) struct MessageWindow<P, O> {
 }
 
 impl<P, O> MessageWindow<P, O> {
-    pub fn new(capacity: usize, ttl: Duration) -> Self {
+    pub(super) fn new(capacity: usize, ttl: Duration) -> Self {
         MessageWindow {
             entries: HashMap::new(),
             order: VecDeque::new(),
@@ -84,25 +84,25 @@ impl<P, O> MessageWindow<P, O> {
         }
     }
 
-    pub fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.entries.len()
     }
 
-    pub fn contains(&self, id: &MessageHash) -> bool {
+    pub(super) fn contains(&self, id: &MessageHash) -> bool {
         self.entries.contains_key(id)
     }
 
-    pub fn get(&self, id: &MessageHash) -> Option<&Entry<P, O>> {
+    pub(super) fn get(&self, id: &MessageHash) -> Option<&Entry<P, O>> {
         self.entries.get(id)
     }
 
-    pub fn get_mut(&mut self, id: &MessageHash) -> Option<&mut Entry<P, O>> {
+    pub(super) fn get_mut(&mut self, id: &MessageHash) -> Option<&mut Entry<P, O>> {
         self.entries.get_mut(id)
     }
 
     /// Remembers a new object (the caller checked it is new), forgetting the oldest beyond the
     /// capacity.
-    pub fn insert(&mut self, id: MessageHash, entry: Entry<P, O>, now: Instant) {
+    pub(super) fn insert(&mut self, id: MessageHash, entry: Entry<P, O>, now: Instant) {
         self.entries.insert(id, entry);
         self.order.push_back((id, now));
         while self.order.len() > self.capacity {
@@ -113,7 +113,7 @@ impl<P, O> MessageWindow<P, O> {
     }
 
     /// Forgets the objects older than the TTL.
-    pub fn expire(&mut self, now: Instant) {
+    pub(super) fn expire(&mut self, now: Instant) {
         while let Some(&(id, at)) = self.order.front() {
             if now.saturating_duration_since(at) < self.ttl {
                 break;
@@ -128,15 +128,15 @@ impl<P, O> MessageWindow<P, O> {
 #[derive(Debug)]
 pub(super) struct MissingEntry<P> {
     /// Announcers not asked yet, first come first.
-    pub announcers: VecDeque<P>,
+    pub(super) announcers: VecDeque<P>,
     /// The peer asked last, if its time is not up.
-    pub asked: Option<P>,
+    pub(super) asked: Option<P>,
     /// The peers asked before it (their copies, however late, are answers).
-    pub asked_before: Vec<P>,
+    pub(super) asked_before: Vec<P>,
     /// Asks made so far (the first is a GRAFT and an IWANT, the others IWANT).
-    pub asks: u32,
+    pub(super) asks: u32,
     /// When the first announcement arrived.
-    pub first_seen: Instant,
+    pub(super) first_seen: Instant,
     timer: (Instant, u64),
 }
 
@@ -162,7 +162,7 @@ pub(super) struct Missing<P> {
 }
 
 impl<P: Copy + Ord> Missing<P> {
-    pub fn new(capacity: usize, max_announcers: usize) -> Self {
+    pub(super) fn new(capacity: usize, max_announcers: usize) -> Self {
         Missing {
             entries: HashMap::new(),
             timers: BTreeMap::new(),
@@ -172,7 +172,7 @@ impl<P: Copy + Ord> Missing<P> {
         }
     }
 
-    pub fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.entries.len()
     }
 
@@ -184,7 +184,7 @@ impl<P: Copy + Ord> Missing<P> {
     }
 
     /// `peer` announced `id` at `now`; a new missing object is due at `deadline`.
-    pub fn announce(
+    pub(super) fn announce(
         &mut self,
         id: MessageHash,
         peer: P,
@@ -221,7 +221,7 @@ impl<P: Copy + Ord> Missing<P> {
     }
 
     /// `id` arrived (or is given up): stop tracking it.
-    pub fn resolve(&mut self, id: &MessageHash) -> Option<MissingEntry<P>> {
+    pub(super) fn resolve(&mut self, id: &MessageHash) -> Option<MissingEntry<P>> {
         let m = self.entries.remove(id)?;
         self.timers.remove(&m.timer);
         Some(m)
@@ -229,19 +229,19 @@ impl<P: Copy + Ord> Missing<P> {
 
     /// The objects whose timer is up, in deadline order (their timers are consumed: reschedule
     /// or resolve each).
-    pub fn due(&mut self, now: Instant) -> Vec<MessageHash> {
+    pub(super) fn due(&mut self, now: Instant) -> Vec<MessageHash> {
         let later = self.timers.split_off(&(now, u64::MAX));
         std::mem::replace(&mut self.timers, later)
             .into_values()
             .collect()
     }
 
-    pub fn get_mut(&mut self, id: &MessageHash) -> Option<&mut MissingEntry<P>> {
+    pub(super) fn get_mut(&mut self, id: &MessageHash) -> Option<&mut MissingEntry<P>> {
         self.entries.get_mut(id)
     }
 
     /// Sets `id`'s next deadline (after `due` consumed its timer).
-    pub fn reschedule(&mut self, id: MessageHash, deadline: Instant) {
+    pub(super) fn reschedule(&mut self, id: MessageHash, deadline: Instant) {
         if self.entries.contains_key(&id) {
             let timer = self.timer(deadline, id);
             if let Some(m) = self.entries.get_mut(&id) {
@@ -251,7 +251,7 @@ impl<P: Copy + Ord> Missing<P> {
     }
 
     /// Forgets `peer` as an announcer (it left).
-    pub fn remove_announcer(&mut self, peer: P) {
+    pub(super) fn remove_announcer(&mut self, peer: P) {
         for m in self.entries.values_mut() {
             m.announcers.retain(|p| *p != peer);
         }
@@ -263,16 +263,16 @@ impl<P: Copy + Ord> Missing<P> {
 pub(super) struct RateWindow {
     start: Option<Instant>,
     /// Control frames received.
-    pub frames: u32,
+    pub(super) frames: u32,
     /// IHAVE hashes taken.
-    pub ihave_hashes: u32,
+    pub(super) ihave_hashes: u32,
     /// Objects served on request.
-    pub served: u32,
+    pub(super) served: u32,
 }
 
 impl RateWindow {
     /// Starts a new window when the current one is over.
-    pub fn roll(&mut self, now: Instant, window: Duration) {
+    pub(super) fn roll(&mut self, now: Instant, window: Duration) {
         let over = self
             .start
             .is_none_or(|s| now.saturating_duration_since(s) >= window);
@@ -288,20 +288,20 @@ impl RateWindow {
 /// What the router keeps about one peer.
 #[derive(Debug)]
 pub(super) struct PeerState {
-    pub kind: PeerKind,
-    pub window: RateWindow,
+    pub(super) kind: PeerKind,
+    pub(super) window: RateWindow,
     /// Objects asked from it and not received.
-    pub outstanding: usize,
+    pub(super) outstanding: usize,
     /// Hashes for the next PRUNE, GRAFT, IWANT (bounded by the caller).
-    pub prune: Vec<MessageHash>,
-    pub graft: Vec<MessageHash>,
-    pub iwant: Vec<MessageHash>,
+    pub(super) prune: Vec<MessageHash>,
+    pub(super) graft: Vec<MessageHash>,
+    pub(super) iwant: Vec<MessageHash>,
     /// Hashes for the next IHAVE, oldest first.
-    pub ihave: VecDeque<MessageHash>,
+    pub(super) ihave: VecDeque<MessageHash>,
 }
 
 impl PeerState {
-    pub fn new(kind: PeerKind) -> Self {
+    pub(super) fn new(kind: PeerKind) -> Self {
         PeerState {
             kind,
             window: RateWindow::default(),
@@ -314,7 +314,7 @@ impl PeerState {
     }
 
     /// True when objects travel to it on the trees and control messages are exchanged.
-    pub fn is_overlay(&self) -> bool {
+    pub(super) fn is_overlay(&self) -> bool {
         self.kind == PeerKind::Overlay
     }
 }

@@ -38,7 +38,7 @@ pub(super) struct Trees<P> {
 }
 
 impl<P: Copy + Ord> Trees<P> {
-    pub fn new(capacity: usize) -> Self {
+    pub(super) fn new(capacity: usize) -> Self {
         Trees {
             trees: BTreeMap::new(),
             clock: 0,
@@ -46,13 +46,13 @@ impl<P: Copy + Ord> Trees<P> {
         }
     }
 
-    pub fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.trees.len()
     }
 
     /// Marks `key` used, creating its tree (everyone pushed to) and forgetting the least
     /// recently used one beyond the capacity.
-    pub fn touch(&mut self, key: TreeKey) {
+    pub(super) fn touch(&mut self, key: TreeKey) {
         self.clock += 1;
         let clock = self.clock;
         self.trees
@@ -82,7 +82,7 @@ impl<P: Copy + Ord> Trees<P> {
     /// True when an object stamped `timestamp_ms` is the newest of `key`'s tree so far (ties
     /// included): only those move the parent and prune. A late copy of an older object took a
     /// path that says nothing about the tree now.
-    pub fn is_current(&mut self, key: TreeKey, timestamp_ms: u64) -> bool {
+    pub(super) fn is_current(&mut self, key: TreeKey, timestamp_ms: u64) -> bool {
         self.trees.get_mut(&key).is_some_and(|t| {
             let current = timestamp_ms >= t.newest;
             t.newest = t.newest.max(timestamp_ms);
@@ -91,12 +91,12 @@ impl<P: Copy + Ord> Trees<P> {
     }
 
     /// True when `peer` asked not to be pushed to on `key`'s tree.
-    pub fn is_lazy(&self, key: TreeKey, peer: P) -> bool {
+    pub(super) fn is_lazy(&self, key: TreeKey, peer: P) -> bool {
         self.trees.get(&key).is_some_and(|t| t.lazy.contains(&peer))
     }
 
     /// `peer` sent PRUNE (`lazy`) or GRAFT (`!lazy`) for `key`'s tree.
-    pub fn set_lazy(&mut self, key: TreeKey, peer: P, lazy: bool) {
+    pub(super) fn set_lazy(&mut self, key: TreeKey, peer: P, lazy: bool) {
         if let Some(t) = self.trees.get_mut(&key) {
             if lazy {
                 t.lazy.insert(peer);
@@ -107,7 +107,7 @@ impl<P: Copy + Ord> Trees<P> {
     }
 
     /// `peer` sent PRUNE (`lazy`) or GRAFT (`!lazy`) for every tree.
-    pub fn set_lazy_everywhere(&mut self, peer: P, lazy: bool) {
+    pub(super) fn set_lazy_everywhere(&mut self, peer: P, lazy: bool) {
         for t in self.trees.values_mut() {
             if lazy {
                 t.lazy.insert(peer);
@@ -121,7 +121,7 @@ impl<P: Copy + Ord> Trees<P> {
     /// the parent and was not pruned already. A tree without a parent (its first copies came by
     /// pull, or from a peer whose push crossed our PRUNE) adopts `peer` instead: the last pusher
     /// is never pruned away.
-    pub fn prune(&mut self, key: TreeKey, peer: P) -> bool {
+    pub(super) fn prune(&mut self, key: TreeKey, peer: P) -> bool {
         let Some(t) = self.trees.get_mut(&key) else {
             return false;
         };
@@ -138,7 +138,7 @@ impl<P: Copy + Ord> Trees<P> {
     /// `peer`'s push brought the first copy of an object on `key`'s tree: it becomes the parent,
     /// unless this node pruned it (its push crossed the PRUNE, which it will obey) or pushed it
     /// the previous object (a child overtaking once; adopting it could close a loop of parents).
-    pub fn set_parent(&mut self, key: TreeKey, peer: P) {
+    pub(super) fn set_parent(&mut self, key: TreeKey, peer: P) {
         if let Some(t) = self.trees.get_mut(&key) {
             if !t.pruned.contains(&peer) && !t.children.contains(&peer) {
                 t.parent = Some(peer);
@@ -147,21 +147,21 @@ impl<P: Copy + Ord> Trees<P> {
     }
 
     /// This node pushed an object of `key`'s tree to `peers`.
-    pub fn set_children(&mut self, key: TreeKey, peers: &[P]) {
+    pub(super) fn set_children(&mut self, key: TreeKey, peers: &[P]) {
         if let Some(t) = self.trees.get_mut(&key) {
             t.children = peers.iter().copied().collect();
         }
     }
 
     /// `peer` answered an ask on `key`'s tree: the GRAFT undid any PRUNE sent to it.
-    pub fn grafted(&mut self, key: TreeKey, peer: P) {
+    pub(super) fn grafted(&mut self, key: TreeKey, peer: P) {
         if let Some(t) = self.trees.get_mut(&key) {
             t.pruned.remove(&peer);
         }
     }
 
     /// `peer` left (or connected anew): forgotten on every tree.
-    pub fn forget(&mut self, peer: P) {
+    pub(super) fn forget(&mut self, peer: P) {
         for t in self.trees.values_mut() {
             t.lazy.remove(&peer);
             t.pruned.remove(&peer);

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use bytes::Bytes;
-use hobbits_chain::{BlockProducer, ChainStore, GenesisConfig, HashTreeRoot, Slot, StoreConfig};
+use hobbits_chain::{BlockProducer, ChainRead, GenesisConfig, HashTreeRoot, Slot, StoreConfig};
 use hobbits_codec::{ControlMessage, ControlVerb, GossipEnvelope, Origin, Topic};
 use ssz::Encode;
 
@@ -225,7 +225,7 @@ fn percentile(sorted: &[u64], p: f64) -> Duration {
 }
 
 impl Recorder {
-    pub fn new(nodes: usize) -> Self {
+    pub(super) fn new(nodes: usize) -> Self {
         Recorder {
             nodes,
             first: Vec::new(),
@@ -242,7 +242,7 @@ impl Recorder {
         }
     }
 
-    pub fn published(&mut self, index: u32, node: usize, now: u64) {
+    pub(super) fn published(&mut self, index: u32, node: usize, now: u64) {
         debug_assert_eq!(self.dups.len(), index as usize);
         self.first.extend(std::iter::repeat_n(u64::MAX, self.nodes));
         self.pulled.extend(std::iter::repeat_n(false, self.nodes));
@@ -250,23 +250,23 @@ impl Recorder {
         self.first[index as usize * self.nodes + node] = now;
     }
 
-    pub fn first(&mut self, object: super::SimObject, node: usize, now: u64, pulled: bool) {
+    pub(super) fn first(&mut self, object: super::SimObject, node: usize, now: u64, pulled: bool) {
         let i = object.0 as usize * self.nodes + node;
         self.first[i] = now;
         self.pulled[i] = pulled;
     }
 
-    pub fn duplicate(&mut self, object: super::SimObject) {
+    pub(super) fn duplicate(&mut self, object: super::SimObject) {
         self.dups[object.0 as usize] += 1;
     }
 
-    pub fn object_sent(&mut self, len: usize, pulled: bool) {
+    pub(super) fn object_sent(&mut self, len: usize, pulled: bool) {
         self.object_frames += 1;
         self.object_bytes += len as u64;
         self.pulled_frames += u64::from(pulled);
     }
 
-    pub fn control_sent(&mut self, message: &ControlMessage) {
+    pub(super) fn control_sent(&mut self, message: &ControlMessage) {
         let i = super::super::verb_index(message.verb);
         let len = *self
             .lens
@@ -277,7 +277,7 @@ impl Recorder {
         self.control_hashes[i] += message.hashes.len() as u64;
     }
 
-    pub fn penalty(&mut self) {
+    pub(super) fn penalty(&mut self) {
         self.penalties += 1;
     }
 
@@ -330,7 +330,7 @@ impl Recorder {
         Duration::from_micros(last)
     }
 
-    pub fn finish(
+    pub(super) fn finish(
         self,
         cfg: &SimConfig,
         objects: &[ObjectInfo],
