@@ -33,7 +33,8 @@ use crate::gossip::{GossipEnvelope, GossipObject, MessageHash, Topic};
 use crate::ping::{PingFrame, PingKind};
 use crate::rpc::{RequestId, RpcBody, RpcEnvelope, RpcHeader, RpcMethod, RpcPayload};
 
-fn hex0x(bytes: &[u8]) -> String {
+/// Bytes as `0x`-prefixed lower-case hex.
+pub(crate) fn hex0x(bytes: &[u8]) -> String {
     format!("0x{}", hex::encode(bytes))
 }
 
@@ -175,7 +176,8 @@ fn rpc_to_json(env: &RpcEnvelope) -> Value {
     Value::Object(out)
 }
 
-fn header_to_json(h: &BeaconBlockHeader) -> Value {
+/// A block header as JSON: its fields and its signing_root.
+pub(crate) fn header_to_json(h: &BeaconBlockHeader) -> Value {
     json!({
         "slot": h.slot.0,
         "parent_root": h.parent_root.to_string(),

@@ -9,12 +9,16 @@
 //! (`hob+tcp://[identity@]host:port`). [`json`] maps frames to and from JSON for tools. Every
 //! error is a [`CodecError`] (or a [`UriError`] for an address, a [`ControlError`], which wraps
 //! it, for the overlay's control frames).
+//!
+//! [`eth`] is the other wire: the eth2 RPC interface's raw-TCP dialect (`ETH` prefix, SSZ
+//! envelopes, response codes), with its own codec, limits and error enum ([`EthError`]).
 
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod bson_compat;
 pub mod envelope;
 pub mod error;
+pub mod eth;
 pub mod frame;
 pub mod gossip;
 pub mod gossip_control;
@@ -25,6 +29,10 @@ pub mod uri;
 
 pub use envelope::Envelope;
 pub use error::CodecError;
+pub use eth::{
+    EthCodec, EthError, EthFrame, EthLimits, EthMessage, EthMethod, EthRequest, EthRequestBody,
+    EthResponse, EthResponseBody, ResponseCode,
+};
 pub use frame::{Frame, FrameCodec, FrameLimits, Protocol};
 pub use gossip::{GossipEnvelope, GossipHeader, GossipObject, MessageHash, Topic};
 pub use gossip_control::{
