@@ -11,15 +11,12 @@ use hobbits_codec::{
 };
 use tokio_util::codec::Decoder;
 
-const TSV: &str = include_str!("../testdata/frames.tsv");
+mod common;
+
+const VECTORS: common::Vectors = common::Vectors(include_str!("../testdata/frames.tsv"));
 
 fn vector(name: &str) -> Vec<u8> {
-    let line = TSV
-        .lines()
-        .find(|l| l.split('\t').next() == Some(name))
-        .unwrap_or_else(|| panic!("vector {name} missing"));
-    let hex = line.split('\t').nth(2).expect("hex column");
-    hex::decode(hex).expect("vector hex")
+    VECTORS.bytes(name)
 }
 
 fn frame(name: &str) -> Frame {
@@ -27,31 +24,14 @@ fn frame(name: &str) -> Frame {
 }
 
 fn reject(name: &str) -> CodecError {
-    let bytes = vector(name);
-    let mut buf = BytesMut::from(&bytes[..]);
-    let err = FrameCodec::default()
-        .decode(&mut buf)
-        .expect_err("vector must be rejected");
-    assert!(err.breaks_stream());
-    // Nothing beyond the bytes themselves was reserved.
-    assert!(
-        buf.capacity() <= bytes.len().max(64),
-        "{name}: reserved {}",
-        buf.capacity()
-    );
+    let err = common::rejected(FrameCodec::default(), &vector(name));
+    assert!(err.breaks_stream(), "{name}: {err}");
     err
 }
 
 #[test]
 fn every_vector_has_a_test_here() {
-    let source = include_str!("vectors.rs");
-    for line in TSV.lines().skip(1) {
-        let name = line.split('\t').next().expect("name");
-        assert!(
-            source.contains(&format!("fn {name}()")),
-            "vector {name} has no test"
-        );
-    }
+    VECTORS.assert_each_has_a_test(include_str!("vectors.rs"));
 }
 
 #[test]
