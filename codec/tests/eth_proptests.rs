@@ -19,6 +19,8 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use tokio_util::codec::{Decoder, Encoder};
 
+mod common;
+
 fn root() -> impl Strategy<Value = Root> {
     any::<[u8; 32]>().prop_map(Root)
 }
@@ -186,20 +188,8 @@ proptest! {
             codec.encode(to_message(*id, t).to_frame(), &mut wire).expect("encode");
         }
         let wire = wire.freeze();
-        let mut points: Vec<usize> = cuts.iter().map(|c| c.index(wire.len() + 1)).collect();
-        points.push(wire.len());
-        points.sort_unstable();
-        let mut buf = BytesMut::new();
-        let mut frames = Vec::new();
-        let mut start = 0;
-        for p in points {
-            buf.extend_from_slice(&wire[start..p]);
-            start = p;
-            while let Some(f) = codec.decode(&mut buf).expect("decode") {
-                frames.push(f);
-            }
-        }
-        prop_assert!(buf.is_empty());
+        let cuts = cuts.iter().map(|c| c.index(wire.len() + 1));
+        let frames = common::decode_in_pieces(&mut codec, &wire, cuts);
         prop_assert_eq!(frames.len(), messages.len());
         for (frame, (id, t)) in frames.iter().zip(&messages) {
             let message = EthMessage::from_frame(frame).expect("envelope");

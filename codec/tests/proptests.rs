@@ -13,6 +13,8 @@ use hobbits_codec::{
 use proptest::prelude::*;
 use tokio_util::codec::{Decoder, Encoder};
 
+mod common;
+
 fn protocol() -> impl Strategy<Value = Protocol> {
     prop_oneof![
         Just(Protocol::Rpc),
@@ -126,21 +128,9 @@ proptest! {
             codec.encode(f, &mut wire).expect("encode");
         }
         let wire = wire.freeze();
-        let mut points: Vec<usize> = cuts.iter().map(|c| c.index(wire.len() + 1)).collect();
-        points.push(wire.len());
-        points.sort_unstable();
-        let mut buf = BytesMut::new();
-        let mut out = Vec::new();
-        let mut start = 0;
-        for p in points {
-            buf.extend_from_slice(&wire[start..p]);
-            start = p;
-            while let Some(f) = codec.decode(&mut buf).expect("decode") {
-                out.push(f);
-            }
-        }
+        let cuts = cuts.iter().map(|c| c.index(wire.len() + 1));
+        let out = common::decode_in_pieces(&mut codec, &wire, cuts);
         prop_assert_eq!(out, frames);
-        prop_assert!(buf.is_empty());
     }
 
     #[test]

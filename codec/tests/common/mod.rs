@@ -1,10 +1,40 @@
 //! Support for the codec's test binaries (vectors, eth_vectors): [`Vectors`], a vector table of
 //! `codec/testdata` (tab-separated, a header line, the vector's name in the first column and its
-//! bytes as hex in the third), and [`rejected`], a decoder's refusal of bytes checked for memory.
+//! bytes as hex in the third); [`rejected`], a decoder's refusal of bytes checked for memory; and
+//! [`decode_in_pieces`], a stream fed to a decoder in arbitrary pieces.
 #![allow(dead_code)]
 
 use bytes::BytesMut;
 use tokio_util::codec::Decoder;
+
+/// Feeds `wire` to `codec` in pieces cut at `cuts` (positions in `0..=wire.len()`, any order,
+/// repeats allowed), decoding after each piece as a connection would, and returns every item.
+/// Panics on a decode error or on bytes left over.
+pub fn decode_in_pieces<D>(
+    codec: &mut D,
+    wire: &[u8],
+    cuts: impl IntoIterator<Item = usize>,
+) -> Vec<D::Item>
+where
+    D: Decoder,
+    D::Error: std::fmt::Debug,
+{
+    let mut points: Vec<usize> = cuts.into_iter().collect();
+    points.push(wire.len());
+    points.sort_unstable();
+    let mut buf = BytesMut::new();
+    let mut items = Vec::new();
+    let mut start = 0;
+    for p in points {
+        buf.extend_from_slice(&wire[start..p]);
+        start = p;
+        while let Some(item) = codec.decode(&mut buf).expect("decode") {
+            items.push(item);
+        }
+    }
+    assert!(buf.is_empty(), "{} bytes left over", buf.len());
+    items
+}
 
 /// Feeds `bytes` to `codec`, which must refuse them, and returns its error, after checking that
 /// nothing beyond the bytes themselves was reserved for what a length announced.
