@@ -497,6 +497,11 @@ mod tests {
         let err =
             EthRequestBody::decode(ID, m, &bytes[..15], &EthLimits::default()).expect_err("short");
         assert_eq!(err.response_code(), Some(ResponseCode::ParseError));
+        let mut trailing = bytes.clone();
+        trailing.push(0);
+        let err = EthRequestBody::decode(ID, m, &trailing, &EthLimits::default())
+            .expect_err("a byte past the container");
+        assert_eq!(err.response_code(), Some(ResponseCode::ParseError));
         let err = EthRequestBody::decode(ID, EthMethod::Unknown(3), &bytes, &EthLimits::default())
             .expect_err("unknown");
         assert_eq!(err.response_code(), Some(ResponseCode::MethodNotFound));
