@@ -1,14 +1,19 @@
 //! Runs the built `hobbits-node` binary's `decode` and `encode` on reference vectors and on a
-//! malformed frame (exit status 2).
+//! malformed frame (exit status 2); `decode` also on ETH raw-TCP dialect messages.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_hobbits-node");
 const TSV: &str = include_str!("../codec/testdata/frames.tsv");
+const ETH_TSV: &str = include_str!("../codec/testdata/eth_messages.tsv");
 
 fn vector(name: &str) -> String {
-    TSV.lines()
+    vector_in(TSV, name)
+}
+
+fn vector_in(tsv: &str, name: &str) -> String {
+    tsv.lines()
         .find(|l| l.split('\t').next() == Some(name))
         .and_then(|l| l.split('\t').nth(2))
         .unwrap_or_else(|| panic!("vector {name}"))
@@ -120,4 +125,72 @@ fn encode_builds_a_hello_from_fields() {
     assert_eq!(hex.trim(), vector("spec_ssz_hello"));
     let (code, _, _) = run(&["encode", "{\"protocol\":\"NOPE\"}"], None);
     assert_eq!(code, 2);
+}
+
+fn decode_eth(name: &str, extra: &[&str]) -> (i32, serde_json::Value, String) {
+    let hex = vector_in(ETH_TSV, name);
+    let mut args = vec!["decode", "--compact"];
+    args.extend(extra);
+    args.push(&hex);
+    let (code, stdout, stderr) = run(&args, None);
+    let json = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    (code, json, stderr)
+}
+
+#[test]
+fn decode_prints_an_eth_request_with_its_fields() {
+    let (code, json, stderr) = decode_eth("hello_request", &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(json["dialect"], "ETH");
+    assert_eq!(json["kind"], "request");
+    assert_eq!(json["id"], 1);
+    assert_eq!(json["method"], "hello");
+    assert_eq!(json["body"]["chain_id"], 1);
+    assert_eq!(json["body"]["best_slot"], 5);
+    let (code, json, _) = decode_eth("beacon_block_headers_request", &[]);
+    assert_eq!(code, 0);
+    assert_eq!(json["body"]["skip_slots"], 1);
+}
+
+#[test]
+fn decode_types_an_eth_result_given_the_method() {
+    let (code, json, _) = decode_eth("beacon_block_roots_response", &[]);
+    assert_eq!(code, 0);
+    assert_eq!(json["code"], "success");
+    assert!(json.get("result").is_none(), "untyped without --method");
+    let (code, json, stderr) = decode_eth(
+        "beacon_block_roots_response",
+        &["--method", "beacon_block_roots"],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(json["result"]["roots"][1]["slot"], 2);
+    let (code, json, _) = decode_eth("code_method_not_found", &["--method", "10"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        (json["response_code"].as_u64(), json["message"].as_str()),
+        (Some(30), Some("unknown method 99"))
+    );
+}
+
+#[test]
+fn malformed_eth_message_exits_2_with_the_error() {
+    let (code, json, stderr) = decode_eth("over_long_length", &[]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("exceeds the limit"), "{stderr}");
+    assert!(json["error"].is_string());
+    // A message that frames but does not decode still prints, with the code it would earn.
+    let (code, json, stderr) = decode_eth("roots_count_over_cap", &[]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("count 32769"), "{stderr}");
+    assert_eq!(json["answer_code"], 20);
+    let (code, json, _) = decode_eth("unknown_method", &[]);
+    assert_eq!((code, json["answer_code"].as_u64()), (2, Some(30)));
+    let (code, json, _) = decode_eth("envelope_offset_out_of_range", &[]);
+    assert_eq!((code, json["answer_code"].as_u64()), (2, Some(10)));
+    let (code, _, stderr) = decode_eth(
+        "roots_response_descending",
+        &["--method", "beacon_block_roots"],
+    );
+    assert_eq!(code, 2);
+    assert!(stderr.contains("not ascending"), "{stderr}");
 }
