@@ -19,7 +19,7 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use tokio_util::codec::{Decoder, Encoder};
 
-mod common;
+mod support;
 
 fn root() -> impl Strategy<Value = Root> {
     any::<[u8; 32]>().prop_map(Root)
@@ -189,7 +189,7 @@ proptest! {
         }
         let wire = wire.freeze();
         let cuts = cuts.iter().map(|c| c.index(wire.len() + 1));
-        let frames = common::decode_in_pieces(&mut codec, &wire, cuts);
+        let frames = support::decode_in_pieces(&mut codec, &wire, cuts);
         prop_assert_eq!(frames.len(), messages.len());
         for (frame, (id, t)) in frames.iter().zip(&messages) {
             let message = EthMessage::from_frame(frame).expect("envelope");

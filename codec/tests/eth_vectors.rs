@@ -17,9 +17,9 @@ use hobbits_codec::{
 };
 use tokio_util::codec::Decoder;
 
-mod common;
+mod support;
 
-const VECTORS: common::Vectors = common::Vectors(include_str!("../testdata/eth_messages.tsv"));
+const VECTORS: support::Vectors = support::Vectors(include_str!("../testdata/eth_messages.tsv"));
 
 fn vector(name: &str) -> Vec<u8> {
     VECTORS.bytes(name)
@@ -86,7 +86,7 @@ fn bad_request(name: &str) -> (EthError, Option<EthResponse>) {
 
 /// A vector the streaming decoder must refuse, breaking the stream, reserving nothing.
 fn reject(name: &str) -> EthError {
-    let err = common::rejected(EthCodec::default(), &vector(name));
+    let err = support::rejected(EthCodec::default(), &vector(name));
     assert!(err.breaks_stream(), "{name}: {err}");
     err
 }

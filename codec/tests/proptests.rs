@@ -13,7 +13,7 @@ use hobbits_codec::{
 use proptest::prelude::*;
 use tokio_util::codec::{Decoder, Encoder};
 
-mod common;
+mod support;
 
 fn protocol() -> impl Strategy<Value = Protocol> {
     prop_oneof![
@@ -129,7 +129,7 @@ proptest! {
         }
         let wire = wire.freeze();
         let cuts = cuts.iter().map(|c| c.index(wire.len() + 1));
-        let out = common::decode_in_pieces(&mut codec, &wire, cuts);
+        let out = support::decode_in_pieces(&mut codec, &wire, cuts);
         prop_assert_eq!(out, frames);
     }
 

@@ -11,9 +11,9 @@ use hobbits_codec::{
 };
 use tokio_util::codec::Decoder;
 
-mod common;
+mod support;
 
-const VECTORS: common::Vectors = common::Vectors(include_str!("../testdata/frames.tsv"));
+const VECTORS: support::Vectors = support::Vectors(include_str!("../testdata/frames.tsv"));
 
 fn vector(name: &str) -> Vec<u8> {
     VECTORS.bytes(name)
@@ -24,7 +24,7 @@ fn frame(name: &str) -> Frame {
 }
 
 fn reject(name: &str) -> CodecError {
-    let err = common::rejected(FrameCodec::default(), &vector(name));
+    let err = support::rejected(FrameCodec::default(), &vector(name));
     assert!(err.breaks_stream(), "{name}: {err}");
     err
 }

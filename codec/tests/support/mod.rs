@@ -2,7 +2,10 @@
 //! `codec/testdata` (tab-separated, a header line, the vector's name in the first column and its
 //! bytes as hex in the third); [`rejected`], a decoder's refusal of bytes checked for memory; and
 //! [`decode_in_pieces`], a stream fed to a decoder in arbitrary pieces.
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "each test binary of this directory uses its own subset of the support module"
+)]
 
 use bytes::BytesMut;
 use tokio_util::codec::Decoder;
