@@ -22,6 +22,7 @@ use hobbits_chain::Snapshot;
 use crate::TestnetError;
 
 pub mod in_process;
+pub mod netns;
 pub mod processes;
 
 pub use in_process::{start_in_process, InProcessNode};
