@@ -37,6 +37,7 @@ fn main() -> anyhow::Result<()> {
             at(12, Action::HealLink { a: 0, b: 1 }),
             at(14, Action::Restart { node: 2 }),
         ],
+        ..TestnetSpec::default_for(6)
     };
     // Validation errors name the problem (a bad node index, a heal of a link never cut...).
     spec.validate()?;

@@ -9,9 +9,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
+use hobbits_testnet::invariants::RunRecord;
 use hobbits_testnet::{
-    run_testnet, svg, Mode, RunOptions, SpecError, SpecOverrides, TestnetError, TestnetSpec,
-    Topology,
+    run_testnet, svg, EngineName, Mode, RunOptions, SpecError, SpecOverrides, TestnetError,
+    TestnetReport, TestnetSpec, Topology,
 };
 
 use super::{bad_input, failure};
@@ -47,9 +48,29 @@ pub struct TestnetArgs {
     /// Ignore the scenario (no joins, kills or link cuts).
     #[arg(long)]
     pub no_scenario: bool,
-    /// One OS process per node (this binary's `run`), observed over the wire.
+    /// One OS process per node (this binary's `run`), observed over the wire
+    /// (the same as `--engine processes`).
     #[arg(long)]
     pub processes: bool,
+    /// How nodes run: in-process (default), processes, or netns (one process per node in its
+    /// own network namespace, the link model applied by the kernel; needs root). Overrides the
+    /// file's `engine`.
+    #[arg(long, value_name = "ENGINE")]
+    pub engine: Option<String>,
+    /// netns engine: packets the delayer's kernel queue holds before it drops (or, with
+    /// --fail-open, passes undelayed) new ones.
+    #[arg(long, value_name = "N", default_value_t = 65536)]
+    pub queue_max_len: u32,
+    /// netns engine: a full delayer queue passes packets undelayed instead of dropping them.
+    #[arg(long)]
+    pub fail_open: bool,
+    /// Save what the invariants are checked on (each node's log, the faults) in DIR.
+    #[arg(long, value_name = "DIR")]
+    pub keep_logs: Option<PathBuf>,
+    /// Run nothing: check the invariants on the logs saved in DIR (by --keep-logs, or node
+    /// event logs with a faults.json beside them) and print them; exit 1 if one is violated.
+    #[arg(long, value_name = "DIR", conflicts_with = "file")]
+    pub check: Option<PathBuf>,
     /// Write the report as JSON to FILE.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
@@ -111,17 +132,37 @@ fn scaled_events(spec: &TestnetSpec, slots: u64) -> Vec<hobbits_testnet::Scenari
 
 /// Runs the testnet and prints the report.
 pub fn run(args: TestnetArgs) -> ExitCode {
+    if let Some(dir) = &args.check {
+        return check_saved(dir);
+    }
     let spec = match args.spec() {
         Ok(s) => s,
         Err(e) => return bad_input(e),
     };
-    let mode = if args.processes {
-        match std::env::current_exe() {
+    let engine = match (&args.engine, args.processes) {
+        (Some(name), _) => match name.parse::<EngineName>() {
+            Ok(e) => e,
+            Err(e) => return bad_input(e),
+        },
+        (None, true) => EngineName::Processes,
+        (None, false) => spec.engine.unwrap_or(EngineName::InProcess),
+    };
+    let program =
+        || std::env::current_exe().map_err(|e| bad_input(format!("cannot find this binary: {e}")));
+    let mode = match engine {
+        EngineName::InProcess => Mode::InProcess,
+        EngineName::Processes => match program() {
             Ok(program) => Mode::Processes { program },
-            Err(e) => return bad_input(format!("cannot find this binary: {e}")),
-        }
-    } else {
-        Mode::InProcess
+            Err(code) => return code,
+        },
+        EngineName::Netns => match program() {
+            Ok(program) => Mode::Netns {
+                program,
+                queue_max_len: args.queue_max_len,
+                fail_open: args.fail_open,
+            },
+            Err(code) => return code,
+        },
     };
     if let Err(code) = super::init_tracing(&args.log) {
         return code;
@@ -130,13 +171,26 @@ pub fn run(args: TestnetArgs) -> ExitCode {
         mode,
         progress: !args.quiet && std::io::stderr().is_terminal(),
         poll: None,
+        keep_logs: args.keep_logs.clone(),
     };
     let system = actix_rt::System::new();
-    let report = system.block_on(async move { run_testnet(&spec, &options).await });
+    // Ctrl-C or SIGTERM drops the run: its nodes are killed and its namespaces removed on the way.
+    let report = system.block_on(async move {
+        tokio::select! {
+            r = run_testnet(&spec, &options) => Some(r),
+            signal = shutdown_signal() => {
+                eprintln!("\n{signal}: the testnet is stopped and everything it created removed");
+                None
+            }
+        }
+    });
     let report = match report {
-        Ok(r) => r,
-        Err(e @ (TestnetError::Spec(_) | TestnetError::Unsupported { .. })) => return bad_input(e),
-        Err(e) => return failure(e),
+        None => return ExitCode::from(130),
+        Some(Ok(r)) => r,
+        Some(Err(e @ (TestnetError::Spec(_) | TestnetError::Unsupported { .. }))) => {
+            return bad_input(e)
+        }
+        Some(Err(e)) => return failure(e),
     };
     print!("{}", report.render());
     if let Some(path) = &args.json {
@@ -160,5 +214,47 @@ pub fn run(args: TestnetArgs) -> ExitCode {
     }
     // Give the nodes' last GOODBYEs a moment to leave before the process exits.
     std::thread::sleep(Duration::from_millis(10));
+    ExitCode::from(report.exit_code())
+}
+
+/// Resolves on Ctrl-C or SIGTERM with the signal's name.
+async fn shutdown_signal() -> &'static str {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return "SIGINT";
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
+    }
+}
+
+/// `--check DIR`: the invariants of a saved run.
+fn check_saved(dir: &std::path::Path) -> ExitCode {
+    let record = match RunRecord::load(dir) {
+        Ok(r) => r,
+        Err(e) => {
+            return bad_input(format!(
+                "cannot read the run saved in {}: {e}",
+                dir.display()
+            ))
+        }
+    };
+    let results = record.check();
+    let report = TestnetReport {
+        converged: true,
+        invariants: results,
+        ..Default::default()
+    };
+    for line in report
+        .render()
+        .lines()
+        .skip_while(|l| !l.starts_with("invariant"))
+    {
+        println!("{line}");
+    }
     ExitCode::from(report.exit_code())
 }

@@ -5,8 +5,11 @@
 //! Used by `hobbits-node testnet`, the tests and `examples/custom_testnet.rs`.
 //!
 //! - [`spec`]: [`TestnetSpec`], [`Topology`], [`ScenarioEvent`], the TOML file and validation;
+//! - [`network`]: the link model (latency, jitter, loss, bandwidth, node classes);
 //! - [`topology`]: link generation (line, ring, star, seeded random, explicit) and connectivity;
+//! - [`fabric`]: the links between nodes: proxies, or the kernel between namespaces;
 //! - [`link`]: one TCP proxy per link (cut / heal, wire observation);
+//! - [`shaper`]: the link model in user space, for proxied links;
 //! - [`wire`]: what the proxies saw, turned into counters and latencies;
 //! - [`attester`]: a vote per live head change, so attestations propagate too;
 //! - [`engine`]: how nodes run: in-process ([`engine::in_process`]) or one OS process per node
@@ -27,9 +30,16 @@
 
 pub mod attester;
 pub mod engine;
+pub mod eventlog;
+pub mod fabric;
+pub mod invariants;
 pub mod link;
+pub mod logreport;
+pub mod network;
+pub mod observe;
 pub mod report;
 pub mod run;
+pub mod shaper;
 pub mod spec;
 pub mod svg;
 pub mod topology;
@@ -38,7 +48,7 @@ pub mod wire;
 pub use engine::Mode;
 pub use report::{LatencySummary, Propagation, TestnetReport};
 pub use run::{run_testnet, RunOptions};
-pub use spec::{Action, ScenarioEvent, SpecError, SpecOverrides, TestnetSpec};
+pub use spec::{Action, EngineName, ScenarioEvent, SpecError, SpecOverrides, TestnetSpec};
 pub use topology::{Topology, TopologyError};
 
 /// Why a testnet could not run (a refused description is [`SpecError`]).

@@ -3,12 +3,16 @@
 //! both ways, logging every GOSSIP frame in the [`WireLog`] (when read from the sender and when
 //! written to the receiver). A link can be cut (open connections dropped, new ones refused: the
 //! nodes' redials fail until it heals) and retargeted when the listening node restarts on a new
-//! port. Tokio tasks; no actor messages.
+//! port. With a [`Shaper`] (the link model in user space), each direction hands frames from its
+//! reader to its writer through a bounded queue, stamped with when they may be delivered, so
+//! latency pipelines instead of adding up. Tokio tasks; no actor messages.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+
+use tokio::sync::mpsc;
 
 use futures_util::{SinkExt, StreamExt};
 use hobbits_codec::{Frame, FrameCodec, GossipEnvelope, Protocol};
@@ -17,7 +21,11 @@ use tokio::task::JoinHandle;
 use tokio_util::codec::{FramedRead, FramedWrite};
 use tracing::debug;
 
+use crate::shaper::Shaper;
 use crate::wire::WireLog;
+
+/// Frames one direction of a shaped link holds between reading and delivery.
+const SHAPED_QUEUE: usize = 1024;
 
 /// Most connections one link carries at once (normally one; a few during redials).
 pub const MAX_CONNECTIONS_PER_LINK: usize = 8;
@@ -47,6 +55,7 @@ struct Ends {
     listener: usize,
     log: Arc<Mutex<WireLog>>,
     start: Instant,
+    shaper: Option<Arc<Mutex<Shaper>>>,
 }
 
 impl LinkProxy {
@@ -56,6 +65,7 @@ impl LinkProxy {
         listener: usize,
         log: Arc<Mutex<WireLog>>,
         start: Instant,
+        shaper: Option<Arc<Mutex<Shaper>>>,
     ) -> std::io::Result<Self> {
         let socket = TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = socket.local_addr()?;
@@ -70,6 +80,7 @@ impl LinkProxy {
             listener,
             log,
             start,
+            shaper,
         });
         let st = state.clone();
         let accept = tokio::spawn(async move {
@@ -177,6 +188,37 @@ async fn pump(inbound: TcpStream, outbound: TcpStream, ends: &Ends) {
 }
 
 async fn forward<R, W>(
+    read: FramedRead<R, FrameCodec>,
+    write: FramedWrite<W, FrameCodec>,
+    from: usize,
+    to: usize,
+    ends: &Ends,
+) where
+    R: tokio::io::AsyncRead + Unpin,
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    match &ends.shaper {
+        // Unshaped: read, then write, in one loop (no queue between them).
+        None => forward_now(read, write, from, to, ends).await,
+        Some(shaper) => {
+            let (tx, rx) = mpsc::channel(SHAPED_QUEUE);
+            tokio::join!(
+                read_shaped(read, tx, from, to, shaper, ends),
+                deliver_shaped(rx, write, to, ends)
+            );
+        }
+    }
+}
+
+/// A GOSSIP frame's topic and hash (what the wire log records).
+fn gossip_key(frame: &Frame) -> Option<(hobbits_codec::Topic, hobbits_chain::Root)> {
+    (frame.protocol == Protocol::Gossip)
+        .then(|| GossipEnvelope::from_frame(frame).ok())
+        .flatten()
+        .map(|env| (env.header.topic, env.header.hash))
+}
+
+async fn forward_now<R, W>(
     mut read: FramedRead<R, FrameCodec>,
     mut write: FramedWrite<W, FrameCodec>,
     from: usize,
@@ -186,23 +228,72 @@ async fn forward<R, W>(
     R: tokio::io::AsyncRead + Unpin,
     W: tokio::io::AsyncWrite + Unpin,
 {
-    while let Some(next) = read.next().await {
-        let frame: Frame = match next {
-            Ok(f) => f,
-            Err(e) => {
-                debug!(from, to, error = %e, "link proxy: not a frame, closing");
-                return;
-            }
-        };
+    while let Some(frame) = next_frame(&mut read, from, to).await {
         // A GOSSIP frame is logged as sent now (read off `from`'s socket) and as delivered once
         // written into `to`'s socket, so a direct neighbour's latency counts this hop.
-        let gossip = (frame.protocol == Protocol::Gossip)
-            .then(|| GossipEnvelope::from_frame(&frame).ok())
-            .flatten()
-            .map(|env| (env.header.topic, env.header.hash));
+        let gossip = gossip_key(&frame);
         if let Some((topic, hash)) = gossip {
             lock(&ends.log).gossip_sent(from, topic, hash, ends.start.elapsed());
         }
+        if write.send(frame).await.is_err() {
+            return;
+        }
+        if let Some((topic, hash)) = gossip {
+            lock(&ends.log).gossip_delivered(to, topic, hash, ends.start.elapsed());
+        }
+    }
+}
+
+async fn next_frame<R>(
+    read: &mut FramedRead<R, FrameCodec>,
+    from: usize,
+    to: usize,
+) -> Option<Frame>
+where
+    R: tokio::io::AsyncRead + Unpin,
+{
+    match read.next().await? {
+        Ok(f) => Some(f),
+        Err(e) => {
+            debug!(from, to, error = %e, "link proxy: not a frame, closing");
+            None
+        }
+    }
+}
+
+async fn read_shaped<R>(
+    mut read: FramedRead<R, FrameCodec>,
+    queue: mpsc::Sender<(Instant, Frame)>,
+    from: usize,
+    to: usize,
+    shaper: &Mutex<Shaper>,
+    ends: &Ends,
+) where
+    R: tokio::io::AsyncRead + Unpin,
+{
+    while let Some(frame) = next_frame(&mut read, from, to).await {
+        if let Some((topic, hash)) = gossip_key(&frame) {
+            lock(&ends.log).gossip_sent(from, topic, hash, ends.start.elapsed());
+        }
+        let len = frame.header.len() + frame.body.len();
+        let at = lock(shaper).deliver_at(from, to, len, Instant::now());
+        if queue.send((at, frame)).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn deliver_shaped<W>(
+    mut queue: mpsc::Receiver<(Instant, Frame)>,
+    mut write: FramedWrite<W, FrameCodec>,
+    to: usize,
+    ends: &Ends,
+) where
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    while let Some((at, frame)) = queue.recv().await {
+        tokio::time::sleep_until(at.into()).await;
+        let gossip = gossip_key(&frame);
         if write.send(frame).await.is_err() {
             return;
         }

@@ -4,6 +4,8 @@
 
 use serde::Serialize;
 
+use crate::invariants::InvariantResult;
+
 /// Nearest-rank percentile `p` (0 < p ≤ 100) of `sorted` (ascending); `None` when empty.
 pub fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
     if sorted.is_empty() {
@@ -105,6 +107,8 @@ pub struct NodeReport {
     pub gossip_duplicates: u64,
     /// The node's own gossip counters (in-process only).
     pub node_stats: Option<NodeGossipStats>,
+    /// Resident memory of the node's process at the end, KiB (process engines).
+    pub rss_kib: Option<u64>,
 }
 
 /// A node's own view of its gossip (from its gossip actor).
@@ -206,12 +210,14 @@ pub struct TestnetReport {
     pub block_latency_samples_ms: Vec<f64>,
     /// Wall time of the whole run, ms.
     pub wall_ms: f64,
+    /// Invariants checked on the run, each with its evidence.
+    pub invariants: Vec<InvariantResult>,
 }
 
 impl TestnetReport {
-    /// Exit status of the CLI: 0 converged, 1 not.
+    /// Exit status of the CLI: 0 converged with every invariant held, 1 otherwise.
     pub fn exit_code(&self) -> u8 {
-        u8::from(!self.converged)
+        u8::from(!self.converged || self.invariants.iter().any(|i| !i.ok))
     }
 
     /// A human-readable report.
@@ -285,6 +291,17 @@ impl TestnetReport {
                 if n.producer { "  (producer)" } else { "" }
             ));
         }
+        let mut rss: Vec<u64> = self.node_reports.iter().filter_map(|n| n.rss_kib).collect();
+        rss.sort_unstable();
+        if let (Some(min), Some(max)) = (rss.first(), rss.last()) {
+            w(format!(
+                "node processes: resident memory median {:.1} MiB, min {:.1}, max {:.1} ({} processes)",
+                rss[rss.len() / 2] as f64 / 1024.0,
+                *min as f64 / 1024.0,
+                *max as f64 / 1024.0,
+                rss.len()
+            ));
+        }
         for c in &self.catch_ups {
             w(format!(
                 "catch-up: node {} ({}) at {:.1} s to slot {}: {}",
@@ -295,6 +312,16 @@ impl TestnetReport {
                 c.catch_up_ms
                     .map_or("never".to_string(), |ms| format!("{ms:.0} ms"))
             ));
+        }
+        for inv in &self.invariants {
+            w(format!(
+                "invariant {}: {}",
+                inv.name,
+                if inv.ok { "held" } else { "VIOLATED" }
+            ));
+            for line in &inv.evidence {
+                w(format!("    {line}"));
+            }
         }
         for e in &self.events {
             if let Some(err) = &e.error {

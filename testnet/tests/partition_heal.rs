@@ -106,9 +106,15 @@ async fn a_peer_killed_mid_response_fails_the_request_and_another_serves_it() {
 async fn a_partition_mid_sync_heals_and_the_nodes_converge() {
     support::init_tracing();
     let source = source(1500).await;
-    let proxy = LinkProxy::bind(1, 0, Arc::new(Mutex::new(WireLog::new())), Instant::now())
-        .await
-        .expect("proxy");
+    let proxy = LinkProxy::bind(
+        1,
+        0,
+        Arc::new(Mutex::new(WireLog::new())),
+        Instant::now(),
+        None,
+    )
+    .await
+    .expect("proxy");
     proxy.set_target(Some(source.addr()));
     let syncing = start(node_config(2, &[proxy.addr()]), NodeParts::full(), &[]).await;
 

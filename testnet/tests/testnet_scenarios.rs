@@ -21,6 +21,7 @@ fn spec(nodes: usize, topology: Topology, slots: u64, events: Vec<ScenarioEvent>
         slots,
         settle: Duration::from_secs(5),
         events,
+        ..TestnetSpec::default_for(nodes)
     }
 }
 

@@ -126,11 +126,16 @@ impl Probe {
                 ))
             })?
             .map_err(err)?;
+        Ok(Probe::over(stream, timeout))
+    }
+
+    /// A probe over a connection made elsewhere (e.g. from another network namespace).
+    pub fn over(stream: TcpStream, timeout: Duration) -> Probe {
         let _ = stream.set_nodelay(true);
-        Ok(Probe {
+        Probe {
             framed: Framed::new(stream, FrameCodec::default()),
             timeout,
-        })
+        }
     }
 
     async fn send(&mut self, frame: Frame) -> Result<(), ProbeError> {

@@ -4,7 +4,11 @@
 //! - [`in_process`]: every node's actors on the current actix system, observed through its
 //!   store and gossip actors;
 //! - [`processes`]: one `hobbits-node run` OS process per node, observed over the wire with
-//!   HELLO probes.
+//!   HELLO probes;
+//! - [`netns`]: one `hobbits-node run` process per node in its own network namespace, on a
+//!   network the kernel shapes (processes started by [`processes`], probed from the hub).
+//!
+//! [`check_supported`] refuses, naming the key, what an engine cannot apply.
 //!
 //! A new engine is a new file here, a [`Mode`] variant (with its arms in `Mode`'s methods) and a
 //! [`RunningNode`] variant; the driver (`run.rs`) knows engines only through these two types.
@@ -19,6 +23,8 @@ use hobbits_actors::NodeId;
 use hobbits_chain::rpc::Hello;
 use hobbits_chain::Snapshot;
 
+use crate::network::Feature;
+use crate::spec::{Action, TestnetSpec};
 use crate::TestnetError;
 
 pub mod in_process;
@@ -26,7 +32,7 @@ pub mod netns;
 pub mod processes;
 
 pub use in_process::{start_in_process, InProcessNode};
-pub use processes::{start_process, ProcessNode};
+pub use processes::{start_process, start_process_at, ProcessNode, ProcessPlace};
 
 /// What a node is started with.
 #[derive(Debug, Clone)]
@@ -39,6 +45,8 @@ pub struct NodeLaunch {
     pub peers: Vec<SocketAddr>,
     /// Slot duration, when it produces blocks.
     pub produce: Option<Duration>,
+    /// Where it keeps its chain across restarts (persistent nodes of process engines).
+    pub data_dir: Option<PathBuf>,
 }
 
 /// Where the nodes run.
@@ -51,6 +59,15 @@ pub enum Mode {
         /// The hobbits-node binary (the CLI passes `std::env::current_exe()`).
         program: PathBuf,
     },
+    /// One process per node, each in its own network namespace (root only).
+    Netns {
+        /// The hobbits-node binary.
+        program: PathBuf,
+        /// The delayer's kernel queue length.
+        queue_max_len: u32,
+        /// Accept packets undelayed when that queue is full (instead of dropping them).
+        fail_open: bool,
+    },
 }
 
 impl Mode {
@@ -59,6 +76,15 @@ impl Mode {
         match self {
             Mode::InProcess => "in-process",
             Mode::Processes { .. } => "processes",
+            Mode::Netns { .. } => "netns",
+        }
+    }
+
+    /// The binary process engines run.
+    pub fn program(&self) -> Option<&PathBuf> {
+        match self {
+            Mode::InProcess => None,
+            Mode::Processes { program } | Mode::Netns { program, .. } => Some(program),
         }
     }
 
@@ -66,7 +92,7 @@ impl Mode {
     pub fn poll_interval(&self) -> Duration {
         match self {
             Mode::InProcess => Duration::from_millis(20),
-            Mode::Processes { .. } => Duration::from_millis(200),
+            Mode::Processes { .. } | Mode::Netns { .. } => Duration::from_millis(200),
         }
     }
 
@@ -74,24 +100,77 @@ impl Mode {
     pub fn snapshot_refusal(&self) -> Option<&'static str> {
         match self {
             Mode::InProcess => None,
-            Mode::Processes { .. } => Some(
-                "snapshot_join with one process per node (the run command starts from genesis)",
+            Mode::Processes { .. } | Mode::Netns { .. } => Some(
+                "snapshot_join with one process per node (the run command starts from genesis or its own store)",
             ),
         }
     }
 
     /// Starts a node with this engine, from genesis or from `snapshot` (only when
-    /// [`Self::snapshot_refusal`] is `None`).
+    /// [`Self::snapshot_refusal`] is `None`); a process at `place` when given (a netns node in
+    /// its namespace), else on 127.0.0.1.
     pub async fn start(
         &self,
         launch: &NodeLaunch,
         snapshot: Option<Snapshot>,
+        place: Option<ProcessPlace>,
     ) -> Result<RunningNode, TestnetError> {
-        match self {
-            Mode::InProcess => start_in_process(launch, snapshot).await,
-            Mode::Processes { program } => start_process(program, launch).await,
+        match (self, place) {
+            (Mode::InProcess, _) => start_in_process(launch, snapshot).await,
+            (_, Some(place)) => start_process_at(place, launch).await,
+            (Mode::Processes { program }, None) => start_process(program, launch).await,
+            (Mode::Netns { .. }, None) => Err(TestnetError::NodeStart {
+                node: launch.index,
+                reason: "a netns node needs its namespace".into(),
+            }),
         }
     }
+}
+
+/// Refuses (exit 2 in the CLI, naming the key or action) what `mode` cannot apply to `spec`:
+/// loss needs the kernel (netns); freeze / thaw and persistent stores need processes; a
+/// snapshot join needs in-process nodes; a clock skew needs the node's wall-clock slots (netns).
+pub fn check_supported(mode: &Mode, spec: &TestnetSpec) -> Result<(), TestnetError> {
+    let refuse = |what: String| {
+        Err(TestnetError::Unsupported {
+            what: format!("{what} with the {} engine", mode.name()),
+        })
+    };
+    let netns = matches!(mode, Mode::Netns { .. });
+    let processes = !matches!(mode, Mode::InProcess);
+    if !netns {
+        if let Some(key) = spec.network.features().get(&Feature::Loss) {
+            return refuse(format!(
+                "`{key}`: loss (a proxy forwards a TCP stream of whole frames: it cannot lose packets; use --engine netns)"
+            ));
+        }
+    }
+    if !processes && !spec.persistent.is_empty() {
+        return refuse("`persistent` (in-process nodes keep no store across a restart)".into());
+    }
+    for (i, e) in spec.events.iter().enumerate() {
+        let key = format!("event {i} (`{}` at slot {})", e.action.name(), e.at_slot);
+        match e.action {
+            Action::SnapshotJoin { .. } => {
+                if let Some(why) = mode.snapshot_refusal() {
+                    return refuse(format!("{key}: {why}"));
+                }
+            }
+            Action::Freeze { .. } | Action::Thaw { .. } if !processes => {
+                return refuse(format!("{key}: freezing needs a node process"))
+            }
+            Action::SetLoss { .. } if !netns => {
+                return refuse(format!("{key}: loss needs the kernel (--engine netns)"))
+            }
+            Action::ClockSkew { .. } if !netns => {
+                return refuse(format!(
+                    "{key}: clock skew needs wall-clock slots (--engine netns)"
+                ))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// A running node of any engine.
@@ -143,11 +222,96 @@ impl RunningNode {
         }
     }
 
+    /// Resident memory of the node's process, KiB (process engines).
+    pub fn rss_kib(&self) -> Option<u64> {
+        let pid = self.pid()?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|kib| kib.parse().ok())
+    }
+
+    /// The process id (process engines).
+    pub fn pid(&self) -> Option<u32> {
+        match self {
+            RunningNode::InProcess(_) => None,
+            RunningNode::Process(n) => Some(n.pid()),
+        }
+    }
+
     /// Stops the node: GOODBYE to every peer in-process, SIGKILL for a process.
     pub async fn stop(self) {
         match self {
             RunningNode::InProcess(n) => n.stop().await,
             RunningNode::Process(n) => drop(n),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::ScenarioEvent;
+
+    fn refusal(mode: &Mode, spec: &TestnetSpec) -> Option<String> {
+        check_supported(mode, spec).err().map(|e| e.to_string())
+    }
+
+    #[test]
+    fn each_engine_refuses_what_it_cannot_apply_naming_the_key() {
+        let program = PathBuf::from("hobbits-node");
+        let in_process = Mode::InProcess;
+        let processes = Mode::Processes {
+            program: program.clone(),
+        };
+        let netns = Mode::Netns {
+            program,
+            queue_max_len: 64,
+            fail_open: false,
+        };
+        let mut lossy = TestnetSpec::default_for(4);
+        lossy.network = TestnetSpec::from_toml("nodes = 4\n[network]\nloss = 0.01")
+            .expect("valid")
+            .network;
+        let text = refusal(&in_process, &lossy).expect("in-process has no loss");
+        assert!(
+            text.contains("`network.loss`") && text.contains("in-process"),
+            "{text}"
+        );
+        assert!(refusal(&processes, &lossy).is_some());
+        assert_eq!(refusal(&netns, &lossy), None);
+
+        let mut frozen = TestnetSpec::default_for(4);
+        frozen.events = vec![
+            ScenarioEvent {
+                at_slot: 2,
+                action: Action::Freeze { node: 1 },
+            },
+            ScenarioEvent {
+                at_slot: 3,
+                action: Action::Thaw { node: 1 },
+            },
+        ];
+        let text = refusal(&in_process, &frozen).expect("no process to freeze");
+        assert!(text.contains("event 0 (`freeze` at slot 2)"), "{text}");
+        assert_eq!(refusal(&processes, &frozen), None);
+        assert_eq!(refusal(&netns, &frozen), None);
+
+        let mut snapshot = TestnetSpec::default_for(4);
+        snapshot.events = vec![ScenarioEvent {
+            at_slot: 2,
+            action: Action::SnapshotJoin { node: 3, from: 0 },
+        }];
+        assert!(refusal(&netns, &snapshot).is_some());
+        assert_eq!(refusal(&in_process, &snapshot), None);
+
+        let mut persistent = TestnetSpec::default_for(4);
+        persistent.persistent = vec![1];
+        assert!(refusal(&in_process, &persistent)
+            .expect("refused")
+            .contains("`persistent`"));
+        assert_eq!(refusal(&netns, &persistent), None);
     }
 }

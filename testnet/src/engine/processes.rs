@@ -1,10 +1,12 @@
 //! The processes engine: each node is its own OS process (`run` subcommand of the hobbits-node
 //! binary), killed and reaped when dropped, observed over the wire with HELLO + GET_STATUS probes
-//! (`hobbits_tools::probe`). Sends HELLO and GET_STATUS frames; handles no messages.
+//! (`hobbits_tools::probe`). The namespace engine starts its nodes here too, inside their
+//! namespaces ([`ProcessPlace`]), and probes them from the hub. Sends HELLO and GET_STATUS
+//! frames; handles no messages.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -12,7 +14,9 @@ use hobbits_chain::rpc::Hello;
 use hobbits_codec::PeerUri;
 use hobbits_tools::probe::Probe;
 
+use super::netns::observer::HubConnector;
 use super::{NodeLaunch, RunningNode};
+use crate::spec::TestnetSpec;
 use crate::TestnetError;
 
 /// A node running as a child process; killed (SIGKILL) and reaped when dropped, so no node
@@ -21,6 +25,8 @@ use crate::TestnetError;
 pub struct ProcessNode {
     child: Child,
     addr: SocketAddr,
+    /// Probes connect from the hub namespace (namespace engine).
+    hub: Option<HubConnector>,
 }
 
 impl Drop for ProcessNode {
@@ -35,19 +41,60 @@ const PROCESS_START_TIMEOUT: Duration = Duration::from_secs(20);
 /// Probe timeout.
 const PROBE_TIMEOUT: Duration = Duration::from_millis(1500);
 
+/// Where and how a node process runs.
+#[derive(Debug, Clone)]
+pub struct ProcessPlace {
+    /// The command that runs the binary (`program`, or `ip netns exec NS program`).
+    pub command: Vec<std::ffi::OsString>,
+    /// `--listen` (`127.0.0.1:0`, or the node's own address in its namespace).
+    pub listen: SocketAddr,
+    /// Extra `run` flags (`--ban-ms 0` behind proxies, `--genesis-time`, ...).
+    pub flags: Vec<String>,
+    /// Probe from this hub (namespace engine).
+    pub hub: Option<HubConnector>,
+}
+
+impl ProcessPlace {
+    /// On 127.0.0.1, a free port, bans off (a cut proxy would otherwise get banned).
+    pub fn loopback(program: &Path) -> Self {
+        ProcessPlace {
+            command: vec![program.as_os_str().to_owned()],
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            flags: vec!["--ban-ms".into(), "0".into()],
+            hub: None,
+        }
+    }
+}
+
 /// Starts `program run` for a node and waits until it prints its listen address.
 pub async fn start_process(
-    program: &PathBuf,
+    program: &Path,
+    launch: &NodeLaunch,
+) -> Result<RunningNode, TestnetError> {
+    start_process_at(ProcessPlace::loopback(program), launch).await
+}
+
+/// Starts a node process at `place` and waits until it prints its listen address.
+pub async fn start_process_at(
+    place: ProcessPlace,
     launch: &NodeLaunch,
 ) -> Result<RunningNode, TestnetError> {
     let failed = |reason: String| TestnetError::NodeStart {
         node: launch.index,
         reason,
     };
+    let Some((program, prefix)) = place.command.split_first() else {
+        return Err(failed("no command".into()));
+    };
     let mut cmd = Command::new(program);
-    cmd.arg("run")
-        .args(["--listen", "127.0.0.1:0", "--log", "warn", "--ban-ms", "0"])
+    cmd.args(prefix)
+        .arg("run")
+        .args(["--listen", &place.listen.to_string(), "--log", "warn"])
+        .args(&place.flags)
         .args(["--node-id", &launch.node_id.0.to_string()]);
+    if let Some(dir) = &launch.data_dir {
+        cmd.arg("--data-dir").arg(dir);
+    }
     for p in &launch.peers {
         cmd.args(["--peer", &PeerUri::from_socket_addr(*p).to_string()]);
     }
@@ -59,7 +106,7 @@ pub async fn start_process(
         .stderr(Stdio::null());
     let mut child = cmd
         .spawn()
-        .map_err(|e| failed(format!("cannot run {}: {e}", program.display())))?;
+        .map_err(|e| failed(format!("cannot run {}: {e}", program.to_string_lossy())))?;
     let Some(stdout) = child.stdout.take() else {
         let _ = child.kill();
         return Err(failed("no stdout".into()));
@@ -90,7 +137,11 @@ pub async fn start_process(
         .ok()
         .and_then(|u| u.host_port().parse::<SocketAddr>().ok());
     match addr {
-        Some(addr) => Ok(RunningNode::Process(ProcessNode { child, addr })),
+        Some(addr) => Ok(RunningNode::Process(ProcessNode {
+            child,
+            addr,
+            hub: place.hub,
+        })),
         None => {
             let _ = child.kill();
             let _ = child.wait();
@@ -105,14 +156,79 @@ impl ProcessNode {
         self.addr
     }
 
+    /// The process id (for SIGSTOP / SIGCONT).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The node's HELLO (head, finality) from a probe, `None` when it does not answer.
     pub async fn status(&self) -> Option<Hello> {
-        let uri = PeerUri::from_socket_addr(self.addr);
-        let mut probe = Probe::connect(&uri, PROBE_TIMEOUT).await.ok()?;
+        let mut probe = match &self.hub {
+            None => {
+                let uri = PeerUri::from_socket_addr(self.addr);
+                Probe::connect(&uri, PROBE_TIMEOUT).await.ok()?
+            }
+            Some(hub) => {
+                let (hub, addr) = (hub.clone(), self.addr);
+                let stream = tokio::task::spawn_blocking(move || hub.connect(addr, PROBE_TIMEOUT))
+                    .await
+                    .ok()?
+                    .ok()?;
+                stream.set_nonblocking(true).ok()?;
+                let stream = tokio::net::TcpStream::from_std(stream).ok()?;
+                Probe::over(stream, PROBE_TIMEOUT)
+            }
+        };
         probe
             .status(1, 1, "hobbits-testnet-probe")
             .await
             .ok()
             .map(|r| r.hello)
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Data directories of persistent nodes, removed at the end of the run.
+#[derive(Debug)]
+pub struct DataRoot(Option<std::path::PathBuf>);
+
+impl DataRoot {
+    /// A fresh directory when the spec has persistent nodes.
+    pub fn new(spec: &TestnetSpec) -> Result<DataRoot, TestnetError> {
+        if spec.persistent.is_empty() {
+            return Ok(DataRoot(None));
+        }
+        let dir = std::env::temp_dir().join(format!(
+            "hobbits-testnet-{}-{}",
+            std::process::id(),
+            unix_now()
+        ));
+        std::fs::create_dir_all(&dir).map_err(|e| TestnetError::Io {
+            what: format!("data directory {}", dir.display()),
+            reason: e.to_string(),
+        })?;
+        Ok(DataRoot(Some(dir)))
+    }
+
+    /// Node `node`'s data directory (persistent nodes only).
+    pub fn for_node(&self, spec: &TestnetSpec, node: usize) -> Option<std::path::PathBuf> {
+        let root = self.0.as_ref()?;
+        spec.persistent
+            .contains(&node)
+            .then(|| root.join(format!("node-{node}")))
+    }
+}
+
+impl Drop for DataRoot {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.0 {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{Action, ScenarioEvent, SpecError, TestnetSpec, Topology};
+use crate::network::{mbit, Loss, NetworkFile, NetworkSpec};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -20,6 +21,10 @@ struct SpecFile {
     topology: Option<TopologyFile>,
     #[serde(default)]
     event: Vec<EventFile>,
+    #[serde(default)]
+    persistent: Vec<usize>,
+    engine: Option<String>,
+    network: Option<NetworkFile>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -38,6 +43,11 @@ struct EventFile {
     node: Option<usize>,
     link: Option<Vec<usize>>,
     from: Option<usize>,
+    groups: Option<std::collections::BTreeMap<String, Vec<usize>>>,
+    loss: Option<f64>,
+    up_mbit: Option<f64>,
+    down_mbit: Option<f64>,
+    skew_ms: Option<i64>,
 }
 
 pub(super) fn parse_file(text: &str) -> Result<TestnetSpec, SpecError> {
@@ -68,6 +78,11 @@ pub(super) fn parse_file(text: &str) -> Result<TestnetSpec, SpecError> {
     }
     if let Some(t) = parsed.topology {
         spec.topology = topology_from_file(t)?;
+    }
+    spec.persistent = parsed.persistent;
+    spec.engine = parsed.engine.map(|e| e.parse()).transpose()?;
+    if let Some(n) = parsed.network {
+        spec.network = NetworkSpec::from_file(n)?;
     }
     for (index, e) in parsed.event.into_iter().enumerate() {
         spec.events.push(event_from_file(index, e)?);
@@ -130,9 +145,45 @@ fn event_from_file(index: usize, e: EventFile) -> Result<ScenarioEvent, SpecErro
                 .from
                 .ok_or_else(|| fail("needs `from` (the node to snapshot)"))?,
         },
+        "freeze" => Action::Freeze { node: node()? },
+        "thaw" => Action::Thaw { node: node()? },
+        "partition" => Action::Partition {
+            groups: e
+                .groups
+                .clone()
+                .ok_or_else(|| fail("needs `groups = { name = [nodes], ... }`"))?
+                .into_iter()
+                .collect(),
+        },
+        "heal_partition" => Action::HealPartition,
+        "loss" => {
+            let (a, b) = link()?;
+            let fraction = e.loss.ok_or_else(|| fail("needs `loss` (a fraction)"))?;
+            let loss = Loss::from_fraction("loss", fraction).map_err(|err| fail(&err.reason))?;
+            Action::SetLoss { a, b, loss }
+        }
+        "bandwidth" => {
+            let rate = |v: Option<f64>, key: &str| {
+                v.map(|v| mbit(key, v))
+                    .transpose()
+                    .map_err(|err| fail(&err.to_string()))
+            };
+            Action::SetBandwidth {
+                node: node()?,
+                up_bps: rate(e.up_mbit, "up_mbit")?,
+                down_bps: rate(e.down_mbit, "down_mbit")?,
+            }
+        }
+        "clock_skew" => Action::ClockSkew {
+            node: node()?,
+            skew_ms: e
+                .skew_ms
+                .ok_or_else(|| fail("needs `skew_ms` (negative: behind)"))?,
+        },
         _ => {
             return Err(fail(
-                "unknown action (join, kill, restart, cut, heal, snapshot_join)",
+                "unknown action (join, kill, restart, cut, heal, snapshot_join, freeze, thaw, \
+                 partition, heal_partition, loss, bandwidth, clock_skew)",
             ))
         }
     };

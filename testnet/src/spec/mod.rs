@@ -9,6 +9,12 @@
 //! `edges = [[0, 1], ...]`), and `[[event]]` tables with `at_slot`, `action` = `join` | `kill` |
 //! `restart` | `cut` | `heal` | `snapshot_join`, and `node` (join, kill, restart, snapshot_join),
 //! `link = [a, b]` (cut, heal), `from` (snapshot_join: the node whose store is snapshotted).
+//! Faults for process engines: `freeze` / `thaw` (`node`: SIGSTOP / SIGCONT), `partition`
+//! (`groups = { name = [nodes], ... }`: links between groups cut; unlisted nodes form one more
+//! group) and `heal_partition`, `loss` (`link`, `loss` fraction, both directions), `bandwidth`
+//! (`node`, `up_mbit`, `down_mbit`; absent = unlimited), `clock_skew` (`node`, `skew_ms`).
+//! `engine = "in-process" | "processes" | "netns"`. `persistent = [nodes]`: those nodes keep their chain in a data directory, so a `restart`
+//! after a `kill` reopens their store. `[network]`: the link model ([`crate::network`]).
 //!
 //! This file owns the types and overrides; `validate.rs` checks a spec against its own timeline,
 //! `file.rs` reads the TOML shape.
@@ -18,6 +24,7 @@ mod file;
 mod tests;
 mod validate;
 
+use crate::network::{Loss, NetworkError, NetworkSpec};
 use crate::topology::{Topology, TopologyError};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -79,6 +86,9 @@ pub enum SpecError {
         /// What is wrong.
         reason: String,
     },
+    /// A bad `[network]` section.
+    #[error("bad network: {0}")]
+    Network(#[from] NetworkError),
     /// A scenario event that is malformed or impossible at its time.
     #[error("event {index} (at slot {at_slot}, {action}): {reason}")]
     BadEvent {
@@ -138,6 +148,48 @@ pub enum Action {
         /// The node whose store is copied.
         from: usize,
     },
+    /// The node's process is stopped (SIGSTOP): its connections stay open, it answers nothing.
+    Freeze {
+        /// The node.
+        node: usize,
+    },
+    /// A frozen node goes on (SIGCONT).
+    Thaw {
+        /// The node.
+        node: usize,
+    },
+    /// The network splits into named groups: every link between two groups is cut.
+    Partition {
+        /// Each group's name and nodes (unlisted nodes form one more group).
+        groups: Vec<(String, Vec<usize>)>,
+    },
+    /// The partition ends (links cut one by one stay cut).
+    HealPartition,
+    /// A link loses this fraction of its packets from now on, each direction.
+    SetLoss {
+        /// One end.
+        a: usize,
+        /// The other end.
+        b: usize,
+        /// The fraction lost.
+        loss: Loss,
+    },
+    /// A node's bandwidth from now on (`None`: unlimited), bits per second.
+    SetBandwidth {
+        /// The node.
+        node: usize,
+        /// Upload.
+        up_bps: Option<u64>,
+        /// Download.
+        down_bps: Option<u64>,
+    },
+    /// A node's slot clock runs `skew_ms` ahead of the others (negative: behind) from now on.
+    ClockSkew {
+        /// The node.
+        node: usize,
+        /// The skew, milliseconds.
+        skew_ms: i64,
+    },
 }
 
 impl Action {
@@ -150,6 +202,13 @@ impl Action {
             Action::CutLink { .. } => "cut",
             Action::HealLink { .. } => "heal",
             Action::SnapshotJoin { .. } => "snapshot_join",
+            Action::Freeze { .. } => "freeze",
+            Action::Thaw { .. } => "thaw",
+            Action::Partition { .. } => "partition",
+            Action::HealPartition => "heal_partition",
+            Action::SetLoss { .. } => "loss",
+            Action::SetBandwidth { .. } => "bandwidth",
+            Action::ClockSkew { .. } => "clock_skew",
         }
     }
 }
@@ -165,6 +224,37 @@ impl std::fmt::Display for Action {
             Action::SnapshotJoin { node, from } => {
                 write!(f, "node {node} joins from a snapshot of node {from}")
             }
+            Action::Freeze { node } => write!(f, "node {node} frozen"),
+            Action::Thaw { node } => write!(f, "node {node} thawed"),
+            Action::Partition { groups } => {
+                let parts: Vec<String> = groups
+                    .iter()
+                    .map(|(name, nodes)| format!("{name} {nodes:?}"))
+                    .collect();
+                write!(f, "partition {}", parts.join(" | "))
+            }
+            Action::HealPartition => write!(f, "partition healed"),
+            Action::SetLoss { a, b, loss } => {
+                write!(f, "link {a}-{b} loss {:.2}%", loss.fraction() * 100.0)
+            }
+            Action::SetBandwidth {
+                node,
+                up_bps,
+                down_bps,
+            } => {
+                let rate = |r: &Option<u64>| {
+                    r.map_or("unlimited".to_string(), |b| {
+                        format!("{} Mbit/s", b as f64 / 1e6)
+                    })
+                };
+                write!(
+                    f,
+                    "node {node} bandwidth up {} down {}",
+                    rate(up_bps),
+                    rate(down_bps)
+                )
+            }
+            Action::ClockSkew { node, skew_ms } => write!(f, "node {node} clock skew {skew_ms} ms"),
         }
     }
 }
@@ -198,6 +288,38 @@ pub struct TestnetSpec {
     pub settle: Duration,
     /// The scenario, sorted by slot (stable: file order within a slot).
     pub events: Vec<ScenarioEvent>,
+    /// Nodes that keep their chain in a data directory across a kill and restart.
+    pub persistent: Vec<usize>,
+    /// The link model.
+    pub network: NetworkSpec,
+    /// The engine the file asks for (the command line may override it).
+    pub engine: Option<EngineName>,
+}
+
+/// The engines a file or the command line can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineName {
+    /// `in-process`: every node's actors in the testnet process.
+    InProcess,
+    /// `processes`: one `hobbits-node run` process per node on 127.0.0.1.
+    Processes,
+    /// `netns`: one process per node in its own network namespace (root).
+    Netns,
+}
+
+impl std::str::FromStr for EngineName {
+    type Err = SpecError;
+
+    fn from_str(s: &str) -> Result<Self, SpecError> {
+        match s {
+            "in-process" => Ok(EngineName::InProcess),
+            "processes" => Ok(EngineName::Processes),
+            "netns" => Ok(EngineName::Netns),
+            other => Err(SpecError::Parse {
+                reason: format!("engine `{other}`: expected in-process, processes or netns"),
+            }),
+        }
+    }
 }
 
 impl TestnetSpec {
@@ -230,6 +352,9 @@ impl TestnetSpec {
             slots,
             settle: Duration::from_secs(4),
             events,
+            persistent: Vec::new(),
+            network: NetworkSpec::default(),
+            engine: None,
         }
     }
 

@@ -145,3 +145,157 @@ fn the_default_testnet_is_valid_for_any_size() {
         TestnetSpec::default_for(n).validate().expect("default");
     }
 }
+
+const FAULTS: &str = r#"
+nodes = 6
+producers = [0, 3]
+slots = 40
+engine = "netns"
+persistent = [4]
+
+[topology]
+kind = "ring"
+
+[network]
+latency_ms = 30
+jitter_ms = 5
+
+[[network.node]]
+node = 5
+up_mbit = 2
+down_mbit = 2
+loss = 0.02
+
+[[event]]
+at_slot = 4
+action = "freeze"
+node = 3
+
+[[event]]
+at_slot = 6
+action = "thaw"
+node = 3
+
+[[event]]
+at_slot = 8
+action = "partition"
+groups = { east = [0, 1, 2], west = [3, 4, 5] }
+
+[[event]]
+at_slot = 12
+action = "heal_partition"
+
+[[event]]
+at_slot = 14
+action = "loss"
+link = [0, 1]
+loss = 0.05
+
+[[event]]
+at_slot = 16
+action = "bandwidth"
+node = 2
+up_mbit = 1
+
+[[event]]
+at_slot = 18
+action = "kill"
+node = 4
+
+[[event]]
+at_slot = 20
+action = "restart"
+node = 4
+
+[[event]]
+at_slot = 22
+action = "clock_skew"
+node = 1
+skew_ms = -300
+"#;
+
+#[test]
+fn fault_events_network_engine_and_persistent_nodes_parse() {
+    let spec = TestnetSpec::from_toml(FAULTS).expect("valid");
+    assert_eq!(spec.engine, Some(EngineName::Netns));
+    assert_eq!(spec.persistent, vec![4]);
+    assert_eq!(spec.network.default.latency, Duration::from_millis(30));
+    let actions: Vec<&str> = spec.events.iter().map(|e| e.action.name()).collect();
+    assert_eq!(
+        actions,
+        [
+            "freeze",
+            "thaw",
+            "partition",
+            "heal_partition",
+            "loss",
+            "bandwidth",
+            "kill",
+            "restart",
+            "clock_skew"
+        ]
+    );
+    assert_eq!(
+        spec.events[2].action,
+        Action::Partition {
+            groups: vec![
+                ("east".into(), vec![0, 1, 2]),
+                ("west".into(), vec![3, 4, 5])
+            ]
+        }
+    );
+    assert_eq!(
+        spec.events[5].action,
+        Action::SetBandwidth {
+            node: 2,
+            up_bps: Some(1_000_000),
+            down_bps: None
+        }
+    );
+    assert_eq!(
+        spec.events[8].action,
+        Action::ClockSkew {
+            node: 1,
+            skew_ms: -300
+        }
+    );
+}
+
+#[test]
+fn impossible_faults_are_refused_naming_the_event() {
+    let cases = [
+        (
+            "action = \"freeze\"",
+            "action = \"thaw\"",
+            "node 3 is not frozen then",
+        ),
+        (
+            "action = \"partition\"\ngroups = { east = [0, 1, 2], west = [3, 4, 5] }",
+            "action = \"heal_partition\"",
+            "no partition to heal",
+        ),
+    ];
+    for (from, to, reason) in cases {
+        let err = TestnetSpec::from_toml(&FAULTS.replacen(from, to, 1))
+            .expect_err(reason)
+            .to_string();
+        assert!(err.contains(reason), "{err}");
+    }
+    let two_groups = FAULTS.replace("west = [3, 4, 5]", "west = [2, 4, 5]");
+    let err = TestnetSpec::from_toml(&two_groups)
+        .expect_err("node 2 twice")
+        .to_string();
+    assert!(err.contains("node 2 is in two groups"), "{err}");
+    let not_a_link = FAULTS.replace("link = [0, 1]\nloss", "link = [0, 3]\nloss");
+    let err = TestnetSpec::from_toml(&not_a_link)
+        .expect_err("0-3")
+        .to_string();
+    assert!(err.contains("0-3 is not a link"), "{err}");
+    let bad_engine = FAULTS.replace("engine = \"netns\"", "engine = \"docker\"");
+    assert!(TestnetSpec::from_toml(&bad_engine).is_err());
+    let bad_network = FAULTS.replace("jitter_ms = 5", "jitter_ms = 5\nloss = 2.0");
+    let err = TestnetSpec::from_toml(&bad_network)
+        .expect_err("loss 2")
+        .to_string();
+    assert!(err.contains("`network.loss`"), "{err}");
+}

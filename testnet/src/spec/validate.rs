@@ -36,6 +36,10 @@ impl TestnetSpec {
         for &p in &self.producers {
             self.check_node("producers", p)?;
         }
+        for &p in &self.persistent {
+            self.check_node("persistent", p)?;
+        }
+        self.network.validate(self.nodes)?;
         let edges = self.edges()?;
         let edge_set: BTreeSet<(usize, usize)> = edges.iter().copied().collect();
         self.check_events(&edge_set)
@@ -56,6 +60,8 @@ impl TestnetSpec {
         let mut running: BTreeSet<usize> = self.initial_nodes().into_iter().collect();
         let mut started: BTreeSet<usize> = running.clone();
         let mut cut: BTreeSet<(usize, usize)> = BTreeSet::new();
+        let mut frozen: BTreeSet<usize> = BTreeSet::new();
+        let mut partitioned = false;
         let mut last_slot = 0;
         for (index, e) in self.events.iter().enumerate() {
             let fail = |reason: String| SpecError::BadEvent {
@@ -84,8 +90,8 @@ impl TestnetSpec {
                     Ok(())
                 }
             };
-            match e.action {
-                Action::Join { node } | Action::SnapshotJoin { node, .. } => {
+            match &e.action {
+                &Action::Join { node } | &Action::SnapshotJoin { node, .. } => {
                     node_ok(node)?;
                     if started.contains(&node) {
                         return Err(fail(format!(
@@ -101,8 +107,9 @@ impl TestnetSpec {
                     started.insert(node);
                     running.insert(node);
                 }
-                Action::Kill { node } => {
+                &Action::Kill { node } => {
                     node_ok(node)?;
+                    frozen.remove(&node);
                     if !running.remove(&node) {
                         return Err(fail(format!("node {node} is not running then")));
                     }
@@ -110,7 +117,7 @@ impl TestnetSpec {
                         return Err(fail("no node would be left running".into()));
                     }
                 }
-                Action::Restart { node } => {
+                &Action::Restart { node } => {
                     node_ok(node)?;
                     if !started.contains(&node) || running.contains(&node) {
                         return Err(fail(format!(
@@ -119,7 +126,7 @@ impl TestnetSpec {
                     }
                     running.insert(node);
                 }
-                Action::CutLink { a, b } | Action::HealLink { a, b } => {
+                &Action::CutLink { a, b } | &Action::HealLink { a, b } => {
                     node_ok(a)?;
                     node_ok(b)?;
                     let key = (a.min(b), a.max(b));
@@ -132,6 +139,62 @@ impl TestnetSpec {
                     }
                     if !is_cut && !cut.remove(&key) {
                         return Err(fail(format!("link {a}-{b} is not cut")));
+                    }
+                }
+                &Action::Freeze { node } => {
+                    node_ok(node)?;
+                    if !running.contains(&node) || !frozen.insert(node) {
+                        return Err(fail(format!("node {node} is not running unfrozen then")));
+                    }
+                }
+                &Action::Thaw { node } => {
+                    node_ok(node)?;
+                    if !frozen.remove(&node) {
+                        return Err(fail(format!("node {node} is not frozen then")));
+                    }
+                }
+                Action::Partition { groups } => {
+                    if partitioned {
+                        return Err(fail("already partitioned (heal_partition first)".into()));
+                    }
+                    let mut seen = BTreeSet::new();
+                    for (name, nodes) in groups {
+                        if nodes.is_empty() {
+                            return Err(fail(format!("group `{name}` is empty")));
+                        }
+                        for &n in nodes {
+                            node_ok(n)?;
+                            if !seen.insert(n) {
+                                return Err(fail(format!("node {n} is in two groups")));
+                            }
+                        }
+                    }
+                    let groups_with_rest = groups.len() + usize::from(seen.len() < self.nodes);
+                    if groups_with_rest < 2 {
+                        return Err(fail("a partition needs at least two groups".into()));
+                    }
+                    partitioned = true;
+                }
+                Action::HealPartition => {
+                    if !partitioned {
+                        return Err(fail("no partition to heal".into()));
+                    }
+                    partitioned = false;
+                }
+                &Action::SetLoss { a, b, .. } => {
+                    node_ok(a)?;
+                    node_ok(b)?;
+                    if !edges.contains(&(a.min(b), a.max(b))) {
+                        return Err(fail(format!("{a}-{b} is not a link of the topology")));
+                    }
+                }
+                &Action::SetBandwidth { node, .. } => node_ok(node)?,
+                &Action::ClockSkew { node, skew_ms } => {
+                    node_ok(node)?;
+                    if skew_ms.unsigned_abs() > 3_600_000 {
+                        return Err(fail(format!(
+                            "skew_ms {skew_ms}: at most an hour either way"
+                        )));
                     }
                 }
             }

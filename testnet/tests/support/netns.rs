@@ -38,7 +38,7 @@ pub fn node_ns(lab: &Lab, i: usize) -> String {
 
 /// An echo server in node `i` on port 7000 (serves `conns` connections).
 pub fn echo_server(lab: &Lab, i: usize, conns: usize) -> JoinHandle<()> {
-    let (tx, rx) = std::sync::mpsc::channel();
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
     let h = spawn_in(node_ns(lab, i), move || {
         let listener = TcpListener::bind((node_addr(i), 7000)).expect("bind");
         tx.send(()).expect("ready");

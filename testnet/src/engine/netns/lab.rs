@@ -237,6 +237,18 @@ impl Lab {
         command
     }
 
+    /// The same as an argument list (program first).
+    pub fn command_line(
+        &self,
+        index: usize,
+        program: impl AsRef<std::ffi::OsStr>,
+    ) -> Vec<std::ffi::OsString> {
+        let command = self.command(index, program);
+        std::iter::once(command.get_program().to_owned())
+            .chain(command.get_args().map(|a| a.to_owned()))
+            .collect()
+    }
+
     /// Kills what runs in the run's namespaces and deletes them (and the owner file).
     pub fn teardown(&mut self) -> Result<(), NetnsError> {
         if self.torn_down {

@@ -16,22 +16,41 @@ pub mod sweep;
 
 pub use command::{preflight, Tool};
 pub use lab::{node_addr, Lab, RunId};
+pub use net::{NetPlan, NetnsNet};
 
 /// Why the namespace network could not be set up or changed.
 #[derive(Debug, thiserror::Error)]
 pub enum NetnsError {
     /// Root or host tools are missing (the CLI exits 2 with this).
     #[error("the netns engine needs {}", what.join(", "))]
-    Missing { what: Vec<String> },
+    Missing {
+        /// Each missing thing, with what provides it.
+        what: Vec<String>,
+    },
     /// A host command failed.
     #[error("`{command}` failed: {reason}")]
-    Command { command: String, reason: String },
+    Command {
+        /// The command line.
+        command: String,
+        /// Its stderr, or why it did not run.
+        reason: String,
+    },
     /// Another setup step failed.
     #[error("{what}: {reason}")]
-    Setup { what: String, reason: String },
+    Setup {
+        /// The step.
+        what: String,
+        /// Why it failed.
+        reason: String,
+    },
     /// More nodes than the address range holds.
     #[error("{nodes} nodes: the namespace engine holds 1..={max}")]
-    TooManyNodes { nodes: usize, max: usize },
+    TooManyNodes {
+        /// Nodes asked for.
+        nodes: usize,
+        /// Nodes the range holds.
+        max: usize,
+    },
     /// The delayer failed.
     #[error(transparent)]
     Delayer(#[from] delayer::DelayerError),

@@ -13,6 +13,7 @@ use std::time::Duration;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
+use super::command::{preflight, Tool};
 use super::delayer::{DelayerConfig, DelayerHandle, DelayerStats, LinkDelay, QueueSettings};
 use super::lab::{netns_path, node_addr, Lab};
 use super::rules::{apply_bandwidth, install_queue_rule, pair, Bandwidth, LinkRules};
@@ -42,6 +43,37 @@ pub struct NetPlan {
     pub fail_open: bool,
 }
 
+impl NetPlan {
+    /// The plan of a testnet: its links, the link model resolved on them, and the delayer's
+    /// queue settings.
+    pub fn for_spec(
+        spec: &crate::spec::TestnetSpec,
+        edges: &[(usize, usize)],
+        network: &crate::network::ResolvedNetwork,
+        queue_max_len: u32,
+        fail_open: bool,
+    ) -> NetPlan {
+        NetPlan {
+            nodes: spec.nodes,
+            edges: edges.to_vec(),
+            delay: network.delay.clone(),
+            loss: network
+                .loss
+                .iter()
+                .map(|(k, l)| (*k, l.fraction()))
+                .collect(),
+            bandwidth: network
+                .bandwidth
+                .iter()
+                .map(|&(up_bps, down_bps)| Bandwidth { up_bps, down_bps })
+                .collect(),
+            seed: spec.seed,
+            queue_max_len,
+            fail_open,
+        }
+    }
+}
+
 /// A live namespace network.
 #[derive(Debug)]
 pub struct NetnsNet {
@@ -53,6 +85,24 @@ pub struct NetnsNet {
 }
 
 impl NetnsNet {
+    /// Checks root and the tools this plan needs (`iptables` only with a latency), and removes
+    /// leftovers of dead runs.
+    pub fn preflight(plan: &NetPlan) -> Result<(), NetnsError> {
+        let mut tools = vec![Tool::Ip, Tool::Nft, Tool::Tc];
+        if !plan.delay.is_empty() {
+            tools.push(Tool::Iptables);
+        }
+        preflight(&tools)?;
+        let swept = super::sweep::sweep()?;
+        if !swept.removed.is_empty() {
+            tracing::warn!(
+                runs = swept.removed.len(),
+                "removed namespaces of dead runs"
+            );
+        }
+        Ok(())
+    }
+
     /// Builds the namespaces, the rules, the bandwidth limits and (with any latency) the
     /// delayer. Everything is removed again if a step fails.
     pub fn create(plan: &NetPlan) -> Result<NetnsNet, NetnsError> {

@@ -28,16 +28,31 @@ pub use plan::{DelayPlan, DirectedLink, LinkDelay};
 pub enum DelayerError {
     /// A netlink socket call failed.
     #[error("NFQUEUE socket {op}: {errno}")]
-    Socket { op: &'static str, errno: Errno },
+    Socket {
+        /// The call.
+        op: &'static str,
+        /// The error.
+        errno: Errno,
+    },
     /// The kernel refused a queue setting (EBUSY: another process holds the queue number).
     #[error("NFQUEUE {what} refused: {errno}")]
-    Config { what: &'static str, errno: Errno },
+    Config {
+        /// The setting.
+        what: &'static str,
+        /// The kernel's answer.
+        errno: Errno,
+    },
     /// Our socket's receive buffer overflowed; the kernel dropped (or, fail-open, accepted) packets.
     #[error("NFQUEUE socket receive buffer overflowed")]
     Overflow,
     /// The namespace to run in could not be entered.
     #[error("entering network namespace {path}: {reason}")]
-    Namespace { path: String, reason: String },
+    Namespace {
+        /// `/run/netns/NAME`.
+        path: String,
+        /// Why.
+        reason: String,
+    },
     /// The delayer thread is gone.
     #[error("delayer thread stopped")]
     Stopped,
@@ -56,13 +71,15 @@ pub struct DelayerStats {
     pub max_pending: usize,
     /// Packets held now.
     pub pending: usize,
-    /// How late releases were after their due time: the largest and the sum (for a mean).
+    /// The latest a release came after its due time.
     pub max_late: Duration,
+    /// The sum of every release's lateness (for a mean).
     pub total_late: Duration,
     /// Socket overflows seen (ENOBUFS).
     pub overflows: u64,
-    /// The kernel's counters for this queue: dropped at `max_len`, dropped on socket overflow.
+    /// The kernel's count of this queue's packets dropped at `max_len`.
     pub kernel_queue_dropped: u64,
+    /// The kernel's count of packets dropped because our socket buffer was full.
     pub kernel_user_dropped: u64,
 }
 
@@ -71,10 +88,14 @@ pub struct DelayerStats {
 pub enum DelayerCommand {
     /// Sets the delay of these directed links (zero removes).
     SetLinks {
+        /// Each directed link and its delay.
         links: Vec<(DirectedLink, LinkDelay)>,
     },
     /// Replies with the stats.
-    GetStats { reply: SyncSender<DelayerStats> },
+    GetStats {
+        /// Where the stats go.
+        reply: SyncSender<DelayerStats>,
+    },
     /// Ends the thread (the queue is unbound when its socket closes).
     Stop,
 }

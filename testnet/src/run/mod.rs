@@ -1,5 +1,5 @@
-//! The testnet driver: [`run_testnet`] builds the link proxies, starts the nodes (dialers are the
-//! later-starting end of each link), plays the scenario on the slot clock, samples every node's
+//! The testnet driver: [`run_testnet`] builds the links ([`Fabric`]: proxies, or namespaces for
+//! the netns engine), starts the nodes, plays the scenario on the slot clock, samples every node's
 //! head while it runs (with an optional live progress line), stops production after the last
 //! slot, waits (bounded) for every running node to agree on head and finalized checkpoint, and
 //! assembles the [`TestnetReport`]. Sends what [`engine`](crate::engine) sends.
@@ -15,8 +15,15 @@ use hobbits_codec::Topic;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
-use crate::engine::{Mode, NodeLaunch, RunningNode};
-use crate::link::LinkProxy;
+mod scenario;
+
+use crate::engine::netns::net::NetPlan;
+use crate::engine::netns::NetnsNet;
+use crate::engine::processes::{unix_now, DataRoot};
+use crate::engine::{check_supported, Mode, RunningNode};
+use crate::fabric::Fabric;
+use crate::invariants::InvariantResult;
+use crate::observe::Observations;
 use crate::report::{CatchUp, EventRecord, HeadSample, NodeGossipStats, NodeReport, TestnetReport};
 use crate::spec::{Action, TestnetSpec};
 use crate::wire::WireLog;
@@ -36,6 +43,9 @@ pub struct RunOptions {
     /// How often every node is asked for its head; `None`: 20 ms in-process, 200 ms with
     /// processes (each sample is a TCP connection and a HELLO).
     pub poll: Option<Duration>,
+    /// Save what the invariants were checked on (each node's log, the faults) in this
+    /// directory, for `hobbits-node testnet --check DIR`.
+    pub keep_logs: Option<std::path::PathBuf>,
 }
 
 impl Default for RunOptions {
@@ -43,6 +53,7 @@ impl Default for RunOptions {
         RunOptions {
             mode: Mode::InProcess,
             progress: false,
+            keep_logs: None,
             poll: None,
         }
     }
@@ -52,7 +63,12 @@ struct Net<'a> {
     spec: &'a TestnetSpec,
     options: &'a RunOptions,
     edges: Vec<(usize, usize)>,
-    links: Vec<LinkProxy>,
+    fabric: Fabric,
+    data_root: DataRoot,
+    /// Wall-clock genesis of netns nodes (seconds), so slots and clock skews are real.
+    genesis_time: u64,
+    /// What the samples showed, for the invariants.
+    observed: Observations,
     node_ids: Vec<NodeId>,
     nodes: Vec<Option<RunningNode>>,
     statuses: Vec<Option<Hello>>,
@@ -105,41 +121,50 @@ pub async fn run_testnet(
     options: &RunOptions,
 ) -> Result<TestnetReport, TestnetError> {
     spec.validate()?;
-    if let Some(why) = options.mode.snapshot_refusal() {
-        if spec
-            .events
-            .iter()
-            .any(|e| matches!(e.action, Action::SnapshotJoin { .. }))
-        {
-            return Err(TestnetError::Unsupported { what: why.into() });
-        }
-    }
+    check_supported(&options.mode, spec)?;
     let start = Instant::now();
     let log = Arc::new(Mutex::new(WireLog::new()));
     let edges = spec.edges()?;
     let first = start_slots(spec);
-    let mut links = Vec::with_capacity(edges.len());
-    for &(a, b) in &edges {
-        // The later-starting end dials, so nobody dials a node that is not there yet.
-        let (dialer, listener) = if (first[a], a) > (first[b], b) {
-            (a, b)
-        } else {
-            (b, a)
-        };
-        links.push(
-            LinkProxy::bind(dialer, listener, log.clone(), start)
-                .await
-                .map_err(|e| TestnetError::Io {
-                    what: "link proxy".into(),
-                    reason: e.to_string(),
-                })?,
-        );
-    }
+    let network = spec.network.resolve(spec.nodes, &edges);
+    let fabric = match &options.mode {
+        Mode::Netns {
+            queue_max_len,
+            fail_open,
+            ..
+        } => {
+            let plan = NetPlan::for_spec(spec, &edges, &network, *queue_max_len, *fail_open);
+            NetnsNet::preflight(&plan).map_err(|e| TestnetError::Unsupported {
+                what: e.to_string(),
+            })?;
+            Fabric::kernel(&plan)?
+        }
+        _ => {
+            let bandwidth_events = spec
+                .events
+                .iter()
+                .any(|e| matches!(e.action, Action::SetBandwidth { .. }));
+            Fabric::proxies(
+                &edges,
+                &first,
+                log.clone(),
+                start,
+                &network,
+                spec.seed,
+                bandwidth_events,
+            )
+            .await?
+        }
+    };
+    let data_root = DataRoot::new(spec)?;
     let mut net = Net {
         spec,
         options,
         edges,
-        links,
+        fabric,
+        data_root,
+        genesis_time: unix_now() + 1,
+        observed: Observations::new(spec.nodes),
         node_ids: node_ids(spec.seed, spec.nodes),
         nodes: (0..spec.nodes).map(|_| None).collect(),
         statuses: vec![None; spec.nodes],
@@ -153,11 +178,18 @@ pub async fn run_testnet(
     };
     let result = net.play().await;
     net.collect_stats().await;
+    let record = net.observed.record();
+    if let Some(dir) = &options.keep_logs {
+        record.save(dir).map_err(|e| TestnetError::Io {
+            what: format!("saving the run's logs in {}", dir.display()),
+            reason: e.to_string(),
+        })?;
+    }
     let report = match result {
-        Ok(settle) => Ok(net.report(settle)),
+        Ok(settle) => Ok(net.report(settle, record.check())),
         Err(e) => Err(e),
     };
-    net.stop_all().await;
+    net.stop_all().await?;
     report
 }
 
@@ -174,87 +206,6 @@ impl Net<'_> {
             .collect()
     }
 
-    async fn start_node(&mut self, node: usize, from: Option<usize>) -> Result<(), TestnetError> {
-        let launch = NodeLaunch {
-            index: node,
-            node_id: self.node_ids[node],
-            peers: self
-                .links
-                .iter()
-                .filter(|l| l.dialer == node)
-                .map(|l| l.addr())
-                .collect(),
-            produce: self
-                .spec
-                .producers
-                .contains(&node)
-                .then_some(self.spec.slot),
-        };
-        let snapshot = match from {
-            Some(f) => match &self.nodes[f] {
-                Some(n) => n.snapshot().await,
-                None => None,
-            },
-            None => None,
-        };
-        if from.is_some() && snapshot.is_none() {
-            return Err(TestnetError::NodeStart {
-                node,
-                reason: "no snapshot of the source node".into(),
-            });
-        }
-        let running = self.options.mode.start(&launch, snapshot).await?;
-        let addr = running.listen_addr();
-        for l in self.links.iter().filter(|l| l.listener == node) {
-            l.set_target(Some(addr));
-        }
-        self.nodes[node] = Some(running);
-        lock(&self.log).set_running(self.running());
-        Ok(())
-    }
-
-    async fn kill(&mut self, node: usize) {
-        for l in &self.links {
-            if l.listener == node {
-                l.set_target(None);
-            }
-        }
-        if let Some(n) = self.nodes[node].take() {
-            n.stop().await;
-        }
-        self.statuses[node] = None;
-        lock(&self.log).node_stopped(node);
-    }
-
-    fn link(&self, a: usize, b: usize) -> Option<&LinkProxy> {
-        let key = (a.min(b), a.max(b));
-        let i = self.edges.iter().position(|e| *e == key)?;
-        self.links.get(i)
-    }
-
-    async fn execute(&mut self, action: &Action) -> Result<(), TestnetError> {
-        let how = action.name().to_string();
-        match *action {
-            Action::Join { node } | Action::Restart { node } => {
-                let target = self.best_slot_excluding(node);
-                self.start_node(node, None).await?;
-                self.catch_up_started(node, how, target);
-            }
-            Action::SnapshotJoin { node, from } => {
-                let target = self.best_slot_excluding(node);
-                self.start_node(node, Some(from)).await?;
-                self.catch_up_started(node, how, target);
-            }
-            Action::Kill { node } => self.kill(node).await,
-            Action::CutLink { a, b } | Action::HealLink { a, b } => {
-                if let Some(l) = self.link(a, b) {
-                    l.set_cut(matches!(action, Action::CutLink { .. }));
-                }
-            }
-        }
-        Ok(())
-    }
-
     fn best_slot_excluding(&self, node: usize) -> u64 {
         self.statuses
             .iter()
@@ -263,16 +214,6 @@ impl Net<'_> {
             .filter_map(|(_, s)| s.as_ref().map(|h| h.best_slot.0))
             .max()
             .unwrap_or(0)
-    }
-
-    fn catch_up_started(&mut self, node: usize, how: String, target_slot: u64) {
-        self.catch_ups.push(CatchUp {
-            node,
-            how,
-            started_at_ms: ms(self.start.elapsed()),
-            target_slot,
-            catch_up_ms: None,
-        });
     }
 
     async fn sample(&mut self) {
@@ -285,6 +226,9 @@ impl Net<'_> {
         let statuses = join_all(futures).await;
         let now = ms(self.start.elapsed());
         for (i, s) in statuses.into_iter().enumerate() {
+            if let Some(hello) = &s {
+                self.observed.sampled(i, hello);
+            }
             // A process that did not answer this round keeps its last known head.
             if s.is_some() || self.nodes[i].is_none() {
                 self.statuses[i] = s;
@@ -379,11 +323,7 @@ impl Net<'_> {
     }
 
     fn links_open(&self, node: usize) -> usize {
-        self.links
-            .iter()
-            .filter(|l| l.dialer == node || l.listener == node)
-            .map(|l| l.open_connections().min(1))
-            .sum()
+        self.fabric.links_open(node)
     }
 
     /// Plays the run; returns the settle time when the network converged.
@@ -473,7 +413,7 @@ impl Net<'_> {
         }
     }
 
-    fn report(&self, settle: Option<Duration>) -> TestnetReport {
+    fn report(&self, settle: Option<Duration>, invariants: Vec<InvariantResult>) -> TestnetReport {
         let log = lock(&self.log);
         let (blocks, block_samples) = log.propagation(Topic::Block);
         let (attestations, _) = log.propagation(Topic::Attestation);
@@ -499,6 +439,7 @@ impl Net<'_> {
                     gossip_received: c.received,
                     gossip_duplicates: c.duplicates,
                     node_stats: self.node_stats[i],
+                    rss_kib: self.nodes[i].as_ref().and_then(RunningNode::rss_kib),
                 }
             })
             .collect();
@@ -523,14 +464,15 @@ impl Net<'_> {
             events: self.events.clone(),
             timeline: self.timeline.clone(),
             block_latency_samples_ms: block_samples,
+            invariants,
             wall_ms: ms(self.start.elapsed()),
         }
     }
 
-    async fn stop_all(&mut self) {
+    async fn stop_all(mut self) -> Result<(), TestnetError> {
         let nodes: Vec<RunningNode> = self.nodes.iter_mut().filter_map(Option::take).collect();
         join_all(nodes.into_iter().map(RunningNode::stop)).await;
-        self.links.clear();
+        self.fabric.shutdown()
     }
 }
 
