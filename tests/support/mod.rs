@@ -158,3 +158,5 @@ impl Drop for NodeProcess {
         self.kill();
     }
 }
+
+pub mod netns;
