@@ -1,6 +1,7 @@
 //! End to end, as root (skipped with a note otherwise): `hobbits-node testnet --engine netns`
 //! runs nodes in their own network namespaces with latency, jitter, loss, bandwidth and faults
-//! (freeze, partition with two producers, kill -9 and restart of a persistent node), converges
+//! (freeze, partition with two producers, kill -9 and restart of a persistent node, a producer's
+//! clock skewed and set back), converges
 //! with every invariant held, and leaves no namespace, link or process behind; SIGTERM removes a
 //! running testnet; the namespaces of a testnet killed with SIGKILL are swept by the next one; a
 //! conflicting finalized checkpoint written into a saved run is caught by `--check`.
@@ -68,6 +69,18 @@ node = 4
 at_slot = 16
 action = "restart"
 node = 4
+
+[[event]]
+at_slot = 18
+action = "clock_skew"
+node = 3
+skew_ms = 500
+
+[[event]]
+at_slot = 21
+action = "clock_skew"
+node = 3
+skew_ms = 0
 "#;
 
 #[test]
@@ -124,7 +137,8 @@ fn faults_on_a_real_network_converge_with_every_invariant_and_leave_nothing() {
         "restart from the store: {stdout}"
     );
     assert!(
-        stdout.contains("partition a [0, 1, 2] | b [3, 4]: ended"),
+        stdout.contains("partition a [0, 1, 2] | b [3, 4]: ended")
+            && stdout.contains("node 3 clock skew 500 ms: ended"),
         "{stdout}"
     );
     // Nothing left: namespaces (with their links, qdiscs and nft tables), processes, owner file.

@@ -6,6 +6,8 @@
 //! Handles its timer and [`StopProducer`]. Sends: `ProduceBlockAt` (store), `BlockProduced`
 //! (gossip, try_send).
 
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix::prelude::*;
@@ -118,35 +120,79 @@ impl SlotClock {
     }
 }
 
+/// An offset added to the wall clock the producer reads, in milliseconds (negative: behind);
+/// shared, so whoever holds a clone can change it while the node runs (`NodeParts::clock_skew`;
+/// the `run` command's `--clock-skew-file`, for testnets that skew a node's slot clock). Two skews are equal when
+/// they hold the same offset.
+#[derive(Debug, Clone, Default)]
+pub struct ClockSkew(Arc<AtomicI64>);
+
+impl ClockSkew {
+    /// The offset now.
+    pub fn ms(&self) -> i64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// Sets the offset.
+    pub fn set_ms(&self, ms: i64) {
+        self.0.store(ms, Ordering::Relaxed);
+    }
+
+    /// `now` as the skewed clock reads it.
+    pub fn apply(&self, now: SystemTime) -> SystemTime {
+        let ms = self.ms();
+        let offset = Duration::from_millis(ms.unsigned_abs());
+        let skewed = if ms >= 0 {
+            now.checked_add(offset)
+        } else {
+            now.checked_sub(offset)
+        };
+        skewed.unwrap_or(now)
+    }
+}
+
+impl PartialEq for ClockSkew {
+    fn eq(&self, other: &Self) -> bool {
+        self.ms() == other.ms()
+    }
+}
+
+impl Eq for ClockSkew {}
+
 /// The block producer timer.
 #[derive(Debug)]
 pub struct ProducerActor {
     producer: BlockProducer,
     store: StoreClient,
     clock: SlotClock,
+    skew: ClockSkew,
     produced: Option<Recipient<BlockProduced>>,
     busy: bool,
 }
 
 impl ProducerActor {
-    /// Produces at most one block per slot of `clock` with `producer`.
+    /// Produces at most one block per slot of `clock` (read through `skew`) with `producer`.
     pub fn new(
         producer: BlockProducer,
         store: StoreClient,
         clock: SlotClock,
+        skew: ClockSkew,
         produced: Option<Recipient<BlockProduced>>,
     ) -> Self {
         ProducerActor {
             producer,
             store,
             clock,
+            skew,
             produced,
             busy: false,
         }
     }
 
     fn schedule(&self, ctx: &mut Context<Self>) {
-        let wait = self.clock.until_next_tick(SystemTime::now());
+        let wait = self
+            .clock
+            .until_next_tick(self.skew.apply(SystemTime::now()));
         ctx.run_later(wait, |act, ctx| {
             act.tick(ctx);
             act.schedule(ctx);
@@ -155,7 +201,7 @@ impl ProducerActor {
 
     fn tick(&mut self, ctx: &mut Context<Self>) {
         // The clock advances on every tick, also when the store is still busy.
-        let Some(slot) = self.clock.on_tick(SystemTime::now()) else {
+        let Some(slot) = self.clock.on_tick(self.skew.apply(SystemTime::now())) else {
             return;
         };
         if self.busy {
@@ -282,5 +328,29 @@ mod tests {
             }
         }
         assert_eq!(head, Slot(24));
+    }
+
+    #[test]
+    fn a_skew_moves_the_clock_the_producer_reads_and_can_change() {
+        let skew = ClockSkew::default();
+        let t = UNIX_EPOCH + Duration::from_secs(1_000);
+        assert_eq!(skew.apply(t), t);
+        let other = skew.clone();
+        other.set_ms(1_500);
+        assert_eq!(
+            skew.apply(t),
+            t + Duration::from_millis(1_500),
+            "clones share the offset"
+        );
+        skew.set_ms(-250);
+        assert_eq!(skew.apply(t), t - Duration::from_millis(250));
+        // A clock 2 slots ahead is in a later slot.
+        let c = SlotClock::new(1_000, SLOT);
+        let at = t + SLOT * 3;
+        skew.set_ms((SLOT * 2).as_millis() as i64);
+        assert_eq!(
+            c.wall_slot(skew.apply(at)),
+            c.wall_slot(at).map(|s| Slot(s.0 + 2))
+        );
     }
 }

@@ -46,6 +46,10 @@ pub struct RunArgs {
     /// Slot duration in milliseconds.
     #[arg(long, value_name = "MS")]
     pub slot_ms: Option<u64>,
+    /// Skew the producer's slot clock by the milliseconds written in FILE (negative: behind),
+    /// read again every 100 ms, so a testnet can change it while the node runs.
+    #[arg(long, value_name = "FILE")]
+    pub clock_skew_file: Option<PathBuf>,
     /// Most connected peers.
     #[arg(long)]
     pub max_peers: Option<usize>,
@@ -141,9 +145,14 @@ pub fn run(args: RunArgs) -> ExitCode {
     };
     let system = actix_rt::System::new();
     system.block_on(async move {
+        let clock_skew = hobbits_actors::producer::ClockSkew::default();
+        if let Some(path) = args.clock_skew_file.clone() {
+            actix_rt::spawn(follow_skew_file(path, clock_skew.clone()));
+        }
         let parts = NodeParts {
             store: Some(store),
             metrics_addr,
+            clock_skew,
             ..NodeParts::full()
         };
         let node = match start_node(config, parts).await {
@@ -164,6 +173,25 @@ pub fn run(args: RunArgs) -> ExitCode {
         tracing::info!(left, "stopped");
         ExitCode::SUCCESS
     })
+}
+
+/// Keeps `skew` at the value in `path` (milliseconds; unreadable or absent: unchanged).
+async fn follow_skew_file(path: PathBuf, skew: hobbits_actors::producer::ClockSkew) {
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        tick.tick().await;
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        match text.trim().parse::<i64>() {
+            Ok(ms) if ms != skew.ms() => {
+                tracing::info!(ms, "slot clock skew");
+                skew.set_ms(ms);
+            }
+            Ok(_) => {}
+            Err(_) => tracing::warn!(file = %path.display(), "clock skew file: not a number of ms"),
+        }
+    }
 }
 
 /// The chain store: persistent in `data_dir` when given (printing what it reopened), else in

@@ -30,7 +30,7 @@ use crate::metrics::{Metrics, MetricsError, MetricsServer};
 use crate::peer_manager::{GetPeers, ManagerSettings, PeerInfo, PeerManager, Shutdown, Subscribe};
 use crate::peer_session::SessionSettings;
 use crate::peer_table::NodeId;
-use crate::producer::{ProducerActor, SlotClock, StopProducer};
+use crate::producer::{ClockSkew, ProducerActor, SlotClock, StopProducer};
 use crate::store::{ChainStoreActor, StoreClient};
 use crate::sync::{SyncActor, SyncConfig, SyncError, SyncLinks};
 
@@ -93,6 +93,9 @@ pub struct NodeParts {
     /// Receives every block this node produces, after the local import, instead of gossip (the
     /// receiver publishes it).
     pub produced: Option<Recipient<BlockProduced>>,
+    /// The producer reads the wall clock through this offset (the caller may change it while
+    /// the node runs); default: none.
+    pub clock_skew: ClockSkew,
 }
 
 impl std::fmt::Debug for NodeParts {
@@ -104,6 +107,7 @@ impl std::fmt::Debug for NodeParts {
             .field("metrics", &self.metrics.is_some())
             .field("metrics_addr", &self.metrics_addr)
             .field("produced", &self.produced.is_some())
+            .field("clock_skew_ms", &self.clock_skew.ms())
             .finish()
     }
 }
@@ -317,6 +321,7 @@ pub async fn start_node(config: NodeConfig, parts: NodeParts) -> Result<NodeHand
             BlockProducer::new(&name, config.node_id.0 % 64),
             store.clone(),
             SlotClock::new(config.genesis_time, p.slot_duration),
+            parts.clock_skew.clone(),
             produced,
         )
         .start()

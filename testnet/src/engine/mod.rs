@@ -47,6 +47,8 @@ pub struct NodeLaunch {
     pub produce: Option<Duration>,
     /// Where it keeps its chain across restarts (persistent nodes of process engines).
     pub data_dir: Option<PathBuf>,
+    /// Where the scenario writes its slot clock's skew (process engines).
+    pub clock_skew_file: Option<PathBuf>,
 }
 
 /// Where the nodes run.

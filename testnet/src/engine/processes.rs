@@ -95,6 +95,9 @@ pub async fn start_process_at(
     if let Some(dir) = &launch.data_dir {
         cmd.arg("--data-dir").arg(dir);
     }
+    if let Some(file) = &launch.clock_skew_file {
+        cmd.arg("--clock-skew-file").arg(file);
+    }
     for p in &launch.peers {
         cmd.args(["--peer", &PeerUri::from_socket_addr(*p).to_string()]);
     }
@@ -194,14 +197,15 @@ pub fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// Data directories of persistent nodes, removed at the end of the run.
+/// The run's files for node processes, removed at the end of the run: data directories of
+/// persistent nodes and clock skew files of nodes whose slot clock the scenario skews.
 #[derive(Debug)]
 pub struct DataRoot(Option<std::path::PathBuf>);
 
 impl DataRoot {
-    /// A fresh directory when the spec has persistent nodes.
+    /// A fresh directory when the spec has persistent nodes or clock skews.
     pub fn new(spec: &TestnetSpec) -> Result<DataRoot, TestnetError> {
-        if spec.persistent.is_empty() {
+        if spec.persistent.is_empty() && skewed(spec).is_empty() {
             return Ok(DataRoot(None));
         }
         let dir = std::env::temp_dir().join(format!(
@@ -223,6 +227,25 @@ impl DataRoot {
             .contains(&node)
             .then(|| root.join(format!("node-{node}")))
     }
+
+    /// Node `node`'s clock skew file (nodes with a `clock_skew` event only).
+    pub fn skew_file(&self, spec: &TestnetSpec, node: usize) -> Option<std::path::PathBuf> {
+        let root = self.0.as_ref()?;
+        skewed(spec)
+            .contains(&node)
+            .then(|| root.join(format!("skew-{node}")))
+    }
+}
+
+/// Nodes the scenario skews.
+fn skewed(spec: &TestnetSpec) -> Vec<usize> {
+    spec.events
+        .iter()
+        .filter_map(|e| match e.action {
+            crate::spec::Action::ClockSkew { node, .. } => Some(node),
+            _ => None,
+        })
+        .collect()
 }
 
 impl Drop for DataRoot {

@@ -23,6 +23,7 @@ impl Net<'_> {
             node_id: self.node_ids[node],
             peers: self.fabric.peers_for(node),
             data_dir: self.data_root.for_node(self.spec, node),
+            clock_skew_file: self.data_root.skew_file(self.spec, node),
             produce: self
                 .spec
                 .producers
@@ -135,10 +136,17 @@ impl Net<'_> {
                 self.fabric.set_bandwidth(node, up_bps, down_bps)?;
                 self.observed.change(action.to_string());
             }
-            &Action::ClockSkew { .. } => {
-                return Err(TestnetError::Unsupported {
-                    what: "clock_skew (the run command has no skew yet)".into(),
-                })
+            &Action::ClockSkew { node, skew_ms } => {
+                let file = self.data_root.skew_file(self.spec, node).ok_or_else(|| {
+                    TestnetError::Unsupported {
+                        what: format!("clock_skew of node {node}: no skew file"),
+                    }
+                })?;
+                std::fs::write(&file, skew_ms.to_string()).map_err(|e| TestnetError::Io {
+                    what: format!("writing {}", file.display()),
+                    reason: e.to_string(),
+                })?;
+                self.observed.change(action.to_string());
             }
         }
         Ok(())

@@ -210,7 +210,7 @@ node = 4
 [[event]]
 at_slot = 22
 action = "clock_skew"
-node = 1
+node = 3
 skew_ms = -300
 "#;
 
@@ -255,7 +255,7 @@ fn fault_events_network_engine_and_persistent_nodes_parse() {
     assert_eq!(
         spec.events[8].action,
         Action::ClockSkew {
-            node: 1,
+            node: 3,
             skew_ms: -300
         }
     );
@@ -291,6 +291,11 @@ fn impossible_faults_are_refused_naming_the_event() {
         .expect_err("0-3")
         .to_string();
     assert!(err.contains("0-3 is not a link"), "{err}");
+    let not_a_producer = FAULTS.replace("node = 3\nskew_ms", "node = 1\nskew_ms");
+    let err = TestnetSpec::from_toml(&not_a_producer)
+        .expect_err("node 1 has no slot clock")
+        .to_string();
+    assert!(err.contains("only a producer has a slot clock"), "{err}");
     let bad_engine = FAULTS.replace("engine = \"netns\"", "engine = \"docker\"");
     assert!(TestnetSpec::from_toml(&bad_engine).is_err());
     let bad_network = FAULTS.replace("jitter_ms = 5", "jitter_ms = 5\nloss = 2.0");

@@ -191,6 +191,11 @@ impl TestnetSpec {
                 &Action::SetBandwidth { node, .. } => node_ok(node)?,
                 &Action::ClockSkew { node, skew_ms } => {
                     node_ok(node)?;
+                    if !self.producers.contains(&node) {
+                        return Err(fail(format!(
+                            "node {node} produces no blocks: only a producer has a slot clock"
+                        )));
+                    }
                     if skew_ms.unsigned_abs() > 3_600_000 {
                         return Err(fail(format!(
                             "skew_ms {skew_ms}: at most an hour either way"
