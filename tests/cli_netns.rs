@@ -4,7 +4,8 @@
 //! clock skewed and set back), converges
 //! with every invariant held, and leaves no namespace, link or process behind; SIGTERM removes a
 //! running testnet; the namespaces of a testnet killed with SIGKILL are swept by the next one; a
-//! conflicting finalized checkpoint written into a saved run is caught by `--check`.
+//! conflicting finalized checkpoint written into a saved run is caught by `--check`; `run
+//! --event-log --attest` logs what a node sees (on loopback, no root needed).
 
 mod support;
 
@@ -139,6 +140,23 @@ fn faults_on_a_real_network_converge_with_every_invariant_and_leave_nothing() {
     assert!(
         stdout.contains("partition a [0, 1, 2] | b [3, 4]: ended")
             && stdout.contains("node 3 clock skew 500 ms: ended"),
+        "{stdout}"
+    );
+    // The nodes' own event logs: blocks and attestations travelled, on their clocks.
+    let gossiped = |what: &str| {
+        stdout
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix(&format!("{what}: "))?
+                    .split(' ')
+                    .next()?
+                    .parse::<u64>()
+                    .ok()
+            })
+            .unwrap_or(0)
+    };
+    assert!(
+        gossiped("blocks") > 10 && gossiped("attestations") > 10,
         "{stdout}"
     );
     // Nothing left: namespaces (with their links, qdiscs and nft tables), processes, owner file.
@@ -355,4 +373,80 @@ fn loss_needs_the_netns_engine_and_the_netns_engine_needs_root() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("needs root"), "{stderr}");
+}
+
+#[test]
+fn run_writes_its_event_log_and_attests() {
+    use support::NodeProcess;
+    let dir = tmp("events");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let (a_log, b_log) = (dir.join("a.jsonl"), dir.join("b.jsonl"));
+    let deadline = Duration::from_secs(20);
+    let mut a = NodeProcess::spawn(
+        Command::new(BIN)
+            .args([
+                "run",
+                "--listen",
+                "127.0.0.1:0",
+                "--produce",
+                "--slot-ms",
+                "200",
+                "--attest",
+            ])
+            .arg("--event-log")
+            .arg(&a_log)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+        deadline,
+    );
+    let uri = a.listening_uri();
+    let _b = NodeProcess::spawn(
+        Command::new(BIN)
+            .args(["run", "--listen", "127.0.0.1:0", "--attest", "--peer", &uri])
+            .arg("--event-log")
+            .arg(&b_log)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+        deadline,
+    );
+    let kinds = |path: &PathBuf| -> Vec<String> {
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| {
+                l.split("\"event\":\"")
+                    .nth(1)?
+                    .split('"')
+                    .next()
+                    .map(String::from)
+            })
+            .collect()
+    };
+    let wanted = [
+        "started",
+        "peer_connected",
+        "block_received",
+        "block_imported",
+        "head_changed",
+        "attestation_received",
+        "attested",
+    ];
+    wait_for(
+        "the follower's log to show gossip, imports, heads and attestations",
+        deadline,
+        || {
+            let seen = kinds(&b_log);
+            wanted
+                .iter()
+                .all(|w| seen.iter().any(|k| k == w))
+                .then_some(())
+        },
+    );
+    wait_for("the producer's log to show its blocks", deadline, || {
+        let seen = kinds(&a_log);
+        (seen.iter().any(|k| k == "produced") && seen.iter().any(|k| k == "attestation_received"))
+            .then_some(())
+    });
+    let _ = std::fs::remove_dir_all(&dir);
 }

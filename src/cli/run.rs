@@ -50,6 +50,15 @@ pub struct RunArgs {
     /// read again every 100 ms, so a testnet can change it while the node runs.
     #[arg(long, value_name = "FILE")]
     pub clock_skew_file: Option<PathBuf>,
+    /// Write what the node sees and does to FILE, one JSON object per line (peers, gossip
+    /// received with its sender and duplicates, imports, blocks produced, attestations, head and
+    /// finality changes: the format in docs/TESTNETS.md, "Node event log format").
+    #[arg(long, value_name = "FILE")]
+    pub event_log: Option<PathBuf>,
+    /// Attest like a testnet validator: one attestation to every new head this node produces or
+    /// gets by gossip, published by gossip.
+    #[arg(long)]
+    pub attest: bool,
     /// Most connected peers.
     #[arg(long)]
     pub max_peers: Option<usize>,
@@ -139,6 +148,11 @@ pub fn run(args: RunArgs) -> ExitCode {
     if let Err(code) = super::init_tracing(&settings.log_filter()) {
         return code;
     }
+    // A data directory that already holds a store: the node reopens it (the event log says so).
+    let reopened = settings
+        .data_dir
+        .as_deref()
+        .is_some_and(|d| std::fs::read_dir(d).is_ok_and(|mut e| e.next().is_some()));
     let store = match open_store(&config, settings.data_dir.as_deref()) {
         Ok(s) => s,
         Err(e) => return bad_input(store_error(&e)),
@@ -164,6 +178,11 @@ pub fn run(args: RunArgs) -> ExitCode {
             PeerUri::from_socket_addr(node.listen_addr)
         );
         println!("genesis root {}", node.genesis_root);
+        if let Err(e) = observe_node(&node, args.event_log.as_deref(), args.attest, reopened).await
+        {
+            let _ = node.shutdown(Duration::from_millis(200)).await;
+            return failure(e);
+        }
         println!("node id {}", node.node_id.0);
         if let Some(server) = &node.metrics_server {
             println!("metrics on http://{}/metrics", server.local_addr());
@@ -173,6 +192,81 @@ pub fn run(args: RunArgs) -> ExitCode {
         tracing::info!(left, "stopped");
         ExitCode::SUCCESS
     })
+}
+
+/// `--event-log` and `--attest`: a log writer subscribed to the node's peer, gossip and chain
+/// events, and an attester (that tells the writer what it publishes).
+async fn observe_node(
+    node: &hobbits_actors::NodeHandle,
+    event_log: Option<&std::path::Path>,
+    attest: bool,
+    from_store: bool,
+) -> Result<(), String> {
+    use actix::Actor;
+    use hobbits_actors::{Subscribe, SubscribeChainEvents};
+    use hobbits_testnet::attester::Attester;
+    use hobbits_testnet::eventlog::NodeEvent;
+    use hobbits_testnet::node_log::NodeLogWriter;
+
+    let hex = |r: &hobbits_chain::Root| format!("0x{}", hex::encode(r.0));
+    let writer = match event_log {
+        None => None,
+        Some(path) => {
+            let hello = node.store.hello().await.map_err(|e| e.to_string())?;
+            let started = NodeEvent::Started {
+                node_id: node.node_id.0.to_string(),
+                listen: node.listen_addr.to_string(),
+                genesis_root: hex(&node.genesis_root),
+                head_slot: hello.best_slot.0,
+                head_root: hex(&hello.best_root),
+                finalized_epoch: hello.latest_finalized_epoch.0,
+                finalized_root: hex(&hello.latest_finalized_root),
+                from_store,
+            };
+            let writer = NodeLogWriter::create(path, started)
+                .map_err(|e| format!("event log {}: {e}", path.display()))?
+                .start();
+            node.manager.do_send(Subscribe {
+                handshaked: Some(writer.clone().recipient()),
+                disconnected: Some(writer.clone().recipient()),
+                gossip: Some(writer.clone().recipient()),
+            });
+            Some(writer)
+        }
+    };
+    let attester = match (&node.gossip, attest) {
+        (Some(gossip), true) => {
+            let mut a = Attester::new(
+                node.node_id.0 % 64,
+                node.store.clone(),
+                gossip.clone().recipient(),
+            );
+            if let Some(w) = &writer {
+                a = a.with_log(w.clone().recipient());
+            }
+            Some(a.start())
+        }
+        _ => None,
+    };
+    for chain in [
+        node.gossip.clone().map(|g| g.recipient()),
+        node.sync.clone().map(|s| s.recipient()),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let subscribe = |imported| SubscribeChainEvents {
+            imported,
+            penalized: None,
+        };
+        if let Some(w) = &writer {
+            chain.do_send(subscribe(Some(w.clone().recipient())));
+        }
+        if let Some(a) = &attester {
+            chain.do_send(subscribe(Some(a.clone().recipient())));
+        }
+    }
+    Ok(())
 }
 
 /// Keeps `skew` at the value in `path` (milliseconds; unreadable or absent: unchanged).

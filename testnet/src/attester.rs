@@ -8,7 +8,9 @@
 use actix::prelude::*;
 use hobbits_actors::gossip::PublishAttestation;
 use hobbits_actors::{BlockImported, ImportSource, StoreClient};
-use hobbits_chain::{BlockProducer, Slot};
+use hobbits_chain::{BlockProducer, HashTreeRoot, Slot};
+
+use crate::node_log::Attested;
 
 /// The attester of one node.
 #[derive(Debug)]
@@ -17,6 +19,7 @@ pub struct Attester {
     store: StoreClient,
     gossip: Recipient<PublishAttestation>,
     last_slot: Option<Slot>,
+    log: Option<Recipient<Attested>>,
 }
 
 impl Attester {
@@ -27,7 +30,14 @@ impl Attester {
             store,
             gossip,
             last_slot: None,
+            log: None,
         }
+    }
+
+    /// Also tells `log` of every attestation it publishes (the node's event log).
+    pub fn with_log(mut self, log: Recipient<Attested>) -> Self {
+        self.log = Some(log);
+        self
     }
 }
 
@@ -47,9 +57,17 @@ impl Handler<BlockImported> for Attester {
         }
         self.last_slot = Some(head.slot);
         let gossip = self.gossip.clone();
+        let log = self.log.clone();
         let attestation = self.store.build_attestation(self.producer.clone(), head);
         actix::spawn(async move {
             if let Ok(attestation) = attestation.await {
+                if let Some(log) = log {
+                    log.do_send(Attested {
+                        hash: HashTreeRoot::hash_tree_root(&attestation),
+                        slot: head.slot.0,
+                        root: head.root,
+                    });
+                }
                 gossip.do_send(PublishAttestation { attestation });
             }
         });

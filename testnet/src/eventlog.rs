@@ -7,11 +7,11 @@
 //! |---|---|---|
 //! | `started` | `node_id`, `listen`, `genesis_root`, `head_slot`, `head_root`, `finalized_epoch`, `finalized_root`, `from_store` | the node is up (after opening its store) |
 //! | `peer_connected` / `peer_disconnected` | `peer`, `direction` / `reason` | a handshake completed / a peer left |
-//! | `block_received` | `root`, `slot`, `from`, `duplicate` | a gossiped block arrived (duplicate: already seen) |
-//! | `attestation_received` | `hash`, `slot`, `root`, `from`, `duplicate` | a gossiped attestation arrived |
+//! | `block_received` | `hash`, `from`, `duplicate` | a gossiped block arrived (duplicate: already seen) |
+//! | `attestation_received` | `hash`, `from`, `duplicate` | a gossiped attestation arrived |
 //! | `relayed` | `kind` (`block` / `attestation`), `hash`, `peers` | forwarded to that many peers |
 //! | `block_imported` | `root`, `slot`, `via` (`gossip` / `sync` / `produced`) | the store took it |
-//! | `produced` / `attested` | `root`, `slot` / `hash`, `slot`, `root` | this node made it |
+//! | `produced` / `attested` | `root`, `hash`, `slot` / `hash`, `slot`, `root` | this node made it |
 //! | `head_changed` | `root`, `slot`, `reorg` | new head (`reorg`: not a descendant of the previous) |
 //! | `finalized_changed` | `epoch`, `root` | new finalized checkpoint |
 //!
@@ -83,10 +83,8 @@ pub enum NodeEvent {
     },
     /// A gossiped block arrived.
     BlockReceived {
-        /// The block's root.
-        root: String,
-        /// Its slot.
-        slot: u64,
+        /// The block's hash_tree_root (its gossip hash).
+        hash: String,
         /// The sending peer.
         from: String,
         /// The node had it already.
@@ -94,12 +92,8 @@ pub enum NodeEvent {
     },
     /// A gossiped attestation arrived.
     AttestationReceived {
-        /// The message hash.
+        /// The attestation's hash_tree_root (its gossip hash).
         hash: String,
-        /// The attested slot.
-        slot: u64,
-        /// The attested block root.
-        root: String,
         /// The sending peer.
         from: String,
         /// The node had it already.
@@ -125,8 +119,10 @@ pub enum NodeEvent {
     },
     /// This node produced a block.
     Produced {
-        /// The block's root.
+        /// The block's root (signing root: its identity in the chain).
         root: String,
+        /// Its hash_tree_root (the gossip hash receivers log).
+        hash: String,
         /// Its slot.
         slot: u64,
     },
@@ -207,8 +203,7 @@ mod tests {
         let line = LogLine {
             t_us: 1_700_000_000_000_123,
             event: NodeEvent::BlockReceived {
-                root: "0xab".into(),
-                slot: 4,
+                hash: "0xab".into(),
                 from: "198.18.0.3:9000".into(),
                 duplicate: true,
             },
@@ -216,7 +211,7 @@ mod tests {
         let text = NodeLog::encode(&line);
         assert_eq!(
             text,
-            "{\"t_us\":1700000000000123,\"event\":\"block_received\",\"root\":\"0xab\",\"slot\":4,\"from\":\"198.18.0.3:9000\",\"duplicate\":true}\n"
+            "{\"t_us\":1700000000000123,\"event\":\"block_received\",\"hash\":\"0xab\",\"from\":\"198.18.0.3:9000\",\"duplicate\":true}\n"
         );
         let back = NodeLog::read(text.as_bytes()).expect("reads");
         assert_eq!(back.lines, vec![line]);

@@ -36,6 +36,7 @@ pub mod invariants;
 pub mod link;
 pub mod logreport;
 pub mod network;
+pub mod node_log;
 pub mod observe;
 pub mod report;
 pub mod run;

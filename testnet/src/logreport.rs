@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use crate::eventlog::{NodeEvent, NodeLog};
 use crate::invariants::Outage;
+use crate::report::{LatencySummary, Propagation};
 
 /// Which gossip objects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,7 +60,7 @@ pub fn propagation(logs: &[NodeLog], outages: &[Outage], topic: Topic) -> Propag
                 (NodeEvent::Started { .. }, _) => {
                     started[node] = Some(started[node].map_or(t, |s| s.min(t)));
                 }
-                (NodeEvent::Produced { root, .. }, Topic::Blocks)
+                (NodeEvent::Produced { hash: root, .. }, Topic::Blocks)
                 | (NodeEvent::Attested { hash: root, .. }, Topic::Attestations) => {
                     let e = origin.entry(root.as_str()).or_insert((t, node));
                     if t < e.0 {
@@ -68,7 +69,7 @@ pub fn propagation(logs: &[NodeLog], outages: &[Outage], topic: Topic) -> Propag
                 }
                 (
                     NodeEvent::BlockReceived {
-                        root,
+                        hash: root,
                         duplicate: false,
                         ..
                     },
@@ -125,6 +126,18 @@ pub fn propagation(logs: &[NodeLog], outages: &[Outage], topic: Topic) -> Propag
     out
 }
 
+impl PropagationSamples {
+    /// As the report shows it (nearest-rank percentiles).
+    pub fn summary(&self) -> Propagation {
+        Propagation {
+            objects: self.objects,
+            reached_all: self.reached_all,
+            to_all_nodes: LatencySummary::of(&self.to_all_nodes),
+            per_node: LatencySummary::of(&self.per_node),
+        }
+    }
+}
+
 /// Each node's counters.
 pub fn counters(logs: &[NodeLog]) -> Vec<LogCounters> {
     logs.iter()
@@ -177,8 +190,7 @@ mod tests {
         line(
             t,
             NodeEvent::BlockReceived {
-                root: root.into(),
-                slot: 1,
+                hash: root.into(),
                 from: "p".into(),
                 duplicate,
             },
@@ -194,7 +206,8 @@ mod tests {
                     line(
                         1_000_000,
                         NodeEvent::Produced {
-                            root: "0xb1".into(),
+                            root: "0xr1".into(),
+                            hash: "0xb1".into(),
                             slot: 1,
                         },
                     ),
@@ -261,7 +274,8 @@ mod tests {
                     line(
                         1_000,
                         NodeEvent::Produced {
-                            root: "0xb1".into(),
+                            root: "0xr1".into(),
+                            hash: "0xb1".into(),
                             slot: 1,
                         },
                     ),

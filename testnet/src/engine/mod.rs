@@ -49,6 +49,8 @@ pub struct NodeLaunch {
     pub data_dir: Option<PathBuf>,
     /// Where the scenario writes its slot clock's skew (process engines).
     pub clock_skew_file: Option<PathBuf>,
+    /// Where the node writes its event log, attesting too (process engines).
+    pub event_log: Option<PathBuf>,
 }
 
 /// Where the nodes run.

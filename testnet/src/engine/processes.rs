@@ -98,6 +98,9 @@ pub async fn start_process_at(
     if let Some(file) = &launch.clock_skew_file {
         cmd.arg("--clock-skew-file").arg(file);
     }
+    if let Some(file) = &launch.event_log {
+        cmd.arg("--event-log").arg(file).arg("--attest");
+    }
     for p in &launch.peers {
         cmd.args(["--peer", &PeerUri::from_socket_addr(*p).to_string()]);
     }
@@ -203,9 +206,10 @@ pub fn unix_now() -> u64 {
 pub struct DataRoot(Option<std::path::PathBuf>);
 
 impl DataRoot {
-    /// A fresh directory when the spec has persistent nodes or clock skews.
-    pub fn new(spec: &TestnetSpec) -> Result<DataRoot, TestnetError> {
-        if spec.persistent.is_empty() && skewed(spec).is_empty() {
+    /// A fresh directory when node processes need one: `logs` (their event logs), persistent
+    /// nodes or clock skews.
+    pub fn new(spec: &TestnetSpec, logs: bool) -> Result<DataRoot, TestnetError> {
+        if !logs && spec.persistent.is_empty() && skewed(spec).is_empty() {
             return Ok(DataRoot(None));
         }
         let dir = std::env::temp_dir().join(format!(
@@ -226,6 +230,11 @@ impl DataRoot {
         spec.persistent
             .contains(&node)
             .then(|| root.join(format!("node-{node}")))
+    }
+
+    /// Node `node`'s event log (when the directory exists).
+    pub fn event_log(&self, node: usize) -> Option<std::path::PathBuf> {
+        Some(self.0.as_ref()?.join(format!("events-{node}.jsonl")))
     }
 
     /// Node `node`'s clock skew file (nodes with a `clock_skew` event only).

@@ -21,8 +21,10 @@ use crate::engine::netns::net::NetPlan;
 use crate::engine::netns::NetnsNet;
 use crate::engine::processes::{unix_now, DataRoot};
 use crate::engine::{check_supported, Mode, RunningNode};
+use crate::eventlog::NodeLog;
 use crate::fabric::Fabric;
 use crate::invariants::InvariantResult;
+use crate::logreport;
 use crate::observe::Observations;
 use crate::report::{CatchUp, EventRecord, HeadSample, NodeGossipStats, NodeReport, TestnetReport};
 use crate::spec::{Action, TestnetSpec};
@@ -156,7 +158,7 @@ pub async fn run_testnet(
             .await?
         }
     };
-    let data_root = DataRoot::new(spec)?;
+    let data_root = DataRoot::new(spec, options.mode.program().is_some())?;
     let mut net = Net {
         spec,
         options,
@@ -413,15 +415,50 @@ impl Net<'_> {
         }
     }
 
+    /// The event logs the nodes wrote (netns engine), read back.
+    fn node_event_logs(&self) -> Option<Vec<NodeLog>> {
+        if !matches!(self.options.mode, Mode::Netns { .. }) {
+            return None;
+        }
+        let logs = (0..self.spec.nodes)
+            .map(|i| {
+                self.data_root
+                    .event_log(i)
+                    .and_then(|p| std::fs::File::open(p).ok())
+                    .and_then(|f| NodeLog::read(std::io::BufReader::new(f)).ok())
+                    .unwrap_or_default()
+            })
+            .collect();
+        Some(logs)
+    }
+
     fn report(&self, settle: Option<Duration>, invariants: Vec<InvariantResult>) -> TestnetReport {
         let log = lock(&self.log);
-        let (blocks, block_samples) = log.propagation(Topic::Block);
-        let (attestations, _) = log.propagation(Topic::Attestation);
+        let (mut blocks, mut block_samples) = log.propagation(Topic::Block);
+        let (mut attestations, _) = log.propagation(Topic::Attestation);
+        // Without proxies (netns) the nodes' own event logs tell what travelled, on their clocks.
+        let node_logs = self.node_event_logs();
+        let log_counters = node_logs.as_ref().map(|logs| logreport::counters(logs));
+        if let Some(logs) = &node_logs {
+            let outages = self.observed.record().outages;
+            let b = logreport::propagation(logs, &outages, logreport::Topic::Blocks);
+            blocks = b.summary();
+            block_samples = b.per_node;
+            attestations =
+                logreport::propagation(logs, &outages, logreport::Topic::Attestations).summary();
+        }
         let hex = |r: &hobbits_chain::Root| format!("0x{}", hex::encode(r.0));
         let common = settle.and_then(|_| self.statuses.iter().flatten().next().cloned());
         let node_reports = (0..self.spec.nodes)
             .map(|i| {
-                let c = log.counters(i);
+                let mut c = log.counters(i);
+                if let Some(lc) = log_counters.as_ref().and_then(|l| l.get(i)) {
+                    c.received = lc.received;
+                    c.duplicates = lc.duplicates;
+                    c.originated = lc.originated;
+                    c.relayed = lc.relayed;
+                    c.sent = lc.relayed_frames + lc.originated;
+                }
                 let s = self.statuses[i].as_ref();
                 NodeReport {
                     index: i,

@@ -24,6 +24,7 @@ impl Net<'_> {
             peers: self.fabric.peers_for(node),
             data_dir: self.data_root.for_node(self.spec, node),
             clock_skew_file: self.data_root.skew_file(self.spec, node),
+            event_log: self.data_root.event_log(node),
             produce: self
                 .spec
                 .producers

@@ -1,0 +1,212 @@
+//! The node side of the event log: [`NodeLogWriter`], an actor that a node process (`run
+//! --event-log FILE`) subscribes to its own events and that writes them as lines of
+//! [`crate::eventlog`], one `write` per line (a kill -9 loses at most the line being written).
+//! Handles `PeerHandshaked`, `PeerDisconnected`, `GossipReceived` (from the peer manager),
+//! `BlockImported` (from gossip and sync) and [`Attested`] (from the testnet attester); sends
+//! nothing. A gossip object seen before (by hash, among the last [`SEEN_HASHES`]) is logged as a
+//! duplicate.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::fs::File;
+use std::io::{LineWriter, Write};
+use std::net::SocketAddr;
+use std::path::Path;
+
+use actix::prelude::*;
+use hobbits_actors::{
+    BlockImported, GossipReceived, ImportSource, PeerDisconnected, PeerHandshaked, PeerId,
+};
+use hobbits_chain::Root;
+use hobbits_codec::Topic;
+
+use crate::eventlog::{LogLine, NodeEvent, NodeLog, Via};
+use crate::observe::now_us;
+
+/// Gossip hashes remembered to tell duplicates.
+pub const SEEN_HASHES: usize = 65_536;
+
+fn hex(root: &Root) -> String {
+    format!("0x{}", hex::encode(root.0))
+}
+
+/// This node attested (the testnet attester tells the writer).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct Attested {
+    /// hash_tree_root of the attestation (its gossip hash).
+    pub hash: Root,
+    /// The attested slot.
+    pub slot: u64,
+    /// The attested block root.
+    pub root: Root,
+}
+
+/// Writes one node's event log.
+#[derive(Debug)]
+pub struct NodeLogWriter {
+    out: LineWriter<File>,
+    peers: HashMap<PeerId, SocketAddr>,
+    seen: HashSet<Root>,
+    order: VecDeque<Root>,
+    failed: bool,
+}
+
+impl NodeLogWriter {
+    /// Opens `path` for appending (a restarted node goes on in the same log) and writes the
+    /// `started` line.
+    pub fn create(path: &Path, started: NodeEvent) -> std::io::Result<NodeLogWriter> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        let mut writer = NodeLogWriter {
+            out: LineWriter::new(file),
+            peers: HashMap::new(),
+            seen: HashSet::new(),
+            order: VecDeque::new(),
+            failed: false,
+        };
+        writer.write(started);
+        if writer.failed {
+            return Err(std::io::Error::other("cannot write the event log"));
+        }
+        Ok(writer)
+    }
+
+    fn write(&mut self, event: NodeEvent) {
+        let line = NodeLog::encode(&LogLine {
+            t_us: now_us(),
+            event,
+        });
+        if let Err(e) = self.out.write_all(line.as_bytes()) {
+            if !self.failed {
+                // Loudly once: the node goes on, its log is incomplete from here.
+                tracing::error!(error = %e, "event log: write failed; later lines are lost");
+            }
+            self.failed = true;
+        }
+    }
+
+    fn peer(&self, peer: Option<PeerId>) -> String {
+        peer.and_then(|p| self.peers.get(&p))
+            .map_or_else(|| "-".to_string(), ToString::to_string)
+    }
+
+    /// Whether `hash` was seen before (and remembers it).
+    fn duplicate(&mut self, hash: Root) -> bool {
+        if !self.seen.insert(hash) {
+            return true;
+        }
+        self.order.push_back(hash);
+        if self.order.len() > SEEN_HASHES {
+            if let Some(old) = self.order.pop_front() {
+                self.seen.remove(&old);
+            }
+        }
+        false
+    }
+}
+
+impl Actor for NodeLogWriter {
+    type Context = Context<Self>;
+}
+
+impl Handler<PeerHandshaked> for NodeLogWriter {
+    type Result = ();
+
+    fn handle(&mut self, msg: PeerHandshaked, _: &mut Context<Self>) {
+        self.peers.insert(msg.peer, msg.addr);
+        self.write(NodeEvent::PeerConnected {
+            peer: msg.addr.to_string(),
+            direction: format!("{:?}", msg.direction).to_lowercase(),
+        });
+    }
+}
+
+impl Handler<PeerDisconnected> for NodeLogWriter {
+    type Result = ();
+
+    fn handle(&mut self, msg: PeerDisconnected, _: &mut Context<Self>) {
+        self.peers.remove(&msg.peer);
+        self.write(NodeEvent::PeerDisconnected {
+            peer: msg.addr.to_string(),
+            reason: format!("{:?}", msg.reason),
+        });
+    }
+}
+
+impl Handler<GossipReceived> for NodeLogWriter {
+    type Result = ();
+
+    fn handle(&mut self, msg: GossipReceived, _: &mut Context<Self>) {
+        let hash = msg.header.hash;
+        let from = self.peer(Some(msg.peer));
+        let duplicate = self.duplicate(hash);
+        let event = match msg.header.topic {
+            Topic::Block => NodeEvent::BlockReceived {
+                hash: hex(&hash),
+                from,
+                duplicate,
+            },
+            Topic::Attestation => NodeEvent::AttestationReceived {
+                hash: hex(&hash),
+                from,
+                duplicate,
+            },
+        };
+        self.write(event);
+    }
+}
+
+impl Handler<BlockImported> for NodeLogWriter {
+    type Result = ();
+
+    fn handle(&mut self, msg: BlockImported, _: &mut Context<Self>) {
+        let o = &msg.outcome;
+        let via = match msg.source {
+            ImportSource::Produced => Via::Produced,
+            ImportSource::Gossip | ImportSource::Announced => Via::Gossip,
+            ImportSource::RangeSync | ImportSource::ParentLookup => Via::Sync,
+        };
+        if via == Via::Produced {
+            // The origin of a block's propagation: its gossip hash is what receivers log.
+            self.duplicate(o.hash_tree_root);
+            self.write(NodeEvent::Produced {
+                root: hex(&o.root),
+                hash: hex(&o.hash_tree_root),
+                slot: o.slot.0,
+            });
+        }
+        self.write(NodeEvent::BlockImported {
+            root: hex(&o.root),
+            slot: o.slot.0,
+            via,
+        });
+        if o.head_changed {
+            self.write(NodeEvent::HeadChanged {
+                root: hex(&o.head.root),
+                slot: o.head.slot.0,
+                reorg: o.reorg,
+            });
+        }
+        if let Some(f) = o.finalized {
+            self.write(NodeEvent::FinalizedChanged {
+                epoch: f.epoch.0,
+                root: hex(&f.root),
+            });
+        }
+    }
+}
+
+impl Handler<Attested> for NodeLogWriter {
+    type Result = ();
+
+    fn handle(&mut self, msg: Attested, _: &mut Context<Self>) {
+        self.duplicate(msg.hash);
+        self.write(NodeEvent::Attested {
+            hash: hex(&msg.hash),
+            slot: msg.slot,
+            root: hex(&msg.root),
+        });
+    }
+}
