@@ -476,6 +476,46 @@ impl NetworkSpec {
     }
 }
 
+impl ResolvedNetwork {
+    /// The least sum of link latencies (jitter left out) from `from` to every node over `edges`
+    /// (`None`: unreachable): what the links alone would take, the floor of propagation.
+    pub fn latency_floor(
+        &self,
+        nodes: usize,
+        edges: &[(usize, usize)],
+        from: usize,
+    ) -> Vec<Option<Duration>> {
+        let mut best: Vec<Option<Duration>> = vec![None; nodes];
+        let mut queue = std::collections::BinaryHeap::new();
+        if from < nodes {
+            best[from] = Some(Duration::ZERO);
+            queue.push(std::cmp::Reverse((Duration::ZERO, from)));
+        }
+        while let Some(std::cmp::Reverse((d, n))) = queue.pop() {
+            if best[n].is_some_and(|b| b < d) {
+                continue;
+            }
+            for &(a, b) in edges {
+                let next = match (a == n, b == n) {
+                    (true, _) => b,
+                    (_, true) => a,
+                    _ => continue,
+                };
+                let link = self
+                    .delay
+                    .get(&(a.min(b), a.max(b)))
+                    .map_or(Duration::ZERO, |(l, _)| *l);
+                let total = d + link;
+                if next < nodes && best[next].is_none_or(|b| total < b) {
+                    best[next] = Some(total);
+                    queue.push(std::cmp::Reverse((total, next)));
+                }
+            }
+        }
+        best
+    }
+}
+
 fn ms(key: &str, value: Option<u64>) -> Result<Duration, NetworkError> {
     match value {
         Some(v) if v > MAX_LATENCY_MS => {
@@ -672,6 +712,19 @@ mod tests {
         assert_eq!(
             spec.features()[&Feature::Loss],
             "network.class[1].reliability"
+        );
+    }
+
+    #[test]
+    fn the_latency_floor_is_the_shortest_path() {
+        let spec = parse(WORLD).expect("parses");
+        // 0-1 3 ms (override), 0-2 150 ms, 1-2 150 ms, 2-3 20 ms (node 3 has no location).
+        let edges = [(0, 1), (0, 2), (1, 2), (2, 3)];
+        let r = spec.resolve(5, &edges);
+        let ms = |n| Some(Duration::from_millis(n));
+        assert_eq!(
+            r.latency_floor(5, &edges, 1),
+            vec![ms(3), ms(0), ms(150), ms(170), None]
         );
     }
 

@@ -415,6 +415,23 @@ impl Net<'_> {
         }
     }
 
+    /// Shortest-path link latency from the first producer to every other node.
+    fn latency_floor(&self) -> Option<crate::report::LatencySummary> {
+        let network = self.spec.network.resolve(self.spec.nodes, &self.edges);
+        if network.delay.is_empty() {
+            return None;
+        }
+        let from = *self.spec.producers.first()?;
+        let floors: Vec<f64> = network
+            .latency_floor(self.spec.nodes, &self.edges, from)
+            .into_iter()
+            .enumerate()
+            .filter(|(n, _)| *n != from)
+            .filter_map(|(_, d)| d.map(ms))
+            .collect();
+        Some(crate::report::LatencySummary::of(&floors))
+    }
+
     /// The event logs the nodes wrote (netns engine), read back.
     fn node_event_logs(&self) -> Option<Vec<NodeLog>> {
         if !matches!(self.options.mode, Mode::Netns { .. }) {
@@ -501,6 +518,7 @@ impl Net<'_> {
             events: self.events.clone(),
             timeline: self.timeline.clone(),
             block_latency_samples_ms: block_samples,
+            block_latency_floor: self.latency_floor(),
             invariants,
             wall_ms: ms(self.start.elapsed()),
         }
