@@ -266,24 +266,24 @@ impl TestnetReport {
             ));
             w(format!("  to all nodes  {}", p.to_all_nodes.line()));
             w(format!("  per node      {}", p.per_node.line()));
-        }
-        if let Some(floor) = &self.block_latency_floor {
-            w(format!(
-                "  link floor    {}  (shortest paths from the producer)",
-                floor.line()
-            ));
-            if let (Some(m50), Some(f50), Some(m99), Some(f99)) = (
-                self.blocks.per_node.p50_ms,
-                floor.p50_ms,
-                self.blocks.per_node.p99_ms,
-                floor.p99_ms,
-            ) {
-                if f50 > 0.0 && f99 > 0.0 {
-                    w(format!(
-                        "  per node / floor: p50 {:.2}x, p99 {:.2}x (the cost of the nodes themselves)",
-                        m50 / f50,
-                        m99 / f99
-                    ));
+            if let ("blocks", Some(floor)) = (name, &self.block_latency_floor) {
+                w(format!(
+                    "  link floor    {}  (shortest paths from the producer)",
+                    floor.line()
+                ));
+                if let (Some(m50), Some(f50), Some(m99), Some(f99)) = (
+                    self.blocks.per_node.p50_ms,
+                    floor.p50_ms,
+                    self.blocks.per_node.p99_ms,
+                    floor.p99_ms,
+                ) {
+                    if f50 > 0.0 && f99 > 0.0 {
+                        w(format!(
+                            "  per node / floor: p50 {:.2}x, p99 {:.2}x (the cost of the nodes themselves)",
+                            m50 / f50,
+                            m99 / f99
+                        ));
+                    }
                 }
             }
         }
