@@ -165,6 +165,29 @@ pub struct EventRecord {
     pub error: Option<String>,
 }
 
+/// What the netns engine's packet delayer did (its queue made visible).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct DelayerReport {
+    /// Packets queued to it.
+    pub received: u64,
+    /// Packets held for their link's latency.
+    pub delayed: u64,
+    /// The most packets held at once.
+    pub max_pending: usize,
+    /// The kernel queue's length (`--queue-max-len`).
+    pub queue_max_len: u32,
+    /// Whether a full queue passed packets undelayed (`--fail-open`).
+    pub fail_open: bool,
+    /// Mean and largest lateness of a release after its due time, microseconds.
+    pub mean_late_us: f64,
+    /// The largest lateness, microseconds.
+    pub max_late_us: f64,
+    /// Packets the kernel dropped because the queue was full.
+    pub kernel_queue_dropped: u64,
+    /// Packets the kernel dropped because the delayer's socket buffer was full.
+    pub kernel_user_dropped: u64,
+}
+
 /// Everything a run found.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct TestnetReport {
@@ -215,6 +238,8 @@ pub struct TestnetReport {
     pub wall_ms: f64,
     /// Invariants checked on the run, each with its evidence.
     pub invariants: Vec<InvariantResult>,
+    /// The netns engine's packet delayer, when links had a latency.
+    pub delayer: Option<DelayerReport>,
 }
 
 impl TestnetReport {
@@ -313,6 +338,23 @@ impl TestnetReport {
                 n.node_stats.map_or("-".into(), |s| s.duplicates.to_string()),
                 if n.producer { "  (producer)" } else { "" }
             ));
+        }
+        if let Some(d) = &self.delayer {
+            w(format!(
+                "delayer: {} packets delayed of {} queued, backlog at most {} (queue {}{}), late by {:.0} us on average, {:.1} ms at most; kernel drops: {} (queue full), {} (socket full)",
+                d.delayed,
+                d.received,
+                d.max_pending,
+                d.queue_max_len,
+                if d.fail_open { ", fail-open" } else { "" },
+                d.mean_late_us,
+                d.max_late_us / 1000.0,
+                d.kernel_queue_dropped,
+                d.kernel_user_dropped
+            ));
+            if d.kernel_queue_dropped + d.kernel_user_dropped > 0 {
+                w("  WARNING: the delayer's queue overflowed: those packets were lost (raise --queue-max-len)".into());
+            }
         }
         let mut rss: Vec<u64> = self.node_reports.iter().filter_map(|n| n.rss_kib).collect();
         rss.sort_unstable();

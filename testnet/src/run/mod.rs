@@ -415,6 +415,30 @@ impl Net<'_> {
         }
     }
 
+    /// The packet delayer's counters (netns engine with latencies).
+    fn delayer_report(&self) -> Option<crate::report::DelayerReport> {
+        let Mode::Netns {
+            queue_max_len,
+            fail_open,
+            ..
+        } = self.options.mode
+        else {
+            return None;
+        };
+        let s = self.fabric.kernel_net()?.0.delayer_stats()?;
+        Some(crate::report::DelayerReport {
+            received: s.received,
+            delayed: s.delayed,
+            max_pending: s.max_pending,
+            queue_max_len,
+            fail_open,
+            mean_late_us: s.total_late.as_secs_f64() * 1e6 / s.delayed.max(1) as f64,
+            max_late_us: s.max_late.as_secs_f64() * 1e6,
+            kernel_queue_dropped: s.kernel_queue_dropped,
+            kernel_user_dropped: s.kernel_user_dropped,
+        })
+    }
+
     /// Shortest-path link latency from the first producer to every other node.
     fn latency_floor(&self) -> Option<crate::report::LatencySummary> {
         let network = self.spec.network.resolve(self.spec.nodes, &self.edges);
@@ -519,6 +543,7 @@ impl Net<'_> {
             timeline: self.timeline.clone(),
             block_latency_samples_ms: block_samples,
             block_latency_floor: self.latency_floor(),
+            delayer: self.delayer_report(),
             invariants,
             wall_ms: ms(self.start.elapsed()),
         }
