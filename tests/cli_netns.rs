@@ -159,6 +159,11 @@ fn faults_on_a_real_network_converge_with_every_invariant_and_leave_nothing() {
         gossiped("blocks") > 10 && gossiped("attestations") > 10,
         "{stdout}"
     );
+    // The delayer's queue is visible: what it held and what the kernel dropped.
+    assert!(
+        stdout.contains("kernel drops: 0 (queue full), 0 (socket full)"),
+        "{stdout}"
+    );
     // Nothing left: namespaces (with their links, qdiscs and nft tables), processes, owner file.
     assert_eq!(namespaces_of(pid), Vec::<String>::new());
     for p in nodes {
