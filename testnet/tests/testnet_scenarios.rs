@@ -1,7 +1,8 @@
 //! In-process testnets over 127.0.0.1: five nodes with a late joiner and a kill / restart converge
 //! on one head and finalized checkpoint, blocks and attestations reach every node by gossip, and
 //! the catch-ups are measured; a cut link splits a line until it heals; a node started from a
-//! snapshot catches up. Each run is a few seconds of 100 ms slots.
+//! snapshot catches up; the link proxies delay frames by the link model's latency. Each run is a
+//! few seconds.
 
 use std::time::Duration;
 
@@ -101,5 +102,31 @@ async fn a_cut_line_diverges_then_heals_and_a_snapshot_joiner_catches_up() -> an
         .expect("snapshot joiner");
     assert_eq!(snap.how, "snapshot_join");
     assert!(snap.catch_up_ms.is_some());
+    Ok(())
+}
+
+#[actix_rt::test]
+async fn proxies_apply_the_link_model_latency_in_user_space() -> anyhow::Result<()> {
+    // A line of three with 40 ms links: the producer's neighbour gets each block one link later,
+    // the far node two links later (plus the relaying node's work).
+    let mut s = spec(3, Topology::Line, 16, vec![]);
+    s.slot = Duration::from_millis(200);
+    s.network =
+        TestnetSpec::from_toml("nodes = 3\n[network]\nlatency_ms = 40\njitter_ms = 2")?.network;
+    let report = run_testnet(&s, &RunOptions::default()).await?;
+    assert!(report.converged, "{}", report.render());
+    let p50 = report.blocks.per_node.p50_ms.unwrap_or(0.0);
+    let max = report.blocks.per_node.max_ms.unwrap_or(0.0);
+    assert!(
+        (38.0..70.0).contains(&p50),
+        "p50 {p50} ms: {}",
+        report.render()
+    );
+    assert!(
+        max >= 76.0,
+        "the far node is two 40 ms links away: max {max} ms"
+    );
+    let floor = report.block_latency_floor.expect("a floor with latencies");
+    assert_eq!((floor.p50_ms, floor.max_ms), (Some(40.0), Some(80.0)));
     Ok(())
 }
