@@ -161,7 +161,8 @@ fn faults_on_a_real_network_converge_with_every_invariant_and_leave_nothing() {
     );
     // The delayer's queue is visible: what it held and what the kernel dropped.
     assert!(
-        stdout.contains("kernel drops: 0 (queue full), 0 (socket full)"),
+        stdout.contains("kernel drops: 0 (queue full), 0 (socket full)")
+            && stdout.contains("latency by the NFQUEUE delayer (netem is"),
         "{stdout}"
     );
     // Nothing left: namespaces (with their links, qdiscs and nft tables), processes, owner file.

@@ -186,6 +186,8 @@ pub struct DelayerReport {
     pub kernel_queue_dropped: u64,
     /// Packets the kernel dropped because the delayer's socket buffer was full.
     pub kernel_user_dropped: u64,
+    /// Whether the kernel has netem (the delayer is used either way).
+    pub netem_available: bool,
 }
 
 /// Everything a run found.
@@ -351,6 +353,14 @@ impl TestnetReport {
                 d.max_late_us / 1000.0,
                 d.kernel_queue_dropped,
                 d.kernel_user_dropped
+            ));
+            w(format!(
+                "  latency by the NFQUEUE delayer ({})",
+                if d.netem_available {
+                    "netem is in this kernel too; the delayer gives each link its own delay"
+                } else {
+                    "netem is not in this kernel"
+                }
             ));
             if d.kernel_queue_dropped + d.kernel_user_dropped > 0 {
                 w("  WARNING: the delayer's queue overflowed: those packets were lost (raise --queue-max-len)".into());

@@ -425,7 +425,8 @@ impl Net<'_> {
         else {
             return None;
         };
-        let s = self.fabric.kernel_net()?.0.delayer_stats()?;
+        let net = self.fabric.kernel_net()?.0;
+        let s = net.delayer_stats()?;
         Some(crate::report::DelayerReport {
             received: s.received,
             delayed: s.delayed,
@@ -436,6 +437,7 @@ impl Net<'_> {
             max_late_us: s.max_late.as_secs_f64() * 1e6,
             kernel_queue_dropped: s.kernel_queue_dropped,
             kernel_user_dropped: s.kernel_user_dropped,
+            netem_available: net.netem_available(),
         })
     }
 

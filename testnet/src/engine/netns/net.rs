@@ -82,6 +82,7 @@ pub struct NetnsNet {
     cuts: BTreeSet<(usize, usize)>,
     partition: Option<Vec<BTreeSet<usize>>>,
     delayer: Option<DelayerHandle>,
+    netem: bool,
 }
 
 impl NetnsNet {
@@ -148,12 +149,16 @@ impl NetnsNet {
         {
             apply_bandwidth(&hub, &lab.run_id().node(i), i, *bw)?;
         }
+        // The delayer is used either way; whether netem exists is reported (it is the kernel's
+        // own delay, but one qdisc per link direction would be needed to give links their own).
+        let netem = delayer.is_some() && super::rules::netem_available(&hub);
         Ok(NetnsNet {
             lab,
             rules,
             cuts: BTreeSet::new(),
             partition: None,
             delayer,
+            netem,
         })
     }
 
@@ -245,7 +250,13 @@ impl NetnsNet {
         })
     }
 
-    /// The delayer's stats (None without latency).
+    /// Whether the kernel has netem (probed when links have a latency; the delayer is used
+    /// either way).
+    pub fn netem_available(&self) -> bool {
+        self.netem
+    }
+
+    /// The delayer's counters (None without a latency).
     pub fn delayer_stats(&self) -> Option<DelayerStats> {
         self.delayer.as_ref().and_then(|d| d.stats().ok())
     }
