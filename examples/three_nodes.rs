@@ -24,6 +24,7 @@ use hobbits_actors::{
     start_node, BlockImported, NodeConfig, NodeHandle, NodeId, NodeParts, SubscribeChainEvents,
 };
 use hobbits_chain::{BlockProducer, Root};
+use hobbits_codec::rpc::RpcMethod;
 use hobbits_codec::PeerUri;
 use tokio::sync::mpsc;
 
@@ -168,11 +169,7 @@ async fn flow() -> anyhow::Result<()> {
         }
         match node {
             2 => {
-                let served = metrics
-                    .snapshot()
-                    .rpc
-                    .get(&(RpcRole::Server, "GET_BLOCK_BODIES"))
-                    .map_or(0, |s| s.requests);
+                let served = metrics.rpc_requests(RpcRole::Server, RpcMethod::GetBlockBodies);
                 println!(
                     "2. node 2 got the announcement, asked node 1 for the body (GET_BLOCK_BODIES; node 1 served {served})"
                 );

@@ -5,13 +5,14 @@
 //! Keys (file, and environment with the `HOBBITS_` prefix; nested keys use `__`, e.g.
 //! `HOBBITS_LIMITS__MAX_PEERS`, `HOBBITS_SCORING__BAN_THRESHOLD`; `HOBBITS_PEERS` is a
 //! comma-separated list): `listen`, `peers`, `network_id`, `chain_id`, `genesis_time`, `node_id`,
-//! `user_agent`, `produce`, `slot_ms`, `log`, `data_dir`, `metrics`, `[limits]` (every field of
+//! `user_agent`, `produce`, `slot_ms`, `log`, `data_dir`, `http`, `metrics`, `[limits]` (every field of
 //! [`hobbits_actors::Limits`]), `[timeouts]` (every field of [`hobbits_actors::Timeouts`] in milliseconds, `_ms`
 //! suffix), `[scoring]` (every field of [`hobbits_actors::Scoring`]; `decay_half_life_ms`).
 //! `docs/node.example.toml` documents every key with its default; a test parses it and checks it
 //! yields exactly the defaults, and that it names every key.
-//! `metrics` (`host:port` of the Prometheus endpoint, unset: none) is read by
-//! [`NodeSettings::metrics_addr`].
+//! `http` (`host:port` of the HTTP server: Beacon API, events, `/metrics`; unset: none) is read
+//! by [`NodeSettings::http_addr`]; `metrics` is its older name, kept as an alias (both set to
+//! different addresses is an error).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -104,8 +105,12 @@ pub struct NodeSettings {
     pub timeouts: TimeoutSettings,
     #[serde(default)]
     pub scoring: ScoringSettings,
-    /// `host:port` serving Prometheus metrics on `GET /metrics` (unset: no endpoint).
+    /// `host:port` serving Prometheus metrics on `GET /metrics` (unset: no endpoint); an alias
+    /// of `http` (the same server).
     pub metrics: Option<String>,
+    /// `host:port` of the HTTP server: the Beacon API, the events stream and `/metrics` (unset:
+    /// no server).
+    pub http: Option<String>,
 }
 
 macro_rules! overlay {
@@ -180,7 +185,7 @@ impl NodeSettings {
                 ban_loopback_ips
             ]
         );
-        overlay!(self, other, [metrics]);
+        overlay!(self, other, [metrics, http]);
         self
     }
 
@@ -217,17 +222,26 @@ impl NodeSettings {
             .unwrap_or_else(|| DEFAULT_LOG.to_string())
     }
 
-    /// The metrics endpoint address, when set.
-    pub fn metrics_addr(&self) -> Result<Option<SocketAddr>, ConfigError> {
-        self.metrics
-            .as_deref()
-            .filter(|m| !m.trim().is_empty())
-            .map(|m| {
-                m.trim().parse::<SocketAddr>().map_err(|e| {
-                    ConfigError::Source(format!("metrics `{m}` is not host:port: {e}"))
+    /// The HTTP server's address, when `http` (or its alias `metrics`) is set.
+    pub fn http_addr(&self) -> Result<Option<SocketAddr>, ConfigError> {
+        let parse = |key: &str, v: &Option<String>| {
+            v.as_deref()
+                .filter(|m| !m.trim().is_empty())
+                .map(|m| {
+                    m.trim().parse::<SocketAddr>().map_err(|e| {
+                        ConfigError::Source(format!("{key} `{m}` is not host:port: {e}"))
+                    })
                 })
-            })
-            .transpose()
+                .transpose()
+        };
+        let http = parse("http", &self.http)?;
+        let metrics = parse("metrics", &self.metrics)?;
+        match (http, metrics) {
+            (Some(h), Some(m)) if h != m => Err(ConfigError::Source(format!(
+                "http `{h}` and metrics `{m}` differ: metrics is the old name of http, give one"
+            ))),
+            (h, m) => Ok(h.or(m)),
+        }
     }
 
     /// The validated node configuration.
@@ -423,7 +437,7 @@ mod tests {
             ..NodeConfig::default()
         };
         assert_eq!(c, defaults);
-        assert_eq!(s.metrics_addr(), Ok(None));
+        assert_eq!(s.http_addr(), Ok(None));
         assert_eq!(s.data_dir, None);
     }
 

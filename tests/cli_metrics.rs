@@ -1,6 +1,8 @@
 //! End to end: `hobbits-node run --metrics 127.0.0.1:0` (and `HOBBITS_METRICS`) serves the
 //! Prometheus text format; two processes on 127.0.0.1, one producing, report one peer each and a
-//! head slot that moves; a bad address exits with status 2.
+//! head slot that moves; a bad address exits with status 2. `run --http` serves the Beacon API,
+//! which `status http://…` reads (the head moving); `--http` and `--metrics` naming different
+//! addresses exit with status 2.
 
 mod support;
 
@@ -125,4 +127,81 @@ fn a_bad_metrics_address_exits_with_status_2() {
         .expect("run");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("metrics `nowhere`"));
+}
+
+fn status(url: &str) -> (Option<i32>, String, String) {
+    let out = Command::new(BIN)
+        .args(["status", url, "--timeout-ms", "3000"])
+        .output()
+        .expect("status");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The value printed after `key` by `status`.
+fn field(stdout: &str, key: &str) -> Option<String> {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .map(|v| v.trim().to_string())
+}
+
+#[test]
+fn status_reads_a_node_through_its_http_api() {
+    let mut a = Node::start(
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--produce",
+            "--slot-ms",
+            "100",
+            "--node-id",
+            "5",
+            "--http",
+            "127.0.0.1:0",
+        ],
+        &[],
+    );
+    let listen = a.line("listening on ");
+    let url = a.line("http on ");
+    assert_eq!(a.line("metrics on "), format!("{url}/metrics"));
+    let mut last = 0;
+    wait_for("status shows the head moving", DEADLINE, || {
+        let (code, out, err) = status(&url);
+        assert_eq!(code, Some(0), "{out}{err}");
+        assert_eq!(field(&out, "node_id").as_deref(), Some("0000000000000005"));
+        assert_eq!(field(&out, "p2p_address"), Some(listen.clone()));
+        assert!(field(&out, "version").is_some_and(|v| v.starts_with("hobbits-node/")));
+        assert!(field(&out, "best_root").is_some_and(|r| r.len() == 66));
+        let slot: u64 = field(&out, "best_slot")?.parse().ok()?;
+        let moved = last > 0 && slot > last;
+        last = last.max(slot);
+        moved.then_some(())
+    });
+    // Nothing listening: a failure; not a URL: bad input.
+    let (code, _, err) = status("http://127.0.0.1:1");
+    assert_eq!(code, Some(1), "{err}");
+    let (code, _, err) = status("http://nowhere");
+    assert_eq!(code, Some(2), "{err}");
+}
+
+#[test]
+fn http_and_metrics_naming_different_addresses_exit_with_status_2() {
+    let out = Command::new(BIN)
+        .args([
+            "run",
+            "--listen",
+            "127.0.0.1:0",
+            "--http",
+            "127.0.0.1:5052",
+            "--metrics",
+            "127.0.0.1:9100",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("metrics is the old name of http"));
 }

@@ -3,14 +3,16 @@
 //! Layers, bottom up (a module only uses modules below it; `tests/layout.rs` checks it):
 //! - plain state, tested without a runtime: [`config`] (the node's settings, validated),
 //!   [`peer_table`] (ids, connection admission, bans), [`handshake`] (HELLO rules), [`rpc`] and
-//!   [`rpc_tracker`] (requests and their matching), [`metrics`] (the registry sessions count
-//!   into, its text format and HTTP endpoint);
+//!   [`rpc_tracker`] (requests and their matching), [`metrics`] (the prometheus-client registry
+//!   sessions count into);
 //! - [`events`]: the vocabulary every actor shares: peer and chain events, the one [`Penalty`],
 //!   and the [`SessionHandle`] the events carry; [`scoring`] turns penalties into bans;
 //! - [`store`]: the chain store actor and [`StoreClient`], the one way to reach it;
 //! - the actors: [`peer_session`] (one per connection), [`peer_manager`] (listen, dial, admit,
 //!   score, publish peer events), [`producer`] (the slot timer), [`sync`] and [`gossip`] (plain
 //!   state machines under thin actors);
+//! - [`http`]: the node's HTTP face on actix-web (the Beacon API subset, the events stream,
+//!   `/metrics`), reading the actors through the addresses it is given;
 //! - [`node`]: [`start_node`], the one function that assembles them, and the [`NodeHandle`] that
 //!   reaches every actor; the metrics collector that queries them all at scrape time.
 //!
@@ -23,6 +25,7 @@ pub mod config;
 pub mod events;
 pub mod gossip;
 pub mod handshake;
+pub mod http;
 pub mod metrics;
 pub mod node;
 pub mod peer_manager;

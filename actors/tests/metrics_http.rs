@@ -1,7 +1,8 @@
 //! Metrics over a real HTTP request on 127.0.0.1: a node pair syncs and gossips, then
 //! `GET /metrics` on the node with the registry is parsed and the values that must have moved are
 //! checked against the node's own state (peers, head slot, frames, RPC, gossip, sync, PING round
-//! trip of the peer's address); the peer's series go when it disconnects; other paths get 404.
+//! trip of the peer's address); OpenMetrics when `Accept` prefers it; the peer's series go when it
+//! disconnects; other paths get 404 with a JSON body.
 
 mod support;
 
@@ -9,37 +10,28 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hobbits_actors::metrics::{parse_samples, Metrics, MetricsConfig, Sample};
+use hobbits_actors::metrics::{Metrics, MetricsConfig};
+use hobbits_actors::test_support::http::get;
+use hobbits_actors::test_support::prom::{parse_samples, Sample};
 use hobbits_actors::NodeParts;
 use support::wait_for;
 use support::{chain, node_config, start};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 const DEADLINE: Duration = Duration::from_secs(20);
 
-/// One HTTP/1.1 request; returns (status line, headers, body).
-async fn http(addr: SocketAddr, request: &[u8]) -> (String, String, String) {
-    let mut s = TcpStream::connect(addr).await.expect("connect");
-    s.write_all(request).await.expect("write");
-    let mut buf = Vec::new();
-    tokio::time::timeout(DEADLINE, s.read_to_end(&mut buf))
-        .await
-        .expect("response in time")
-        .expect("read");
-    let text = String::from_utf8(buf).expect("utf-8");
-    let (head, body) = text.split_once("\r\n\r\n").expect("head and body");
-    let (status, headers) = head.split_once("\r\n").unwrap_or((head, ""));
-    (status.to_string(), headers.to_string(), body.to_string())
-}
-
 async fn scrape(addr: SocketAddr) -> Vec<Sample> {
-    let (status, headers, body) = http(addr, b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n").await;
-    assert_eq!(status, "HTTP/1.1 200 OK");
-    assert!(headers.contains("Content-Type: text/plain; version=0.0.4"));
-    assert!(headers.contains("Connection: close"));
-    assert!(headers.contains(&format!("Content-Length: {}", body.len())));
-    parse_samples(&body).expect("valid text format")
+    let r = get(addr, "/metrics", None).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    assert_eq!(r.header("connection"), Some("close"));
+    assert_eq!(
+        r.header("content-length"),
+        Some(r.body.len().to_string().as_str())
+    );
+    parse_samples(&r.text()).expect("valid text format")
 }
 
 fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
@@ -69,7 +61,7 @@ async fn metrics_endpoint_reports_a_node_pair() {
         config_a.clone(),
         NodeParts {
             metrics: Some(metrics.clone()),
-            metrics_addr: Some("127.0.0.1:0".parse().expect("addr")),
+            http_addr: Some("127.0.0.1:0".parse().expect("addr")),
             ..NodeParts::full()
         },
         &[],
@@ -77,9 +69,9 @@ async fn metrics_endpoint_reports_a_node_pair() {
     .await;
     let http_addr = a
         .node
-        .metrics_server
+        .http_server
         .as_ref()
-        .expect("metrics served")
+        .expect("http served")
         .local_addr();
 
     let b = start(
@@ -101,7 +93,7 @@ async fn metrics_endpoint_reports_a_node_pair() {
     .await;
     let b_seen_from_a = a.node.peers().await[0].addr.to_string();
     wait_for("a PING round trip to B", DEADLINE, || async {
-        (metrics.snapshot().peers.len() == 1).then_some(())
+        (metrics.peer_series() == 1).then_some(())
     })
     .await;
 
@@ -156,11 +148,45 @@ async fn metrics_endpoint_reports_a_node_pair() {
     assert!(rtt > 0.0 && rtt < 5.0, "rtt {rtt}");
     assert!(must(&s, "hobbits_ping_rtt_seconds_count", &[]) >= 1.0);
 
+    // OpenMetrics when the scraper prefers it (as Prometheus does), same names and values.
+    let om = get(
+        http_addr,
+        "/metrics",
+        Some("application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"),
+    )
+    .await;
+    assert_eq!(om.status, 200);
+    assert!(om
+        .header("content-type")
+        .is_some_and(|c| c.starts_with("application/openmetrics-text; version=1.0.0")));
+    let text = om.text();
+    assert!(text.ends_with("# EOF\n"));
+    let om_samples = parse_samples(&text).expect("OpenMetrics samples parse");
+    assert_eq!(must(&om_samples, "hobbits_peers", &[]), 1.0);
+
     // Other paths and garbage.
-    let (status, _, _) = http(http_addr, b"GET / HTTP/1.1\r\n\r\n").await;
-    assert_eq!(status, "HTTP/1.1 404 Not Found");
-    let (status, _, _) = http(http_addr, b"\x16\x03\x01 hello\r\n\r\n").await;
-    assert_eq!(status, "HTTP/1.1 400 Bad Request");
+    let r = get(http_addr, "/", None).await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.json()["code"], 404);
+    let mut garbage = tokio::net::TcpStream::connect(http_addr)
+        .await
+        .expect("connect");
+    tokio::io::AsyncWriteExt::write_all(&mut garbage, b"\x16\x03\x01 hello\r\n\r\n")
+        .await
+        .expect("write");
+    let mut answer = Vec::new();
+    tokio::time::timeout(
+        DEADLINE,
+        tokio::io::AsyncReadExt::read_to_end(&mut garbage, &mut answer),
+    )
+    .await
+    .expect("closed in time")
+    .expect("read");
+    assert!(
+        answer.is_empty() || answer.starts_with(b"HTTP/1.1 400"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
 
     // B leaves: its per-peer series goes, peers drops to 0.
     b.stop().await;

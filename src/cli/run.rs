@@ -90,7 +90,11 @@ pub struct RunArgs {
     /// Log filter in RUST_LOG syntax (default: RUST_LOG, else "info").
     #[arg(long, value_name = "FILTER")]
     pub log: Option<String>,
-    /// Serve Prometheus metrics on http://ADDR/metrics (host:port; port 0: any free port).
+    /// Serve the Beacon API, the events stream and Prometheus metrics on http://ADDR
+    /// (host:port; port 0: any free port). Off by default.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<String>,
+    /// The old name of --http (the same server; /metrics is at http://ADDR/metrics).
     #[arg(long, value_name = "ADDR")]
     pub metrics: Option<String>,
 }
@@ -108,6 +112,7 @@ impl RunArgs {
             produce: self.produce.then_some(true),
             slot_ms: self.slot_ms,
             metrics: self.metrics.clone(),
+            http: self.http.clone(),
             log: self.log.clone(),
             data_dir: self.data_dir.clone(),
             limits: LimitSettings {
@@ -141,7 +146,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         Ok(c) => c,
         Err(e) => return bad_input(e),
     };
-    let metrics_addr = match settings.metrics_addr() {
+    let http_addr = match settings.http_addr() {
         Ok(a) => a,
         Err(e) => return bad_input(e),
     };
@@ -165,7 +170,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         }
         let parts = NodeParts {
             store: Some(store),
-            metrics_addr,
+            http_addr,
             clock_skew,
             ..NodeParts::full()
         };
@@ -184,7 +189,8 @@ pub fn run(args: RunArgs) -> ExitCode {
             return failure(e);
         }
         println!("node id {}", node.node_id.0);
-        if let Some(server) = &node.metrics_server {
+        if let Some(server) = &node.http_server {
+            println!("http on http://{}", server.local_addr());
             println!("metrics on http://{}/metrics", server.local_addr());
         }
         wait_for_signal().await;

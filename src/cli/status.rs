@@ -1,18 +1,21 @@
 //! `hobbits-node status hob+tcp://HOST:PORT`: HELLO then GET_STATUS, and print what the peer says
 //! (network, best slot and root, finalized checkpoint, user agent, clock).
+//! `hobbits-node status http://HOST:PORT`: the same questions to a node's Beacon API (version,
+//! identity, genesis, head, finality, peers, sync), through `hobbits_tools::beacon_api`.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
+use hobbits_tools::beacon_api::{ApiError, BeaconApi};
 use hobbits_tools::probe::Probe;
 
-use super::{failure, peer_and_runtime};
+use super::{bad_input, current_thread_runtime, failure, peer_and_runtime};
 
 /// Ask a peer for its HELLO and status.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// The peer, hob+tcp://[identity@]host:port.
+    /// The peer, hob+tcp://[identity@]host:port; or a node's HTTP API, http://host:port.
     pub uri: String,
     /// network_id to announce in our HELLO.
     #[arg(long, default_value_t = 1)]
@@ -27,6 +30,9 @@ pub struct StatusArgs {
 
 /// Runs the exchange.
 pub fn run(args: StatusArgs) -> ExitCode {
+    if args.uri.starts_with("http://") {
+        return run_http(&args);
+    }
     let (uri, rt) = match peer_and_runtime(&args.uri) {
         Ok(pair) => pair,
         Err(code) => return code,
@@ -51,6 +57,40 @@ pub fn run(args: StatusArgs) -> ExitCode {
             println!("round_trip_us      {}", r.elapsed.as_micros());
             ExitCode::SUCCESS
         }
+        Err(e) => failure(e),
+    }
+}
+
+/// `status http://…`: the node's Beacon API.
+fn run_http(args: &StatusArgs) -> ExitCode {
+    let rt = match current_thread_runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let timeout = Duration::from_millis(args.timeout_ms);
+    let started = std::time::Instant::now();
+    let result = rt.block_on(async {
+        let api = BeaconApi::from_url(&args.uri, timeout).await?;
+        api.node_status().await
+    });
+    match result {
+        Ok(s) => {
+            println!("api                {}", args.uri);
+            println!("version            {}", s.version);
+            println!("node_id            {}", s.peer_id);
+            println!("p2p_address        {}", s.p2p_addresses.join(" "));
+            println!("genesis_time       {}", s.genesis_time);
+            println!("best_slot          {}", s.chain.head_slot.0);
+            println!("best_root          {}", s.chain.head_root);
+            println!("finalized_epoch    {}", s.chain.finalized_epoch.0);
+            println!("finalized_root     {}", s.chain.finalized_root);
+            println!("peers              {}", s.peers);
+            println!("is_syncing         {}", s.is_syncing);
+            println!("sync_distance      {}", s.sync_distance);
+            println!("round_trip_us      {}", started.elapsed().as_micros());
+            ExitCode::SUCCESS
+        }
+        Err(e @ ApiError::BadUrl { .. }) => bad_input(e),
         Err(e) => failure(e),
     }
 }

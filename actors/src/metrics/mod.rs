@@ -1,32 +1,39 @@
-//! Metrics of one node: the [`Metrics`] registry shared by `Arc` (sessions count frames, bytes, RPC
-//! requests and PING round trips into it as they happen; before each scrape a [`Refresh`] — the
+//! Metrics of one node on `prometheus-client` (the Prometheus project's Rust client): the
+//! [`Metrics`] registry shared by `Arc` (sessions count frames, bytes, RPC requests and PING round
+//! trips into its counters and histograms as they happen; before each scrape a [`Refresh`] — the
 //! node's collector, `node/collect.rs` — copies the actors' own counters — peers, head, finality,
-//! gossip, sync — into it as [`NodeGauges`]), the Prometheus text rendering ([`render`], a plain
-//! function), the per-session pinger state ([`PingTracker`]) and a tiny HTTP/1.1 responder serving
-//! `GET /metrics` ([`MetricsServer`]). At the bottom of the crate: it knows no actor.
+//! gossip, sync — into it as [`NodeGauges`], which a registered collector encodes), its exposition
+//! in the Prometheus text format or OpenMetrics ([`ExpositionFormat`], chosen from `Accept`), and
+//! the per-session pinger state ([`PingTracker`]). The HTTP server that serves it is `crate::http`.
+//! At the bottom of the crate: it knows no actor.
 //!
 //! Bounds: RPC series are keyed by the fixed set of method names (at most 2 × 12 series); per-peer
 //! series are removed when the session stops and capped at [`MetricsConfig::max_peer_series`];
 //! histograms have fixed buckets. Handles and sends no actix messages.
 
-mod http;
+mod node_values;
 mod ping;
-mod render;
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
+use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::pin::Pin;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use hobbits_codec::rpc::RpcMethod;
 use hobbits_codec::Protocol;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
 
-pub use http::{parse_request_line, HttpRoute, MetricsServer, Refresh};
 pub use ping::PingTracker;
-pub use render::{parse_samples, render, Sample};
 
-/// Why a metrics configuration or server was refused.
+/// Why a metrics configuration was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum MetricsError {
     /// A bound that must be positive is zero.
@@ -34,14 +41,6 @@ pub enum MetricsError {
     Zero {
         /// The field.
         field: &'static str,
-    },
-    /// The HTTP listener could not be bound.
-    #[error("cannot serve metrics on {addr}: {source}")]
-    Bind {
-        /// The address.
-        addr: SocketAddr,
-        /// The OS error.
-        source: std::io::Error,
     },
 }
 
@@ -83,45 +82,22 @@ impl MetricsConfig {
     }
 }
 
+/// Called before each scrape to copy values the registry does not count itself (peers, head,
+/// gossip and sync counters) into it. Each actor's answer should be bounded by
+/// [`MetricsConfig::query_timeout`]; what does not answer keeps its previous values. `Send` and
+/// `Sync` because the HTTP server's worker thread holds it; the future runs on that thread.
+pub trait Refresh: std::fmt::Debug + Send + Sync {
+    /// Stores fresh values in `metrics`.
+    fn refresh<'a>(&'a self, metrics: &'a Metrics) -> Pin<Box<dyn Future<Output = ()> + 'a>>;
+}
+
 /// Upper bounds (seconds) of the latency histograms' buckets.
 pub const LATENCY_BUCKETS: [f64; 14] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
-/// A latency histogram with the [`LATENCY_BUCKETS`] (counts per bucket, not cumulative).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Histogram {
-    /// Observations per bucket; index `LATENCY_BUCKETS.len()` is `+Inf`.
-    pub buckets: [u64; LATENCY_BUCKETS.len() + 1],
-    /// Sum of the observations, seconds.
-    pub sum: f64,
-    /// Number of observations.
-    pub count: u64,
-}
-
-impl Histogram {
-    /// Records one observation.
-    pub fn observe(&mut self, value: Duration) {
-        let secs = value.as_secs_f64();
-        let i = LATENCY_BUCKETS
-            .iter()
-            .position(|b| secs <= *b)
-            .unwrap_or(LATENCY_BUCKETS.len());
-        self.buckets[i] += 1;
-        self.sum += secs;
-        self.count += 1;
-    }
-
-    /// Cumulative counts per bucket bound (`None` = `+Inf`), as Prometheus wants them.
-    pub fn cumulative(&self) -> Vec<(Option<f64>, u64)> {
-        let mut acc = 0;
-        let mut out = Vec::with_capacity(self.buckets.len());
-        for (i, n) in self.buckets.iter().enumerate() {
-            acc += n;
-            out.push((LATENCY_BUCKETS.get(i).copied(), acc));
-        }
-        out
-    }
+fn latency_histogram() -> Histogram {
+    Histogram::new(LATENCY_BUCKETS)
 }
 
 /// Which side of an RPC exchange this node was on.
@@ -143,15 +119,48 @@ impl RpcRole {
     }
 }
 
-/// Counters of one (role, method) pair.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct RpcSeries {
-    /// Requests sent (client) or received and served (server).
-    pub requests: u64,
-    /// Client: requests that ended in an error (timeout, bad response, disconnect).
-    pub failures: u64,
-    /// Time to the response (client) or to writing our response (server).
-    pub latency: Histogram,
+/// The exposition formats served, chosen by the scraper's `Accept` header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpositionFormat {
+    /// The Prometheus text format, version 0.0.4 (the default).
+    Text,
+    /// OpenMetrics 1.0 text.
+    OpenMetrics,
+}
+
+impl ExpositionFormat {
+    /// The `Content-Type` of a response in this format.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            ExpositionFormat::Text => prometheus_client::encoding::prometheus_text::CONTENT_TYPE,
+            ExpositionFormat::OpenMetrics => {
+                "application/openmetrics-text; version=1.0.0; charset=utf-8"
+            }
+        }
+    }
+
+    /// The format an `Accept` header prefers: the media range with the highest `q` among
+    /// `application/openmetrics-text` and `text/plain` (ties and anything else: text).
+    pub fn negotiate(accept: Option<&str>) -> Self {
+        let mut best = (0.0f64, ExpositionFormat::Text);
+        for range in accept.unwrap_or("").split(',') {
+            let mut parts = range.split(';').map(str::trim);
+            let media = parts.next().unwrap_or("").to_ascii_lowercase();
+            let q = parts
+                .filter_map(|p| p.strip_prefix("q="))
+                .find_map(|q| q.parse::<f64>().ok())
+                .unwrap_or(1.0);
+            let format = match media.as_str() {
+                "application/openmetrics-text" => ExpositionFormat::OpenMetrics,
+                "text/plain" => ExpositionFormat::Text,
+                _ => continue,
+            };
+            if q > best.0 || (q == best.0 && format == ExpositionFormat::Text) {
+                best = (q, format);
+            }
+        }
+        best.1
+    }
 }
 
 /// Values copied from the actors by the node's [`Refresh`] before each scrape.
@@ -211,97 +220,162 @@ pub struct SyncGauges {
     pub syncs_completed: u64,
 }
 
-/// Frames and bytes of one protocol in one direction.
-#[derive(Debug, Default)]
-struct Traffic {
-    frames: AtomicU64,
-    bytes: AtomicU64,
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ProtocolLabels {
+    protocol: &'static str,
 }
 
-/// Last PING round trip of one peer.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct PeerRtt {
-    /// Most recent round trip.
-    pub last: Duration,
-    /// Pongs received from this peer.
-    pub pongs: u64,
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RpcLabels {
+    role: &'static str,
+    method: &'static str,
 }
 
-/// The registry: cheap to update from any thread, read with [`Metrics::snapshot`].
-#[derive(Debug, Default)]
-pub struct Metrics {
-    config: MetricsConfig,
-    /// [protocol][0 in, 1 out]
-    traffic: [[Traffic; 2]; 3],
-    rpc: Mutex<BTreeMap<(RpcRole, &'static str), RpcSeries>>,
-    ping_rtt: Mutex<Histogram>,
-    pings_sent: AtomicU64,
-    pings_lost: AtomicU64,
-    peers: Mutex<BTreeMap<SocketAddr, PeerRtt>>,
-    node: Mutex<NodeGauges>,
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct PeerLabels {
+    peer: String,
 }
 
-/// A copy of every value, for rendering and for embedders.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct MetricsSnapshot {
-    /// (protocol name, frames in, bytes in, frames out, bytes out), protocols in wire order.
-    pub traffic: Vec<TrafficSnapshot>,
-    /// RPC series by (role, method name).
-    pub rpc: BTreeMap<(RpcRole, &'static str), RpcSeries>,
-    /// PING round trips of every peer.
-    pub ping_rtt: Histogram,
-    /// PINGs sent.
-    pub pings_sent: u64,
-    /// PINGs never answered before the next was due (or the session closed).
-    pub pings_lost: u64,
-    /// Last round trip per connected peer.
-    pub peers: BTreeMap<SocketAddr, PeerRtt>,
-    /// Values copied from the actors.
-    pub node: NodeGauges,
+fn protocol_label(p: Protocol) -> ProtocolLabels {
+    let protocol = match p {
+        Protocol::Rpc => "rpc",
+        Protocol::Gossip => "gossip",
+        Protocol::Ping => "ping",
+    };
+    ProtocolLabels { protocol }
 }
 
-/// Traffic of one protocol.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct TrafficSnapshot {
-    /// Label value: `rpc`, `gossip`, `ping`.
-    pub protocol: &'static str,
-    /// Frames read.
-    pub frames_in: u64,
-    /// Bytes read (whole frames).
-    pub bytes_in: u64,
-    /// Frames written.
-    pub frames_out: u64,
-    /// Bytes written (whole frames).
-    pub bytes_out: u64,
-}
-
-const PROTOCOLS: [(Protocol, &str); 3] = [
-    (Protocol::Rpc, "rpc"),
-    (Protocol::Gossip, "gossip"),
-    (Protocol::Ping, "ping"),
-];
-
-fn proto_index(p: Protocol) -> usize {
-    match p {
-        Protocol::Rpc => 0,
-        Protocol::Gossip => 1,
-        Protocol::Ping => 2,
-    }
-}
-
-/// A poisoned lock only means another thread panicked mid-update of plain counters: keep going.
+/// A poisoned lock only means another thread panicked mid-update of plain values: keep going.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The registry: cheap to update from any thread; [`Metrics::encode`] renders it. Every metric
+/// name starts with `hobbits_` (docs/ARCHITECTURE.md lists them).
+#[derive(Debug)]
+pub struct Metrics {
+    config: MetricsConfig,
+    registry: Registry,
+    frames_received: Family<ProtocolLabels, Counter>,
+    bytes_received: Family<ProtocolLabels, Counter>,
+    frames_sent: Family<ProtocolLabels, Counter>,
+    bytes_sent: Family<ProtocolLabels, Counter>,
+    rpc_requests: Family<RpcLabels, Counter>,
+    rpc_failures: Family<RpcLabels, Counter>,
+    rpc_duration: Family<RpcLabels, Histogram, fn() -> Histogram>,
+    pings_sent: Counter,
+    pings_lost: Counter,
+    ping_rtt: Histogram,
+    peer_rtt: Family<PeerLabels, Gauge<f64, AtomicU64>>,
+    /// The peers with a `peer_rtt` series (the family does not count them).
+    peers: Mutex<BTreeSet<SocketAddr>>,
+    node: Arc<Mutex<NodeGauges>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::build(MetricsConfig::default())
+    }
 }
 
 impl Metrics {
     /// A registry with `config` (validated).
     pub fn new(config: MetricsConfig) -> Result<Self, MetricsError> {
         config.validate()?;
-        Ok(Metrics {
+        Ok(Metrics::build(config))
+    }
+
+    fn build(config: MetricsConfig) -> Self {
+        let mut registry = Registry::with_prefix("hobbits");
+        let m = Metrics {
             config,
-            ..Default::default()
-        })
+            frames_received: Family::default(),
+            bytes_received: Family::default(),
+            frames_sent: Family::default(),
+            bytes_sent: Family::default(),
+            rpc_requests: Family::default(),
+            rpc_failures: Family::default(),
+            rpc_duration: Family::new_with_constructor(latency_histogram),
+            pings_sent: Counter::default(),
+            pings_lost: Counter::default(),
+            ping_rtt: latency_histogram(),
+            peer_rtt: Family::default(),
+            peers: Mutex::default(),
+            node: Arc::default(),
+            registry: Registry::default(),
+        };
+        // The traffic series exist from the start, zero until the first frame.
+        for p in [Protocol::Rpc, Protocol::Gossip, Protocol::Ping] {
+            for f in [
+                &m.frames_received,
+                &m.bytes_received,
+                &m.frames_sent,
+                &m.bytes_sent,
+            ] {
+                f.get_or_create(&protocol_label(p)).inc_by(0);
+            }
+        }
+        let r = &mut registry;
+        r.register_collector(Box::new(node_values::NodeValues(m.node.clone())));
+        r.register(
+            "frames_received",
+            "Frames read, by protocol",
+            m.frames_received.clone(),
+        );
+        r.register(
+            "bytes_received",
+            "Bytes read (whole frames), by protocol",
+            m.bytes_received.clone(),
+        );
+        r.register(
+            "frames_sent",
+            "Frames written, by protocol",
+            m.frames_sent.clone(),
+        );
+        r.register(
+            "bytes_sent",
+            "Bytes written (whole frames), by protocol",
+            m.bytes_sent.clone(),
+        );
+        r.register(
+            "rpc_requests",
+            "RPC requests, by role (server: served for a peer; client: sent by us) and method",
+            m.rpc_requests.clone(),
+        );
+        r.register(
+            "rpc_failures",
+            "RPC requests we sent that ended without a response (timeout, bad response, disconnect)",
+            m.rpc_failures.clone(),
+        );
+        r.register_with_unit(
+            "rpc_duration",
+            "RPC latency: to the response (client) or to writing our response (server)",
+            Unit::Seconds,
+            m.rpc_duration.clone(),
+        );
+        r.register(
+            "pings_sent",
+            "PINGs this node sent to measure round trips",
+            m.pings_sent.clone(),
+        );
+        r.register(
+            "pings_lost",
+            "PINGs without a pong before the next one was due or the connection closed",
+            m.pings_lost.clone(),
+        );
+        r.register_with_unit(
+            "ping_rtt",
+            "PING round trips, every peer",
+            Unit::Seconds,
+            m.ping_rtt.clone(),
+        );
+        r.register_with_unit(
+            "peer_ping_rtt",
+            "Last PING round trip, by connected peer address",
+            Unit::Seconds,
+            m.peer_rtt.clone(),
+        );
+        Metrics { registry, ..m }
     }
 
     /// The configuration.
@@ -311,62 +385,81 @@ impl Metrics {
 
     /// A frame of `len` bytes was read.
     pub fn frame_in(&self, protocol: Protocol, len: usize) {
-        let t = &self.traffic[proto_index(protocol)][0];
-        t.frames.fetch_add(1, Ordering::Relaxed);
-        t.bytes.fetch_add(len as u64, Ordering::Relaxed);
+        let l = protocol_label(protocol);
+        self.frames_received.get_or_create(&l).inc();
+        self.bytes_received.get_or_create(&l).inc_by(len as u64);
     }
 
     /// A frame of `len` bytes was written.
     pub fn frame_out(&self, protocol: Protocol, len: usize) {
-        let t = &self.traffic[proto_index(protocol)][1];
-        t.frames.fetch_add(1, Ordering::Relaxed);
-        t.bytes.fetch_add(len as u64, Ordering::Relaxed);
+        let l = protocol_label(protocol);
+        self.frames_sent.get_or_create(&l).inc();
+        self.bytes_sent.get_or_create(&l).inc_by(len as u64);
     }
 
     /// An RPC exchange finished: `latency` from request to response, `ok` false for a client
     /// request that failed.
     pub fn rpc_observed(&self, role: RpcRole, method: RpcMethod, latency: Duration, ok: bool) {
-        let mut rpc = lock(&self.rpc);
-        let s = rpc.entry((role, method.name())).or_default();
-        s.requests += 1;
+        let l = RpcLabels {
+            role: role.label(),
+            method: method.name(),
+        };
+        self.rpc_requests.get_or_create(&l).inc();
+        // Both series exist for every pair seen, so a ratio of the two is always defined.
+        let failures = self.rpc_failures.get_or_create(&l);
+        let latencies = self.rpc_duration.get_or_create(&l);
         if ok {
-            s.latency.observe(latency);
+            latencies.observe(latency.as_secs_f64());
         } else {
-            s.failures += 1;
+            failures.inc();
         }
+    }
+
+    /// RPC requests counted for (`role`, `method`).
+    pub fn rpc_requests(&self, role: RpcRole, method: RpcMethod) -> u64 {
+        let l = RpcLabels {
+            role: role.label(),
+            method: method.name(),
+        };
+        self.rpc_requests.get(&l).map_or(0, |c| c.get())
     }
 
     /// A PING was sent.
     pub fn ping_sent(&self) {
-        self.pings_sent.fetch_add(1, Ordering::Relaxed);
+        self.pings_sent.inc();
     }
 
     /// A PING got no pong in time.
     pub fn ping_lost(&self) {
-        self.pings_lost.fetch_add(1, Ordering::Relaxed);
+        self.pings_lost.inc();
     }
 
     /// A pong from `peer` arrived `rtt` after its PING.
     pub fn ping_answered(&self, peer: SocketAddr, rtt: Duration) {
-        lock(&self.ping_rtt).observe(rtt);
+        self.ping_rtt.observe(rtt.as_secs_f64());
         let mut peers = lock(&self.peers);
-        if let Some(p) = peers.get_mut(&peer) {
-            p.last = rtt;
-            p.pongs += 1;
-        } else if peers.len() < self.config.max_peer_series {
-            peers.insert(
-                peer,
-                PeerRtt {
-                    last: rtt,
-                    pongs: 1,
-                },
-            );
+        if peers.contains(&peer) || peers.len() < self.config.max_peer_series {
+            peers.insert(peer);
+            let l = PeerLabels {
+                peer: peer.to_string(),
+            };
+            self.peer_rtt.get_or_create(&l).set(rtt.as_secs_f64());
         }
     }
 
     /// The connection to `peer` closed: its series go.
     pub fn peer_removed(&self, peer: SocketAddr) {
-        lock(&self.peers).remove(&peer);
+        let mut peers = lock(&self.peers);
+        if peers.remove(&peer) {
+            self.peer_rtt.remove(&PeerLabels {
+                peer: peer.to_string(),
+            });
+        }
+    }
+
+    /// Peers with a round-trip series.
+    pub fn peer_series(&self) -> usize {
+        lock(&self.peers).len()
     }
 
     /// Replaces the values copied from the actors.
@@ -374,116 +467,33 @@ impl Metrics {
         *lock(&self.node) = node;
     }
 
-    /// A copy of every value.
-    pub fn snapshot(&self) -> MetricsSnapshot {
-        let traffic = PROTOCOLS
-            .iter()
-            .map(|(p, name)| {
-                let [i, o] = &self.traffic[proto_index(*p)];
-                TrafficSnapshot {
-                    protocol: name,
-                    frames_in: i.frames.load(Ordering::Relaxed),
-                    bytes_in: i.bytes.load(Ordering::Relaxed),
-                    frames_out: o.frames.load(Ordering::Relaxed),
-                    bytes_out: o.bytes.load(Ordering::Relaxed),
-                }
-            })
-            .collect();
-        MetricsSnapshot {
-            traffic,
-            rpc: lock(&self.rpc).clone(),
-            ping_rtt: lock(&self.ping_rtt).clone(),
-            pings_sent: self.pings_sent.load(Ordering::Relaxed),
-            pings_lost: self.pings_lost.load(Ordering::Relaxed),
-            peers: lock(&self.peers).clone(),
-            node: lock(&self.node).clone(),
-        }
+    /// The values last copied from the actors.
+    pub fn node(&self) -> NodeGauges {
+        lock(&self.node).clone()
     }
 
-    /// The Prometheus text exposition of the current values.
-    pub fn render(&self) -> String {
-        render(&self.snapshot())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn histogram_buckets_are_cumulative_and_inf_holds_everything() {
-        let mut h = Histogram::default();
-        h.observe(Duration::from_micros(100));
-        h.observe(Duration::from_millis(3));
-        h.observe(Duration::from_secs(60));
-        let c = h.cumulative();
-        assert_eq!(c[0], (Some(0.0005), 1));
-        assert_eq!(
-            c.iter().find(|(b, _)| *b == Some(0.005)).map(|x| x.1),
-            Some(2)
-        );
-        assert_eq!(c.last(), Some(&(None, 3)));
-        assert_eq!(h.count, 3);
-        assert!((h.sum - 60.0031).abs() < 1e-9);
-    }
-
-    #[test]
-    fn per_peer_series_are_bounded_and_removed() {
-        let m = Metrics::new(MetricsConfig {
-            max_peer_series: 2,
-            ..Default::default()
-        })
-        .expect("valid");
-        let a: SocketAddr = "127.0.0.1:1".parse().expect("addr");
-        let b: SocketAddr = "127.0.0.1:2".parse().expect("addr");
-        let c: SocketAddr = "127.0.0.1:3".parse().expect("addr");
-        for p in [a, b, c] {
-            m.ping_answered(p, Duration::from_millis(1));
-        }
-        assert_eq!(m.snapshot().peers.len(), 2);
-        m.peer_removed(a);
-        let s = m.snapshot();
-        assert!(!s.peers.contains_key(&a));
-        assert_eq!(s.ping_rtt.count, 3, "the histogram keeps every observation");
-    }
-
-    #[test]
-    fn traffic_and_rpc_counts() {
-        let m = Metrics::default();
-        m.frame_in(Protocol::Gossip, 100);
-        m.frame_in(Protocol::Gossip, 50);
-        m.frame_out(Protocol::Rpc, 10);
-        m.rpc_observed(
-            RpcRole::Client,
-            RpcMethod::GetBlockBodies,
-            Duration::from_millis(2),
-            true,
-        );
-        m.rpc_observed(
-            RpcRole::Client,
-            RpcMethod::GetBlockBodies,
-            Duration::ZERO,
-            false,
-        );
-        let s = m.snapshot();
-        assert_eq!(s.traffic[1].frames_in, 2);
-        assert_eq!(s.traffic[1].bytes_in, 150);
-        assert_eq!(s.traffic[0].frames_out, 1);
-        let r = &s.rpc[&(RpcRole::Client, "GET_BLOCK_BODIES")];
-        assert_eq!((r.requests, r.failures, r.latency.count), (2, 1, 1));
-    }
-
-    #[test]
-    fn zero_bounds_are_refused() {
-        let bad = MetricsConfig {
-            ping_interval: Duration::ZERO,
-            ..Default::default()
+    /// The current values in `format`.
+    pub fn encode(&self, format: ExpositionFormat) -> String {
+        let mut out = String::with_capacity(8 * 1024);
+        // Writing into a String cannot fail; an encoder error would leave a partial text.
+        let written = match format {
+            ExpositionFormat::Text => {
+                prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry)
+            }
+            ExpositionFormat::OpenMetrics => {
+                prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            }
         };
-        assert!(matches!(
-            Metrics::new(bad),
-            Err(MetricsError::Zero {
-                field: "ping_interval"
-            })
-        ));
+        if let Err(e) = written {
+            tracing::warn!(error = %e, "metrics encoding failed");
+        }
+        out
+    }
+
+    /// The Prometheus text exposition (version 0.0.4) of the current values.
+    pub fn render(&self) -> String {
+        self.encode(ExpositionFormat::Text)
     }
 }
+#[cfg(test)]
+mod tests;

@@ -89,7 +89,7 @@ impl MetricsCollector {
     /// time leaves its values as they were.
     pub async fn collect(&self, metrics: &Metrics) {
         let t = metrics.config().query_timeout;
-        let mut node = metrics.snapshot().node;
+        let mut node = metrics.node();
         if let Some(peers) = bounded(t, self.manager.send(GetPeers)).await {
             node.connections = peers.len() as u64;
             node.peers = peers.iter().filter(|p| p.handshaked).count() as u64;

@@ -1,7 +1,8 @@
 //! The one place that assembles a node: [`start_node`] builds, on the current actix system, the
 //! chain store actor, the peer manager (bound to the configured listen address, port 0 supported;
 //! one session per connection), and, as [`NodeParts`] asks, the sync and gossip actors, the block
-//! producer (`NodeConfig::producer`) and the metrics registry with its HTTP endpoint. It wires
+//! producer (`NodeConfig::producer`), the metrics registry and the HTTP server (Beacon API,
+//! events, `/metrics`) with its event hub. It wires
 //! them before any of them runs: the manager starts with sync and gossip subscribed to its peer
 //! events, sync and gossip report penalties to the manager, gossip hands orphans to sync, the
 //! producer hands its blocks to gossip. It returns one [`NodeHandle`] with every actor.
@@ -12,7 +13,6 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,8 +25,10 @@ use tokio::net::TcpListener;
 
 use crate::config::{ConfigError, NodeConfig};
 use crate::events::BlockProduced;
+use crate::events::SubscribeChainEvents;
 use crate::gossip::{GossipActor, GossipConfig, GossipError, GossipLinks};
-use crate::metrics::{Metrics, MetricsError, MetricsServer};
+use crate::http::{ApiLinks, EventHub, HttpConfig, HttpError, HttpServer};
+use crate::metrics::{Metrics, MetricsError};
 use crate::peer_manager::{GetPeers, ManagerSettings, PeerInfo, PeerManager, Shutdown, Subscribe};
 use crate::peer_session::SessionSettings;
 use crate::peer_table::NodeId;
@@ -50,9 +52,12 @@ pub enum NodeError {
     /// The gossip configuration is invalid.
     #[error(transparent)]
     Gossip(#[from] GossipError),
-    /// The metrics endpoint could not be served.
+    /// The metrics configuration is invalid.
     #[error(transparent)]
     Metrics(#[from] MetricsError),
+    /// The HTTP server could not be started.
+    #[error(transparent)]
+    Http(#[from] HttpError),
     /// The genesis could not be built.
     #[error("genesis: {0}")]
     Genesis(#[from] GenesisError),
@@ -87,9 +92,12 @@ pub struct NodeParts {
     /// A registry the sessions count into (and that makes them PING their peers every
     /// `MetricsConfig::ping_interval`); `None`: no metrics.
     pub metrics: Option<Arc<Metrics>>,
-    /// Serve the registry on `GET /metrics` at this address (port 0: any free port), refreshed
-    /// from every actor at each scrape (a default registry when `metrics` is `None`).
-    pub metrics_addr: Option<SocketAddr>,
+    /// Serve the Beacon API, the events stream and `GET /metrics` at this address (port 0: any
+    /// free port); the registry is refreshed from every actor at each scrape (a default registry
+    /// when `metrics` is `None`).
+    pub http_addr: Option<SocketAddr>,
+    /// Bounds of that server.
+    pub http_config: HttpConfig,
     /// Receives every block this node produces, after the local import, instead of gossip (the
     /// receiver publishes it).
     pub produced: Option<Recipient<BlockProduced>>,
@@ -105,7 +113,8 @@ impl std::fmt::Debug for NodeParts {
             .field("sync", &self.sync)
             .field("gossip", &self.gossip)
             .field("metrics", &self.metrics.is_some())
-            .field("metrics_addr", &self.metrics_addr)
+            .field("http_addr", &self.http_addr)
+            .field("http_config", &self.http_config)
             .field("produced", &self.produced.is_some())
             .field("clock_skew_ms", &self.clock_skew.ms())
             .finish()
@@ -150,8 +159,8 @@ pub struct NodeHandle {
     pub gossip: Option<Addr<GossipActor>>,
     /// The metrics registry, when [`NodeParts::metrics`] was given.
     pub metrics: Option<Arc<Metrics>>,
-    /// The metrics endpoint, when [`NodeParts::metrics_addr`] was given.
-    pub metrics_server: Option<Arc<MetricsServer>>,
+    /// The HTTP server, when [`NodeParts::http_addr`] was given.
+    pub http_server: Option<Arc<HttpServer>>,
 }
 
 impl NodeHandle {
@@ -160,15 +169,15 @@ impl NodeHandle {
         self.manager.send(GetPeers).await.unwrap_or_default()
     }
 
-    /// Stops producing and serving metrics, sends GOODBYE 1 to every peer and waits (at most
+    /// Stops producing and serving HTTP, sends GOODBYE 1 to every peer and waits (at most
     /// `deadline`) until all sessions closed. Returns the number of peers still connected at
     /// the end (0 on a clean shutdown).
     pub async fn shutdown(&self, deadline: Duration) -> usize {
         if let Some(p) = &self.producer {
             p.do_send(StopProducer);
         }
-        if let Some(m) = &self.metrics_server {
-            m.stop();
+        if let Some(h) = &self.http_server {
+            h.stop().await;
         }
         let _ = self.manager.send(Shutdown).await;
         let end = Instant::now() + deadline;
@@ -294,7 +303,7 @@ pub async fn start_node(config: NodeConfig, parts: NodeParts) -> Result<NodeHand
     }
     let metrics = parts
         .metrics
-        .or_else(|| parts.metrics_addr.map(|_| Arc::new(Metrics::default())));
+        .or_else(|| parts.http_addr.map(|_| Arc::new(Metrics::default())));
     let session = Arc::new(SessionSettings {
         node_id: config.node_id,
         user_agent: config.user_agent.clone(),
@@ -336,17 +345,64 @@ pub async fn start_node(config: NodeConfig, parts: NodeParts) -> Result<NodeHand
         sync,
         gossip,
         metrics,
-        metrics_server: None,
+        http_server: None,
     };
-    if let (Some(addr), Some(metrics)) = (parts.metrics_addr, &node.metrics) {
-        let collector = Rc::new(MetricsCollector::of(&node));
-        match MetricsServer::start(addr, metrics.clone(), Some(collector)).await {
-            Ok(server) => node.metrics_server = Some(Arc::new(server)),
+    if let Some(addr) = parts.http_addr {
+        match start_http(&node, &config, addr, parts.http_config).await {
+            Ok(server) => node.http_server = Some(Arc::new(server)),
             Err(e) => {
                 node.shutdown(Duration::ZERO).await;
-                return Err(e.into());
+                return Err(e);
             }
         }
     }
     Ok(node)
+}
+
+/// Starts the event hub (subscribed to sync and gossip imports) and the HTTP server of `node`.
+async fn start_http(
+    node: &NodeHandle,
+    config: &NodeConfig,
+    addr: SocketAddr,
+    http: HttpConfig,
+) -> Result<HttpServer, NodeError> {
+    http.validate()?;
+    let slots_per_epoch = node
+        .store
+        .status()
+        .await
+        .map_err(|_| NodeError::StoreUnavailable)?
+        .slots_per_epoch;
+    let (events, _) = tokio::sync::broadcast::channel(http.event_buffer);
+    let hub = EventHub::new(
+        events.clone(),
+        node.store.clone(),
+        slots_per_epoch,
+        config.limits.actor_mailbox,
+    )
+    .start();
+    let subscribe = || SubscribeChainEvents {
+        imported: Some(hub.clone().recipient()),
+        penalized: None,
+    };
+    if let Some(s) = &node.sync {
+        s.do_send(subscribe());
+    }
+    if let Some(g) = &node.gossip {
+        g.do_send(subscribe());
+    }
+    let links = ApiLinks {
+        node_id: node.node_id,
+        listen_addr: node.listen_addr,
+        user_agent: config.user_agent.clone(),
+        genesis_time: config.genesis_time,
+        genesis_root: node.genesis_root,
+        manager: node.manager.clone(),
+        store: node.store.clone(),
+        sync: node.sync.clone(),
+        metrics: node.metrics.clone(),
+        refresh: Some(Arc::new(MetricsCollector::of(node))),
+        events,
+    };
+    Ok(HttpServer::start(addr, http, links)?)
 }

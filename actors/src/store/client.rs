@@ -116,6 +116,21 @@ impl StoreClient {
         self.ask(GetStoreStatus)
     }
 
+    /// A block by the HTTP API's block id, with whether it is canonical and finalized.
+    pub fn block_at(
+        &self,
+        at: super::BlockAt,
+    ) -> impl Future<Output = Result<Option<super::FoundBlock>, StoreError>> + 'static {
+        self.ask(super::GetBlockAt { at })
+    }
+
+    /// The justified and finalized checkpoints the head knows.
+    pub fn checkpoints(
+        &self,
+    ) -> impl Future<Output = Result<super::Checkpoints, StoreError>> + 'static {
+        self.ask(super::GetCheckpoints)
+    }
+
     /// A snapshot of the whole store.
     pub fn snapshot(&self) -> impl Future<Output = Result<Snapshot, StoreError>> + 'static {
         self.ask(GetSnapshot)

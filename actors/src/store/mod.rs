@@ -8,7 +8,8 @@
 //! [`GetBlock`], [`GetKnown`], [`GetStoreStatus`], [`GetSnapshot`]; commands [`ImportBlock`],
 //! [`ImportHashedBlock`], [`ImportBlocks`], [`ImportAttestation`], [`ProduceBlock`] (head + 1, for
 //! tests and examples), [`ProduceBlockAt`] (the producer's clock slot), [`BuildBlock`] and
-//! [`BuildAttestation`] (built on the stored chain, not imported). Sends nothing.
+//! [`BuildAttestation`] (built on the stored chain, not imported); [`GetBlockAt`] and
+//! [`GetCheckpoints`] for the HTTP API (in `lookup.rs`). Sends nothing.
 
 use actix::prelude::*;
 use hobbits_chain::rpc::Hello;
@@ -22,9 +23,11 @@ use crate::handshake::{check_hello, HelloRejection};
 use crate::rpc::{RpcRequest, RpcResponse};
 
 mod client;
+pub mod lookup;
 pub mod ops;
 
 pub use client::{StoreClient, StoreError};
+pub use lookup::{BlockAt, Checkpoints, FoundBlock, GetBlockAt, GetCheckpoints};
 pub use ops::{ChainImport, ImportResult};
 
 /// The actor.

@@ -4,7 +4,9 @@
 //! - [`wait_for`]: poll a condition until it holds, failing the test after a deadline (never
 //!   sleep-then-assert);
 //! - [`raw`]: a raw EWP client on any 127.0.0.0/8 source address and frame builders;
-//! - [`net`]: nodes with sync and gossip on 127.0.0.1 port 0, seeded chains and topologies.
+//! - [`net`]: nodes with sync and gossip on 127.0.0.1 port 0, seeded chains and topologies;
+//! - [`http`]: a tiny HTTP/1.1 client and event-stream reader over loopback;
+//! - [`prom`]: a reader of the Prometheus text format.
 //!
 //! Handles and sends no messages of its own; the node helpers send the node's ordinary commands
 //! and queries.
@@ -12,7 +14,9 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+pub mod http;
 pub mod net;
+pub mod prom;
 pub mod raw;
 
 pub use net::{chain, node_config, random_topology, seed_blocks, start, start_topology, TestNode};

@@ -1,8 +1,10 @@
 //! The processes engine: each node is its own OS process (`run` subcommand of the hobbits-node
-//! binary), killed and reaped when dropped, observed over the wire with HELLO + GET_STATUS probes
-//! (`hobbits_tools::probe`). The namespace engine starts its nodes here too, inside their
-//! namespaces ([`ProcessPlace`]), and probes them from the hub. Sends HELLO and GET_STATUS
-//! frames; handles no messages.
+//! binary), killed and reaped when dropped. On 127.0.0.1 every node runs with `--http` and is
+//! observed through its Beacon API (head header and finality checkpoints,
+//! `hobbits_tools::beacon_api`); the namespace engine starts its nodes here too, inside their
+//! namespaces ([`ProcessPlace`]), without `--http`, and probes them from the hub with HELLO +
+//! GET_STATUS (`hobbits_tools::probe`). Sends HTTP GETs, or HELLO and GET_STATUS frames; handles
+//! no messages.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -12,6 +14,7 @@ use std::time::Duration;
 
 use hobbits_chain::rpc::Hello;
 use hobbits_codec::PeerUri;
+use hobbits_tools::beacon_api::BeaconApi;
 use hobbits_tools::probe::Probe;
 
 use super::netns::observer::HubConnector;
@@ -27,6 +30,8 @@ pub struct ProcessNode {
     addr: SocketAddr,
     /// Probes connect from the hub namespace (namespace engine).
     hub: Option<HubConnector>,
+    /// The node's Beacon API, when it runs with `--http` (loopback nodes).
+    api: Option<BeaconApi>,
 }
 
 impl Drop for ProcessNode {
@@ -92,6 +97,12 @@ pub async fn start_process_at(
         .args(["--listen", &place.listen.to_string(), "--log", "warn"])
         .args(&place.flags)
         .args(["--node-id", &launch.node_id.0.to_string()]);
+    // Observed through the API where the observer can reach it: on loopback (a namespaced node's
+    // API would be inside its namespace, where the hub's HELLO probes already reach).
+    let with_http = place.hub.is_none();
+    if with_http {
+        cmd.args(["--http", "127.0.0.1:0"]);
+    }
     if let Some(dir) = &launch.data_dir {
         cmd.arg("--data-dir").arg(dir);
     }
@@ -121,21 +132,27 @@ pub async fn start_process_at(
     let (tx, rx) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {
         let mut tx = Some(tx);
+        let (mut listen, mut http) = (None, None);
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
             if let Some(rest) = line.strip_prefix("listening on ") {
-                if let Some(tx) = tx.take() {
-                    let _ = tx.send(rest.trim().to_string());
+                listen = Some(rest.trim().to_string());
+            } else if let Some(rest) = line.strip_prefix("http on http://") {
+                http = rest.trim().parse::<SocketAddr>().ok();
+            }
+            if listen.is_some() && (http.is_some() || !with_http) {
+                if let (Some(tx), Some(l)) = (tx.take(), listen.take()) {
+                    let _ = tx.send((l, http));
                 }
             }
         }
     });
-    let line = match tokio::time::timeout(PROCESS_START_TIMEOUT, rx).await {
-        Ok(Ok(line)) => line,
+    let (line, http) = match tokio::time::timeout(PROCESS_START_TIMEOUT, rx).await {
+        Ok(Ok(lines)) => lines,
         _ => {
             let _ = child.kill();
             let _ = child.wait();
-            return Err(failed("did not print its listen address".into()));
+            return Err(failed("did not print its listen (and http) address".into()));
         }
     };
     let addr = line
@@ -147,6 +164,7 @@ pub async fn start_process_at(
             child,
             addr,
             hub: place.hub,
+            api: http.map(|a| BeaconApi::new(a, PROBE_TIMEOUT)),
         })),
         None => {
             let _ = child.kill();
@@ -167,8 +185,21 @@ impl ProcessNode {
         self.child.id()
     }
 
-    /// The node's HELLO (head, finality) from a probe, `None` when it does not answer.
+    /// The node's head and finality (from its API, else from a HELLO probe), `None` when it does
+    /// not answer.
     pub async fn status(&self) -> Option<Hello> {
+        if let Some(api) = &self.api {
+            let s = api.head_and_finality().await.ok()?;
+            // The API does not carry network and chain ids; every testnet node runs 1 and 1.
+            return Some(Hello {
+                network_id: 1,
+                chain_id: 1,
+                latest_finalized_root: s.finalized_root,
+                latest_finalized_epoch: s.finalized_epoch,
+                best_root: s.head_root,
+                best_slot: s.head_slot,
+            });
+        }
         let mut probe = match &self.hub {
             None => {
                 let uri = PeerUri::from_socket_addr(self.addr);
