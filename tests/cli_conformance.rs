@@ -1,10 +1,12 @@
 //! Runs the built `hobbits-node conformance` against real peers on 127.0.0.1: a node started with
 //! `hobbits-node run --listen 127.0.0.1:0 --produce` (exit 0, JSON report "passed"), a TCP server
-//! that never answers (exit 1, failures listed), and bad arguments / an unreachable port (exit 2).
+//! that never answers (exit 1, failures listed), an echo server (exit 1, `hello` and
+//! `get_status` named an echo; `status` refuses to print our own HELLO as the peer's), and bad
+//! arguments / an unreachable port (exit 2).
 
 mod support;
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -76,6 +78,10 @@ fn producing_node_passes_with_exit_0_and_json() {
         assert!(!c["evidence"].as_str().unwrap_or("").is_empty(), "{c}");
     }
     assert!(v["peer_hello"]["best_slot"].as_u64().expect("best_slot") >= 5);
+    assert!(!v["version"].as_str().expect("suite version").is_empty());
+    let ids: Vec<_> = checks.iter().map(|c| c["id"].clone()).collect();
+    assert_eq!(v["check_ids"].as_array().expect("check ids"), &ids);
+    assert!(v["seed"].as_u64().is_some(), "{v:#}");
     assert_eq!(v["peer_hello"]["shape"], "SpecSsz");
 
     // The table form says the same.
@@ -119,6 +125,55 @@ fn silent_peer_exits_1_with_failures() {
     assert_eq!(status("hello"), "fail");
     assert_eq!(status("headers_ascending"), "skipped");
     assert!(v["counts"]["fail"].as_u64().expect("fail count") >= 2);
+}
+
+/// A server writing every byte back (a Hobbits library's echo demo, at the byte level).
+fn echo_server() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut s = stream;
+                let mut buf = [0u8; 4096];
+                while let Ok(n @ 1..) = s.read(&mut buf) {
+                    if s.write_all(&buf[..n]).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    format!("hob+tcp://{addr}")
+}
+
+#[test]
+fn echo_server_fails_as_an_echo_and_status_says_so() {
+    let uri = echo_server();
+    let (code, stdout, stderr) =
+        conformance(&[&uri, "--json", "--timeout", "500ms", "--quiet", "100ms"]);
+    assert_eq!(code, 1, "stdout: {stdout}\nstderr: {stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).expect("JSON report");
+    assert_eq!(v["counts"]["pass"], 0, "{v:#}");
+    for id in ["ping_echo", "hello", "get_status"] {
+        let c = v["checks"]
+            .as_array()
+            .and_then(|a| a.iter().find(|c| c["id"] == id))
+            .expect("check");
+        assert_eq!(c["status"], "fail", "{c}");
+        assert!(c["evidence"].as_str().unwrap_or("").contains("echo"), "{c}");
+    }
+    let out = Command::new(BIN)
+        .args(["status", &uri, "--timeout-ms", "2000"])
+        .output()
+        .expect("run status");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stderr.contains("echo"), "{stderr}");
+    assert!(!stdout.contains("user_agent"), "{stdout}");
 }
 
 #[test]

@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use clap::Args;
 use hobbits_codec::PeerUri;
-use hobbits_tools::conformance::{run_conformance, ConformanceConfig, ConformanceReport};
+use hobbits_tools::conformance::{
+    random_seed, run_conformance, CheckId, ConformanceConfig, ConformanceReport, SUITE_VERSION,
+};
 use serde_json::json;
 
 use super::{bad_input, current_thread_runtime};
@@ -47,6 +49,10 @@ pub struct ConformanceArgs {
     /// Most GET_BLOCK_HEADERS pages read while walking the chain up to the peer's best slot.
     #[arg(long, default_value_t = 64)]
     pub max_pages: u32,
+    /// Seed of the run's randomness (our HELLO's best_root, request ids); drawn per run when
+    /// absent and printed, so a run can be repeated.
+    #[arg(long)]
+    pub seed: Option<u64>,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -98,6 +104,7 @@ pub fn run(args: ConformanceArgs) -> ExitCode {
         chain_id: args.chain_id,
         page_size: args.page_size,
         max_pages: args.max_pages,
+        seed: args.seed.unwrap_or_else(random_seed),
     };
     let rt = match current_thread_runtime() {
         Ok(rt) => rt,
@@ -164,6 +171,9 @@ pub fn report_json(
     json!({
         "target": uri.to_string(),
         "address": report.target.to_string(),
+        "version": SUITE_VERSION,
+        "seed": config.seed,
+        "check_ids": CheckId::ALL.iter().map(|c| c.name()).collect::<Vec<_>>(),
         "timeout_ms": config.timeout.as_millis() as u64,
         "overall": report.overall(),
         "counts": { "pass": pass, "fail": fail, "skipped": skipped },
@@ -179,8 +189,8 @@ pub fn report_table(
     report: &ConformanceReport,
 ) -> String {
     let mut out = format!(
-        "conformance of {uri} ({}), timeout {:?}\n",
-        report.target, config.timeout
+        "conformance of {uri} ({}), timeout {:?}, suite {SUITE_VERSION}, seed {}\n",
+        report.target, config.timeout, config.seed
     );
     let width = report
         .results

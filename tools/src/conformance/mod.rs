@@ -28,12 +28,26 @@ pub mod ranges;
 pub mod rpc_checks;
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
 
 use hobbits_chain::rpc::Hello;
 use hobbits_chain::{Epoch, Root, Slot};
 
-pub use conn::{PeerHello, Probe, Received};
+pub use conn::{PeerHello, Probe, Received, ECHO};
+
+/// The suite's version, reported with every result so results can be compared over time: bumped
+/// whenever a check is added or removed or what a check accepts changes.
+pub const SUITE_VERSION: &str = "2";
+
+/// A fresh seed for [`ConformanceConfig::seed`] (from the OS's randomness).
+pub fn random_seed() -> u64 {
+    rand::random()
+}
 
 /// Why the checker could not run at all (as opposed to a failed check).
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +84,11 @@ pub struct ConformanceConfig {
     pub page_size: u64,
     /// Most GET_BLOCK_HEADERS pages read to walk the chain up to the peer's best slot. Default 64.
     pub max_pages: u32,
+    /// Seed of the run's randomness: the `best_root` of every HELLO we send (so a peer returning
+    /// our HELLO is recognised) and the first request id of every connection (so recorded replies
+    /// with their recorded ids do not match). Default 0; the command line draws one per run and
+    /// prints it, `--seed` repeats a run.
+    pub seed: u64,
 }
 
 impl Default for ConformanceConfig {
@@ -81,6 +100,7 @@ impl Default for ConformanceConfig {
             chain_id: 1,
             page_size: 64,
             max_pages: 64,
+            seed: 0,
         }
     }
 }
@@ -112,16 +132,33 @@ impl ConformanceConfig {
     }
 
     /// The HELLO sent before the peer's is known: configured ids, genesis-only view (epoch 0 with a
-    /// zero finalized root, which the eth2 rules accept as "matches").
+    /// zero finalized root, which the eth2 rules accept as "matches"), best_slot 0 (no peer syncs
+    /// from us) and the run's random [`ConformanceConfig::nonce_root`] as best_root.
     pub fn initial_hello(&self) -> Hello {
         Hello {
             network_id: self.network_id,
             chain_id: self.chain_id,
             latest_finalized_root: Root::ZERO,
             latest_finalized_epoch: Epoch(0),
-            best_root: Root::ZERO,
+            best_root: self.nonce_root(),
             best_slot: Slot(0),
         }
+    }
+
+    /// The best_root of every HELLO of this run: 32 bytes drawn from the seed (never zero).
+    pub fn nonce_root(&self) -> Root {
+        let mut rng = SmallRng::seed_from_u64(self.seed ^ 0x6865_6c6c_6f5f_726f);
+        let mut root = [0u8; 32];
+        rng.fill(&mut root);
+        root[0] |= 1;
+        Root(root)
+    }
+
+    /// The first request id of the `n`th connection: drawn from the seed, in 2^20..2^30 so it is
+    /// exact in every integer type the 2019 clients wrote ids in (int32, int64, double).
+    pub fn first_request_id(&self, n: u64) -> u64 {
+        let mut rng = SmallRng::seed_from_u64(self.seed.wrapping_add(n.wrapping_mul(0x9e37_79b9)));
+        rng.gen_range(1u64 << 20..1u64 << 30)
     }
 }
 
@@ -353,22 +390,37 @@ pub struct CheckContext {
     pub peer_hello: Option<PeerHello>,
     /// Source address of the connection that sent the malformed frame (`None`: the default one).
     pub offender_source: Option<std::net::IpAddr>,
+    /// Connections opened so far (numbers each connection's first request id).
+    pub connections: Arc<AtomicU64>,
 }
 
 impl CheckContext {
     /// Opens a connection for one check.
     pub async fn connect(&self) -> Result<Probe, String> {
-        Probe::connect(self.target, None, self.config.timeout)
-            .await
-            .map_err(|e| e.to_string())
+        self.connect_from(None).await
     }
 
-    /// The HELLO we send on connections after the `hello` check: the peer's own (same network,
-    /// chain, finalized checkpoint and head, so it neither refuses us nor tries to sync from us),
-    /// or the configured initial HELLO when the peer gave none.
+    /// Opens a connection from a given source address; its request ids start at a seeded value.
+    pub async fn connect_from(&self, source: Option<std::net::IpAddr>) -> Result<Probe, String> {
+        let mut probe = Probe::connect(self.target, source, self.config.timeout)
+            .await
+            .map_err(|e| e.to_string())?;
+        let n = self.connections.fetch_add(1, Ordering::Relaxed);
+        probe.start_ids_at(self.config.first_request_id(n));
+        Ok(probe)
+    }
+
+    /// The HELLO we send on connections after the `hello` check: the peer's network, chain and
+    /// finalized checkpoint (so it does not refuse us), best_slot 0 (so it does not try to sync
+    /// from us) and the run's random best_root (so an echo is recognised); the configured initial
+    /// HELLO when the peer gave none.
     pub fn our_hello(&self) -> Hello {
         match &self.peer_hello {
-            Some(p) => p.hello.clone(),
+            Some(p) => Hello {
+                best_root: self.config.nonce_root(),
+                best_slot: Slot(0),
+                ..p.hello.clone()
+            },
             None => self.config.initial_hello(),
         }
     }
@@ -431,6 +483,7 @@ pub async fn run_conformance(
         config,
         peer_hello: None,
         offender_source: None,
+        connections: Arc::new(AtomicU64::new(0)),
     };
     let mut results = Vec::with_capacity(CheckId::ALL.len());
     for id in CheckId::ALL {
