@@ -7,7 +7,7 @@
 //! Sends: HELLO, GET_BLOCK_HEADERS. Expects: HELLO, BLOCK_HEADERS with our request ids.
 
 use hobbits_chain::rpc::{GetBlockHeaders, Hello};
-use hobbits_chain::{Root, Slot};
+use hobbits_chain::{BeaconBlockHeader, Root, Slot};
 use hobbits_codec::rpc::{RpcMethod, RpcPayload};
 
 use super::conn::{decode_hello, short_root};
@@ -46,7 +46,8 @@ impl RangeQuery {
         }
     }
 
-    fn describe(&self) -> String {
+    /// One line naming the query, for evidence.
+    pub fn describe(&self) -> String {
         let from = if self.start_root.is_zero() {
             format!("slot {}", self.start_slot.0)
         } else {
@@ -67,6 +68,16 @@ pub async fn fetch(
     hello: &Hello,
     q: RangeQuery,
 ) -> Result<Vec<HeaderSummary>, String> {
+    let headers = fetch_headers(probe, hello, q).await?;
+    Ok(headers.iter().map(HeaderSummary::from).collect())
+}
+
+/// [`fetch`], keeping the whole headers.
+pub async fn fetch_headers(
+    probe: &mut Probe,
+    hello: &Hello,
+    q: RangeQuery,
+) -> Result<Vec<BeaconBlockHeader>, String> {
     let request = GetBlockHeaders {
         start_root: q.start_root,
         start_slot: q.start_slot,
@@ -94,7 +105,7 @@ pub async fn fetch(
             headers.headers.len()
         ));
     }
-    Ok(headers.headers.iter().map(HeaderSummary::from).collect())
+    Ok(headers.headers.to_vec())
 }
 
 /// The chain read ascending from slot 0 with skip 0, page by page.
@@ -144,7 +155,7 @@ pub async fn walk_chain(
 }
 
 /// A handshaked connection, or the skip reason when the peer gave no HELLO.
-async fn open(ctx: &CheckContext) -> Result<(Probe, Hello), CheckOutcome> {
+pub async fn open(ctx: &CheckContext) -> Result<(Probe, Hello), CheckOutcome> {
     if ctx.peer_hello.is_none() {
         return Err(CheckOutcome::skipped(
             "the peer answered no HELLO (see `hello`): its best block is unknown",

@@ -3,13 +3,16 @@
 //! waits. Used by `hobbits-node conformance hob+tcp://HOST:PORT`.
 //!
 //! Owns: [`ConformanceConfig`], [`CheckId`], [`CheckOutcome`], [`CheckResult`],
-//! [`ConformanceReport`], [`ConformanceError`] and [`run_conformance`]. The checks live in
-//! [`ping_checks`] (PING/`pong`, unknown method, malformed frame), [`rpc_checks`] (HELLO,
-//! GET_STATUS) and [`header_checks`] (GET_BLOCK_HEADERS ranges, with the pure range rules in
-//! [`ranges`]). [`conn`] is the client connection.
+//! [`ConformanceReport`], [`ConformanceError`] and [`run_conformance`]; [`ids`] names the checks.
+//! The checks live in [`ping_checks`] (PING/`pong`, unknown method, malformed frame),
+//! [`rpc_checks`] (HELLO, GET_STATUS), [`header_checks`] (GET_BLOCK_HEADERS ranges, with the pure
+//! range rules in [`ranges`]), [`method_checks`] (GET_BLOCK_BODIES, GET_BEACON_STATES, pipelined
+//! request ids, GOODBYE) and [`gossip_checks`] (relay, lying message_hash, GET_ATTESTATION).
+//! [`conn`] is the client connection.
 //!
-//! Sends: PING, `pong`, HELLO, GET_STATUS, GET_BLOCK_HEADERS, an RPC with an unknown method id,
-//! and one malformed frame. Handles the replies. No actors: a plain tokio client.
+//! Sends: PING, `pong`, HELLO, GET_STATUS, GET_BLOCK_HEADERS, GET_BLOCK_BODIES,
+//! GET_BEACON_STATES, GET_ATTESTATION, GOSSIP, an RPC with an unknown method id, and one
+//! malformed frame. Handles the replies. No actors: a plain tokio client.
 
 /// `Ok(v)` gives `v`; `Err(evidence)` ends the check with a failure.
 macro_rules! try_or_fail {
@@ -22,7 +25,10 @@ macro_rules! try_or_fail {
 }
 
 pub mod conn;
+pub mod gossip_checks;
 pub mod header_checks;
+pub mod ids;
+pub mod method_checks;
 pub mod ping_checks;
 pub mod ranges;
 pub mod rpc_checks;
@@ -39,6 +45,7 @@ use hobbits_chain::rpc::Hello;
 use hobbits_chain::{Epoch, Root, Slot};
 
 pub use conn::{PeerHello, Probe, Received, ECHO};
+pub use ids::CheckId;
 
 /// The suite's version, reported with every result so results can be compared over time: bumped
 /// whenever a check is added or removed or what a check accepts changes.
@@ -159,104 +166,6 @@ impl ConformanceConfig {
     pub fn first_request_id(&self, n: u64) -> u64 {
         let mut rng = SmallRng::seed_from_u64(self.seed.wrapping_add(n.wrapping_mul(0x9e37_79b9)));
         rng.gen_range(1u64 << 20..1u64 << 30)
-    }
-}
-
-/// The checks, in the order they run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CheckId {
-    /// A PING is answered by a `pong` with the same body.
-    PingEcho,
-    /// Two PINGs in one write are both answered, in order.
-    PingPipelined,
-    /// A PING split over several writes is answered.
-    PingSplit,
-    /// A `pong` is not answered.
-    PongIgnored,
-    /// HELLO is answered with a decodable HELLO carrying the same id.
-    Hello,
-    /// GET_STATUS is answered with a user agent and a plausible timestamp.
-    GetStatus,
-    /// Ascending headers from slot 0 (skip 0) link up to the peer's best block.
-    HeadersAscending,
-    /// Descending headers from the best block (by root and by slot) start at best_root and link.
-    HeadersDescending,
-    /// Skip 1 and 2, both directions, select the blocks the skip_slots rule selects.
-    HeadersSkip,
-    /// Small `max` values are respected.
-    HeadersMax,
-    /// An unknown RPC method id leaves the connection open and answering PINGs.
-    UnknownMethod,
-    /// A malformed frame makes the peer close that connection.
-    MalformedFrameCloses,
-    /// After a malformed frame the peer still answers a PING on a fresh connection.
-    AcceptsAfterMalformed,
-}
-
-impl CheckId {
-    /// Every check in run order (the malformed-frame checks last: a peer may ban the offender).
-    pub const ALL: [CheckId; 13] = [
-        CheckId::PingEcho,
-        CheckId::PingPipelined,
-        CheckId::PingSplit,
-        CheckId::PongIgnored,
-        CheckId::Hello,
-        CheckId::GetStatus,
-        CheckId::HeadersAscending,
-        CheckId::HeadersDescending,
-        CheckId::HeadersSkip,
-        CheckId::HeadersMax,
-        CheckId::UnknownMethod,
-        CheckId::MalformedFrameCloses,
-        CheckId::AcceptsAfterMalformed,
-    ];
-
-    /// A stable snake_case name (used in JSON and the table).
-    pub fn name(self) -> &'static str {
-        match self {
-            CheckId::PingEcho => "ping_echo",
-            CheckId::PingPipelined => "ping_pipelined",
-            CheckId::PingSplit => "ping_split",
-            CheckId::PongIgnored => "pong_ignored",
-            CheckId::Hello => "hello",
-            CheckId::GetStatus => "get_status",
-            CheckId::HeadersAscending => "headers_ascending",
-            CheckId::HeadersDescending => "headers_descending",
-            CheckId::HeadersSkip => "headers_skip",
-            CheckId::HeadersMax => "headers_max",
-            CheckId::UnknownMethod => "unknown_method",
-            CheckId::MalformedFrameCloses => "malformed_frame_closes",
-            CheckId::AcceptsAfterMalformed => "accepts_after_malformed",
-        }
-    }
-
-    /// What the check expects, in one line.
-    pub fn description(self) -> &'static str {
-        match self {
-            CheckId::PingEcho => "PING answered by `pong` with the same body",
-            CheckId::PingPipelined => "two PINGs in one write both answered, in order",
-            CheckId::PingSplit => "a PING split over several writes is answered",
-            CheckId::PongIgnored => "a `pong` is not answered",
-            CheckId::Hello => "HELLO answered with a decodable HELLO, same request id",
-            CheckId::GetStatus => "GET_STATUS answered: user agent, plausible ms timestamp",
-            CheckId::HeadersAscending => {
-                "ascending headers from slot 0 link by parent_root up to best_root"
-            }
-            CheckId::HeadersDescending => "descending headers from best_root / best_slot link back",
-            CheckId::HeadersSkip => "skip 1 and 2, both directions, follow the skip_slots rule",
-            CheckId::HeadersMax => "`max` respected",
-            CheckId::UnknownMethod => "unknown method id tolerated: connection open, PING answered",
-            CheckId::MalformedFrameCloses => "a malformed frame closes that connection",
-            CheckId::AcceptsAfterMalformed => {
-                "after a malformed frame, a fresh connection is served"
-            }
-        }
-    }
-}
-
-impl std::fmt::Display for CheckId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
     }
 }
 
@@ -453,7 +362,15 @@ async fn run_one(id: CheckId, ctx: &mut CheckContext) -> CheckResult {
             CheckId::HeadersDescending => header_checks::headers_descending(ctx).await,
             CheckId::HeadersSkip => header_checks::headers_skip(ctx).await,
             CheckId::HeadersMax => header_checks::headers_max(ctx).await,
+            CheckId::BlockBodies => method_checks::block_bodies(ctx).await,
+            CheckId::BeaconStates => method_checks::beacon_states(ctx).await,
+            CheckId::RequestIds => method_checks::request_ids(ctx).await,
+            CheckId::GossipRelayed => gossip_checks::gossip_relayed(ctx).await,
+            CheckId::GossipLyingHash => gossip_checks::gossip_lying_hash(ctx).await,
+            CheckId::GetAttestation => gossip_checks::get_attestation(ctx).await,
             CheckId::UnknownMethod => ping_checks::unknown_method(ctx).await,
+            CheckId::GoodbyeWrongNetwork => method_checks::goodbye_wrong_network(ctx).await,
+            CheckId::GoodbyeUnknownFinalized => method_checks::goodbye_unknown_finalized(ctx).await,
             CheckId::MalformedFrameCloses => ping_checks::malformed_frame_closes(ctx).await,
             CheckId::AcceptsAfterMalformed => ping_checks::accepts_after_malformed(ctx).await,
         }

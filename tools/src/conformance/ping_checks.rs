@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use hobbits_codec::rpc::{RpcBody, RpcEnvelope, RpcHeader, RpcMethod};
+use hobbits_chain::rpc::GetStatus;
+use hobbits_codec::rpc::{RpcBody, RpcEnvelope, RpcHeader, RpcMethod, RpcPayload};
 use hobbits_codec::{Envelope, PingFrame, PingKind};
 
 use super::conn::{pong_matches, Received, OFFENDER_SOURCE_V4};
@@ -203,13 +204,25 @@ pub async fn unknown_method(ctx: &mut CheckContext) -> CheckOutcome {
         .await
         .map_err(|e| format!("after method id {UNKNOWN_METHOD_ID}: {e}")));
     try_or_fail!(pong_matches(&reply, &body));
+    let mut after = "";
+    if ctx.peer_hello.is_some() {
+        // The RPC side must still work too, not only PING.
+        let ours = ctx.our_hello();
+        let status = GetStatus::new(&super::rpc_checks::checker_user_agent(), 0);
+        let id = try_or_fail!(probe.send_request(&RpcPayload::GetStatus(status)).await);
+        try_or_fail!(probe
+            .expect_rpc(RpcMethod::GetStatus, id, Some(&ours))
+            .await
+            .map_err(|e| format!("after method id {UNKNOWN_METHOD_ID}, GET_STATUS: {e}")));
+        after = ", GET_STATUS answered";
+    }
     let seen = if probe.side_frames.is_empty() {
         "no reply to it".to_string()
     } else {
         format!("replies: {}", probe.side_frames.join(", "))
     };
     CheckOutcome::pass(format!(
-        "{note}method id {UNKNOWN_METHOD_ID} ({seen}); connection open, PING answered"
+        "{note}method id {UNKNOWN_METHOD_ID} ({seen}); connection open, PING answered{after}"
     ))
 }
 
