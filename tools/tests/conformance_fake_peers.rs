@@ -114,8 +114,16 @@ async fn a_peer_wrong_in_every_method_fails_every_check_but_hello() {
         (CheckId::GetStatus, "seconds"),
         (CheckId::HeadersAscending, "not strictly increasing"),
         (CheckId::HeadersDescending, "not at best_root"),
-        (CheckId::HeadersMax, "more than max"),
+        (CheckId::HeadersMax, "not genesis"),
         (CheckId::UnknownMethod, "closed"),
+        (CheckId::BlockBodies, "body root"),
+        (CheckId::BeaconStates, "not asked for"),
+        (CheckId::RequestIds, "answered twice"),
+        (CheckId::GossipRelayed, "not the SHA-256"),
+        (CheckId::GossipLyingHash, "lying message_hash reached B"),
+        (CheckId::GetAttestation, "another attestation"),
+        (CheckId::GoodbyeWrongNetwork, "no GOODBYE"),
+        (CheckId::GoodbyeUnknownFinalized, "no GOODBYE"),
     ];
     for (id, evidence) in expect {
         let r = report.result(id).expect("ran");

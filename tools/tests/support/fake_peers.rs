@@ -4,7 +4,7 @@
 //! - [`replay_peer`]: answers each request with a reply recorded from a real node
 //!   ([`record_replies`]), the reply's id rewritten to the request's or left as recorded;
 //! - [`wrong_peer`]: answers HELLO correctly (so the other checks run) and everything else wrongly,
-//!   each method in its own way (see [`wrong_peer`]).
+//!   each method and gossip in its own way (see [`wrong_peer`]).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -12,10 +12,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
-use hobbits_chain::rpc::{BlockHeaders, GetBlockHeaders, GetStatus, Hello};
-use hobbits_chain::{BeaconBlockHeader, Epoch, Root, Slot};
+use hobbits_chain::rpc::{
+    AttestationResponse, BeaconStates, BlockBodies, BlockHeaders, GetBlockHeaders, GetStatus, Hello,
+};
+use hobbits_chain::{Attestation, BeaconBlock, BeaconBlockHeader, BeaconState, Epoch, Root, Slot};
 use hobbits_codec::rpc::{RequestId, RpcEnvelope, RpcMethod, RpcPayload};
-use hobbits_codec::{Envelope, Frame, FrameCodec, PingFrame, PingKind};
+use hobbits_codec::{Envelope, Frame, FrameCodec, MessageHash, PingFrame, PingKind};
 use hobbits_tools::conformance::{ConformanceConfig, Probe};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::codec::Framed;
@@ -150,17 +152,31 @@ fn fake_chain(n: u64) -> Vec<BeaconBlockHeader> {
     out
 }
 
-/// Answers HELLO correctly (network 1, chain 1, a head at slot 5 of a linked fake chain), and each
-/// other method wrongly in its own way: PING with a `pong` whose body is reversed; `pong` with a
-/// `pong` (two such peers loop); GET_STATUS with the time in seconds; GET_BLOCK_HEADERS with the
-/// whole chain in the opposite direction and past `max`; an unknown method by closing the
-/// connection; bytes that do not frame by keeping the connection open.
+/// Answers HELLO correctly (network 1, chain 1, a head at slot 5 of a linked fake chain), on any
+/// network and finalized root (never GOODBYE), and each other method wrongly in its own way:
+/// - PING with a `pong` whose body is reversed; `pong` with a `pong` (two such peers loop);
+/// - GET_STATUS with the time in seconds; the second GET_STATUS of a connection with the first's id;
+/// - GET_BLOCK_HEADERS with the chain from the wrong end (`max` respected);
+/// - GET_BLOCK_BODIES with blocks whose bodies are not the headers' (body roots differ);
+/// - GET_BEACON_STATES with a state nobody asked for; GET_ATTESTATION with another attestation;
+/// - GOSSIP relayed to every connection, the sender's included, with a zero message_hash;
+/// - an unknown method by closing the connection; bytes that do not frame by keeping it open.
 pub async fn wrong_peer() -> SocketAddr {
-    serve_all(|mut framed| async move {
-        let chain = fake_chain(6);
-        let head = chain[chain.len() - 1].signing_root();
-        loop {
-            let frame = match framed.next().await {
+    let (gossip_tx, _) = tokio::sync::broadcast::channel::<Frame>(64);
+    serve_all(move |framed| wrong_connection(framed, gossip_tx.clone())).await
+}
+
+async fn wrong_connection(
+    mut framed: Framed<TcpStream, FrameCodec>,
+    gossip_tx: tokio::sync::broadcast::Sender<Frame>,
+) {
+    let mut gossip_rx = gossip_tx.subscribe();
+    let chain = fake_chain(6);
+    let head = chain[chain.len() - 1].signing_root();
+    let mut first_status_id: Option<RequestId> = None;
+    loop {
+        let frame = tokio::select! {
+            item = framed.next() => match item {
                 Some(Ok(f)) => f,
                 Some(Err(_)) => {
                     // Garbage: hold the connection open, reading nothing more.
@@ -168,58 +184,102 @@ pub async fn wrong_peer() -> SocketAddr {
                     return;
                 }
                 None => return,
-            };
-            let reply = match Envelope::from_frame(&frame) {
-                Ok(Envelope::Ping(p)) => {
-                    let mut body = p.body.to_vec();
-                    body.reverse();
-                    Some(PingFrame::pong(Bytes::from(body)).to_frame())
+            },
+            relayed = gossip_rx.recv() => match relayed {
+                Ok(f) => {
+                    if framed.send(f).await.is_err() {
+                        return;
+                    }
+                    continue;
                 }
-                Ok(Envelope::Rpc(req)) => {
-                    let id = req.header.id;
-                    let payload = match req.header.method {
-                        RpcMethod::Hello => Some(RpcPayload::Hello(Hello {
-                            network_id: 1,
-                            chain_id: 1,
-                            latest_finalized_root: Root::ZERO,
-                            latest_finalized_epoch: Epoch(0),
-                            best_root: head,
-                            best_slot: Slot(5),
-                        })),
-                        RpcMethod::GetStatus => Some(RpcPayload::GetStatus(GetStatus::new(
+                Err(_) => continue,
+            },
+        };
+        let reply = match Envelope::from_frame(&frame) {
+            Ok(Envelope::Ping(p)) => {
+                let mut body = p.body.to_vec();
+                body.reverse();
+                Some(PingFrame::pong(Bytes::from(body)).to_frame())
+            }
+            Ok(Envelope::Gossip(mut g)) => {
+                g.header.message_hash = MessageHash([0; 32]);
+                let _ = gossip_tx.send(g.to_frame().expect("frame"));
+                None
+            }
+            Ok(Envelope::Rpc(req)) => {
+                let mut id = req.header.id;
+                let payload = match req.header.method {
+                    RpcMethod::Hello => Some(RpcPayload::Hello(Hello {
+                        network_id: 1,
+                        chain_id: 1,
+                        latest_finalized_root: Root::ZERO,
+                        latest_finalized_epoch: Epoch(0),
+                        best_root: head,
+                        best_slot: Slot(5),
+                    })),
+                    RpcMethod::GetStatus => {
+                        id = *first_status_id.get_or_insert(id);
+                        Some(RpcPayload::GetStatus(GetStatus::new(
                             "wrong-peer/1",
                             1_700_000_000,
-                        ))),
-                        RpcMethod::GetBlockHeaders => {
-                            let mut headers = chain.clone();
-                            if let Ok(RpcPayload::GetBlockHeaders(q)) =
-                                req.decode_payload().map(|d| d.payload)
-                            {
-                                if q.direction == 1 {
-                                    headers.reverse();
-                                }
+                        )))
+                    }
+                    RpcMethod::GetBlockHeaders => {
+                        let mut headers = chain.clone();
+                        if let Ok(RpcPayload::GetBlockHeaders(q)) =
+                            req.decode_payload().map(|d| d.payload)
+                        {
+                            if q.direction == 1 {
+                                headers.reverse();
                             }
-                            let mut reply = BlockHeaders::default();
-                            for h in headers {
-                                reply.headers.push(h).expect("within the list limit");
-                            }
-                            Some(RpcPayload::BlockHeaders(reply))
+                            headers.truncate(q.max.min(64) as usize);
                         }
-                        RpcMethod::Unknown(_) => return,
-                        _ => None,
-                    };
-                    payload.map(|p| reply_frame(id, &p))
-                }
-                _ => None,
-            };
-            if let Some(reply) = reply {
-                if framed.send(reply).await.is_err() {
-                    return;
-                }
+                        let mut reply = BlockHeaders::default();
+                        for h in headers {
+                            reply.headers.push(h).expect("within the list limit");
+                        }
+                        Some(RpcPayload::BlockHeaders(reply))
+                    }
+                    RpcMethod::GetBlockBodies => {
+                        let mut reply = BlockBodies::default();
+                        for h in chain.iter().take(1) {
+                            let block = BeaconBlock {
+                                slot: h.slot,
+                                parent_root: h.parent_root,
+                                state_root: h.state_root,
+                                ..BeaconBlock::default()
+                            };
+                            reply.bodies.push(block).expect("within the list limit");
+                        }
+                        Some(RpcPayload::BlockBodies(reply))
+                    }
+                    RpcMethod::GetBeaconStates => {
+                        let mut reply = BeaconStates::default();
+                        let state = BeaconState {
+                            slot: Slot(77),
+                            ..BeaconState::default()
+                        };
+                        reply.states.push(state).expect("within the list limit");
+                        Some(RpcPayload::BeaconStates(reply))
+                    }
+                    RpcMethod::GetAttestation => {
+                        let mut attestation = Attestation::default();
+                        attestation.data.beacon_block_root = head;
+                        Some(RpcPayload::Attestation(AttestationResponse { attestation }))
+                    }
+                    RpcMethod::Unknown(_) => return,
+                    _ => None,
+                };
+                payload.map(|p| reply_frame(id, &p))
+            }
+            _ => None,
+        };
+        if let Some(reply) = reply {
+            if framed.send(reply).await.is_err() {
+                return;
             }
         }
-    })
-    .await
+    }
 }
 
 fn reply_frame(id: RequestId, payload: &RpcPayload) -> Frame {
