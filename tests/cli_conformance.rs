@@ -200,3 +200,37 @@ fn bad_arguments_and_unreachable_peers_exit_2() {
         .expect("error")
         .contains("cannot connect"));
 }
+
+#[test]
+fn fixture_mode_serves_a_seeded_chain_to_a_node_that_syncs() {
+    let mut cmd = Command::new(BIN);
+    cmd.args([
+        "conformance",
+        "--serve-chain",
+        "seeded",
+        "--chain-blocks",
+        "30",
+        "--seed",
+        "5",
+        "--sync-timeout",
+        "20s",
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null());
+    let mut fixture = NodeProcess::spawn(&mut cmd, Duration::from_secs(30));
+    let uri = fixture.listening_uri();
+    let head = fixture.stdout.find("fixture head", |l| {
+        l.strip_prefix("fixture head ").map(str::to_string)
+    });
+    let _node = start_node(&["--peer", &uri]);
+    let verdict = fixture.stdout.find("the verdict", |l| {
+        l.starts_with("2 checks:").then(|| l.to_string())
+    });
+    assert!(verdict.ends_with("passed"), "{verdict}");
+    let synced = fixture.stdout.find("fixture_synced", |l| {
+        l.contains("fixture_synced").then(|| l.to_string())
+    });
+    assert!(synced.contains("PASS"), "{synced} (head {head})");
+    let status = fixture.child.wait().expect("exit");
+    assert_eq!(status.code(), Some(0));
+}

@@ -45,6 +45,10 @@ pub enum CheckId {
     MalformedFrameCloses,
     /// After a malformed frame the peer still answers a PING on a fresh connection.
     AcceptsAfterMalformed,
+    /// Fixture mode: the peer's HELLO comes to name the fixture's head.
+    FixtureSynced,
+    /// Fixture mode: the peer fetched every block, and how it asked (ranges, skips).
+    FixtureRequests,
 }
 
 impl CheckId {
@@ -73,6 +77,9 @@ impl CheckId {
         CheckId::AcceptsAfterMalformed,
     ];
 
+    /// The checks of fixture mode (`--serve-chain`), in report order.
+    pub const FIXTURE: [CheckId; 2] = [CheckId::FixtureSynced, CheckId::FixtureRequests];
+
     /// A stable snake_case name (used in JSON and the table).
     pub fn name(self) -> &'static str {
         match self {
@@ -97,6 +104,8 @@ impl CheckId {
             CheckId::GoodbyeUnknownFinalized => "goodbye_unknown_finalized",
             CheckId::MalformedFrameCloses => "malformed_frame_closes",
             CheckId::AcceptsAfterMalformed => "accepts_after_malformed",
+            CheckId::FixtureSynced => "fixture_synced",
+            CheckId::FixtureRequests => "fixture_requests",
         }
     }
 
@@ -133,6 +142,10 @@ impl CheckId {
             CheckId::MalformedFrameCloses => "a malformed frame closes that connection",
             CheckId::AcceptsAfterMalformed => {
                 "after a malformed frame, a fresh connection is served"
+            }
+            CheckId::FixtureSynced => "the peer synced to the fixture's head (its HELLO best_root)",
+            CheckId::FixtureRequests => {
+                "every fixture block fetched as a body; ranges and skips asked"
             }
         }
     }

@@ -25,6 +25,7 @@ macro_rules! try_or_fail {
 }
 
 pub mod conn;
+pub mod fixture;
 pub mod gossip_checks;
 pub mod header_checks;
 pub mod ids;
@@ -65,6 +66,12 @@ pub enum ConformanceError {
         /// The address tried.
         target: SocketAddr,
         /// The OS error or the timeout.
+        reason: String,
+    },
+    /// The fixture (fixture mode) cannot be loaded or cannot listen.
+    #[error("fixture: {reason}")]
+    Fixture {
+        /// What went wrong.
         reason: String,
     },
     /// The configuration is unusable.
@@ -373,6 +380,9 @@ async fn run_one(id: CheckId, ctx: &mut CheckContext) -> CheckResult {
             CheckId::GoodbyeUnknownFinalized => method_checks::goodbye_unknown_finalized(ctx).await,
             CheckId::MalformedFrameCloses => ping_checks::malformed_frame_closes(ctx).await,
             CheckId::AcceptsAfterMalformed => ping_checks::accepts_after_malformed(ctx).await,
+            CheckId::FixtureSynced | CheckId::FixtureRequests => CheckOutcome::skipped(
+                "a fixture-mode check (--serve-chain): not run against a peer",
+            ),
         }
     };
     let outcome = match tokio::time::timeout(budget, fut).await {
