@@ -1,15 +1,20 @@
 //! Runs the built `hobbits-node conformance` against real peers on 127.0.0.1: a node started with
 //! `hobbits-node run --listen 127.0.0.1:0 --produce` (exit 0, JSON report "passed"), a TCP server
-//! that never answers (exit 1, failures listed), and bad arguments / an unreachable port (exit 2).
+//! that never answers (exit 1, failures listed), an echo server (exit 1, `hello` and
+//! `get_status` named an echo; `status` refuses to print our own HELLO as the peer's), and bad
+//! arguments / an unreachable port (exit 2).
 
 mod support;
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use support::{wait_for, NodeProcess, BIN};
+
+/// Checks in the suite (every one passes against our own node).
+const CHECKS: usize = 21;
 
 /// A `hobbits-node run` child (killed on drop) and the address it listens on.
 struct Node {
@@ -70,12 +75,16 @@ fn producing_node_passes_with_exit_0_and_json() {
     assert_eq!(v["overall"], "passed", "{v:#}");
     assert_eq!(v["target"], node.uri.as_str());
     let checks = v["checks"].as_array().expect("checks");
-    assert_eq!(checks.len(), 13);
+    assert_eq!(checks.len(), CHECKS);
     for c in checks {
         assert_eq!(c["status"], "pass", "{c}");
         assert!(!c["evidence"].as_str().unwrap_or("").is_empty(), "{c}");
     }
     assert!(v["peer_hello"]["best_slot"].as_u64().expect("best_slot") >= 5);
+    assert!(!v["version"].as_str().expect("suite version").is_empty());
+    let ids: Vec<_> = checks.iter().map(|c| c["id"].clone()).collect();
+    assert_eq!(v["check_ids"].as_array().expect("check ids"), &ids);
+    assert!(v["seed"].as_u64().is_some(), "{v:#}");
     assert_eq!(v["peer_hello"]["shape"], "SpecSsz");
 
     // The table form says the same.
@@ -83,7 +92,7 @@ fn producing_node_passes_with_exit_0_and_json() {
     assert_eq!(code, 0, "{table}");
     assert!(table.contains("PASS  ping_echo"), "{table}");
     assert!(
-        table.contains("13 passed, 0 failed, 0 skipped: passed"),
+        table.contains(&format!("{CHECKS} passed, 0 failed, 0 skipped: passed")),
         "{table}"
     );
 }
@@ -121,6 +130,55 @@ fn silent_peer_exits_1_with_failures() {
     assert!(v["counts"]["fail"].as_u64().expect("fail count") >= 2);
 }
 
+/// A server writing every byte back (a Hobbits library's echo demo, at the byte level).
+fn echo_server() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut s = stream;
+                let mut buf = [0u8; 4096];
+                while let Ok(n @ 1..) = s.read(&mut buf) {
+                    if s.write_all(&buf[..n]).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    format!("hob+tcp://{addr}")
+}
+
+#[test]
+fn echo_server_fails_as_an_echo_and_status_says_so() {
+    let uri = echo_server();
+    let (code, stdout, stderr) =
+        conformance(&[&uri, "--json", "--timeout", "500ms", "--quiet", "100ms"]);
+    assert_eq!(code, 1, "stdout: {stdout}\nstderr: {stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).expect("JSON report");
+    assert_eq!(v["counts"]["pass"], 0, "{v:#}");
+    for id in ["ping_echo", "hello", "get_status"] {
+        let c = v["checks"]
+            .as_array()
+            .and_then(|a| a.iter().find(|c| c["id"] == id))
+            .expect("check");
+        assert_eq!(c["status"], "fail", "{c}");
+        assert!(c["evidence"].as_str().unwrap_or("").contains("echo"), "{c}");
+    }
+    let out = Command::new(BIN)
+        .args(["status", &uri, "--timeout-ms", "2000"])
+        .output()
+        .expect("run status");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stderr.contains("echo"), "{stderr}");
+    assert!(!stdout.contains("user_agent"), "{stdout}");
+}
+
 #[test]
 fn bad_arguments_and_unreachable_peers_exit_2() {
     let (code, _, stderr) = conformance(&["http://127.0.0.1:1"]);
@@ -141,4 +199,38 @@ fn bad_arguments_and_unreachable_peers_exit_2() {
         .as_str()
         .expect("error")
         .contains("cannot connect"));
+}
+
+#[test]
+fn fixture_mode_serves_a_seeded_chain_to_a_node_that_syncs() {
+    let mut cmd = Command::new(BIN);
+    cmd.args([
+        "conformance",
+        "--serve-chain",
+        "seeded",
+        "--chain-blocks",
+        "30",
+        "--seed",
+        "5",
+        "--sync-timeout",
+        "20s",
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null());
+    let mut fixture = NodeProcess::spawn(&mut cmd, Duration::from_secs(30));
+    let uri = fixture.listening_uri();
+    let head = fixture.stdout.find("fixture head", |l| {
+        l.strip_prefix("fixture head ").map(str::to_string)
+    });
+    let _node = start_node(&["--peer", &uri]);
+    let verdict = fixture.stdout.find("the verdict", |l| {
+        l.starts_with("2 checks:").then(|| l.to_string())
+    });
+    assert!(verdict.ends_with("passed"), "{verdict}");
+    let synced = fixture.stdout.find("fixture_synced", |l| {
+        l.contains("fixture_synced").then(|| l.to_string())
+    });
+    assert!(synced.contains("PASS"), "{synced} (head {head})");
+    let status = fixture.child.wait().expect("exit");
+    assert_eq!(status.code(), Some(0));
 }

@@ -89,6 +89,10 @@ pub struct Limits {
     pub rpc_rate_per_sec: u32,
     /// Token bucket capacity: requests a peer may send in a burst above the rate. Default 400.
     pub rpc_burst: u32,
+    /// Read Lodestar's 2019 text framing (`EWP 3 2 4 32\n` + header + body) from a connection
+    /// whose first frame is framed that way (the connection keeps the framing of its first frame;
+    /// our frames are written in binary either way). Default `false`: such bytes do not frame.
+    pub accept_text_framing: bool,
 }
 
 impl Default for Limits {
@@ -106,6 +110,7 @@ impl Default for Limits {
             max_response_items: 64,
             rpc_rate_per_sec: 200,
             rpc_burst: 400,
+            accept_text_framing: false,
         }
     }
 }

@@ -216,12 +216,27 @@ impl Prefix {
     }
 }
 
+/// How the frames of one connection are framed: the binary prefix of EWP v3, or Lodestar's 2019
+/// text line (only with [`FrameLimits::accept_text_framing`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// `EWP` + version, protocol and lengths as big-endian integers.
+    Binary,
+    /// `EWP <version> <protocol> <header_len> <body_len>\n`.
+    Text,
+}
+
 /// tokio-util codec for EWP frames (`Decoder<Item = Frame>`, `Encoder<Frame>`).
+///
+/// One codec reads one connection: with text framing accepted, the framing of the first frame is
+/// the connection's, and a frame in the other framing is refused ([`CodecError::TextFraming`]).
 #[derive(Debug, Clone, Default)]
 pub struct FrameCodec {
     limits: FrameLimits,
     /// Prefix of the frame being received, kept so a split frame is not re-parsed on every read.
     pending: Option<Prefix>,
+    /// The framing of the first frame read (set when its prefix is read).
+    framing: Option<Framing>,
 }
 
 impl FrameCodec {
@@ -230,6 +245,26 @@ impl FrameCodec {
         Self {
             limits,
             pending: None,
+            framing: None,
+        }
+    }
+
+    /// The framing of this connection, once its first frame's prefix was read.
+    pub fn framing(&self) -> Option<Framing> {
+        self.framing
+    }
+
+    /// Records the framing of a prefix just read; refuses a change of framing.
+    fn latch(&mut self, framing: Framing) -> Result<(), CodecError> {
+        match self.framing {
+            None => {
+                self.framing = Some(framing);
+                Ok(())
+            }
+            Some(f) if f == framing => Ok(()),
+            Some(_) => Err(CodecError::TextFraming {
+                reason: "binary and text framing mixed on one connection",
+            }),
         }
     }
 
@@ -364,7 +399,15 @@ impl Decoder for FrameCodec {
                     return Ok(None);
                 }
                 match self.read_prefix(src)? {
-                    Some(prefix) => prefix,
+                    Some(prefix) => {
+                        let framing = if prefix.len == PREFIX_LEN && src[3] != b' ' {
+                            Framing::Binary
+                        } else {
+                            Framing::Text
+                        };
+                        self.latch(framing)?;
+                        prefix
+                    }
                     None => return Ok(None),
                 }
             }
@@ -500,6 +543,41 @@ mod tests {
         assert!(matches!(
             codec.decode(&mut buf),
             Err(CodecError::BadPreamble { .. })
+        ));
+    }
+
+    #[test]
+    fn the_first_frame_sets_the_connections_framing() {
+        let limits = FrameLimits {
+            accept_text_framing: true,
+            ..FrameLimits::default()
+        };
+        let text = unhex("4557502033203220342033320a70696e67000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
+        let binary = Frame::new(Protocol::Ping, &b"ping"[..], vec![0u8; 32])
+            .to_bytes()
+            .expect("encode");
+        // Text first: text frames read, a binary one refused.
+        let mut codec = FrameCodec::new(limits);
+        assert_eq!(codec.framing(), None);
+        let mut buf = BytesMut::from(&text[..]);
+        buf.extend_from_slice(&text);
+        assert!(codec.decode(&mut buf).expect("text").is_some());
+        assert_eq!(codec.framing(), Some(Framing::Text));
+        assert!(codec.decode(&mut buf).expect("text again").is_some());
+        buf.extend_from_slice(&binary);
+        assert!(matches!(
+            codec.decode(&mut buf),
+            Err(CodecError::TextFraming { .. })
+        ));
+        // Binary first: a text frame after it is refused.
+        let mut codec = FrameCodec::new(limits);
+        let mut buf = BytesMut::from(&binary[..]);
+        buf.extend_from_slice(&text);
+        assert!(codec.decode(&mut buf).expect("binary").is_some());
+        assert_eq!(codec.framing(), Some(Framing::Binary));
+        assert!(matches!(
+            codec.decode(&mut buf),
+            Err(CodecError::TextFraming { .. })
         ));
     }
 

@@ -33,7 +33,7 @@ pub use eth::{
     EthCodec, EthError, EthFrame, EthLimits, EthMessage, EthMethod, EthRequest, EthRequestBody,
     EthResponse, EthResponseBody, ResponseCode,
 };
-pub use frame::{Frame, FrameCodec, FrameLimits, Protocol};
+pub use frame::{Frame, FrameCodec, FrameLimits, Framing, Protocol};
 pub use gossip::{GossipEnvelope, GossipHeader, GossipObject, MessageHash, Topic};
 pub use gossip_control::{
     ControlEnvelope, ControlError, ControlMessage, ControlShape, ControlVerb, GossipMethod, Origin,

@@ -10,7 +10,10 @@ use std::time::Duration;
 
 use clap::Args;
 use hobbits_codec::PeerUri;
-use hobbits_tools::conformance::{run_conformance, ConformanceConfig, ConformanceReport};
+use hobbits_tools::conformance::fixture::{Fixture, FixtureChain, FixtureConfig};
+use hobbits_tools::conformance::{
+    random_seed, run_conformance, CheckId, ConformanceConfig, ConformanceReport, SUITE_VERSION,
+};
 use serde_json::json;
 
 use super::{bad_input, current_thread_runtime};
@@ -27,8 +30,28 @@ pub const EXIT_CHECK_FAILED: u8 = 1;
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct ConformanceArgs {
-    /// The peer, hob+tcp://[identity@]host:port.
-    pub uri: String,
+    /// The peer, hob+tcp://[identity@]host:port (not with --serve-chain).
+    #[arg(
+        required_unless_present = "serve_chain",
+        conflicts_with = "serve_chain"
+    )]
+    pub uri: Option<String>,
+    /// Fixture mode: listen with a known chain (a snapshot FILE, or `seeded`) until a peer pointed
+    /// at it syncs to its head or --sync-timeout passes; report how the peer asked.
+    #[arg(long, value_name = "FILE|seeded")]
+    pub serve_chain: Option<String>,
+    /// Fixture mode: address to listen on (port 0: any free port; printed as `listening on`).
+    #[arg(long, default_value = "127.0.0.1:0", requires = "serve_chain")]
+    pub listen: SocketAddr,
+    /// Fixture mode: how long the peer has to connect and sync.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub sync_timeout: Duration,
+    /// Fixture mode, `seeded`: blocks after genesis.
+    #[arg(long, default_value_t = 64, requires = "serve_chain")]
+    pub chain_blocks: u64,
+    /// Fixture mode, `seeded`: genesis time in seconds (the peer's `run --genesis-time`).
+    #[arg(long, default_value_t = 0, requires = "serve_chain")]
+    pub genesis_time: u64,
     /// Longest wait for one reply or connect: `3s`, `500ms`, or seconds as a number.
     #[arg(long, default_value = "3s", value_parser = parse_duration)]
     pub timeout: Duration,
@@ -47,9 +70,88 @@ pub struct ConformanceArgs {
     /// Most GET_BLOCK_HEADERS pages read while walking the chain up to the peer's best slot.
     #[arg(long, default_value_t = 64)]
     pub max_pages: u32,
+    /// Seed of the run's randomness (our HELLO's best_root, request ids); drawn per run when
+    /// absent and printed, so a run can be repeated.
+    #[arg(long)]
+    pub seed: Option<u64>,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Fixture mode: loads the chain, listens, prints where and the head, waits for the peer to sync,
+/// prints the report. Exit status as for a peer: 0 passed, 1 failed, 2 bad arguments.
+fn run_fixture(args: &ConformanceArgs, chain: &str) -> ExitCode {
+    let seed = args.seed.unwrap_or_else(random_seed);
+    let source = if chain == "seeded" {
+        FixtureChain::Seeded {
+            seed,
+            blocks: args.chain_blocks,
+            genesis_time: args.genesis_time,
+        }
+    } else {
+        FixtureChain::File(chain.into())
+    };
+    let store = match source.load(args.network_id, args.chain_id) {
+        Ok(s) => s,
+        Err(e) => return bad_input(e),
+    };
+    let fixture_config = FixtureConfig {
+        listen: args.listen,
+        network_id: args.network_id,
+        chain_id: args.chain_id,
+        sync_timeout: args.sync_timeout,
+        ..FixtureConfig::new(args.listen)
+    };
+    let rt = match current_thread_runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let result = rt.block_on(async {
+        let fixture = Fixture::bind(fixture_config, store).await?;
+        let addr = fixture.local_addr().unwrap_or(args.listen);
+        let head = fixture.head();
+        let lines = format!(
+            "listening on {}\nfixture head slot {} root {}\n",
+            PeerUri::from_socket_addr(addr),
+            head.slot.0,
+            head.root
+        );
+        // With --json, stdout carries only the report.
+        if args.json {
+            let _ = std::io::stderr().write_all(lines.as_bytes());
+        } else {
+            let mut out = std::io::stdout();
+            let _ = out.write_all(lines.as_bytes()).and_then(|()| out.flush());
+        }
+        Ok::<_, hobbits_tools::conformance::ConformanceError>((addr, fixture.run().await))
+    });
+    let (addr, report) = match result {
+        Ok(r) => r,
+        Err(e) => return bad_input(e),
+    };
+    let uri = PeerUri::from_socket_addr(addr);
+    let config = ConformanceConfig {
+        timeout: args.sync_timeout,
+        network_id: args.network_id,
+        chain_id: args.chain_id,
+        seed,
+        ..ConformanceConfig::default()
+    };
+    let text = if args.json {
+        format!(
+            "{}\n",
+            report_json(&uri, &config, &report, &CheckId::FIXTURE)
+        )
+    } else {
+        report_table(&uri, &config, &report)
+    };
+    let _ = std::io::stdout().write_all(text.as_bytes());
+    if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_CHECK_FAILED)
+    }
 }
 
 /// Parses `3s`, `250ms`, `1.5` (seconds).
@@ -83,7 +185,10 @@ fn resolve(uri: &PeerUri) -> Result<SocketAddr, String> {
 
 /// Runs the checks.
 pub fn run(args: ConformanceArgs) -> ExitCode {
-    let uri: PeerUri = match args.uri.parse() {
+    if let Some(chain) = args.serve_chain.clone() {
+        return run_fixture(&args, &chain);
+    }
+    let uri: PeerUri = match args.uri.as_deref().unwrap_or_default().parse() {
         Ok(u) => u,
         Err(e) => return bad_input(e),
     };
@@ -98,6 +203,7 @@ pub fn run(args: ConformanceArgs) -> ExitCode {
         chain_id: args.chain_id,
         page_size: args.page_size,
         max_pages: args.max_pages,
+        seed: args.seed.unwrap_or_else(random_seed),
     };
     let rt = match current_thread_runtime() {
         Ok(rt) => rt,
@@ -116,7 +222,7 @@ pub fn run(args: ConformanceArgs) -> ExitCode {
         }
     };
     let text = if args.json {
-        format!("{}\n", report_json(&uri, &config, &report))
+        format!("{}\n", report_json(&uri, &config, &report, &CheckId::ALL))
     } else {
         report_table(&uri, &config, &report)
     };
@@ -134,6 +240,7 @@ pub fn report_json(
     uri: &PeerUri,
     config: &ConformanceConfig,
     report: &ConformanceReport,
+    suite: &[CheckId],
 ) -> serde_json::Value {
     let (pass, fail, skipped) = report.counts();
     let hello = report.peer_hello.as_ref().map(|p| {
@@ -164,6 +271,9 @@ pub fn report_json(
     json!({
         "target": uri.to_string(),
         "address": report.target.to_string(),
+        "version": SUITE_VERSION,
+        "seed": config.seed,
+        "check_ids": suite.iter().map(|c| c.name()).collect::<Vec<_>>(),
         "timeout_ms": config.timeout.as_millis() as u64,
         "overall": report.overall(),
         "counts": { "pass": pass, "fail": fail, "skipped": skipped },
@@ -179,8 +289,8 @@ pub fn report_table(
     report: &ConformanceReport,
 ) -> String {
     let mut out = format!(
-        "conformance of {uri} ({}), timeout {:?}\n",
-        report.target, config.timeout
+        "conformance of {uri} ({}), timeout {:?}, suite {SUITE_VERSION}, seed {}\n",
+        report.target, config.timeout, config.seed
     );
     let width = report
         .results

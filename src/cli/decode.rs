@@ -17,7 +17,8 @@ use super::{bad_input, failure};
 /// Prints version, protocol, the header and body (BSON shown as JSON, bytes as 0x-hex) and the typed
 /// message: for RPC the method, id, body shape and the payload's fields (roots as 0x-hex); for GOSSIP
 /// the topic, hashes and whether message_hash is SHA-256 of the body; for PING the kind and body.
-/// A frame whose header or body is not a valid message still prints, with `message_error`.
+/// A frame whose header or body is not a valid message still prints, with message_error (or
+/// payload_error when the body does not decode as its method's message), and exits 2.
 /// Exit status 0 for a well-formed frame, 2 for a malformed frame (the error is printed).
 ///
 /// Input starting with ETH (0x455448) is one message of the eth2 RPC raw-TCP dialect: printed with
@@ -99,7 +100,29 @@ pub fn run(args: DecodeArgs) -> ExitCode {
             return bad_input(format_args!("malformed frame: {e}"));
         }
     };
-    print_json(&json::frame_to_json(&frame), args.compact)
+    let value = json::frame_to_json(&frame);
+    let printed = print_json(&value, args.compact);
+    match message_error(&value) {
+        Some(e) => bad_input(format_args!("malformed frame: {e}")),
+        None => printed,
+    }
+}
+
+/// Why a frame that frames is still malformed, from its JSON: `message_error` (the envelope's BSON
+/// header or body does not parse), or `payload_error` of a method we know (its body does not
+/// decode as that method's message; an unknown method's payload is not an error).
+pub fn message_error(value: &serde_json::Value) -> Option<String> {
+    if let Some(e) = value["message_error"].as_str() {
+        return Some(e.to_string());
+    }
+    let rpc = &value["rpc"];
+    let unknown = rpc["method"]
+        .as_str()
+        .is_some_and(|m| m.starts_with("UNKNOWN"));
+    match rpc["payload_error"].as_str() {
+        Some(e) if !unknown => Some(format!("{} payload: {e}", rpc["method"])),
+        _ => None,
+    }
 }
 
 /// Prints `value` (compact or pretty) and returns success, or a failure if it cannot be written.

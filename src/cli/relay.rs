@@ -53,6 +53,10 @@ pub struct RelayArgs {
     /// Largest body decoded, in bytes (larger frames are still forwarded, then reported).
     #[arg(long, default_value_t = hobbits_codec::frame::DEFAULT_MAX_BODY_LEN)]
     pub max_body_len: u32,
+    /// Decode Lodestar's 2019 text framing (`EWP 3 2 4 32\n` + header + body) in a direction
+    /// whose first frame uses it; reported as TEXT_FRAMING with or without this flag.
+    #[arg(long)]
+    pub accept_text_framing: bool,
     /// Exit after the first connection pair ends.
     #[arg(long)]
     pub once: bool,
@@ -71,6 +75,7 @@ pub fn run(args: RelayArgs) -> ExitCode {
     config.keep_raw = args.raw;
     config.limits = FrameLimits {
         max_body_len: args.max_body_len,
+        accept_text_framing: args.accept_text_framing,
         ..FrameLimits::default()
     };
     if let Err(e) = config.validate() {

@@ -97,6 +97,10 @@ pub struct RunArgs {
     /// The old name of --http (the same server; /metrics is at http://ADDR/metrics).
     #[arg(long, value_name = "ADDR")]
     pub metrics: Option<String>,
+    /// Also read Lodestar's 2019 text framing (`EWP 3 2 4 32\n` + header + body) from peers
+    /// whose first frame uses it (detected per connection; our frames stay binary).
+    #[arg(long)]
+    pub accept_text_framing: bool,
 }
 
 impl RunArgs {
@@ -142,10 +146,11 @@ pub fn run(args: RunArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return bad_input(e),
     };
-    let config = match settings.to_config() {
+    let mut config = match settings.to_config() {
         Ok(c) => c,
         Err(e) => return bad_input(e),
     };
+    config.limits.accept_text_framing |= args.accept_text_framing;
     let http_addr = match settings.http_addr() {
         Ok(a) => a,
         Err(e) => return bad_input(e),

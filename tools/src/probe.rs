@@ -2,6 +2,10 @@
 //! plain tokio connection with the frame codec, no actors. PING needs no handshake; status
 //! performs HELLO (as the dialer) then GET_STATUS.
 //!
+//! Status is not fooled by an echo server: our HELLO carries a random best_root and our requests
+//! random ids; a reply that is our own frame byte for byte, a HELLO with our best_root or a status
+//! with our user agent is [`ProbeError::Echo`], never printed as the peer's.
+//!
 //! Handles and sends no actor messages.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -54,6 +58,14 @@ pub enum ProbeError {
     /// A pong with another body.
     #[error("pong body differs from the ping body")]
     PongMismatch,
+    /// The peer returned our own request instead of answering it.
+    #[error("echo: the peer returned our own {what} instead of its own ({detail})")]
+    Echo {
+        /// What came back (`HELLO`, `GET_STATUS`).
+        what: &'static str,
+        /// How it was recognised.
+        detail: &'static str,
+    },
 }
 
 /// Round-trip times of a ping run.
@@ -143,6 +155,18 @@ impl Probe {
         Ok(())
     }
 
+    /// Sends `payload` with `id`; returns the frame's bytes (to recognise an echo).
+    async fn send_request(
+        &mut self,
+        id: RequestId,
+        payload: &RpcPayload,
+    ) -> Result<Bytes, ProbeError> {
+        let frame = RpcEnvelope::new(id, payload).to_frame()?;
+        let bytes = frame.to_bytes()?;
+        self.send(frame).await?;
+        Ok(bytes)
+    }
+
     async fn next(&mut self, what: &'static str, end: Instant) -> Result<Frame, ProbeError> {
         let left = end.saturating_duration_since(Instant::now());
         match tokio::time::timeout(left, self.framed.next()).await {
@@ -191,9 +215,16 @@ impl Probe {
         id: RequestId,
         what: &'static str,
         end: Instant,
+        sent: &Bytes,
     ) -> Result<RpcPayload, ProbeError> {
         loop {
             let frame = self.next(what, end).await?;
+            if frame.to_bytes().is_ok_and(|b| b == *sent) {
+                return Err(ProbeError::Echo {
+                    what,
+                    detail: "the same bytes",
+                });
+            }
             let Ok(env) = RpcEnvelope::from_frame(&frame) else {
                 continue;
             };
@@ -210,7 +241,8 @@ impl Probe {
         }
     }
 
-    /// HELLO (as a node at genesis on `network_id` / `chain_id`) then GET_STATUS.
+    /// HELLO (as a node at genesis on `network_id` / `chain_id`, with a random best_root) then
+    /// GET_STATUS.
     pub async fn status(
         &mut self,
         network_id: u8,
@@ -219,37 +251,57 @@ impl Probe {
     ) -> Result<StatusReport, ProbeError> {
         let start = Instant::now();
         let end = start + self.timeout;
+        let mut nonce = [0u8; 32];
+        rand::Rng::fill(&mut rand::thread_rng(), &mut nonce);
+        nonce[0] |= 1;
         let ours = Hello {
             network_id,
             chain_id,
             latest_finalized_root: Root::ZERO,
             latest_finalized_epoch: Epoch(0),
-            best_root: Root::ZERO,
+            best_root: Root(nonce),
             best_slot: Slot(0),
         };
-        self.send(RpcEnvelope::new(RequestId(1), &RpcPayload::Hello(ours)).to_frame()?)
+        // Random ids (exact in int32 and double): recorded replies do not carry them.
+        let first: u64 = rand::Rng::gen_range(&mut rand::thread_rng(), 1u64 << 20..1u64 << 30);
+        let (hello_id, status_id) = (RequestId(first), RequestId(first + 1));
+        let sent = self
+            .send_request(hello_id, &RpcPayload::Hello(ours.clone()))
             .await?;
         let hello = match self
-            .next_rpc(RpcMethod::Hello, RequestId(1), "HELLO", end)
+            .next_rpc(RpcMethod::Hello, hello_id, "HELLO", end, &sent)
             .await?
         {
             RpcPayload::Hello(h) => h,
             _ => return Err(ProbeError::Closed { what: "HELLO" }),
         };
+        if hello.best_root == ours.best_root {
+            return Err(ProbeError::Echo {
+                what: "HELLO",
+                detail: "our random best_root",
+            });
+        }
         let now_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
             .unwrap_or(0);
-        let req = RpcPayload::GetStatus(GetStatus::new(user_agent, now_ms));
-        self.send(RpcEnvelope::new(RequestId(2), &req).to_frame()?)
+        let ask = GetStatus::new(user_agent, now_ms);
+        let sent = self
+            .send_request(status_id, &RpcPayload::GetStatus(ask.clone()))
             .await?;
         let status = match self
-            .next_rpc(RpcMethod::GetStatus, RequestId(2), "GET_STATUS", end)
+            .next_rpc(RpcMethod::GetStatus, status_id, "GET_STATUS", end, &sent)
             .await?
         {
             RpcPayload::GetStatus(s) => s,
             _ => return Err(ProbeError::Closed { what: "GET_STATUS" }),
         };
+        if status.user_agent == ask.user_agent {
+            return Err(ProbeError::Echo {
+                what: "GET_STATUS",
+                detail: "our own user agent",
+            });
+        }
         Ok(StatusReport {
             hello,
             status,

@@ -94,13 +94,21 @@ async fn silent_peer_fails_ping_hello_and_malformed_checks() {
         .expect("reachable");
     assert!(!report.passed(), "{report:#?}");
     assert_eq!(report.overall(), "failed");
-    // Every check fails, except that without the peer's HELLO the header checks cannot know its
-    // chain: skipped, with the reason.
+    // Every check fails, except that without the peer's HELLO the checks built on it (its chain,
+    // its network, a handshaked connection) cannot run: skipped, with the reason.
     let header_checks = [
         CheckId::HeadersAscending,
         CheckId::HeadersDescending,
         CheckId::HeadersSkip,
         CheckId::HeadersMax,
+        CheckId::BlockBodies,
+        CheckId::BeaconStates,
+        CheckId::RequestIds,
+        CheckId::GossipRelayed,
+        CheckId::GossipLyingHash,
+        CheckId::GetAttestation,
+        CheckId::GoodbyeWrongNetwork,
+        CheckId::GoodbyeUnknownFinalized,
     ];
     for id in CheckId::ALL {
         let r = report.result(id).expect("ran");

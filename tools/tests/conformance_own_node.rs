@@ -47,7 +47,7 @@ async fn producing_node_passes_every_check() {
     node_config.producer = Some(ProducerConfig {
         slot_duration: Duration::from_millis(100),
     });
-    let node = start_node(node_config, NodeParts::default())
+    let node = start_node(node_config, NodeParts::full())
         .await
         .expect("node");
     let end = Instant::now() + Duration::from_secs(20);
@@ -71,7 +71,7 @@ async fn producing_node_passes_every_check() {
 
 #[actix_rt::test]
 async fn chain_with_empty_slots_follows_the_skip_rule() {
-    let node = start_node(NodeConfig::local_test(), NodeParts::default())
+    let node = start_node(NodeConfig::local_test(), NodeParts::full())
         .await
         .expect("node");
     // Empty slots 3, 5, 6, 9..=11: skip 1 must collapse (e.g. from 0: blocks 0, 2, 4, 4→dup, ...).
@@ -89,7 +89,7 @@ async fn chain_with_empty_slots_follows_the_skip_rule() {
 
 #[actix_rt::test]
 async fn genesis_only_node_skips_the_skip_check_with_a_reason() {
-    let node = start_node(NodeConfig::local_test(), NodeParts::default())
+    let node = start_node(NodeConfig::local_test(), NodeParts::full())
         .await
         .expect("node");
     let report = run_conformance(node.listen_addr, config())

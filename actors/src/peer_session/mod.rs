@@ -86,6 +86,7 @@ impl SessionSettings {
         FrameLimits {
             max_header_len: self.limits.max_header_len,
             max_body_len: self.limits.max_body_len,
+            accept_text_framing: self.limits.accept_text_framing,
             ..FrameLimits::default()
         }
     }

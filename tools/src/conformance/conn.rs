@@ -3,10 +3,17 @@
 //! [`Received`] (frame, closed, timed out, or a stream error). [`Probe::handshake`] runs our side of
 //! HELLO. No actors: this is a plain tokio client.
 //!
+//! Echo detection: the probe remembers the frames it wrote (the last [`SENT_MEMORY`]) and the
+//! method of every request id; a frame that comes back byte for byte, or a reply carrying our
+//! request id with our request's method where the response has another, ends the wait with
+//! evidence starting with `echo:`. Request ids start at a seeded random value per connection, so a
+//! peer replaying recorded replies with their recorded ids does not match them.
+//!
 //! Sends: PING / `pong`, HELLO, any RPC request, raw bytes. Handles: whatever the peer answers; a
 //! HELLO request from the peer (a different id than ours) is answered with our HELLO so that peers
 //! which open with HELLO are served like any dialer would.
 
+use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -79,12 +86,22 @@ pub fn short_root(root: &[u8; 32]) -> String {
 /// a per-IP ban of the offender does not hide whether the peer keeps serving others.
 pub const OFFENDER_SOURCE_V4: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
 
+/// How many of the frames written on a connection are remembered for echo detection.
+pub const SENT_MEMORY: usize = 64;
+
+/// The evidence prefix of every failure caused by a peer returning our own frame.
+pub const ECHO: &str = "echo:";
+
 /// One connection to the peer under test.
 #[derive(Debug)]
 pub struct Probe {
     framed: Framed<TcpStream, FrameCodec>,
     timeout: Duration,
     next_id: u64,
+    /// The encoded frames written last (bounded by [`SENT_MEMORY`]).
+    sent: VecDeque<Bytes>,
+    /// Request ids sent and their methods (bounded by [`SENT_MEMORY`]).
+    requests: VecDeque<(RequestId, RpcMethod)>,
     /// Frames received while waiting for something else (kept for evidence).
     pub side_frames: Vec<String>,
 }
@@ -122,8 +139,39 @@ impl Probe {
             framed: Framed::new(stream, FrameCodec::default()),
             timeout,
             next_id: 1,
+            sent: VecDeque::new(),
+            requests: VecDeque::new(),
             side_frames: Vec::new(),
         })
+    }
+
+    /// Sets the id of the next request (ids then count up from it).
+    pub fn start_ids_at(&mut self, first: u64) {
+        self.next_id = first;
+    }
+
+    fn remember_sent(&mut self, bytes: Bytes) {
+        if self.sent.len() == SENT_MEMORY {
+            self.sent.pop_front();
+        }
+        self.sent.push_back(bytes);
+    }
+
+    /// Whether `frame` is, byte for byte, one we wrote on this connection.
+    pub fn is_our_frame(&self, frame: &Frame) -> bool {
+        match frame.to_bytes() {
+            Ok(b) => self.sent.iter().any(|s| *s == b),
+            Err(_) => false,
+        }
+    }
+
+    /// The method of the request we sent with `id`, if any.
+    pub fn request_method(&self, id: RequestId) -> Option<RpcMethod> {
+        self.requests
+            .iter()
+            .rev()
+            .find(|(i, _)| *i == id)
+            .map(|(_, m)| *m)
     }
 
     /// The configured wait for one reply.
@@ -140,6 +188,9 @@ impl Probe {
 
     /// Writes one frame.
     pub async fn send(&mut self, frame: Frame) -> Result<(), String> {
+        if let Ok(bytes) = frame.to_bytes() {
+            self.remember_sent(bytes);
+        }
         self.framed
             .send(frame)
             .await
@@ -148,6 +199,7 @@ impl Probe {
 
     /// Writes raw bytes in one write (bypassing the encoder) and flushes.
     pub async fn send_raw(&mut self, bytes: &[u8]) -> Result<(), String> {
+        self.remember_sent(Bytes::copy_from_slice(bytes));
         let stream = self.framed.get_mut();
         stream
             .write_all(bytes)
@@ -165,6 +217,10 @@ impl Probe {
         let frame = RpcEnvelope::new(id, payload)
             .to_frame()
             .map_err(|e| format!("cannot encode {}: {e}", payload.method()))?;
+        if self.requests.len() == SENT_MEMORY {
+            self.requests.pop_front();
+        }
+        self.requests.push_back((id, payload.method()));
         self.send(frame).await?;
         Ok(id)
     }
@@ -227,8 +283,24 @@ impl Probe {
                     return Err(format!("peer sent a malformed frame: {reason}"))
                 }
             };
+            if self.is_our_frame(&frame) {
+                return Err(format!(
+                    "{ECHO} waiting for {method} id {}, our own {} frame came back byte for byte",
+                    id.0, frame.protocol
+                ));
+            }
             match hobbits_codec::Envelope::from_frame(&frame) {
                 Ok(hobbits_codec::Envelope::Rpc(env)) => {
+                    let ours = self.request_method(env.header.id);
+                    if env.header.id == id
+                        && ours == Some(env.header.method)
+                        && ours != Some(method)
+                    {
+                        return Err(format!(
+                            "{ECHO} the reply to id {} carries our request's method {} instead of {method}",
+                            id.0, env.header.method
+                        ));
+                    }
                     if env.header.method == method && env.header.id == id {
                         return Ok(env);
                     }
@@ -268,7 +340,9 @@ impl Probe {
     pub async fn handshake(&mut self, ours: &Hello) -> Result<PeerHello, String> {
         let id = self.send_request(&RpcPayload::Hello(ours.clone())).await?;
         let env = self.expect_rpc(RpcMethod::Hello, id, Some(ours)).await?;
-        decode_hello(&env)
+        let theirs = decode_hello(&env)?;
+        not_our_hello(ours, &theirs.hello)?;
+        Ok(theirs)
     }
 
     /// Sends a PING with `body` and waits for the first PING-protocol frame (other frames are
@@ -319,8 +393,26 @@ impl Probe {
     }
 }
 
+/// Fails with `echo:` evidence when the peer's HELLO carries our own `best_root` (the suite's is
+/// random per run, so only a peer returning our HELLO can have it).
+pub fn not_our_hello(ours: &Hello, theirs: &Hello) -> Result<(), String> {
+    if !ours.best_root.is_zero() && theirs.best_root == ours.best_root {
+        return Err(format!(
+            "{ECHO} the HELLO reply carries our own random best_root {} (best_slot {})",
+            short_root(&ours.best_root.0),
+            theirs.best_slot.0
+        ));
+    }
+    Ok(())
+}
+
 /// Checks that `pong` answers a ping with `body`.
 pub fn pong_matches(reply: &PingFrame, body: &[u8]) -> Result<(), String> {
+    if reply.kind == PingKind::Ping && reply.body.as_ref() == body {
+        return Err(format!(
+            "{ECHO} our `ping` came back unchanged (header `ping`, same body) instead of a `pong`"
+        ));
+    }
     if reply.kind != PingKind::Pong {
         return Err("answered with header `ping` instead of `pong`".into());
     }

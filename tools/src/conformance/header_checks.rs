@@ -7,7 +7,7 @@
 //! Sends: HELLO, GET_BLOCK_HEADERS. Expects: HELLO, BLOCK_HEADERS with our request ids.
 
 use hobbits_chain::rpc::{GetBlockHeaders, Hello};
-use hobbits_chain::{Root, Slot};
+use hobbits_chain::{BeaconBlockHeader, Root, Slot};
 use hobbits_codec::rpc::{RpcMethod, RpcPayload};
 
 use super::conn::{decode_hello, short_root};
@@ -46,7 +46,8 @@ impl RangeQuery {
         }
     }
 
-    fn describe(&self) -> String {
+    /// One line naming the query, for evidence.
+    pub fn describe(&self) -> String {
         let from = if self.start_root.is_zero() {
             format!("slot {}", self.start_slot.0)
         } else {
@@ -67,6 +68,16 @@ pub async fn fetch(
     hello: &Hello,
     q: RangeQuery,
 ) -> Result<Vec<HeaderSummary>, String> {
+    let headers = fetch_headers(probe, hello, q).await?;
+    Ok(headers.iter().map(HeaderSummary::from).collect())
+}
+
+/// [`fetch`], keeping the whole headers.
+pub async fn fetch_headers(
+    probe: &mut Probe,
+    hello: &Hello,
+    q: RangeQuery,
+) -> Result<Vec<BeaconBlockHeader>, String> {
     let request = GetBlockHeaders {
         start_root: q.start_root,
         start_slot: q.start_slot,
@@ -94,7 +105,7 @@ pub async fn fetch(
             headers.headers.len()
         ));
     }
-    Ok(headers.headers.iter().map(HeaderSummary::from).collect())
+    Ok(headers.headers.to_vec())
 }
 
 /// The chain read ascending from slot 0 with skip 0, page by page.
@@ -144,7 +155,7 @@ pub async fn walk_chain(
 }
 
 /// A handshaked connection, or the skip reason when the peer gave no HELLO.
-async fn open(ctx: &CheckContext) -> Result<(Probe, Hello), CheckOutcome> {
+pub async fn open(ctx: &CheckContext) -> Result<(Probe, Hello), CheckOutcome> {
     if ctx.peer_hello.is_none() {
         return Err(CheckOutcome::skipped(
             "the peer answered no HELLO (see `hello`): its best block is unknown",
@@ -344,7 +355,9 @@ pub async fn headers_skip(ctx: &mut CheckContext) -> CheckOutcome {
     ))
 }
 
-/// `max` 1 and 2 ascending from slot 0 and 1 descending from best: never more than asked.
+/// `max` 1 and 2 ascending from slot 0 and 1 descending from best: never more than asked, and
+/// (so that a peer replaying any one reply cannot pass) exactly the blocks asked for: genesis,
+/// genesis and its child, the head of the HELLO on this connection.
 pub async fn headers_max(ctx: &mut CheckContext) -> CheckOutcome {
     let (mut probe, hello) = match open(ctx).await {
         Ok(v) => v,
@@ -356,12 +369,61 @@ pub async fn headers_max(ctx: &mut CheckContext) -> CheckOutcome {
         RangeQuery::from_slot(hello.best_slot, 1, 0, Order::Descending),
     ];
     let mut counts = Vec::new();
-    for q in queries {
+    let mut genesis = None;
+    for (i, q) in queries.into_iter().enumerate() {
         // `fetch` fails when the answer exceeds `max`.
         let got = try_or_fail!(fetch(&mut probe, &hello, q).await);
+        try_or_fail!(judge_max_answer(i, &q, &got, genesis, &hello)
+            .map_err(|e| format!("{}: {e}", q.describe())));
+        if i == 0 {
+            genesis = got.first().map(|h| h.root);
+        }
         counts.push(format!("max {} {} → {}", q.max, q.order.arrow(), got.len()));
     }
-    CheckOutcome::pass(counts.join(", "))
+    CheckOutcome::pass(format!(
+        "{}; genesis first, its child next, the head last",
+        counts.join(", ")
+    ))
+}
+
+/// What the `i`th query of `headers_max` must have answered.
+fn judge_max_answer(
+    i: usize,
+    q: &RangeQuery,
+    got: &[HeaderSummary],
+    genesis: Option<Root>,
+    hello: &Hello,
+) -> Result<(), String> {
+    let Some(first) = got.first() else {
+        return Err("empty answer (the block at the start slot exists)".into());
+    };
+    match i {
+        0 if first.slot != Slot(0) => Err(format!(
+            "first header at slot {}, not genesis",
+            first.slot.0
+        )),
+        1 => {
+            if Some(first.root) != genesis {
+                return Err("does not start with the genesis header of the max 1 answer".into());
+            }
+            if hello.best_slot.0 >= 1 && got.len() != q.max as usize {
+                return Err(format!(
+                    "{} header(s) where the chain (best_slot {}) has {}",
+                    got.len(),
+                    hello.best_slot.0,
+                    q.max
+                ));
+            }
+            check_linked(got, Order::Ascending)
+        }
+        2 if first.root != hello.best_root && first.slot <= hello.best_slot => Err(format!(
+            "starts at slot {} {}, not at the HELLO's best_root {}",
+            first.slot.0,
+            short_root(&first.root.0),
+            short_root(&hello.best_root.0)
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn unreachable_reached() -> CheckOutcome {

@@ -3,13 +3,16 @@
 //! waits. Used by `hobbits-node conformance hob+tcp://HOST:PORT`.
 //!
 //! Owns: [`ConformanceConfig`], [`CheckId`], [`CheckOutcome`], [`CheckResult`],
-//! [`ConformanceReport`], [`ConformanceError`] and [`run_conformance`]. The checks live in
-//! [`ping_checks`] (PING/`pong`, unknown method, malformed frame), [`rpc_checks`] (HELLO,
-//! GET_STATUS) and [`header_checks`] (GET_BLOCK_HEADERS ranges, with the pure range rules in
-//! [`ranges`]). [`conn`] is the client connection.
+//! [`ConformanceReport`], [`ConformanceError`] and [`run_conformance`]; [`ids`] names the checks.
+//! The checks live in [`ping_checks`] (PING/`pong`, unknown method, malformed frame),
+//! [`rpc_checks`] (HELLO, GET_STATUS), [`header_checks`] (GET_BLOCK_HEADERS ranges, with the pure
+//! range rules in [`ranges`]), [`method_checks`] (GET_BLOCK_BODIES, GET_BEACON_STATES, pipelined
+//! request ids, GOODBYE) and [`gossip_checks`] (relay, lying message_hash, GET_ATTESTATION).
+//! [`conn`] is the client connection.
 //!
-//! Sends: PING, `pong`, HELLO, GET_STATUS, GET_BLOCK_HEADERS, an RPC with an unknown method id,
-//! and one malformed frame. Handles the replies. No actors: a plain tokio client.
+//! Sends: PING, `pong`, HELLO, GET_STATUS, GET_BLOCK_HEADERS, GET_BLOCK_BODIES,
+//! GET_BEACON_STATES, GET_ATTESTATION, GOSSIP, an RPC with an unknown method id, and one
+//! malformed frame. Handles the replies. No actors: a plain tokio client.
 
 /// `Ok(v)` gives `v`; `Err(evidence)` ends the check with a failure.
 macro_rules! try_or_fail {
@@ -22,18 +25,37 @@ macro_rules! try_or_fail {
 }
 
 pub mod conn;
+pub mod fixture;
+pub mod gossip_checks;
 pub mod header_checks;
+pub mod ids;
+pub mod method_checks;
 pub mod ping_checks;
 pub mod ranges;
 pub mod rpc_checks;
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
 
 use hobbits_chain::rpc::Hello;
 use hobbits_chain::{Epoch, Root, Slot};
 
-pub use conn::{PeerHello, Probe, Received};
+pub use conn::{PeerHello, Probe, Received, ECHO};
+pub use ids::CheckId;
+
+/// The suite's version, reported with every result so results can be compared over time: bumped
+/// whenever a check is added or removed or what a check accepts changes.
+pub const SUITE_VERSION: &str = "2";
+
+/// A fresh seed for [`ConformanceConfig::seed`] (from the OS's randomness).
+pub fn random_seed() -> u64 {
+    rand::random()
+}
 
 /// Why the checker could not run at all (as opposed to a failed check).
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +66,12 @@ pub enum ConformanceError {
         /// The address tried.
         target: SocketAddr,
         /// The OS error or the timeout.
+        reason: String,
+    },
+    /// The fixture (fixture mode) cannot be loaded or cannot listen.
+    #[error("fixture: {reason}")]
+    Fixture {
+        /// What went wrong.
         reason: String,
     },
     /// The configuration is unusable.
@@ -70,6 +98,11 @@ pub struct ConformanceConfig {
     pub page_size: u64,
     /// Most GET_BLOCK_HEADERS pages read to walk the chain up to the peer's best slot. Default 64.
     pub max_pages: u32,
+    /// Seed of the run's randomness: the `best_root` of every HELLO we send (so a peer returning
+    /// our HELLO is recognised) and the first request id of every connection (so recorded replies
+    /// with their recorded ids do not match). Default 0; the command line draws one per run and
+    /// prints it, `--seed` repeats a run.
+    pub seed: u64,
 }
 
 impl Default for ConformanceConfig {
@@ -81,6 +114,7 @@ impl Default for ConformanceConfig {
             chain_id: 1,
             page_size: 64,
             max_pages: 64,
+            seed: 0,
         }
     }
 }
@@ -112,114 +146,33 @@ impl ConformanceConfig {
     }
 
     /// The HELLO sent before the peer's is known: configured ids, genesis-only view (epoch 0 with a
-    /// zero finalized root, which the eth2 rules accept as "matches").
+    /// zero finalized root, which the eth2 rules accept as "matches"), best_slot 0 (no peer syncs
+    /// from us) and the run's random [`ConformanceConfig::nonce_root`] as best_root.
     pub fn initial_hello(&self) -> Hello {
         Hello {
             network_id: self.network_id,
             chain_id: self.chain_id,
             latest_finalized_root: Root::ZERO,
             latest_finalized_epoch: Epoch(0),
-            best_root: Root::ZERO,
+            best_root: self.nonce_root(),
             best_slot: Slot(0),
         }
     }
-}
 
-/// The checks, in the order they run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CheckId {
-    /// A PING is answered by a `pong` with the same body.
-    PingEcho,
-    /// Two PINGs in one write are both answered, in order.
-    PingPipelined,
-    /// A PING split over several writes is answered.
-    PingSplit,
-    /// A `pong` is not answered.
-    PongIgnored,
-    /// HELLO is answered with a decodable HELLO carrying the same id.
-    Hello,
-    /// GET_STATUS is answered with a user agent and a plausible timestamp.
-    GetStatus,
-    /// Ascending headers from slot 0 (skip 0) link up to the peer's best block.
-    HeadersAscending,
-    /// Descending headers from the best block (by root and by slot) start at best_root and link.
-    HeadersDescending,
-    /// Skip 1 and 2, both directions, select the blocks the skip_slots rule selects.
-    HeadersSkip,
-    /// Small `max` values are respected.
-    HeadersMax,
-    /// An unknown RPC method id leaves the connection open and answering PINGs.
-    UnknownMethod,
-    /// A malformed frame makes the peer close that connection.
-    MalformedFrameCloses,
-    /// After a malformed frame the peer still answers a PING on a fresh connection.
-    AcceptsAfterMalformed,
-}
-
-impl CheckId {
-    /// Every check in run order (the malformed-frame checks last: a peer may ban the offender).
-    pub const ALL: [CheckId; 13] = [
-        CheckId::PingEcho,
-        CheckId::PingPipelined,
-        CheckId::PingSplit,
-        CheckId::PongIgnored,
-        CheckId::Hello,
-        CheckId::GetStatus,
-        CheckId::HeadersAscending,
-        CheckId::HeadersDescending,
-        CheckId::HeadersSkip,
-        CheckId::HeadersMax,
-        CheckId::UnknownMethod,
-        CheckId::MalformedFrameCloses,
-        CheckId::AcceptsAfterMalformed,
-    ];
-
-    /// A stable snake_case name (used in JSON and the table).
-    pub fn name(self) -> &'static str {
-        match self {
-            CheckId::PingEcho => "ping_echo",
-            CheckId::PingPipelined => "ping_pipelined",
-            CheckId::PingSplit => "ping_split",
-            CheckId::PongIgnored => "pong_ignored",
-            CheckId::Hello => "hello",
-            CheckId::GetStatus => "get_status",
-            CheckId::HeadersAscending => "headers_ascending",
-            CheckId::HeadersDescending => "headers_descending",
-            CheckId::HeadersSkip => "headers_skip",
-            CheckId::HeadersMax => "headers_max",
-            CheckId::UnknownMethod => "unknown_method",
-            CheckId::MalformedFrameCloses => "malformed_frame_closes",
-            CheckId::AcceptsAfterMalformed => "accepts_after_malformed",
-        }
+    /// The best_root of every HELLO of this run: 32 bytes drawn from the seed (never zero).
+    pub fn nonce_root(&self) -> Root {
+        let mut rng = SmallRng::seed_from_u64(self.seed ^ 0x6865_6c6c_6f5f_726f);
+        let mut root = [0u8; 32];
+        rng.fill(&mut root);
+        root[0] |= 1;
+        Root(root)
     }
 
-    /// What the check expects, in one line.
-    pub fn description(self) -> &'static str {
-        match self {
-            CheckId::PingEcho => "PING answered by `pong` with the same body",
-            CheckId::PingPipelined => "two PINGs in one write both answered, in order",
-            CheckId::PingSplit => "a PING split over several writes is answered",
-            CheckId::PongIgnored => "a `pong` is not answered",
-            CheckId::Hello => "HELLO answered with a decodable HELLO, same request id",
-            CheckId::GetStatus => "GET_STATUS answered: user agent, plausible ms timestamp",
-            CheckId::HeadersAscending => {
-                "ascending headers from slot 0 link by parent_root up to best_root"
-            }
-            CheckId::HeadersDescending => "descending headers from best_root / best_slot link back",
-            CheckId::HeadersSkip => "skip 1 and 2, both directions, follow the skip_slots rule",
-            CheckId::HeadersMax => "`max` respected",
-            CheckId::UnknownMethod => "unknown method id tolerated: connection open, PING answered",
-            CheckId::MalformedFrameCloses => "a malformed frame closes that connection",
-            CheckId::AcceptsAfterMalformed => {
-                "after a malformed frame, a fresh connection is served"
-            }
-        }
-    }
-}
-
-impl std::fmt::Display for CheckId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
+    /// The first request id of the `n`th connection: drawn from the seed, in 2^20..2^30 so it is
+    /// exact in every integer type the 2019 clients wrote ids in (int32, int64, double).
+    pub fn first_request_id(&self, n: u64) -> u64 {
+        let mut rng = SmallRng::seed_from_u64(self.seed.wrapping_add(n.wrapping_mul(0x9e37_79b9)));
+        rng.gen_range(1u64 << 20..1u64 << 30)
     }
 }
 
@@ -353,22 +306,37 @@ pub struct CheckContext {
     pub peer_hello: Option<PeerHello>,
     /// Source address of the connection that sent the malformed frame (`None`: the default one).
     pub offender_source: Option<std::net::IpAddr>,
+    /// Connections opened so far (numbers each connection's first request id).
+    pub connections: Arc<AtomicU64>,
 }
 
 impl CheckContext {
     /// Opens a connection for one check.
     pub async fn connect(&self) -> Result<Probe, String> {
-        Probe::connect(self.target, None, self.config.timeout)
-            .await
-            .map_err(|e| e.to_string())
+        self.connect_from(None).await
     }
 
-    /// The HELLO we send on connections after the `hello` check: the peer's own (same network,
-    /// chain, finalized checkpoint and head, so it neither refuses us nor tries to sync from us),
-    /// or the configured initial HELLO when the peer gave none.
+    /// Opens a connection from a given source address; its request ids start at a seeded value.
+    pub async fn connect_from(&self, source: Option<std::net::IpAddr>) -> Result<Probe, String> {
+        let mut probe = Probe::connect(self.target, source, self.config.timeout)
+            .await
+            .map_err(|e| e.to_string())?;
+        let n = self.connections.fetch_add(1, Ordering::Relaxed);
+        probe.start_ids_at(self.config.first_request_id(n));
+        Ok(probe)
+    }
+
+    /// The HELLO we send on connections after the `hello` check: the peer's network, chain and
+    /// finalized checkpoint (so it does not refuse us), best_slot 0 (so it does not try to sync
+    /// from us) and the run's random best_root (so an echo is recognised); the configured initial
+    /// HELLO when the peer gave none.
     pub fn our_hello(&self) -> Hello {
         match &self.peer_hello {
-            Some(p) => p.hello.clone(),
+            Some(p) => Hello {
+                best_root: self.config.nonce_root(),
+                best_slot: Slot(0),
+                ..p.hello.clone()
+            },
             None => self.config.initial_hello(),
         }
     }
@@ -401,9 +369,20 @@ async fn run_one(id: CheckId, ctx: &mut CheckContext) -> CheckResult {
             CheckId::HeadersDescending => header_checks::headers_descending(ctx).await,
             CheckId::HeadersSkip => header_checks::headers_skip(ctx).await,
             CheckId::HeadersMax => header_checks::headers_max(ctx).await,
+            CheckId::BlockBodies => method_checks::block_bodies(ctx).await,
+            CheckId::BeaconStates => method_checks::beacon_states(ctx).await,
+            CheckId::RequestIds => method_checks::request_ids(ctx).await,
+            CheckId::GossipRelayed => gossip_checks::gossip_relayed(ctx).await,
+            CheckId::GossipLyingHash => gossip_checks::gossip_lying_hash(ctx).await,
+            CheckId::GetAttestation => gossip_checks::get_attestation(ctx).await,
             CheckId::UnknownMethod => ping_checks::unknown_method(ctx).await,
+            CheckId::GoodbyeWrongNetwork => method_checks::goodbye_wrong_network(ctx).await,
+            CheckId::GoodbyeUnknownFinalized => method_checks::goodbye_unknown_finalized(ctx).await,
             CheckId::MalformedFrameCloses => ping_checks::malformed_frame_closes(ctx).await,
             CheckId::AcceptsAfterMalformed => ping_checks::accepts_after_malformed(ctx).await,
+            CheckId::FixtureSynced | CheckId::FixtureRequests => CheckOutcome::skipped(
+                "a fixture-mode check (--serve-chain): not run against a peer",
+            ),
         }
     };
     let outcome = match tokio::time::timeout(budget, fut).await {
@@ -431,6 +410,7 @@ pub async fn run_conformance(
         config,
         peer_hello: None,
         offender_source: None,
+        connections: Arc::new(AtomicU64::new(0)),
     };
     let mut results = Vec::with_capacity(CheckId::ALL.len());
     for id in CheckId::ALL {

@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use hobbits_codec::rpc::{RpcBody, RpcEnvelope, RpcHeader, RpcMethod};
+use hobbits_chain::rpc::GetStatus;
+use hobbits_codec::rpc::{RpcBody, RpcEnvelope, RpcHeader, RpcMethod, RpcPayload};
 use hobbits_codec::{Envelope, PingFrame, PingKind};
 
 use super::conn::{pong_matches, Received, OFFENDER_SOURCE_V4};
@@ -23,13 +24,14 @@ pub const UNKNOWN_METHOD_ID: u16 = 255;
 /// `bad_preamble`).
 pub const MALFORMED_FRAME: &[u8] = b"XYZ\x00\x00\x00\x03\x02\x00\x00\x00\x04\x00\x00\x00\x00ping";
 
-/// A recognisable 32-byte PING body: `tag` then 31 counting bytes.
-pub fn ping_body(tag: u8) -> [u8; 32] {
+/// A 32-byte PING body: `tag` then 31 bytes drawn from the run's seed, so that recorded pongs
+/// of another run do not match.
+pub fn ping_body(seed: u64, tag: u8) -> [u8; 32] {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(seed ^ (u64::from(tag) << 56) ^ 0x7069_6e67);
     let mut body = [0u8; 32];
+    rng.fill(&mut body[1..]);
     body[0] = tag;
-    for (i, b) in body.iter_mut().enumerate().skip(1) {
-        *b = (i as u8).wrapping_mul(7).wrapping_add(tag);
-    }
     body
 }
 
@@ -44,7 +46,7 @@ fn ping_bytes(body: &[u8]) -> Result<Vec<u8>, String> {
 /// PING with a 32-byte body: answered by `pong` with the same body.
 pub async fn ping_echo(ctx: &mut CheckContext) -> CheckOutcome {
     let mut probe = try_or_fail!(ctx.connect().await);
-    let body = ping_body(1);
+    let body = ping_body(ctx.config.seed, 1);
     let started = Instant::now();
     let reply = try_or_fail!(probe.ping(&body).await);
     try_or_fail!(pong_matches(&reply, &body));
@@ -57,7 +59,7 @@ pub async fn ping_echo(ctx: &mut CheckContext) -> CheckOutcome {
 /// Two PINGs in one write: two `pong`s, in order.
 pub async fn ping_pipelined(ctx: &mut CheckContext) -> CheckOutcome {
     let mut probe = try_or_fail!(ctx.connect().await);
-    let (a, b) = (ping_body(2), ping_body(3));
+    let (a, b) = (ping_body(ctx.config.seed, 2), ping_body(ctx.config.seed, 3));
     let mut bytes = try_or_fail!(ping_bytes(&a));
     bytes.extend(try_or_fail!(ping_bytes(&b)));
     try_or_fail!(probe.send_raw(&bytes).await);
@@ -87,7 +89,7 @@ pub async fn ping_pipelined(ctx: &mut CheckContext) -> CheckOutcome {
 /// One PING written in five pieces with pauses: answered once it is whole.
 pub async fn ping_split(ctx: &mut CheckContext) -> CheckOutcome {
     let mut probe = try_or_fail!(ctx.connect().await);
-    let body = ping_body(4);
+    let body = ping_body(ctx.config.seed, 4);
     let bytes = try_or_fail!(ping_bytes(&body));
     // Cuts inside the preamble, the version, the lengths, the header and the body.
     let cuts = [0, 2, 6, 13, 18, 30, bytes.len()];
@@ -129,7 +131,7 @@ fn pieces(cuts: &[usize]) -> Vec<usize> {
 /// A `pong` gets no answer within the quiet window, and the connection still answers a PING after.
 pub async fn pong_ignored(ctx: &mut CheckContext) -> CheckOutcome {
     let mut probe = try_or_fail!(ctx.connect().await);
-    let pong_body = ping_body(5);
+    let pong_body = ping_body(ctx.config.seed, 5);
     try_or_fail!(
         probe
             .send(PingFrame::pong(Bytes::copy_from_slice(&pong_body)).to_frame())
@@ -165,7 +167,7 @@ pub async fn pong_ignored(ctx: &mut CheckContext) -> CheckOutcome {
         }
     }
     // Silence proves nothing from a dead peer: the same connection must still answer a PING.
-    let body = ping_body(6);
+    let body = ping_body(ctx.config.seed, 6);
     let reply = try_or_fail!(probe
         .ping(&body)
         .await
@@ -196,19 +198,31 @@ pub async fn unknown_method(ctx: &mut CheckContext) -> CheckOutcome {
     };
     let frame = try_or_fail!(env.to_frame().map_err(|e| e.to_string()));
     try_or_fail!(probe.send(frame).await);
-    let body = ping_body(7);
+    let body = ping_body(ctx.config.seed, 7);
     let reply = try_or_fail!(probe
         .ping(&body)
         .await
         .map_err(|e| format!("after method id {UNKNOWN_METHOD_ID}: {e}")));
     try_or_fail!(pong_matches(&reply, &body));
+    let mut after = "";
+    if ctx.peer_hello.is_some() {
+        // The RPC side must still work too, not only PING.
+        let ours = ctx.our_hello();
+        let status = GetStatus::new(&super::rpc_checks::checker_user_agent(), 0);
+        let id = try_or_fail!(probe.send_request(&RpcPayload::GetStatus(status)).await);
+        try_or_fail!(probe
+            .expect_rpc(RpcMethod::GetStatus, id, Some(&ours))
+            .await
+            .map_err(|e| format!("after method id {UNKNOWN_METHOD_ID}, GET_STATUS: {e}")));
+        after = ", GET_STATUS answered";
+    }
     let seen = if probe.side_frames.is_empty() {
         "no reply to it".to_string()
     } else {
         format!("replies: {}", probe.side_frames.join(", "))
     };
     CheckOutcome::pass(format!(
-        "{note}method id {UNKNOWN_METHOD_ID} ({seen}); connection open, PING answered"
+        "{note}method id {UNKNOWN_METHOD_ID} ({seen}); connection open, PING answered{after}"
     ))
 }
 
@@ -240,9 +254,9 @@ async fn live_offender(ctx: &CheckContext) -> Result<(Probe, Option<IpAddr>), St
     let mut tried = Vec::new();
     for source in offender_sources(ctx) {
         let label = source.map_or("default source".to_string(), |ip| ip.to_string());
-        match Probe::connect(ctx.target, source, ctx.config.timeout).await {
+        match ctx.connect_from(source).await {
             Ok(mut probe) => {
-                let body = ping_body(9);
+                let body = ping_body(ctx.config.seed, 9);
                 match probe
                     .ping(&body)
                     .await
@@ -337,7 +351,7 @@ pub async fn accepts_after_malformed(ctx: &mut CheckContext) -> CheckOutcome {
         Ok(p) => p,
         Err(e) => return CheckOutcome::fail(format!("new connection refused: {e}{hint}")),
     };
-    let body = ping_body(8);
+    let body = ping_body(ctx.config.seed, 8);
     let reply = match probe.ping(&body).await {
         Ok(r) => r,
         Err(e) => return CheckOutcome::fail(format!("fresh connection: {e}{hint}")),

@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use hobbits_chain::rpc::GetStatus;
 use hobbits_codec::rpc::{RpcMethod, RpcPayload};
 
-use super::conn::decode_hello;
+use super::conn::{decode_hello, not_our_hello, ECHO};
 use super::{CheckContext, CheckOutcome};
 
 /// User agent the checker sends in GET_STATUS.
@@ -55,6 +55,7 @@ pub async fn hello(ctx: &mut CheckContext) -> CheckOutcome {
     let id = try_or_fail!(probe.send_request(&RpcPayload::Hello(ours.clone())).await);
     let env = try_or_fail!(probe.expect_rpc(RpcMethod::Hello, id, Some(&ours)).await);
     let theirs = try_or_fail!(decode_hello(&env));
+    try_or_fail!(not_our_hello(&ours, &theirs.hello));
     let evidence = format!("id {} echoed; {}", id.0, theirs.describe());
     ctx.peer_hello = Some(theirs);
     CheckOutcome::pass(evidence)
@@ -65,6 +66,7 @@ pub async fn hello(ctx: &mut CheckContext) -> CheckOutcome {
 pub async fn get_status(ctx: &mut CheckContext) -> CheckOutcome {
     let (mut probe, _) = try_or_fail!(ctx.connect_handshaked().await);
     let request = GetStatus::new(&checker_user_agent(), now_ms());
+    let (our_agent, our_time) = (request.user_agent.clone(), request.timestamp);
     let id = try_or_fail!(probe.send_request(&RpcPayload::GetStatus(request)).await);
     let env = try_or_fail!(
         probe
@@ -77,6 +79,13 @@ pub async fn get_status(ctx: &mut CheckContext) -> CheckOutcome {
     let RpcPayload::GetStatus(status) = decoded.payload else {
         return CheckOutcome::fail("GET_STATUS reply is not a status");
     };
+    if status.user_agent == our_agent {
+        return CheckOutcome::fail(format!(
+            "{ECHO} the status carries our own user agent {:?} (timestamp {}, ours {our_time})",
+            status.user_agent_lossy(),
+            status.timestamp
+        ));
+    }
     if status.user_agent.is_empty() {
         return CheckOutcome::fail("user agent is empty");
     }

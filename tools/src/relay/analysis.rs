@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use hobbits_codec::rpc::RpcMethod;
-use hobbits_codec::{CodecError, Frame, FrameCodec, FrameLimits, Protocol};
+use hobbits_codec::{CodecError, Frame, FrameCodec, FrameLimits, Framing, Protocol};
 use tokio_util::codec::Decoder;
 
 use super::deviation::{Deviation, DeviationCode};
@@ -71,6 +71,8 @@ struct DirectionState {
     frames: u64,
     bytes: u64,
     undecoded_bytes: u64,
+    /// TEXT_FRAMING was reported for this direction (once).
+    text_reported: bool,
 }
 
 /// Analysis of one client ↔ upstream pair.
@@ -101,6 +103,7 @@ impl PairAnalyzer {
             frames: 0,
             bytes: 0,
             undecoded_bytes: 0,
+            text_reported: false,
         };
         Self {
             conn,
@@ -146,6 +149,18 @@ impl PairAnalyzer {
                 Ok(Some(frame)) => {
                     state.frames += 1;
                     frames.push((state.frames, frame));
+                    if state.codec.framing() == Some(Framing::Text) && !state.text_reported {
+                        state.text_reported = true;
+                        events.push(RelayEvent::DeviationFound {
+                            conn: self.conn,
+                            direction,
+                            at_ms,
+                            deviation: Deviation::new(
+                                DeviationCode::TextFraming,
+                                "frames in this direction use the 2019 text framing line; decoded (text framing accepted)",
+                            ),
+                        });
+                    }
                 }
                 Ok(None) => break,
                 Err(e) => {
@@ -158,6 +173,7 @@ impl PairAnalyzer {
                         CodecError::HeaderTooLarge { .. } | CodecError::BodyTooLarge { .. } => {
                             DeviationCode::FrameTooLarge
                         }
+                        CodecError::TextFraming { .. } => DeviationCode::TextFraming,
                         _ => DeviationCode::FramingError,
                     };
                     events.push(RelayEvent::DeviationFound {

@@ -371,3 +371,50 @@ fn arbitrary_bytes_never_panic() {
         let _ = a.finish(now);
     }
 }
+
+/// Lodestar's 2019 text-framed PING (shared vector `lodestar_text_ping`).
+const LODESTAR_TEXT_PING: &str = "4557502033203220342033320a70696e67000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+fn deviations(events: &[RelayEvent]) -> Vec<DeviationCode> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            RelayEvent::DeviationFound { deviation, .. } => Some(deviation.code),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn text_framing_is_reported_whether_or_not_it_is_decoded() {
+    let now = Instant::now();
+    // Not accepted (the default): reported, and that direction is no longer decoded.
+    let mut a = analyzer();
+    let events = a.on_bytes(C2S, &unhex(LODESTAR_TEXT_PING), now, 0);
+    assert_eq!(deviations(&events), vec![DeviationCode::TextFraming]);
+    assert!(frames(&events).is_empty());
+    assert!(!a.is_decoding(C2S));
+
+    // Accepted: decoded as a PING, reported once for the direction.
+    let settings = AnalyzerSettings {
+        limits: hobbits_codec::FrameLimits {
+            accept_text_framing: true,
+            ..hobbits_codec::FrameLimits::default()
+        },
+        ..AnalyzerSettings::default()
+    };
+    let mut b = PairAnalyzer::new(ConnectionId(2), settings);
+    let mut two = unhex(LODESTAR_TEXT_PING);
+    two.extend(unhex(LODESTAR_TEXT_PING));
+    let events = b.on_bytes(C2S, &two, now, 0);
+    assert_eq!(frames(&events).len(), 2, "{events:?}");
+    assert_eq!(deviations(&events), vec![DeviationCode::TextFraming]);
+    // A binary frame after text frames in the same direction: the framing changed mid-stream.
+    let binary = PingFrame::ping(vec![1u8; 4])
+        .to_frame()
+        .to_bytes()
+        .expect("frame");
+    let events = b.on_bytes(C2S, &binary, now, 0);
+    assert_eq!(deviations(&events), vec![DeviationCode::TextFraming]);
+    assert!(!b.is_decoding(C2S));
+}

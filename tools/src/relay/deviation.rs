@@ -44,16 +44,19 @@ pub enum DeviationCode {
     Version,
     /// A header or body length above the frame limits; decoding of that direction stops.
     FrameTooLarge,
-    /// Bytes that do not frame (bad preamble, unknown protocol byte, text framing); decoding of
-    /// that direction stops.
+    /// Bytes that do not frame (bad preamble, unknown protocol byte); decoding of that direction
+    /// stops.
     FramingError,
+    /// Lodestar's 2019 text framing line instead of the binary prefix: decoded when the relay
+    /// accepts text framing, otherwise decoding of that direction stops. Reported either way.
+    TextFraming,
     /// A whole frame whose header or body does not decode as its protocol's message.
     BadMessage,
 }
 
 impl DeviationCode {
     /// Every code, in documentation order.
-    pub const ALL: [DeviationCode; 20] = [
+    pub const ALL: [DeviationCode; 21] = [
         Self::HelloNestedDoc,
         Self::HelloFlatDoc,
         Self::NestedDocBody,
@@ -73,6 +76,7 @@ impl DeviationCode {
         Self::Version,
         Self::FrameTooLarge,
         Self::FramingError,
+        Self::TextFraming,
         Self::BadMessage,
     ];
 
@@ -98,6 +102,7 @@ impl DeviationCode {
             Self::Version => "VERSION",
             Self::FrameTooLarge => "FRAME_TOO_LARGE",
             Self::FramingError => "FRAMING_ERROR",
+            Self::TextFraming => "TEXT_FRAMING",
             Self::BadMessage => "BAD_MESSAGE",
         }
     }
@@ -133,6 +138,9 @@ impl DeviationCode {
             Self::Version => "EWP version is not 3",
             Self::FrameTooLarge => "length above the frame limits; decoding of this direction stops",
             Self::FramingError => "bytes do not frame; decoding of this direction stops",
+            Self::TextFraming => {
+                "2019 text framing line `EWP 3 ...` instead of the binary prefix (decoded only with --accept-text-framing)"
+            }
             Self::BadMessage => "frame does not decode as its protocol's message",
         }
     }
