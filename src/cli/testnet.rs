@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use clap::Args;
 use hobbits_testnet::engine::shadow;
+use hobbits_testnet::export;
 use hobbits_testnet::invariants::RunRecord;
 use hobbits_testnet::{
     run_testnet, svg, EngineName, Mode, RunOptions, SpecError, SpecOverrides, TestnetError,
@@ -82,7 +83,10 @@ pub struct TestnetArgs {
     #[arg(long)]
     pub quiet: bool,
     /// Run nothing: write the testnet as files for another platform into DIR and exit. KIND:
-    /// `shadow` (Shadow's shadow.yaml and network.gml; run `shadow shadow.yaml` in DIR).
+    /// `shadow` (Shadow's shadow.yaml and network.gml; run `shadow shadow.yaml` in DIR), `k8s`
+    /// (a StatefulSet, a headless Service, the image recipe, prometheus.yml) or `compose` (a
+    /// Compose file with static addresses, the image recipe, prometheus.yml). What the platform
+    /// cannot express is listed on stderr and in DIR/not-applied.md.
     #[arg(long, num_args = 2, value_names = ["KIND", "DIR"], conflicts_with = "check")]
     pub export: Option<Vec<String>>,
     /// Log filter in RUST_LOG syntax (default "error": the progress line owns the terminal).
@@ -239,28 +243,45 @@ pub fn run(args: TestnetArgs) -> ExitCode {
 }
 
 /// `--export KIND DIR`: the testnet as another platform's files.
-fn export_files(spec: &TestnetSpec, export: &[String]) -> ExitCode {
-    let [kind, dir] = export else {
+fn export_files(spec: &TestnetSpec, what: &[String]) -> ExitCode {
+    let [kind, dir] = what else {
         return bad_input("--export takes KIND and DIR");
     };
     let dir = std::path::Path::new(dir);
+    let program = match std::env::current_exe() {
+        Ok(p) => p,
+        Err(e) => return bad_input(format!("cannot find this binary: {e}")),
+    };
+    let ids = hobbits_testnet::run::node_ids(spec.seed, spec.nodes);
     let written = match kind.as_str() {
-        "shadow" => {
-            let program = match std::env::current_exe() {
-                Ok(p) => p,
-                Err(e) => return bad_input(format!("cannot find this binary: {e}")),
-            };
-            let ids = hobbits_testnet::run::node_ids(spec.seed, spec.nodes);
-            shadow::ShadowPlan::for_spec(spec, &program, &ids)
-                .and_then(|plan| plan.write(dir))
-                .map(|()| vec!["shadow.yaml", "network.gml"])
+        "shadow" => shadow::ShadowPlan::for_spec(spec, &program, &ids)
+            .and_then(|plan| plan.write(dir))
+            .map(|()| {
+                (
+                    vec!["shadow.yaml".to_string(), "network.gml".to_string()],
+                    vec![],
+                )
+            }),
+        "k8s" | "compose" => export::nodes(spec, &ids).and_then(|nodes| {
+            if kind == "k8s" {
+                export::k8s::export(spec, &nodes, &program, dir)
+            } else {
+                export::compose::export(spec, &nodes, &program, dir)
+            }
+        }),
+        other => {
+            return bad_input(format!(
+                "--export `{other}`: expected shadow, k8s or compose"
+            ))
         }
-        other => return bad_input(format!("--export `{other}`: expected shadow")),
     };
     match written {
-        Ok(files) => {
+        Ok((files, not_applied)) => {
             for f in files {
                 println!("{}", dir.join(f).display());
+            }
+            for item in &not_applied {
+                eprintln!("not applied: {item}");
             }
             ExitCode::SUCCESS
         }
