@@ -54,7 +54,9 @@ impl Out {
     }
 }
 
-/// The snapshot in the Prometheus text format. Every metric name starts with `hobbits_`.
+/// The snapshot in the Prometheus text format. Every metric name starts with `hobbits_`, except
+/// the three cross-client names of the beacon metrics interop set (`libp2p_peers`,
+/// `beacon_head_slot`, `beacon_finalized_epoch`), rendered beside ours with the same values.
 pub fn render(s: &MetricsSnapshot) -> String {
     let mut o = Out(String::with_capacity(8 * 1024));
     let n = &s.node;
@@ -75,6 +77,25 @@ pub fn render(s: &MetricsSnapshot) -> String {
         "hobbits_finalized_epoch",
         "gauge",
         "Epoch of the finalized checkpoint.",
+        n.finalized_epoch,
+    );
+    // The beacon metrics interop set's names (what the 2019 clients' dashboards queried).
+    o.single(
+        "libp2p_peers",
+        "gauge",
+        "Connected peers (interop name).",
+        n.peers,
+    );
+    o.single(
+        "beacon_head_slot",
+        "gauge",
+        "Slot of the head block (interop name).",
+        n.head_slot,
+    );
+    o.single(
+        "beacon_finalized_epoch",
+        "gauge",
+        "Epoch of the finalized checkpoint (interop name).",
         n.finalized_epoch,
     );
     o.single(
@@ -400,6 +421,9 @@ mod tests {
         assert_eq!(v("hobbits_peers", &[]), 2.0);
         assert_eq!(v("hobbits_head_slot", &[]), 17.0);
         assert_eq!(v("hobbits_finalized_slot", &[]), 8.0);
+        assert_eq!(v("libp2p_peers", &[]), 2.0);
+        assert_eq!(v("beacon_head_slot", &[]), 17.0);
+        assert_eq!(v("beacon_finalized_epoch", &[]), 1.0);
         assert_eq!(
             v("hobbits_frames_received_total", &[("protocol", "rpc")]),
             1.0
