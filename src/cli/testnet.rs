@@ -9,6 +9,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
+use hobbits_testnet::engine::shadow;
+use hobbits_testnet::export;
 use hobbits_testnet::invariants::RunRecord;
 use hobbits_testnet::{
     run_testnet, svg, EngineName, Mode, RunOptions, SpecError, SpecOverrides, TestnetError,
@@ -52,9 +54,9 @@ pub struct TestnetArgs {
     /// (the same as `--engine processes`).
     #[arg(long)]
     pub processes: bool,
-    /// How nodes run: in-process (default), processes, or netns (one process per node in its
-    /// own network namespace, the link model applied by the kernel; needs root). Overrides the
-    /// file's `engine`.
+    /// How nodes run: in-process (default), processes, netns (one process per node in its
+    /// own network namespace, the link model applied by the kernel; needs root), or shadow (the
+    /// Shadow simulator: one simulated host per node). Overrides the file's `engine`.
     #[arg(long, value_name = "ENGINE")]
     pub engine: Option<String>,
     /// netns engine: packets the delayer's kernel queue holds before it drops (or, with
@@ -80,6 +82,13 @@ pub struct TestnetArgs {
     /// No progress line even on a terminal.
     #[arg(long)]
     pub quiet: bool,
+    /// Run nothing: write the testnet as files for another platform into DIR and exit. KIND:
+    /// `shadow` (Shadow's shadow.yaml and network.gml; run `shadow shadow.yaml` in DIR), `k8s`
+    /// (a StatefulSet, a headless Service, the image recipe, prometheus.yml) or `compose` (a
+    /// Compose file with static addresses, the image recipe, prometheus.yml). What the platform
+    /// cannot express is listed on stderr and in DIR/not-applied.md.
+    #[arg(long, num_args = 2, value_names = ["KIND", "DIR"], conflicts_with = "check")]
+    pub export: Option<Vec<String>>,
     /// Log filter in RUST_LOG syntax (default "error": the progress line owns the terminal).
     #[arg(long, value_name = "FILTER", default_value = "error")]
     pub log: String,
@@ -139,6 +148,9 @@ pub fn run(args: TestnetArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return bad_input(e),
     };
+    if let Some(export) = &args.export {
+        return export_files(&spec, export);
+    }
     let engine = match (&args.engine, args.processes) {
         (Some(name), _) => match name.parse::<EngineName>() {
             Ok(e) => e,
@@ -160,6 +172,19 @@ pub fn run(args: TestnetArgs) -> ExitCode {
                 program,
                 queue_max_len: args.queue_max_len,
                 fail_open: args.fail_open,
+            },
+            Err(code) => return code,
+        },
+        EngineName::Shadow => match program() {
+            Ok(program) => match shadow::find_shadow(&program) {
+                Some(shadow) => Mode::Shadow(shadow::ShadowEngine { program, shadow }),
+                None => {
+                    return bad_input(
+                        "the shadow engine: no `shadow` binary ($SHADOW, PATH, or \
+                         shared/tools/shadow/bin/shadow beside the project); docs/TESTNETS.md \
+                         says how to build it",
+                    )
+                }
             },
             Err(code) => return code,
         },
@@ -215,6 +240,54 @@ pub fn run(args: TestnetArgs) -> ExitCode {
     // Give the nodes' last GOODBYEs a moment to leave before the process exits.
     std::thread::sleep(Duration::from_millis(10));
     ExitCode::from(report.exit_code())
+}
+
+/// `--export KIND DIR`: the testnet as another platform's files.
+fn export_files(spec: &TestnetSpec, what: &[String]) -> ExitCode {
+    let [kind, dir] = what else {
+        return bad_input("--export takes KIND and DIR");
+    };
+    let dir = std::path::Path::new(dir);
+    let program = match std::env::current_exe() {
+        Ok(p) => p,
+        Err(e) => return bad_input(format!("cannot find this binary: {e}")),
+    };
+    let ids = hobbits_testnet::run::node_ids(spec.seed, spec.nodes);
+    let written = match kind.as_str() {
+        "shadow" => shadow::ShadowPlan::for_spec(spec, &program, &ids)
+            .and_then(|plan| plan.write(dir))
+            .map(|()| {
+                (
+                    vec!["shadow.yaml".to_string(), "network.gml".to_string()],
+                    vec![],
+                )
+            }),
+        "k8s" | "compose" => export::nodes(spec, &ids).and_then(|nodes| {
+            if kind == "k8s" {
+                export::k8s::export(spec, &nodes, &program, dir)
+            } else {
+                export::compose::export(spec, &nodes, &program, dir)
+            }
+        }),
+        other => {
+            return bad_input(format!(
+                "--export `{other}`: expected shadow, k8s or compose"
+            ))
+        }
+    };
+    match written {
+        Ok((files, not_applied)) => {
+            for f in files {
+                println!("{}", dir.join(f).display());
+            }
+            for item in &not_applied {
+                eprintln!("not applied: {item}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e @ (TestnetError::Spec(_) | TestnetError::Unsupported { .. })) => bad_input(e),
+        Err(e) => failure(e),
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM with the signal's name.

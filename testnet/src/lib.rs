@@ -15,6 +15,7 @@
 //! - [`engine`]: how nodes run: in-process ([`engine::in_process`]) or one OS process per node
 //!   ([`engine::processes`]);
 //! - [`run`]: the driver ([`run_testnet`]);
+//! - [`export`]: the testnet as Kubernetes objects or a Compose file;
 //! - [`report`] and [`svg`]: the report, its text, JSON (serde) and SVG forms.
 //!
 //! ```no_run
@@ -31,6 +32,7 @@
 pub mod attester;
 pub mod engine;
 pub mod eventlog;
+pub mod export;
 pub mod fabric;
 pub mod invariants;
 pub mod link;

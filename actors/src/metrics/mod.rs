@@ -251,7 +251,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// The registry: cheap to update from any thread; [`Metrics::encode`] renders it. Every metric
-/// name starts with `hobbits_` (docs/ARCHITECTURE.md lists them).
+/// name starts with `hobbits_` (docs/ARCHITECTURE.md lists them), but for the three beacon metrics
+/// interop names (`libp2p_peers`, `beacon_head_slot`, `beacon_finalized_epoch`).
 #[derive(Debug)]
 pub struct Metrics {
     config: MetricsConfig,
@@ -286,7 +287,10 @@ impl Metrics {
     }
 
     fn build(config: MetricsConfig) -> Self {
-        let mut registry = Registry::with_prefix("hobbits");
+        let node: Arc<Mutex<NodeGauges>> = Arc::default();
+        // The root holds the beacon metrics interop names unprefixed; ours live under `hobbits_`.
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(node_values::InteropValues(Arc::clone(&node))));
         let m = Metrics {
             config,
             frames_received: Family::default(),
@@ -301,7 +305,7 @@ impl Metrics {
             ping_rtt: latency_histogram(),
             peer_rtt: Family::default(),
             peers: Mutex::default(),
-            node: Arc::default(),
+            node: Arc::clone(&node),
             registry: Registry::default(),
         };
         // The traffic series exist from the start, zero until the first frame.
@@ -315,7 +319,7 @@ impl Metrics {
                 f.get_or_create(&protocol_label(p)).inc_by(0);
             }
         }
-        let r = &mut registry;
+        let r = registry.sub_registry_with_prefix("hobbits");
         r.register_collector(Box::new(node_values::NodeValues(m.node.clone())));
         r.register(
             "frames_received",

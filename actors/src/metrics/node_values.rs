@@ -1,7 +1,8 @@
 //! [`NodeValues`]: the registry's collector for the values the node's `Refresh` copies from the
 //! actors ([`NodeGauges`]): encoded at each scrape as constant gauges and counters (the actors
 //! keep the counts; the registry only shows them). Gossip and sync families are absent when the
-//! node runs no gossip or sync actor. Handles and sends no messages.
+//! node runs no gossip or sync actor. [`InteropValues`] encodes the beacon metrics interop names
+//! from the same values. Handles and sends no messages.
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -30,6 +31,37 @@ fn gauge<N: EncodeGaugeValue + fmt::Debug>(
 fn counter(e: &mut DescriptorEncoder<'_>, name: &str, help: &str, value: u64) -> fmt::Result {
     let c = ConstCounter::new(value);
     c.encode(e.encode_descriptor(name, help, None, c.metric_type())?)
+}
+
+/// Encodes the three cross-client names of the beacon metrics interop set (`libp2p_peers`,
+/// `beacon_head_slot`, `beacon_finalized_epoch`) from the same [`NodeGauges`], unprefixed, so
+/// dashboards written for the 2019 clients read this node too.
+#[derive(Debug)]
+pub(super) struct InteropValues(pub(super) Arc<Mutex<NodeGauges>>);
+
+impl Collector for InteropValues {
+    fn encode(&self, mut e: DescriptorEncoder<'_>) -> fmt::Result {
+        let n = lock(&self.0).clone();
+        let e = &mut e;
+        gauge(
+            e,
+            "libp2p_peers",
+            "Connected peers (interop name).",
+            n.peers,
+        )?;
+        gauge(
+            e,
+            "beacon_head_slot",
+            "Slot of the head block (interop name).",
+            n.head_slot,
+        )?;
+        gauge(
+            e,
+            "beacon_finalized_epoch",
+            "Epoch of the finalized checkpoint (interop name).",
+            n.finalized_epoch,
+        )
+    }
 }
 
 impl Collector for NodeValues {

@@ -52,6 +52,9 @@ fn text_format_keeps_every_name_and_label() {
     assert_eq!(v("hobbits_connections"), 3.0);
     assert_eq!(v("hobbits_head_slot"), 17.0);
     assert_eq!(v("hobbits_finalized_epoch"), 1.0);
+    assert_eq!(v("libp2p_peers"), 2.0);
+    assert_eq!(v("beacon_head_slot"), 17.0);
+    assert_eq!(v("beacon_finalized_epoch"), 1.0);
     assert_eq!(v("hobbits_finalized_slot"), 8.0);
     assert_eq!(v("hobbits_blocks_stored"), 18.0);
     assert_eq!(v("hobbits_frames_received_total{protocol=\"rpc\"}"), 1.0);

@@ -6,7 +6,9 @@
 //! - [`processes`]: one `hobbits-node run` OS process per node, observed over the wire with
 //!   HELLO probes;
 //! - [`netns`]: one `hobbits-node run` process per node in its own network namespace, on a
-//!   network the kernel shapes (processes started by [`processes`], probed from the hub).
+//!   network the kernel shapes (processes started by [`processes`], probed from the hub);
+//! - [`shadow`]: the Shadow simulator runs one `hobbits-node run` per simulated host; the run is
+//!   a batch (files written, `shadow` run to the end), reported from the nodes' event logs.
 //!
 //! [`check_supported`] refuses, naming the key, what an engine cannot apply.
 //!
@@ -30,6 +32,7 @@ use crate::TestnetError;
 pub mod in_process;
 pub mod netns;
 pub mod processes;
+pub mod shadow;
 
 pub use in_process::{start_in_process, InProcessNode};
 pub use processes::{start_process, start_process_at, ProcessNode, ProcessPlace};
@@ -72,6 +75,8 @@ pub enum Mode {
         /// Accept packets undelayed when that queue is full (instead of dropping them).
         fail_open: bool,
     },
+    /// The Shadow simulator: one simulated host per node running the node binary.
+    Shadow(shadow::ShadowEngine),
 }
 
 impl Mode {
@@ -81,6 +86,7 @@ impl Mode {
             Mode::InProcess => "in-process",
             Mode::Processes { .. } => "processes",
             Mode::Netns { .. } => "netns",
+            Mode::Shadow(_) => "shadow",
         }
     }
 
@@ -89,6 +95,7 @@ impl Mode {
         match self {
             Mode::InProcess => None,
             Mode::Processes { program } | Mode::Netns { program, .. } => Some(program),
+            Mode::Shadow(e) => Some(&e.program),
         }
     }
 
@@ -96,7 +103,9 @@ impl Mode {
     pub fn poll_interval(&self) -> Duration {
         match self {
             Mode::InProcess => Duration::from_millis(20),
-            Mode::Processes { .. } | Mode::Netns { .. } => Duration::from_millis(200),
+            Mode::Processes { .. } | Mode::Netns { .. } | Mode::Shadow(_) => {
+                Duration::from_millis(200)
+            }
         }
     }
 
@@ -104,7 +113,7 @@ impl Mode {
     pub fn snapshot_refusal(&self) -> Option<&'static str> {
         match self {
             Mode::InProcess => None,
-            Mode::Processes { .. } | Mode::Netns { .. } => Some(
+            Mode::Processes { .. } | Mode::Netns { .. } | Mode::Shadow(_) => Some(
                 "snapshot_join with one process per node (the run command starts from genesis or its own store)",
             ),
         }
@@ -127,6 +136,10 @@ impl Mode {
                 node: launch.index,
                 reason: "a netns node needs its namespace".into(),
             }),
+            (Mode::Shadow(_), None) => Err(TestnetError::NodeStart {
+                node: launch.index,
+                reason: "a Shadow node runs inside the simulation (run_shadow)".into(),
+            }),
         }
     }
 }
@@ -140,6 +153,9 @@ pub fn check_supported(mode: &Mode, spec: &TestnetSpec) -> Result<(), TestnetErr
             what: format!("{what} with the {} engine", mode.name()),
         })
     };
+    if matches!(mode, Mode::Shadow(_)) {
+        return shadow::config::check_supported(spec);
+    }
     let netns = matches!(mode, Mode::Netns { .. });
     let processes = !matches!(mode, Mode::InProcess);
     if !netns {

@@ -124,6 +124,12 @@ pub async fn run_testnet(
 ) -> Result<TestnetReport, TestnetError> {
     spec.validate()?;
     check_supported(&options.mode, spec)?;
+    // Shadow runs the whole testnet as one batch and reports from the nodes' logs.
+    if let Mode::Shadow(engine) = &options.mode {
+        let ids = node_ids(spec.seed, spec.nodes);
+        let keep = options.keep_logs.as_deref();
+        return crate::engine::shadow::run_shadow(spec, engine, &ids, keep).await;
+    }
     let start = Instant::now();
     let log = Arc::new(Mutex::new(WireLog::new()));
     let edges = spec.edges()?;

@@ -305,6 +305,8 @@ pub enum EngineName {
     Processes,
     /// `netns`: one process per node in its own network namespace (root).
     Netns,
+    /// `shadow`: one simulated host per node in the Shadow simulator.
+    Shadow,
 }
 
 impl std::str::FromStr for EngineName {
@@ -315,8 +317,11 @@ impl std::str::FromStr for EngineName {
             "in-process" => Ok(EngineName::InProcess),
             "processes" => Ok(EngineName::Processes),
             "netns" => Ok(EngineName::Netns),
+            "shadow" => Ok(EngineName::Shadow),
             other => Err(SpecError::Parse {
-                reason: format!("engine `{other}`: expected in-process, processes or netns"),
+                reason: format!(
+                    "engine `{other}`: expected in-process, processes, netns or shadow"
+                ),
             }),
         }
     }
