@@ -56,7 +56,7 @@ pub async fn hello(ctx: &mut CheckContext) -> CheckOutcome {
     let env = try_or_fail!(probe.expect_rpc(RpcMethod::Hello, id, Some(&ours)).await);
     let theirs = try_or_fail!(decode_hello(&env));
     try_or_fail!(not_our_hello(&ours, &theirs.hello));
-    let evidence = format!("id {} echoed; {}", id.0, theirs.describe());
+    let evidence = format!("reply with our id {}; {}", id.0, theirs.describe());
     ctx.peer_hello = Some(theirs);
     CheckOutcome::pass(evidence)
 }
