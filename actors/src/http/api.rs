@@ -22,7 +22,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::events::Topic;
 use super::json::{checkpoint, header_entry, int, root, signed_block};
-use super::{take_slot, ApiError, Data, InFlight};
+use super::{take_permit, ApiError, Data, Permit};
 use crate::peer_manager::{GetPeers, PeerInfo};
 use crate::peer_table::Direction;
 use crate::store::{BlockAt, FoundBlock};
@@ -86,7 +86,7 @@ async fn not_kept(req: HttpRequest) -> Answer {
     ))
 }
 
-fn admit(shared: &Data) -> Result<InFlight, ApiError> {
+fn admit(shared: &Data) -> Result<Permit, ApiError> {
     super::admit(shared)
 }
 
@@ -110,7 +110,7 @@ fn peer_json(p: &PeerInfo) -> Value {
 }
 
 async fn identity(shared: Data) -> Answer {
-    let _slot = admit(&shared)?;
+    let _permit = admit(&shared)?;
     let l = &shared.links;
     let address = PeerUri {
         identity: None,
@@ -145,7 +145,7 @@ fn values<'a>(q: &'a HashMap<String, String>, key: &str) -> Vec<&'a str> {
 }
 
 async fn peers(shared: Data, q: Query) -> Answer {
-    let _slot = admit(&shared)?;
+    let _permit = admit(&shared)?;
     let states = values(&q, "state");
     let directions = values(&q, "direction");
     for s in &states {
@@ -174,7 +174,7 @@ async fn peers(shared: Data, q: Query) -> Answer {
 }
 
 async fn peer(shared: Data, path: web::Path<String>) -> Answer {
-    let _slot = admit(&shared)?;
+    let _permit = admit(&shared)?;
     let id = path.into_inner();
     let valid = (id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()))
         || id
@@ -193,7 +193,7 @@ async fn peer(shared: Data, path: web::Path<String>) -> Answer {
 }
 
 async fn peer_count(shared: Data) -> Answer {
-    let _slot = admit(&shared)?;
+    let _permit = admit(&shared)?;
     let peers = all_peers(&shared).await?;
     let connected = peers.iter().filter(|p| p.handshaked).count() as u64;
     let connecting = peers.len() as u64 - connected;
@@ -206,7 +206,7 @@ async fn peer_count(shared: Data) -> Answer {
 }
 
 async fn version(shared: Data) -> Answer {
-    let _slot = admit(&shared)?;
+    let _permit = admit(&shared)?;
     Ok(ok(
         json!({ "data": { "version": shared.links.user_agent } }),
     ))
@@ -226,7 +226,7 @@ async fn sync_view(shared: &Data) -> Result<(Slot, Option<Slot>), ApiError> {
 }
 
 async fn syncing(shared: Data) -> Answer {
-    let _slot = admit(&shared)?;
+    let _permit = admit(&shared)?;
     let (head, target) = sync_view(&shared).await?;
     let distance = target.map_or(0, |t| t.0.saturating_sub(head.0));
     Ok(ok(json!({ "data": {
@@ -240,7 +240,7 @@ async fn syncing(shared: Data) -> Answer {
 
 /// 200 ready, 206 syncing (or `syncing_status`), 503 when the node cannot answer.
 async fn health(shared: Data, q: Query) -> Answer {
-    let _slot = admit(&shared)?;
+    let _permit = admit(&shared)?;
     let syncing_status = match q.get("syncing_status") {
         Some(v) => Some(
             v.parse::<u16>()
@@ -260,7 +260,7 @@ async fn health(shared: Data, q: Query) -> Answer {
 }
 
 async fn genesis(shared: Data) -> Answer {
-    let _slot = admit(&shared)?;
+    let _permit = admit(&shared)?;
     let l = &shared.links;
     Ok(ok(json!({ "data": {
         "genesis_time": int(l.genesis_time),
@@ -309,7 +309,7 @@ async fn find_by_id(shared: &Data, id: &str) -> Result<FoundBlock, ApiError> {
 }
 
 async fn headers(shared: Data, q: Query) -> Answer {
-    let _slot = admit(&shared)?;
+    let _permit = admit(&shared)?;
     let at = match q.get("slot") {
         Some(s) => BlockAt::Slot(Slot(
             s.parse::<u64>()
@@ -342,7 +342,7 @@ async fn headers(shared: Data, q: Query) -> Answer {
 }
 
 async fn header(shared: Data, path: web::Path<String>) -> Answer {
-    let _slot = admit(&shared)?;
+    let _permit = admit(&shared)?;
     let f = find_by_id(&shared, &path).await?;
     Ok(ok(json!({
         "execution_optimistic": false,
@@ -364,7 +364,7 @@ fn wants_ssz(req: &HttpRequest) -> bool {
 }
 
 async fn block(req: HttpRequest, shared: Data, path: web::Path<String>) -> Answer {
-    let _slot = admit(&shared)?;
+    let _permit = admit(&shared)?;
     let f = find_by_id(&shared, &path).await?;
     if wants_ssz(&req) {
         return Ok(HttpResponse::Ok()
@@ -387,7 +387,7 @@ async fn block(req: HttpRequest, shared: Data, path: web::Path<String>) -> Answe
 }
 
 async fn block_root(shared: Data, path: web::Path<String>) -> Answer {
-    let _slot = admit(&shared)?;
+    let _permit = admit(&shared)?;
     let f = find_by_id(&shared, &path).await?;
     Ok(ok(json!({
         "execution_optimistic": false,
@@ -397,7 +397,7 @@ async fn block_root(shared: Data, path: web::Path<String>) -> Answer {
 }
 
 async fn finality(shared: Data, path: web::Path<String>) -> Answer {
-    let _slot = admit(&shared)?;
+    let _permit = admit(&shared)?;
     let id = path.into_inner();
     let c = match id.as_str() {
         "head" | "finalized" | "justified" => {
@@ -441,19 +441,19 @@ async fn events(shared: Data, q: Query) -> Answer {
             Topic::parse(n).ok_or_else(|| ApiError::bad_request(format!("Invalid topic: {n}")))?,
         );
     }
-    let slot = take_slot(
+    let permit = take_permit(
         &shared.streams,
         shared.config.max_event_streams,
         "event streams",
     )?;
     let rx = shared.links.events.subscribe();
-    let body = stream::unfold((rx, slot), move |(mut rx, slot)| {
+    let body = stream::unfold((rx, permit), move |(mut rx, permit)| {
         let topics = topics.clone();
         async move {
             loop {
                 match rx.recv().await {
                     Ok(e) if topics.contains(&e.topic) => {
-                        return Some((Ok::<Bytes, ApiError>(e.to_sse()), (rx, slot)))
+                        return Some((Ok::<Bytes, ApiError>(e.to_sse()), (rx, permit)))
                     }
                     Ok(_) => continue,
                     // Fell behind, or the node is stopping: end the stream.
