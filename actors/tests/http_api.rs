@@ -275,6 +275,29 @@ async fn the_beacon_api_subset_answers_as_the_spec_describes() {
         "bad state id",
     );
     assert_error(&get(http, "/eth/v1/nothing/here", None).await, 404, "route");
+    // Only GET: another method is 405 with the error body.
+    let mut post = tokio::net::TcpStream::connect(http).await.expect("connect");
+    tokio::io::AsyncWriteExt::write_all(
+        &mut post,
+        b"POST /eth/v1/node/version HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n",
+    )
+    .await
+    .expect("write");
+    let mut answer = Vec::new();
+    tokio::time::timeout(
+        DEADLINE,
+        tokio::io::AsyncReadExt::read_to_end(&mut post, &mut answer),
+    )
+    .await
+    .expect("answer in time")
+    .expect("read");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 405"), "{answer}");
+    assert!(
+        answer
+            .ends_with(r#"{"code":405,"message":"POST /eth/v1/node/version: only GET is served"}"#),
+        "{answer}"
+    );
 
     // Metrics on the same server.
     let metrics = get(http, "/metrics", None).await;

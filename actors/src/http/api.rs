@@ -34,28 +34,44 @@ type Answer = Result<HttpResponse, ApiError>;
 /// The fork name in `version` and `Eth-Consensus-Version` (the v0.8.1 draft of phase 0).
 const FORK: &str = "phase0";
 
+/// A `GET` resource; any other method is 405 with the error body.
+pub(super) fn get<F, Args>(path: &str, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    web::resource(path)
+        .route(web::get().to(handler))
+        .default_service(web::to(method_not_allowed))
+}
+
+async fn method_not_allowed(req: HttpRequest) -> Answer {
+    Err(ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("{} {}: only GET is served", req.method(), req.path()),
+    ))
+}
+
 /// Registers every route of the API.
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/eth/v1/node/identity", web::get().to(identity))
-        .route("/eth/v1/node/peers", web::get().to(peers))
-        .route("/eth/v1/node/peers/{peer_id}", web::get().to(peer))
-        .route("/eth/v1/node/peer_count", web::get().to(peer_count))
-        .route("/eth/v1/node/version", web::get().to(version))
-        .route("/eth/v1/node/syncing", web::get().to(syncing))
-        .route("/eth/v1/node/health", web::get().to(health))
-        .route("/eth/v1/beacon/genesis", web::get().to(genesis))
-        .route("/eth/v1/beacon/headers", web::get().to(headers))
-        .route("/eth/v1/beacon/headers/{block_id}", web::get().to(header))
-        .route("/eth/v2/beacon/blocks/{block_id}", web::get().to(block))
-        .route(
-            "/eth/v1/beacon/blocks/{block_id}/root",
-            web::get().to(block_root),
-        )
-        .route(
+    cfg.service(get("/eth/v1/node/identity", identity))
+        .service(get("/eth/v1/node/peers", peers))
+        .service(get("/eth/v1/node/peers/{peer_id}", peer))
+        .service(get("/eth/v1/node/peer_count", peer_count))
+        .service(get("/eth/v1/node/version", version))
+        .service(get("/eth/v1/node/syncing", syncing))
+        .service(get("/eth/v1/node/health", health))
+        .service(get("/eth/v1/beacon/genesis", genesis))
+        .service(get("/eth/v1/beacon/headers", headers))
+        .service(get("/eth/v1/beacon/headers/{block_id}", header))
+        .service(get("/eth/v2/beacon/blocks/{block_id}", block))
+        .service(get("/eth/v1/beacon/blocks/{block_id}/root", block_root))
+        .service(get(
             "/eth/v1/beacon/states/{state_id}/finality_checkpoints",
-            web::get().to(finality),
-        )
-        .route("/eth/v1/events", web::get().to(events));
+            finality,
+        ))
+        .service(get("/eth/v1/events", events));
     for family in [
         "/eth/v1/beacon/states/{tail:.*}",
         "/eth/v2/debug/{tail:.*}",

@@ -288,7 +288,7 @@ impl HttpServer {
                     .app_data(web::QueryConfig::default().error_handler(|e, _| {
                         ApiError::bad_request(format!("bad query: {e}")).into()
                     }))
-                    .route("/metrics", web::get().to(metrics))
+                    .service(api::get("/metrics", metrics))
                     .configure(api::routes)
                     .default_service(web::to(not_found))
             })
