@@ -74,6 +74,7 @@ async fn the_beacon_api_subset_answers_as_the_spec_describes() {
             http_addr: local(),
             http_config: HttpConfig {
                 max_event_streams: 2,
+                event_heartbeat: Duration::from_millis(50),
                 ..HttpConfig::default()
             },
             ..NodeParts::full()
@@ -321,6 +322,14 @@ async fn the_beacon_api_subset_answers_as_the_spec_describes() {
     assert_error(&s3.head, 503, "third stream");
     // Plain requests are still served.
     assert_eq!(get(http, "/eth/v1/node/health", None).await.status, 200);
+    // A client that leaves gives its place back (noticed at the next heartbeat write).
+    drop(s1);
+    wait_for("a stream's place freed", DEADLINE, || async {
+        let s = EventStream::open(http, "block").await;
+        (s.head.status == 200).then_some(())
+    })
+    .await;
+    drop(s2);
 
     b.stop().await;
     a.stop().await;

@@ -463,11 +463,18 @@ async fn events(shared: Data, q: Query) -> Answer {
         "event streams",
     )?;
     let rx = shared.links.events.subscribe();
+    let heartbeat = shared.config.event_heartbeat;
     let body = stream::unfold((rx, permit), move |(mut rx, permit)| {
         let topics = topics.clone();
         async move {
             loop {
-                match rx.recv().await {
+                // A comment line when no event came for a while: a client that left is noticed
+                // at that write, and its stream and permit are dropped.
+                let next = match tokio::time::timeout(heartbeat, rx.recv()).await {
+                    Err(_) => return Some((Ok(Bytes::from_static(b":\n\n")), (rx, permit))),
+                    Ok(next) => next,
+                };
+                match next {
                     Ok(e) if topics.contains(&e.topic) => {
                         return Some((Ok::<Bytes, ApiError>(e.to_sse()), (rx, permit)))
                     }

@@ -70,6 +70,9 @@ pub struct HttpConfig {
     pub max_event_streams: usize,
     /// Events a stream may fall behind before it is closed. Default 256.
     pub event_buffer: usize,
+    /// A stream with no event for this long gets a comment line (`:`), so a client that left is
+    /// noticed and its stream closed. Default 15 s.
+    pub event_heartbeat: Duration,
     /// Time a client has to send its request head, and longest wait for one actor's answer
     /// (then 503). Default 5 s.
     pub request_timeout: Duration,
@@ -82,6 +85,7 @@ impl Default for HttpConfig {
             max_in_flight: 64,
             max_event_streams: 16,
             event_buffer: 256,
+            event_heartbeat: Duration::from_secs(15),
             request_timeout: Duration::from_secs(5),
         }
     }
@@ -105,6 +109,9 @@ impl HttpConfig {
         }
         if self.request_timeout.is_zero() {
             return zero("request_timeout");
+        }
+        if self.event_heartbeat.is_zero() {
+            return zero("event_heartbeat");
         }
         Ok(())
     }
