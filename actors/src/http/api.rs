@@ -22,7 +22,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::events::Topic;
 use super::json::{checkpoint, header_entry, int, root, signed_block};
-use super::{take_permit, ApiError, Data, Permit};
+use super::{admit, take_permit, ApiError, Data};
 use crate::peer_manager::{GetPeers, PeerInfo};
 use crate::peer_table::Direction;
 use crate::store::{BlockAt, FoundBlock};
@@ -102,10 +102,6 @@ async fn not_kept(req: HttpRequest) -> Answer {
     ))
 }
 
-fn admit(shared: &Data) -> Result<Permit, ApiError> {
-    super::admit(shared)
-}
-
 /// A peer's id in the API: its node id (16 hex digits) once it sent one, else `conn-N`.
 fn peer_id(p: &PeerInfo) -> String {
     p.node_id
@@ -128,11 +124,7 @@ fn peer_json(p: &PeerInfo) -> Value {
 async fn identity(shared: Data) -> Answer {
     let _permit = admit(&shared)?;
     let l = &shared.links;
-    let address = PeerUri {
-        identity: None,
-        host: l.listen_addr.ip().to_string(),
-        port: l.listen_addr.port(),
-    };
+    let address = PeerUri::from_socket_addr(l.listen_addr);
     Ok(ok(json!({ "data": {
         "peer_id": l.node_id.to_string(),
         "enr": "",
