@@ -3,14 +3,20 @@
 //! field names, string integers and status codes — success, bad ids (400), unknown blocks and
 //! peers (404), what it does not keep (501), unknown routes (404), overload (503) — all with the
 //! `{"code", "message"}` body; blocks come as JSON or SSZ by `Accept`. The events stream delivers
-//! `block` then `head` for each produced block, in slot order, while a producer runs.
+//! `block` then `head` for each produced block, in slot order, while a producer runs. With one
+//! request allowed in flight and a scrape held open, another request gets 503.
 
 mod support;
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
-use hobbits_actors::http::HttpConfig;
+use hobbits_actors::http::{ApiLinks, HttpConfig, HttpServer};
+use hobbits_actors::metrics::{Metrics, Refresh};
 use hobbits_actors::test_support::http::{get, EventStream, HttpReply};
 use hobbits_actors::test_support::prom::parse_samples;
 use hobbits_actors::{NodeParts, ProducerConfig};
@@ -389,5 +395,69 @@ async fn the_events_stream_delivers_block_then_head_in_slot_order_while_producin
         assert!(slot > prev);
         prev = slot;
     }
+    a.stop().await;
+}
+
+/// A refresh that holds every scrape until released.
+#[derive(Debug)]
+struct Gate {
+    entered: AtomicBool,
+    release: tokio::sync::Semaphore,
+}
+
+impl Refresh for Gate {
+    fn refresh<'a>(&'a self, _: &'a Metrics) -> Pin<Box<dyn Future<Output = ()> + 'a>> {
+        Box::pin(async move {
+            self.entered.store(true, Ordering::SeqCst);
+            let _ = self.release.acquire().await;
+        })
+    }
+}
+
+#[actix_rt::test]
+async fn a_request_beyond_max_in_flight_gets_503() {
+    support::init_tracing();
+    let a = start(node_config(1, &[]), NodeParts::full(), &[]).await;
+    let gate = Arc::new(Gate {
+        entered: AtomicBool::new(false),
+        release: tokio::sync::Semaphore::new(0),
+    });
+    let n = &a.node;
+    let links = ApiLinks {
+        node_id: n.node_id,
+        listen_addr: n.listen_addr,
+        user_agent: "test".into(),
+        genesis_time: 0,
+        genesis_root: n.genesis_root,
+        manager: n.manager.clone(),
+        store: n.store.clone(),
+        sync: n.sync.clone(),
+        metrics: Some(Arc::new(Metrics::default())),
+        refresh: Some(gate.clone()),
+        events: tokio::sync::broadcast::channel(4).0,
+    };
+    let config = HttpConfig {
+        max_in_flight: 1,
+        ..HttpConfig::default()
+    };
+    let server =
+        HttpServer::start("127.0.0.1:0".parse().expect("addr"), config, links).expect("server");
+    let http = server.local_addr();
+    let scrape = actix_rt::spawn(get(http, "/metrics", None));
+    wait_for("the scrape is held in its refresh", DEADLINE, || async {
+        gate.entered.load(Ordering::SeqCst).then_some(())
+    })
+    .await;
+    assert_error(
+        &get(http, "/eth/v1/node/version", None).await,
+        503,
+        "second request",
+    );
+    gate.release.add_permits(1);
+    let scraped = scrape.await.expect("scrape task");
+    assert_eq!(scraped.status, 200);
+    let version = ok_json(http, "/eth/v1/node/version").await;
+    assert_eq!(version["data"]["version"], "test");
+    server.stop().await;
     a.stop().await;
 }
