@@ -3,7 +3,8 @@
 //! field names, string integers and status codes — success, bad ids (400), unknown blocks and
 //! peers (404), what it does not keep (501), unknown routes (404), overload (503) — all with the
 //! `{"code", "message"}` body; blocks come as JSON or SSZ by `Accept`. The events stream delivers
-//! `block` then `head` for each produced block, in slot order, while a producer runs. With one
+//! `block` then `head` for each produced block, in slot order, while a producer runs, and
+//! `finalized_checkpoint` when finality advances (the API then calls those blocks finalized). With one
 //! request allowed in flight and a scrape held open, another request gets 503.
 
 mod support;
@@ -342,19 +343,22 @@ async fn the_beacon_api_subset_answers_as_the_spec_describes() {
 }
 
 #[actix_rt::test]
-async fn the_events_stream_delivers_block_then_head_in_slot_order_while_producing() {
+async fn the_events_stream_delivers_block_then_head_in_slot_order_and_finality_while_producing() {
     support::init_tracing();
     let mut config = node_config(1, &[]);
     config.producer = Some(ProducerConfig {
         slot_duration: Duration::from_millis(100),
     });
+    // 22 blocks (8 slots an epoch, finality 2 epochs behind the head): the block at slot 24
+    // finalizes epoch 1, whose boundary block is at slot 8.
+    let seeded = chain(&config, 22);
     let a = start(
         config,
         NodeParts {
             http_addr: local(),
             ..NodeParts::full()
         },
-        &[],
+        &seeded,
     )
     .await;
     let http = a.node.http_server.as_ref().expect("http").local_addr();
@@ -362,11 +366,15 @@ async fn the_events_stream_delivers_block_then_head_in_slot_order_while_producin
     assert_eq!(stream.head.status, 200);
     let mut heads_only = EventStream::open(http, "head").await;
 
-    let mut last_slot = 0;
+    let mut last_slot = 22;
     let mut blocks_seen = 0;
+    let mut finalized = None;
     while blocks_seen < 8 {
         let (name, block) = stream.next(DEADLINE).await.expect("stream open");
         if name == "finalized_checkpoint" {
+            // Right after the head event of the import that advanced finality.
+            assert!(finalized.is_none(), "one advance expected: {block}");
+            finalized = Some((last_slot, block));
             continue;
         }
         assert_eq!(name, "block", "a block event comes first: {block}");
@@ -386,6 +394,26 @@ async fn the_events_stream_delivers_block_then_head_in_slot_order_while_producin
         last_slot = slot;
         blocks_seen += 1;
     }
+    let (at_slot, f) = finalized.expect("a finalized_checkpoint event");
+    assert_eq!(
+        at_slot, 24,
+        "finality advanced with the head at slot 24: {f}"
+    );
+    assert_eq!(int(&f["epoch"]), 1);
+    assert_eq!(f["execution_optimistic"], false);
+    assert!(is_hex(&f["state"], 32));
+    let boundary = ok_json(http, "/eth/v1/beacon/blocks/8/root").await;
+    assert_eq!(f["block"], boundary["data"]["root"]);
+    assert_eq!(boundary["finalized"], true);
+    let fin = ok_json(http, "/eth/v1/beacon/headers/finalized").await;
+    assert_eq!(fin["data"]["root"], f["block"]);
+    let checkpoints = ok_json(http, "/eth/v1/beacon/states/head/finality_checkpoints").await;
+    assert_eq!(checkpoints["data"]["finalized"]["epoch"], "1");
+    assert_eq!(checkpoints["data"]["finalized"]["root"], f["block"]);
+    assert_eq!(
+        ok_json(http, "/eth/v1/beacon/headers/9").await["finalized"],
+        false
+    );
     // A stream with only `head` sees heads only, in order.
     let mut prev = 0;
     for _ in 0..3 {
