@@ -4,8 +4,8 @@
 //! peers (404), what it does not keep (501), unknown routes (404), overload (503) — all with the
 //! `{"code", "message"}` body; blocks come as JSON or SSZ by `Accept`. The events stream delivers
 //! `block` then `head` for each produced block, in slot order, while a producer runs, and
-//! `finalized_checkpoint` when finality advances (the API then calls those blocks finalized). With one
-//! request allowed in flight and a scrape held open, another request gets 503.
+//! `finalized_checkpoint` when finality advances (the API then calls those blocks finalized).
+//! With one request allowed in flight and a scrape held open, another request gets 503.
 
 mod support;
 
