@@ -3,14 +3,21 @@
 //! field names, string integers and status codes — success, bad ids (400), unknown blocks and
 //! peers (404), what it does not keep (501), unknown routes (404), overload (503) — all with the
 //! `{"code", "message"}` body; blocks come as JSON or SSZ by `Accept`. The events stream delivers
-//! `block` then `head` for each produced block, in slot order, while a producer runs.
+//! `block` then `head` for each produced block, in slot order, while a producer runs, and
+//! `finalized_checkpoint` when finality advances (the API then calls those blocks finalized).
+//! With one request allowed in flight and a scrape held open, another request gets 503.
 
 mod support;
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
-use hobbits_actors::http::HttpConfig;
+use hobbits_actors::http::{ApiLinks, HttpConfig, HttpServer};
+use hobbits_actors::metrics::{Metrics, Refresh};
 use hobbits_actors::test_support::http::{get, EventStream, HttpReply};
 use hobbits_actors::test_support::prom::parse_samples;
 use hobbits_actors::{NodeParts, ProducerConfig};
@@ -74,6 +81,7 @@ async fn the_beacon_api_subset_answers_as_the_spec_describes() {
             http_addr: local(),
             http_config: HttpConfig {
                 max_event_streams: 2,
+                event_heartbeat: Duration::from_millis(50),
                 ..HttpConfig::default()
             },
             ..NodeParts::full()
@@ -275,6 +283,29 @@ async fn the_beacon_api_subset_answers_as_the_spec_describes() {
         "bad state id",
     );
     assert_error(&get(http, "/eth/v1/nothing/here", None).await, 404, "route");
+    // Only GET: another method is 405 with the error body.
+    let mut post = tokio::net::TcpStream::connect(http).await.expect("connect");
+    tokio::io::AsyncWriteExt::write_all(
+        &mut post,
+        b"POST /eth/v1/node/version HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n",
+    )
+    .await
+    .expect("write");
+    let mut answer = Vec::new();
+    tokio::time::timeout(
+        DEADLINE,
+        tokio::io::AsyncReadExt::read_to_end(&mut post, &mut answer),
+    )
+    .await
+    .expect("answer in time")
+    .expect("read");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 405"), "{answer}");
+    assert!(
+        answer
+            .ends_with(r#"{"code":405,"message":"POST /eth/v1/node/version: only GET is served"}"#),
+        "{answer}"
+    );
 
     // Metrics on the same server.
     let metrics = get(http, "/metrics", None).await;
@@ -298,25 +329,36 @@ async fn the_beacon_api_subset_answers_as_the_spec_describes() {
     assert_error(&s3.head, 503, "third stream");
     // Plain requests are still served.
     assert_eq!(get(http, "/eth/v1/node/health", None).await.status, 200);
+    // A client that leaves gives its place back (noticed at the next heartbeat write).
+    drop(s1);
+    wait_for("a stream's place freed", DEADLINE, || async {
+        let s = EventStream::open(http, "block").await;
+        (s.head.status == 200).then_some(())
+    })
+    .await;
+    drop(s2);
 
     b.stop().await;
     a.stop().await;
 }
 
 #[actix_rt::test]
-async fn the_events_stream_delivers_block_then_head_in_slot_order_while_producing() {
+async fn the_events_stream_delivers_block_then_head_in_slot_order_and_finality_while_producing() {
     support::init_tracing();
     let mut config = node_config(1, &[]);
     config.producer = Some(ProducerConfig {
         slot_duration: Duration::from_millis(100),
     });
+    // 22 blocks (8 slots an epoch, finality 2 epochs behind the head): the block at slot 24
+    // finalizes epoch 1, whose boundary block is at slot 8.
+    let seeded = chain(&config, 22);
     let a = start(
         config,
         NodeParts {
             http_addr: local(),
             ..NodeParts::full()
         },
-        &[],
+        &seeded,
     )
     .await;
     let http = a.node.http_server.as_ref().expect("http").local_addr();
@@ -324,11 +366,15 @@ async fn the_events_stream_delivers_block_then_head_in_slot_order_while_producin
     assert_eq!(stream.head.status, 200);
     let mut heads_only = EventStream::open(http, "head").await;
 
-    let mut last_slot = 0;
+    let mut last_slot = 22;
     let mut blocks_seen = 0;
+    let mut finalized = None;
     while blocks_seen < 8 {
         let (name, block) = stream.next(DEADLINE).await.expect("stream open");
         if name == "finalized_checkpoint" {
+            // Right after the head event of the import that advanced finality.
+            assert!(finalized.is_none(), "one advance expected: {block}");
+            finalized = Some((last_slot, block));
             continue;
         }
         assert_eq!(name, "block", "a block event comes first: {block}");
@@ -348,6 +394,26 @@ async fn the_events_stream_delivers_block_then_head_in_slot_order_while_producin
         last_slot = slot;
         blocks_seen += 1;
     }
+    let (at_slot, f) = finalized.expect("a finalized_checkpoint event");
+    assert_eq!(
+        at_slot, 24,
+        "finality advanced with the head at slot 24: {f}"
+    );
+    assert_eq!(int(&f["epoch"]), 1);
+    assert_eq!(f["execution_optimistic"], false);
+    assert!(is_hex(&f["state"], 32));
+    let boundary = ok_json(http, "/eth/v1/beacon/blocks/8/root").await;
+    assert_eq!(f["block"], boundary["data"]["root"]);
+    assert_eq!(boundary["finalized"], true);
+    let fin = ok_json(http, "/eth/v1/beacon/headers/finalized").await;
+    assert_eq!(fin["data"]["root"], f["block"]);
+    let checkpoints = ok_json(http, "/eth/v1/beacon/states/head/finality_checkpoints").await;
+    assert_eq!(checkpoints["data"]["finalized"]["epoch"], "1");
+    assert_eq!(checkpoints["data"]["finalized"]["root"], f["block"]);
+    assert_eq!(
+        ok_json(http, "/eth/v1/beacon/headers/9").await["finalized"],
+        false
+    );
     // A stream with only `head` sees heads only, in order.
     let mut prev = 0;
     for _ in 0..3 {
@@ -357,5 +423,69 @@ async fn the_events_stream_delivers_block_then_head_in_slot_order_while_producin
         assert!(slot > prev);
         prev = slot;
     }
+    a.stop().await;
+}
+
+/// A refresh that holds every scrape until released.
+#[derive(Debug)]
+struct Gate {
+    entered: AtomicBool,
+    release: tokio::sync::Semaphore,
+}
+
+impl Refresh for Gate {
+    fn refresh<'a>(&'a self, _: &'a Metrics) -> Pin<Box<dyn Future<Output = ()> + 'a>> {
+        Box::pin(async move {
+            self.entered.store(true, Ordering::SeqCst);
+            let _ = self.release.acquire().await;
+        })
+    }
+}
+
+#[actix_rt::test]
+async fn a_request_beyond_max_in_flight_gets_503() {
+    support::init_tracing();
+    let a = start(node_config(1, &[]), NodeParts::full(), &[]).await;
+    let gate = Arc::new(Gate {
+        entered: AtomicBool::new(false),
+        release: tokio::sync::Semaphore::new(0),
+    });
+    let n = &a.node;
+    let links = ApiLinks {
+        node_id: n.node_id,
+        listen_addr: n.listen_addr,
+        user_agent: "test".into(),
+        genesis_time: 0,
+        genesis_root: n.genesis_root,
+        manager: n.manager.clone(),
+        store: n.store.clone(),
+        sync: n.sync.clone(),
+        metrics: Some(Arc::new(Metrics::default())),
+        refresh: Some(gate.clone()),
+        events: tokio::sync::broadcast::channel(4).0,
+    };
+    let config = HttpConfig {
+        max_in_flight: 1,
+        ..HttpConfig::default()
+    };
+    let server =
+        HttpServer::start("127.0.0.1:0".parse().expect("addr"), config, links).expect("server");
+    let http = server.local_addr();
+    let scrape = actix_rt::spawn(get(http, "/metrics", None));
+    wait_for("the scrape is held in its refresh", DEADLINE, || async {
+        gate.entered.load(Ordering::SeqCst).then_some(())
+    })
+    .await;
+    assert_error(
+        &get(http, "/eth/v1/node/version", None).await,
+        503,
+        "second request",
+    );
+    gate.release.add_permits(1);
+    let scraped = scrape.await.expect("scrape task");
+    assert_eq!(scraped.status, 200);
+    let version = ok_json(http, "/eth/v1/node/version").await;
+    assert_eq!(version["data"]["version"], "test");
+    server.stop().await;
     a.stop().await;
 }

@@ -22,7 +22,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::events::Topic;
 use super::json::{checkpoint, header_entry, int, root, signed_block};
-use super::{take_slot, ApiError, Data, InFlight};
+use super::{admit, take_permit, ApiError, Data};
 use crate::peer_manager::{GetPeers, PeerInfo};
 use crate::peer_table::Direction;
 use crate::store::{BlockAt, FoundBlock};
@@ -34,28 +34,44 @@ type Answer = Result<HttpResponse, ApiError>;
 /// The fork name in `version` and `Eth-Consensus-Version` (the v0.8.1 draft of phase 0).
 const FORK: &str = "phase0";
 
+/// A `GET` resource; any other method is 405 with the error body.
+pub(super) fn get<F, Args>(path: &str, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    web::resource(path)
+        .route(web::get().to(handler))
+        .default_service(web::to(method_not_allowed))
+}
+
+async fn method_not_allowed(req: HttpRequest) -> Answer {
+    Err(ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("{} {}: only GET is served", req.method(), req.path()),
+    ))
+}
+
 /// Registers every route of the API.
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/eth/v1/node/identity", web::get().to(identity))
-        .route("/eth/v1/node/peers", web::get().to(peers))
-        .route("/eth/v1/node/peers/{peer_id}", web::get().to(peer))
-        .route("/eth/v1/node/peer_count", web::get().to(peer_count))
-        .route("/eth/v1/node/version", web::get().to(version))
-        .route("/eth/v1/node/syncing", web::get().to(syncing))
-        .route("/eth/v1/node/health", web::get().to(health))
-        .route("/eth/v1/beacon/genesis", web::get().to(genesis))
-        .route("/eth/v1/beacon/headers", web::get().to(headers))
-        .route("/eth/v1/beacon/headers/{block_id}", web::get().to(header))
-        .route("/eth/v2/beacon/blocks/{block_id}", web::get().to(block))
-        .route(
-            "/eth/v1/beacon/blocks/{block_id}/root",
-            web::get().to(block_root),
-        )
-        .route(
+    cfg.service(get("/eth/v1/node/identity", identity))
+        .service(get("/eth/v1/node/peers", peers))
+        .service(get("/eth/v1/node/peers/{peer_id}", peer))
+        .service(get("/eth/v1/node/peer_count", peer_count))
+        .service(get("/eth/v1/node/version", version))
+        .service(get("/eth/v1/node/syncing", syncing))
+        .service(get("/eth/v1/node/health", health))
+        .service(get("/eth/v1/beacon/genesis", genesis))
+        .service(get("/eth/v1/beacon/headers", headers))
+        .service(get("/eth/v1/beacon/headers/{block_id}", header))
+        .service(get("/eth/v2/beacon/blocks/{block_id}", block))
+        .service(get("/eth/v1/beacon/blocks/{block_id}/root", block_root))
+        .service(get(
             "/eth/v1/beacon/states/{state_id}/finality_checkpoints",
-            web::get().to(finality),
-        )
-        .route("/eth/v1/events", web::get().to(events));
+            finality,
+        ))
+        .service(get("/eth/v1/events", events));
     for family in [
         "/eth/v1/beacon/states/{tail:.*}",
         "/eth/v2/debug/{tail:.*}",
@@ -86,10 +102,6 @@ async fn not_kept(req: HttpRequest) -> Answer {
     ))
 }
 
-fn admit(shared: &Data) -> Result<InFlight, ApiError> {
-    super::admit(shared)
-}
-
 /// A peer's id in the API: its node id (16 hex digits) once it sent one, else `conn-N`.
 fn peer_id(p: &PeerInfo) -> String {
     p.node_id
@@ -110,13 +122,9 @@ fn peer_json(p: &PeerInfo) -> Value {
 }
 
 async fn identity(shared: Data) -> Answer {
-    let _slot = admit(&shared)?;
+    let _permit = admit(&shared)?;
     let l = &shared.links;
-    let address = PeerUri {
-        identity: None,
-        host: l.listen_addr.ip().to_string(),
-        port: l.listen_addr.port(),
-    };
+    let address = PeerUri::from_socket_addr(l.listen_addr);
     Ok(ok(json!({ "data": {
         "peer_id": l.node_id.to_string(),
         "enr": "",
@@ -145,7 +153,7 @@ fn values<'a>(q: &'a HashMap<String, String>, key: &str) -> Vec<&'a str> {
 }
 
 async fn peers(shared: Data, q: Query) -> Answer {
-    let _slot = admit(&shared)?;
+    let _permit = admit(&shared)?;
     let states = values(&q, "state");
     let directions = values(&q, "direction");
     for s in &states {
@@ -174,7 +182,7 @@ async fn peers(shared: Data, q: Query) -> Answer {
 }
 
 async fn peer(shared: Data, path: web::Path<String>) -> Answer {
-    let _slot = admit(&shared)?;
+    let _permit = admit(&shared)?;
     let id = path.into_inner();
     let valid = (id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()))
         || id
@@ -193,7 +201,7 @@ async fn peer(shared: Data, path: web::Path<String>) -> Answer {
 }
 
 async fn peer_count(shared: Data) -> Answer {
-    let _slot = admit(&shared)?;
+    let _permit = admit(&shared)?;
     let peers = all_peers(&shared).await?;
     let connected = peers.iter().filter(|p| p.handshaked).count() as u64;
     let connecting = peers.len() as u64 - connected;
@@ -206,7 +214,7 @@ async fn peer_count(shared: Data) -> Answer {
 }
 
 async fn version(shared: Data) -> Answer {
-    let _slot = admit(&shared)?;
+    let _permit = admit(&shared)?;
     Ok(ok(
         json!({ "data": { "version": shared.links.user_agent } }),
     ))
@@ -226,7 +234,7 @@ async fn sync_view(shared: &Data) -> Result<(Slot, Option<Slot>), ApiError> {
 }
 
 async fn syncing(shared: Data) -> Answer {
-    let _slot = admit(&shared)?;
+    let _permit = admit(&shared)?;
     let (head, target) = sync_view(&shared).await?;
     let distance = target.map_or(0, |t| t.0.saturating_sub(head.0));
     Ok(ok(json!({ "data": {
@@ -240,7 +248,7 @@ async fn syncing(shared: Data) -> Answer {
 
 /// 200 ready, 206 syncing (or `syncing_status`), 503 when the node cannot answer.
 async fn health(shared: Data, q: Query) -> Answer {
-    let _slot = admit(&shared)?;
+    let _permit = admit(&shared)?;
     let syncing_status = match q.get("syncing_status") {
         Some(v) => Some(
             v.parse::<u16>()
@@ -260,7 +268,7 @@ async fn health(shared: Data, q: Query) -> Answer {
 }
 
 async fn genesis(shared: Data) -> Answer {
-    let _slot = admit(&shared)?;
+    let _permit = admit(&shared)?;
     let l = &shared.links;
     Ok(ok(json!({ "data": {
         "genesis_time": int(l.genesis_time),
@@ -309,7 +317,7 @@ async fn find_by_id(shared: &Data, id: &str) -> Result<FoundBlock, ApiError> {
 }
 
 async fn headers(shared: Data, q: Query) -> Answer {
-    let _slot = admit(&shared)?;
+    let _permit = admit(&shared)?;
     let at = match q.get("slot") {
         Some(s) => BlockAt::Slot(Slot(
             s.parse::<u64>()
@@ -342,7 +350,7 @@ async fn headers(shared: Data, q: Query) -> Answer {
 }
 
 async fn header(shared: Data, path: web::Path<String>) -> Answer {
-    let _slot = admit(&shared)?;
+    let _permit = admit(&shared)?;
     let f = find_by_id(&shared, &path).await?;
     Ok(ok(json!({
         "execution_optimistic": false,
@@ -364,7 +372,7 @@ fn wants_ssz(req: &HttpRequest) -> bool {
 }
 
 async fn block(req: HttpRequest, shared: Data, path: web::Path<String>) -> Answer {
-    let _slot = admit(&shared)?;
+    let _permit = admit(&shared)?;
     let f = find_by_id(&shared, &path).await?;
     if wants_ssz(&req) {
         return Ok(HttpResponse::Ok()
@@ -387,7 +395,7 @@ async fn block(req: HttpRequest, shared: Data, path: web::Path<String>) -> Answe
 }
 
 async fn block_root(shared: Data, path: web::Path<String>) -> Answer {
-    let _slot = admit(&shared)?;
+    let _permit = admit(&shared)?;
     let f = find_by_id(&shared, &path).await?;
     Ok(ok(json!({
         "execution_optimistic": false,
@@ -397,7 +405,7 @@ async fn block_root(shared: Data, path: web::Path<String>) -> Answer {
 }
 
 async fn finality(shared: Data, path: web::Path<String>) -> Answer {
-    let _slot = admit(&shared)?;
+    let _permit = admit(&shared)?;
     let id = path.into_inner();
     let c = match id.as_str() {
         "head" | "finalized" | "justified" => {
@@ -441,19 +449,26 @@ async fn events(shared: Data, q: Query) -> Answer {
             Topic::parse(n).ok_or_else(|| ApiError::bad_request(format!("Invalid topic: {n}")))?,
         );
     }
-    let slot = take_slot(
+    let permit = take_permit(
         &shared.streams,
         shared.config.max_event_streams,
         "event streams",
     )?;
     let rx = shared.links.events.subscribe();
-    let body = stream::unfold((rx, slot), move |(mut rx, slot)| {
+    let heartbeat = shared.config.event_heartbeat;
+    let body = stream::unfold((rx, permit), move |(mut rx, permit)| {
         let topics = topics.clone();
         async move {
             loop {
-                match rx.recv().await {
+                // A comment line when no event came for a while: a client that left is noticed
+                // at that write, and its stream and permit are dropped.
+                let next = match tokio::time::timeout(heartbeat, rx.recv()).await {
+                    Err(_) => return Some((Ok(Bytes::from_static(b":\n\n")), (rx, permit))),
+                    Ok(next) => next,
+                };
+                match next {
                     Ok(e) if topics.contains(&e.topic) => {
-                        return Some((Ok::<Bytes, ApiError>(e.to_sse()), (rx, slot)))
+                        return Some((Ok::<Bytes, ApiError>(e.to_sse()), (rx, permit)))
                     }
                     Ok(_) => continue,
                     // Fell behind, or the node is stopping: end the stream.

@@ -70,6 +70,9 @@ pub struct HttpConfig {
     pub max_event_streams: usize,
     /// Events a stream may fall behind before it is closed. Default 256.
     pub event_buffer: usize,
+    /// A stream with no event for this long gets a comment line (`:`), so a client that left is
+    /// noticed and its stream closed. Default 15 s.
+    pub event_heartbeat: Duration,
     /// Time a client has to send its request head, and longest wait for one actor's answer
     /// (then 503). Default 5 s.
     pub request_timeout: Duration,
@@ -82,6 +85,7 @@ impl Default for HttpConfig {
             max_in_flight: 64,
             max_event_streams: 16,
             event_buffer: 256,
+            event_heartbeat: Duration::from_secs(15),
             request_timeout: Duration::from_secs(5),
         }
     }
@@ -105,6 +109,9 @@ impl HttpConfig {
         }
         if self.request_timeout.is_zero() {
             return zero("request_timeout");
+        }
+        if self.event_heartbeat.is_zero() {
+            return zero("event_heartbeat");
         }
         Ok(())
     }
@@ -179,44 +186,36 @@ impl ResponseError for ApiError {
 pub(crate) struct Shared {
     links: ApiLinks,
     config: HttpConfig,
-    in_flight: AtomicUsize,
+    in_flight: Arc<AtomicUsize>,
     streams: Arc<AtomicUsize>,
 }
 
-/// A slot among `max` (requests in flight, event streams), given back on drop.
+/// One of `max` places (a request in flight, an event stream), given back on drop.
 #[derive(Debug)]
-pub(crate) struct Slot(Arc<AtomicUsize>);
+pub(crate) struct Permit(Arc<AtomicUsize>);
 
-impl Drop for Slot {
+impl Drop for Permit {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
-fn take_slot(counter: &Arc<AtomicUsize>, max: usize, what: &str) -> Result<Slot, ApiError> {
+fn take_permit(counter: &Arc<AtomicUsize>, max: usize, what: &str) -> Result<Permit, ApiError> {
     let taken = counter.fetch_add(1, Ordering::AcqRel);
-    let slot = Slot(counter.clone());
+    let permit = Permit(counter.clone());
     if taken >= max {
         return Err(ApiError::unavailable(format!(
             "node overloaded: {max} {what} at once"
         )));
     }
-    Ok(slot)
+    Ok(permit)
 }
 
 type Data = web::Data<Shared>;
 
 /// Admits one request, or 503 when `max_in_flight` are being handled.
-fn admit(shared: &Data) -> Result<InFlight, ApiError> {
-    let max = shared.config.max_in_flight;
-    let taken = shared.in_flight.fetch_add(1, Ordering::AcqRel);
-    let guard = InFlight(shared.clone());
-    if taken >= max {
-        return Err(ApiError::unavailable(format!(
-            "node overloaded: {max} requests at once"
-        )));
-    }
-    Ok(guard)
+fn admit(shared: &Data) -> Result<Permit, ApiError> {
+    take_permit(&shared.in_flight, shared.config.max_in_flight, "requests")
 }
 
 impl Shared {
@@ -236,19 +235,9 @@ impl Shared {
     }
 }
 
-/// One request in flight.
-#[derive(Debug)]
-pub(crate) struct InFlight(Data);
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
 /// `GET /metrics`: the registry after a refresh, in the format `Accept` prefers.
 async fn metrics(req: HttpRequest, shared: Data) -> Result<HttpResponse, ApiError> {
-    let _slot = admit(&shared)?;
+    let _permit = admit(&shared)?;
     let Some(m) = &shared.links.metrics else {
         return Err(ApiError::not_found("no metrics registry"));
     };
@@ -295,7 +284,7 @@ impl HttpServer {
         let bind = |source| HttpError::Bind { addr, source };
         let shared = web::Data::new(Shared {
             links,
-            in_flight: AtomicUsize::new(0),
+            in_flight: Arc::new(AtomicUsize::new(0)),
             streams: Arc::new(AtomicUsize::new(0)),
             config: config.clone(),
         });
@@ -306,7 +295,7 @@ impl HttpServer {
                     .app_data(web::QueryConfig::default().error_handler(|e, _| {
                         ApiError::bad_request(format!("bad query: {e}")).into()
                     }))
-                    .route("/metrics", web::get().to(metrics))
+                    .service(api::get("/metrics", metrics))
                     .configure(api::routes)
                     .default_service(web::to(not_found))
             })
@@ -362,13 +351,17 @@ mod tests {
     }
 
     #[test]
-    fn slots_are_given_back() {
+    fn permits_are_given_back() {
         let c = Arc::new(AtomicUsize::new(0));
-        let a = take_slot(&c, 1, "streams").expect("first");
-        assert!(take_slot(&c, 1, "streams").is_err());
-        assert_eq!(c.load(Ordering::Acquire), 1, "a refused slot is given back");
+        let a = take_permit(&c, 1, "streams").expect("first");
+        assert!(take_permit(&c, 1, "streams").is_err());
+        assert_eq!(
+            c.load(Ordering::Acquire),
+            1,
+            "a refused permit is given back"
+        );
         drop(a);
-        assert!(take_slot(&c, 1, "streams").is_ok());
+        assert!(take_permit(&c, 1, "streams").is_ok());
     }
 
     #[test]
