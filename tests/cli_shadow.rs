@@ -158,3 +158,42 @@ fn export_writes_shadows_files_and_what_shadow_cannot_express_exits_2() {
     assert!(stderr.contains("event 0 (`cut` at slot 2)"), "{stderr}");
     assert!(!tmp("never").exists());
 }
+
+#[test]
+fn sites_run_several_nodes_per_simulated_host_and_converge() {
+    let Some(shadow) = shadow() else { return };
+    let json = tmp("sites.json");
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/testnets/shadow_sites.toml"
+    );
+    let out = Command::new(BIN)
+        .args(["testnet", file, "--site-size", "4", "--json"])
+        .arg(&json)
+        .env("SHADOW", &shadow)
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("json written")).expect("json");
+    let _ = std::fs::remove_file(&json);
+    assert_eq!(report["converged"], true, "{stdout}");
+    let nodes = report["node_reports"].as_array().expect("nodes");
+    assert_eq!(nodes.len(), 40);
+    assert!(nodes.iter().all(|n| n["head_slot"] == 16), "{stdout}");
+    // Nodes sharing a site still see the link model: no block beats its shortest path.
+    let p50 = report["blocks"]["per_node"]["p50_ms"]
+        .as_f64()
+        .expect("p50");
+    let floor = report["block_latency_floor"]["p50_ms"]
+        .as_f64()
+        .expect("floor");
+    assert!(p50 >= floor, "p50 {p50} ms below the floor {floor} ms");
+    assert_eq!(report["blocks"]["objects"], report["blocks"]["reached_all"]);
+}

@@ -10,6 +10,7 @@ pub mod encode;
 pub mod ping;
 pub mod relay;
 pub mod run;
+pub mod site;
 pub mod status;
 pub mod testnet;
 
@@ -86,6 +87,7 @@ pub enum Command {
     Conformance(conformance::ConformanceArgs),
     Relay(relay::RelayArgs),
     Testnet(testnet::TestnetArgs),
+    Site(site::SiteArgs),
 }
 
 /// Runs the chosen subcommand.
@@ -99,5 +101,6 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::Conformance(args) => conformance::run(args),
         Command::Relay(args) => relay::run(args),
         Command::Testnet(args) => testnet::run(args),
+        Command::Site(args) => site::run(args),
     }
 }

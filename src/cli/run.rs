@@ -207,7 +207,7 @@ pub fn run(args: RunArgs) -> ExitCode {
 
 /// `--event-log` and `--attest`: a log writer subscribed to the node's peer, gossip and chain
 /// events, and an attester (that tells the writer what it publishes).
-async fn observe_node(
+pub(super) async fn observe_node(
     node: &hobbits_actors::NodeHandle,
     event_log: Option<&std::path::Path>,
     attest: bool,
@@ -335,7 +335,7 @@ fn store_error(e: &NodeError) -> String {
     }
 }
 
-async fn wait_for_signal() {
+pub(super) async fn wait_for_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

@@ -89,6 +89,10 @@ pub struct TestnetArgs {
     /// cannot express is listed on stderr and in DIR/not-applied.md.
     #[arg(long, num_args = 2, value_names = ["KIND", "DIR"], conflicts_with = "check")]
     pub export: Option<Vec<String>>,
+    /// shadow engine: nodes per simulated host (a `site` process runs them); default 1 up to
+    /// 3,000 nodes, beyond as few as fit in 3,000 hosts. Producers and nodes with events run alone.
+    #[arg(long, value_name = "N")]
+    pub site_size: Option<usize>,
     /// Log filter in RUST_LOG syntax (default "error": the progress line owns the terminal).
     #[arg(long, value_name = "FILTER", default_value = "error")]
     pub log: String,
@@ -149,7 +153,7 @@ pub fn run(args: TestnetArgs) -> ExitCode {
         Err(e) => return bad_input(e),
     };
     if let Some(export) = &args.export {
-        return export_files(&spec, export);
+        return export_files(&spec, export, args.site_size);
     }
     let engine = match (&args.engine, args.processes) {
         (Some(name), _) => match name.parse::<EngineName>() {
@@ -177,7 +181,11 @@ pub fn run(args: TestnetArgs) -> ExitCode {
         },
         EngineName::Shadow => match program() {
             Ok(program) => match shadow::find_shadow(&program) {
-                Some(shadow) => Mode::Shadow(shadow::ShadowEngine { program, shadow }),
+                Some(shadow) => Mode::Shadow(shadow::ShadowEngine {
+                    program,
+                    shadow,
+                    site_size: args.site_size,
+                }),
                 None => {
                     return bad_input(
                         "the shadow engine: no `shadow` binary ($SHADOW, PATH, or \
@@ -243,7 +251,7 @@ pub fn run(args: TestnetArgs) -> ExitCode {
 }
 
 /// `--export KIND DIR`: the testnet as another platform's files.
-fn export_files(spec: &TestnetSpec, what: &[String]) -> ExitCode {
+fn export_files(spec: &TestnetSpec, what: &[String], site_size: Option<usize>) -> ExitCode {
     let [kind, dir] = what else {
         return bad_input("--export takes KIND and DIR");
     };
@@ -254,14 +262,9 @@ fn export_files(spec: &TestnetSpec, what: &[String]) -> ExitCode {
     };
     let ids = hobbits_testnet::run::node_ids(spec.seed, spec.nodes);
     let written = match kind.as_str() {
-        "shadow" => shadow::ShadowPlan::for_spec(spec, &program, &ids)
+        "shadow" => shadow::ShadowPlan::with_sites(spec, &program, &ids, site_size)
             .and_then(|plan| plan.write(dir))
-            .map(|()| {
-                (
-                    vec!["shadow.yaml".to_string(), "network.gml".to_string()],
-                    vec![],
-                )
-            }),
+            .map(|files| (files, vec![])),
         "k8s" | "compose" => export::nodes(spec, &ids).and_then(|nodes| {
             if kind == "k8s" {
                 export::k8s::export(spec, &nodes, &program, dir)

@@ -154,11 +154,14 @@ fn random_edges(nodes: usize, degree: usize, seed: u64) -> BTreeSet<(usize, usiz
         edges.insert((parent.min(child), parent.max(child)));
     }
     let want = degree.min(nodes.saturating_sub(1));
-    let deg = |edges: &BTreeSet<(usize, usize)>, n: usize| {
-        edges.iter().filter(|(a, b)| *a == n || *b == n).count()
-    };
+    // Degrees kept in an array (the same choices as counting them in `edges`, in linear time).
+    let mut deg = vec![0usize; nodes];
+    for &(a, b) in &edges {
+        deg[a] += 1;
+        deg[b] += 1;
+    }
     for n in 0..nodes {
-        while deg(&edges, n) < want {
+        while deg[n] < want {
             let candidates: Vec<usize> = (0..nodes)
                 .filter(|&m| m != n && !edges.contains(&(n.min(m), n.max(m))))
                 .collect();
@@ -166,7 +169,7 @@ fn random_edges(nodes: usize, degree: usize, seed: u64) -> BTreeSet<(usize, usiz
             let needy: Vec<usize> = candidates
                 .iter()
                 .copied()
-                .filter(|&m| deg(&edges, m) < want)
+                .filter(|&m| deg[m] < want)
                 .collect();
             let pool = if needy.is_empty() {
                 &candidates
@@ -177,6 +180,8 @@ fn random_edges(nodes: usize, degree: usize, seed: u64) -> BTreeSet<(usize, usiz
                 break;
             };
             edges.insert((n.min(m), n.max(m)));
+            deg[n] += 1;
+            deg[m] += 1;
         }
     }
     edges
@@ -188,18 +193,18 @@ pub fn is_connected(edges: &[(usize, usize)], members: &[usize]) -> bool {
         return true;
     };
     let set: BTreeSet<usize> = members.iter().copied().collect();
+    let mut adjacent: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
+    for &(a, b) in edges {
+        if set.contains(&a) && set.contains(&b) {
+            adjacent.entry(a).or_default().push(b);
+            adjacent.entry(b).or_default().push(a);
+        }
+    }
     let mut seen = BTreeSet::from([first]);
     let mut stack = vec![first];
     while let Some(n) = stack.pop() {
-        for &(a, b) in edges {
-            let other = if a == n {
-                b
-            } else if b == n {
-                a
-            } else {
-                continue;
-            };
-            if set.contains(&other) && seen.insert(other) {
+        for &other in adjacent.get(&n).into_iter().flatten() {
+            if seen.insert(other) {
                 stack.push(other);
             }
         }

@@ -144,6 +144,10 @@ impl Mode {
     }
 }
 
+/// Most nodes the engines on this machine run (each node is a set of actors, a process or a
+/// namespace here); the Shadow engine goes to `spec::MAX_NODES`.
+pub const MAX_LOCAL_NODES: usize = 256;
+
 /// Refuses (exit 2 in the CLI, naming the key or action) what `mode` cannot apply to `spec`:
 /// loss needs the kernel (netns); freeze / thaw and persistent stores need processes; a
 /// snapshot join needs in-process nodes; a clock skew needs the node's wall-clock slots (netns).
@@ -155,6 +159,12 @@ pub fn check_supported(mode: &Mode, spec: &TestnetSpec) -> Result<(), TestnetErr
     };
     if matches!(mode, Mode::Shadow(_)) {
         return shadow::config::check_supported(spec);
+    }
+    if spec.nodes > MAX_LOCAL_NODES {
+        return refuse(format!(
+            "`nodes` = {} (at most {MAX_LOCAL_NODES} on this machine; --engine shadow runs more)",
+            spec.nodes
+        ));
     }
     let netns = matches!(mode, Mode::Netns { .. });
     let processes = !matches!(mode, Mode::InProcess);

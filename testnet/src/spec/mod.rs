@@ -32,8 +32,9 @@ use std::time::Duration;
 
 use file::parse_file;
 
-/// Most nodes in one testnet (every node is a set of actors or a process on this machine).
-pub const MAX_NODES: usize = 256;
+/// Most nodes in one testnet file: the Shadow engine's reach (sites of simulated hosts); the
+/// engines on this machine refuse more than `engine::MAX_LOCAL_NODES`.
+pub const MAX_NODES: usize = 20_000;
 /// Most slots in one run.
 pub const MAX_SLOTS: u64 = 100_000;
 /// Shortest slot accepted (the node's own floor is 10 ms).

@@ -9,13 +9,13 @@
 //! half a slot after the last slot (after their last block is out), everyone else runs until
 //! `settle` after the last slot, when the simulation stops.
 
-use std::fmt::Write;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use hobbits_actors::NodeId;
 
+use super::site::{SiteFile, SiteNode, MAX_SITE_NODES};
 use crate::network::Feature;
 use crate::spec::{Action, TestnetSpec};
 use crate::TestnetError;
@@ -29,7 +29,7 @@ pub const PORT: u16 = 9000;
 /// Each node's event log, in its host's directory (`shadow.data/hosts/<host>/`).
 pub const EVENT_LOG: &str = "events.jsonl";
 /// Bandwidth of a graph node (Shadow requires one; a node's own limit is set on its host).
-const GRAPH_BANDWIDTH: &str = "10 Gbit";
+pub(super) const GRAPH_BANDWIDTH: &str = "10 Gbit";
 /// Shadow refuses an edge with no latency: a link without one gets this.
 pub const MIN_LATENCY: Duration = Duration::from_micros(1);
 
@@ -64,6 +64,26 @@ pub struct NodeProcess {
     pub end: ProcessEnd,
 }
 
+/// A simulated host: one `run` node (its processes over time), or a site of several nodes in
+/// one `site` process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Host {
+    /// `node<i>` or `site<s>`.
+    pub name: String,
+    /// Its address.
+    pub addr: Ipv4Addr,
+    /// Its graph node.
+    pub graph_node: usize,
+    /// Upload / download bits per second.
+    pub bandwidth: (Option<u64>, Option<u64>),
+    /// The testnet nodes it runs (one, or a site's).
+    pub nodes: Vec<usize>,
+    /// Its processes in time order (a site: one, running to the end).
+    pub processes: Vec<NodeProcess>,
+    /// The arguments of every process.
+    pub args: Vec<String>,
+}
+
 /// Everything the YAML and GML say, plus the times the report needs.
 #[derive(Debug, Clone)]
 pub struct ShadowPlan {
@@ -71,12 +91,16 @@ pub struct ShadowPlan {
     pub program: PathBuf,
     /// Topology links.
     pub edges: Vec<(usize, usize)>,
-    /// Processes of each node, in time order.
+    /// Processes of each node, in time order (a site node: its site's).
     pub processes: Vec<Vec<NodeProcess>>,
-    /// Latency and loss of each link (low index first).
-    pub links: Vec<((usize, usize), Duration, f64)>,
-    /// Upload / download bits per second of each node.
-    pub bandwidth: Vec<(Option<u64>, Option<u64>)>,
+    /// The hosts.
+    pub hosts: Vec<Host>,
+    /// Each node's host (index into `hosts`) and port.
+    pub node_host: Vec<(usize, u16)>,
+    /// Graph nodes, and edges with latency and loss (self-loops included).
+    pub graph: (usize, Vec<(usize, usize, Duration, f64)>),
+    /// The site files (name in the run directory, content).
+    pub sites: Vec<(String, SiteFile)>,
     /// When production ends (the last slot's start), simulated.
     pub production_end: Duration,
     /// When the simulation stops.
@@ -85,8 +109,16 @@ pub struct ShadowPlan {
     pub seed: u64,
     /// Each node's id (the driver's seeded ids, `run::node_ids`).
     pub node_ids: Vec<NodeId>,
-    args: Vec<Vec<String>>,
+    /// Nodes attest (only up to [`ATTEST_MAX_NODES`]).
+    pub attest: bool,
 }
+
+/// Most simulated hosts a plan uses by default: Shadow holds about 5 open files per process and
+/// the machines this project runs on cannot open more than 20,000 files.
+pub const MAX_HOSTS: usize = 3000;
+/// Nodes attest up to this many nodes: beyond, N attestations a slot each flooded to N nodes
+/// (10^8 messages a slot at 10,000 nodes) would be the whole simulation.
+pub const ATTEST_MAX_NODES: usize = 1000;
 
 fn refuse(what: String) -> TestnetError {
     TestnetError::Unsupported {
@@ -125,7 +157,30 @@ pub fn check_supported(spec: &TestnetSpec) -> Result<(), TestnetError> {
     Ok(())
 }
 
-fn ms(d: Duration) -> String {
+/// What sites cannot express, naming the key: a link's or a node's own shape (a site's nodes
+/// share one host and its graph node, so links are shaped per location pair).
+fn check_sites(spec: &TestnetSpec) -> Result<(), TestnetError> {
+    let net = &spec.network;
+    let why = "with sites (several nodes per host: links are shaped per location pair, use --site-size 1)";
+    if !net.links.is_empty() {
+        return Err(refuse(format!(
+            "`network.link[0]`: a link's own shape {why}"
+        )));
+    }
+    if let Some(node) = net.nodes.keys().next() {
+        return Err(refuse(format!(
+            "`network.node` (node {node}): a node's own shape {why}"
+        )));
+    }
+    if let Some((name, _)) = net.reliabilities.iter().find(|(_, r)| !r.loss.is_zero()) {
+        return Err(refuse(format!(
+            "`network.reliabilities.{name}`: a node's loss {why}"
+        )));
+    }
+    Ok(())
+}
+
+pub(super) fn ms(d: Duration) -> String {
     // Shadow durations are integers with a unit.
     if d.subsec_nanos() % 1_000_000 == 0 {
         format!("{} ms", d.as_millis())
@@ -134,7 +189,7 @@ fn ms(d: Duration) -> String {
     }
 }
 
-fn bits(bps: u64) -> String {
+pub(super) fn bits(bps: u64) -> String {
     if bps % 1000 == 0 {
         format!("{} Kbit", bps / 1000)
     } else {
@@ -142,96 +197,272 @@ fn bits(bps: u64) -> String {
     }
 }
 
+/// Each node's processes over time (joins, kills, restarts; producers stopped after the run).
+fn node_processes(
+    spec: &TestnetSpec,
+    at: impl Fn(u64) -> Duration,
+    producer_stop: Duration,
+) -> Vec<Vec<NodeProcess>> {
+    let mut processes: Vec<Vec<NodeProcess>> = (0..spec.nodes)
+        .map(|n| {
+            let joins = spec.events.iter().any(|e| {
+                matches!(e.action, Action::Join { node } | Action::SnapshotJoin { node, .. } if node == n)
+            });
+            if joins {
+                Vec::new()
+            } else {
+                vec![NodeProcess { start: START, end: ProcessEnd::Running }]
+            }
+        })
+        .collect();
+    for e in &spec.events {
+        let t = at(e.at_slot);
+        match e.action {
+            Action::Join { node } | Action::Restart { node } => processes[node].push(NodeProcess {
+                start: t,
+                end: ProcessEnd::Running,
+            }),
+            Action::Kill { node } => {
+                if let Some(p) = processes[node].last_mut() {
+                    p.end = ProcessEnd::Killed(t);
+                }
+            }
+            _ => {}
+        }
+    }
+    for &p in &spec.producers {
+        if let Some(last) = processes[p].last_mut() {
+            if last.end == ProcessEnd::Running {
+                last.end = ProcessEnd::Stopped(producer_stop);
+            }
+        }
+    }
+    processes
+}
+
 impl ShadowPlan {
     /// The plan for `spec` (validated) with `program` as the node binary and `node_ids` (one per
-    /// node: the driver's `run::node_ids`).
+    /// node: the driver's `run::node_ids`): one host per node up to [`MAX_HOSTS`] nodes, sites
+    /// beyond (or `site_size` nodes per site when given).
     pub fn for_spec(
         spec: &TestnetSpec,
         program: &Path,
         node_ids: &[NodeId],
     ) -> Result<ShadowPlan, TestnetError> {
+        Self::with_sites(spec, program, node_ids, None)
+    }
+
+    /// [`ShadowPlan::for_spec`] with sites of at most `site_size` nodes (1: one host per node).
+    pub fn with_sites(
+        spec: &TestnetSpec,
+        program: &Path,
+        node_ids: &[NodeId],
+        site_size: Option<usize>,
+    ) -> Result<ShadowPlan, TestnetError> {
         spec.validate()?;
         check_supported(spec)?;
+        if node_ids.len() != spec.nodes {
+            return Err(TestnetError::Unsupported {
+                what: format!("{} node ids for {} nodes", node_ids.len(), spec.nodes),
+            });
+        }
         let edges = spec.edges()?;
         let network = spec.network.resolve(spec.nodes, &edges);
         let at = |slot: u64| START + spec.slot * slot as u32;
         let production_end = at(spec.slots);
         let producer_stop = production_end + spec.slot / 2;
         let stop = (production_end + spec.settle).max(producer_stop + spec.slot);
-        let mut processes: Vec<Vec<NodeProcess>> = (0..spec.nodes)
+        let processes = node_processes(spec, at, producer_stop);
+        // Nodes with a role (producers, scenario events, a store) run alone; the rest may share.
+        let role: Vec<bool> = (0..spec.nodes)
             .map(|n| {
-                let joins = spec.events.iter().any(|e| {
-                    matches!(e.action, Action::Join { node } | Action::SnapshotJoin { node, .. } if node == n)
-                });
-                if joins {
-                    Vec::new()
-                } else {
-                    vec![NodeProcess {
-                        start: START,
-                        end: ProcessEnd::Running,
-                    }]
-                }
+                spec.producers.contains(&n)
+                    || spec.persistent.contains(&n)
+                    || processes[n].len() != 1
+                    || processes[n][0].start != START
+                    || processes[n][0].end != ProcessEnd::Running
             })
             .collect();
-        for e in &spec.events {
-            let t = at(e.at_slot);
-            match e.action {
-                Action::Join { node } | Action::Restart { node } => {
-                    processes[node].push(NodeProcess {
-                        start: t,
-                        end: ProcessEnd::Running,
-                    })
+        let packable = role.iter().filter(|r| !**r).count();
+        let roles = spec.nodes - packable;
+        let site_size = site_size.unwrap_or_else(|| {
+            if spec.nodes <= MAX_HOSTS {
+                1
+            } else {
+                packable.div_ceil(MAX_HOSTS.saturating_sub(roles).max(1))
+            }
+        });
+        if site_size == 0 || site_size > MAX_SITE_NODES {
+            return Err(refuse(format!(
+                "--site-size {site_size} (1..={MAX_SITE_NODES})"
+            )));
+        }
+        let attest = spec.nodes <= ATTEST_MAX_NODES;
+        let genesis = SHADOW_EPOCH_S + START.as_secs();
+        // Graph nodes: one per testnet node, or with sites one per location (plus one for nodes
+        // of no location).
+        let locations: Vec<&String> = spec.network.locations.keys().collect();
+        // Each node's location (index into `locations`; `locations.len()`: none) and class.
+        let mut class_of: Vec<Option<usize>> = vec![None; spec.nodes];
+        for (i, c) in spec.network.classes.iter().enumerate().rev() {
+            for &n in &c.nodes {
+                if let Some(slot) = class_of.get_mut(n) {
+                    *slot = Some(i);
                 }
-                Action::Kill { node } => {
-                    if let Some(p) = processes[node].last_mut() {
-                        p.end = ProcessEnd::Killed(t);
+            }
+        }
+        let location_of = |n: usize| -> usize {
+            class_of[n]
+                .and_then(|i| spec.network.classes[i].location.as_ref())
+                .and_then(|l| locations.iter().position(|x| *x == l))
+                .unwrap_or(locations.len())
+        };
+        let mut hosts: Vec<Host> = Vec::new();
+        let mut node_host = vec![(0usize, PORT); spec.nodes];
+        let mut sites = Vec::new();
+        let graph = if site_size == 1 {
+            for n in 0..spec.nodes {
+                node_host[n] = (hosts.len(), PORT);
+                hosts.push(Host {
+                    name: host_name(n),
+                    addr: node_addr(hosts.len()),
+                    graph_node: n,
+                    bandwidth: network.bandwidth[n],
+                    nodes: vec![n],
+                    processes: processes[n].clone(),
+                    args: Vec::new(),
+                });
+            }
+            let mut g: Vec<(usize, usize, Duration, f64)> =
+                (0..spec.nodes).map(|n| (n, n, MIN_LATENCY, 0.0)).collect();
+            for &(a, b) in &edges {
+                let key = (a.min(b), a.max(b));
+                let latency = network.delay.get(&key).map_or(Duration::ZERO, |d| d.0);
+                let loss = network.loss.get(&(a, b)).map_or(0.0, |l| l.fraction());
+                g.push((key.0, key.1, latency.max(MIN_LATENCY), loss));
+            }
+            (spec.nodes, g)
+        } else {
+            check_sites(spec)?;
+            let groups = locations.len() + 1;
+            let mut by_group: std::collections::BTreeMap<(usize, Option<String>), Vec<usize>> =
+                Default::default();
+            for n in 0..spec.nodes {
+                if role[n] {
+                    node_host[n] = (hosts.len(), PORT);
+                    hosts.push(Host {
+                        name: host_name(n),
+                        addr: node_addr(hosts.len()),
+                        graph_node: location_of(n),
+                        bandwidth: network.bandwidth[n],
+                        nodes: vec![n],
+                        processes: processes[n].clone(),
+                        args: Vec::new(),
+                    });
+                } else {
+                    let reliability =
+                        class_of[n].and_then(|i| spec.network.classes[i].reliability.clone());
+                    by_group
+                        .entry((location_of(n), reliability))
+                        .or_default()
+                        .push(n);
+                }
+            }
+            for ((group, _), members) in by_group {
+                for chunk in members.chunks(site_size) {
+                    let h = hosts.len();
+                    let s = sites.len();
+                    let (up, down) = network.bandwidth[chunk[0]];
+                    let scale = |b: Option<u64>| b.map(|b| b * chunk.len() as u64);
+                    for (slot, &n) in chunk.iter().enumerate() {
+                        node_host[n] = (h, PORT + slot as u16);
                     }
+                    hosts.push(Host {
+                        name: format!("site{s}"),
+                        addr: node_addr(h),
+                        graph_node: group,
+                        bandwidth: (scale(up), scale(down)),
+                        nodes: chunk.to_vec(),
+                        processes: vec![NodeProcess {
+                            start: START,
+                            end: ProcessEnd::Running,
+                        }],
+                        args: vec!["site".into(), format!("../../../site-{s}.json")],
+                    });
+                    sites.push((
+                        format!("site-{s}.json"),
+                        SiteFile {
+                            genesis_time: genesis,
+                            attest,
+                            nodes: Vec::new(),
+                        },
+                    ));
                 }
-                _ => {}
             }
-        }
-        for &p in &spec.producers {
-            if let Some(last) = processes[p].last_mut() {
-                if last.end == ProcessEnd::Running {
-                    last.end = ProcessEnd::Stopped(producer_stop);
+            let latency = |a: usize, b: usize| -> Duration {
+                let (la, lb) = (locations.get(a), locations.get(b));
+                match (la, lb) {
+                    (Some(x), Some(y)) => spec
+                        .network
+                        .locations
+                        .get(*x)
+                        .and_then(|m| m.get(*y))
+                        .copied(),
+                    _ => None,
+                }
+                .unwrap_or(spec.network.default.latency)
+                .max(MIN_LATENCY)
+            };
+            let loss = spec.network.default.loss.fraction();
+            let mut g = Vec::new();
+            for a in 0..groups {
+                for b in a..groups {
+                    g.push((a, b, latency(a, b), loss));
                 }
             }
+            (groups, g)
+        };
+        let addrs: Vec<String> = node_host
+            .iter()
+            .map(|&(h, port)| format!("{}:{port}", hosts[h].addr))
+            .collect();
+        let addr = |n: usize| addrs[n].clone();
+        let mut neighbours = vec![Vec::new(); spec.nodes];
+        for &(x, y) in &edges {
+            neighbours[x].push(y);
+            neighbours[y].push(x);
         }
-        if node_ids.len() != spec.nodes {
-            return Err(TestnetError::Unsupported {
-                what: format!("{} node ids for {} nodes", node_ids.len(), spec.nodes),
-            });
-        }
-        let ids = node_ids;
-        let genesis = (SHADOW_EPOCH_S + START.as_secs()).to_string();
-        let args = (0..spec.nodes)
-            .map(|n| {
-                let mut a: Vec<String> = [
-                    "run",
-                    "--listen",
-                    &format!("{}:{PORT}", node_addr(n)),
-                    "--node-id",
-                    &ids[n].0.to_string(),
-                    "--genesis-time",
-                    &genesis,
-                    "--event-log",
-                    EVENT_LOG,
-                    "--attest",
-                    "--log",
-                    "warn",
-                ]
+        // Both ends of a link dial (the node keeps one connection per peer), as in netns.
+        let peers = |n: usize| -> Vec<String> {
+            neighbours[n]
                 .iter()
-                .map(|s| s.to_string())
-                .collect();
-                // Both ends of a link dial (the node keeps one connection per peer), as in netns.
-                for &(x, y) in &edges {
-                    let other = match (x == n, y == n) {
-                        (true, _) => y,
-                        (_, true) => x,
-                        _ => continue,
-                    };
+                .map(|&o| format!("hob+tcp://{}", addr(o)))
+                .collect()
+        };
+        let genesis_s = genesis.to_string();
+        for host in &mut hosts {
+            let nodes = host.nodes.clone();
+            if host.args.is_empty() {
+                let n = nodes[0];
+                let mut a: Vec<String> = vec![
+                    "run".into(),
+                    "--listen".into(),
+                    addr(n),
+                    "--node-id".into(),
+                    node_ids[n].0.to_string(),
+                    "--genesis-time".into(),
+                    genesis_s.clone(),
+                    "--event-log".into(),
+                    EVENT_LOG.into(),
+                    "--log".into(),
+                    "warn".into(),
+                ];
+                if attest {
+                    a.push("--attest".into());
+                }
+                for p in peers(n) {
                     a.push("--peer".into());
-                    a.push(format!("hob+tcp://{}:{PORT}", node_addr(other)));
+                    a.push(p);
                 }
                 if spec.persistent.contains(&n) {
                     a.extend(["--data-dir".into(), "chain".into()]);
@@ -243,137 +474,56 @@ impl ShadowPlan {
                         spec.slot.as_millis().to_string(),
                     ]);
                 }
-                a
-            })
-            .collect();
-        let links = edges
-            .iter()
-            .map(|&(a, b)| {
-                let key = (a.min(b), a.max(b));
-                let latency = network
-                    .delay
-                    .get(&key)
-                    .map_or(Duration::ZERO, |d| d.0)
-                    .max(MIN_LATENCY);
-                let loss = network.loss.get(&(a, b)).map_or(0.0, |l| l.fraction());
-                (key, latency, loss)
-            })
-            .collect();
+                host.args = a;
+            } else {
+                let s: usize = host.name.trim_start_matches("site").parse().unwrap_or(0);
+                sites[s].1.nodes = nodes
+                    .iter()
+                    .map(|&n| SiteNode {
+                        listen: addr(n),
+                        node_id: node_ids[n].0,
+                        peers: peers(n),
+                        event_log: Some(site_log(n)),
+                    })
+                    .collect();
+            }
+        }
         Ok(ShadowPlan {
             program: program.to_path_buf(),
             edges,
-            processes,
-            links,
-            bandwidth: network.bandwidth,
+            processes: (0..spec.nodes)
+                .map(|n| hosts[node_host[n].0].processes.clone())
+                .collect(),
+            hosts,
+            node_host,
+            graph,
+            sites,
             production_end,
             stop,
             seed: spec.seed,
             node_ids: node_ids.to_vec(),
-            args,
+            attest,
         })
     }
 
-    /// Shadow's configuration (the graph in `network.gml` beside it).
-    pub fn yaml(&self) -> String {
-        let mut y = String::new();
-        let _ = writeln!(y, "# Generated by `hobbits-node testnet --engine shadow`.");
-        let _ = writeln!(y, "general:");
-        let _ = writeln!(y, "  stop_time: {}", ms(self.stop));
-        let _ = writeln!(y, "  seed: {}", (self.seed % u64::from(u32::MAX)) + 1);
-        let _ = writeln!(y, "  log_level: warning");
-        let _ = writeln!(y, "  heartbeat_interval: null");
-        let _ = writeln!(y, "network:");
-        let _ = writeln!(y, "  graph:");
-        let _ = writeln!(y, "    type: gml");
-        let _ = writeln!(y, "    file:");
-        let _ = writeln!(y, "      path: network.gml");
-        let _ = writeln!(y, "  use_shortest_path: true");
-        let _ = writeln!(y, "hosts:");
-        let program = json(&self.program.to_string_lossy());
-        for (n, procs) in self.processes.iter().enumerate() {
-            let _ = writeln!(y, "  {}:", host_name(n));
-            let _ = writeln!(y, "    network_node_id: {n}");
-            let _ = writeln!(y, "    ip_addr: {}", node_addr(n));
-            let (up, down) = self.bandwidth.get(n).copied().unwrap_or_default();
-            if let Some(up) = up {
-                let _ = writeln!(y, "    bandwidth_up: {}", bits(up));
-            }
-            if let Some(down) = down {
-                let _ = writeln!(y, "    bandwidth_down: {}", bits(down));
-            }
-            let _ = writeln!(y, "    processes:");
-            let args: Vec<String> = self.args[n].iter().map(|a| json(a)).collect();
-            for p in procs {
-                let _ = writeln!(y, "    - path: {program}");
-                let _ = writeln!(y, "      args: [{}]", args.join(", "));
-                let _ = writeln!(y, "      start_time: {}", ms(p.start));
-                match p.end {
-                    ProcessEnd::Running => {
-                        let _ = writeln!(y, "      expected_final_state: running");
-                    }
-                    ProcessEnd::Killed(t) => {
-                        let _ = writeln!(y, "      shutdown_time: {}", ms(t));
-                        let _ = writeln!(y, "      shutdown_signal: SIGKILL");
-                        let _ = writeln!(y, "      expected_final_state: {{signaled: SIGKILL}}");
-                    }
-                    ProcessEnd::Stopped(t) => {
-                        let _ = writeln!(y, "      shutdown_time: {}", ms(t));
-                        let _ = writeln!(y, "      shutdown_signal: SIGTERM");
-                        let _ = writeln!(y, "      expected_final_state: {{exited: 0}}");
-                    }
-                }
-            }
-            if procs.is_empty() {
-                // Unreachable for a validated spec (every node starts); keep the YAML valid.
-                let _ = writeln!(y, "    []");
-            }
+    /// Where node `n`'s event log is, under `shadow.data/hosts/`.
+    pub fn log_path(&self, n: usize) -> PathBuf {
+        let host = &self.hosts[self.node_host[n].0];
+        if host.nodes.len() == 1 && !host.name.starts_with("site") {
+            PathBuf::from(&host.name).join(EVENT_LOG)
+        } else {
+            PathBuf::from(&host.name).join(site_log(n))
         }
-        y
-    }
-
-    /// The network graph: one node per testnet node (with a self-loop, which Shadow requires),
-    /// one edge per link. Attributes one per line.
-    pub fn gml(&self) -> String {
-        let mut g = String::from("graph [\n  directed 0\n");
-        for n in 0..self.processes.len() {
-            let _ = write!(
-                g,
-                "  node [\n    id {n}\n    host_bandwidth_up \"{GRAPH_BANDWIDTH}\"\n    host_bandwidth_down \"{GRAPH_BANDWIDTH}\"\n  ]\n"
-            );
-        }
-        let mut edge = |a: usize, b: usize, latency: Duration, loss: f64| {
-            let _ = write!(
-                g,
-                "  edge [\n    source {a}\n    target {b}\n    latency \"{}\"\n    packet_loss {loss:?}\n  ]\n",
-                ms(latency)
-            );
-        };
-        for n in 0..self.processes.len() {
-            edge(n, n, MIN_LATENCY, 0.0);
-        }
-        for &((a, b), latency, loss) in &self.links {
-            edge(a, b, latency, loss);
-        }
-        g.push_str("]\n");
-        g
-    }
-
-    /// Writes `shadow.yaml` and `network.gml` into `dir` (created if needed).
-    pub fn write(&self, dir: &Path) -> Result<(), TestnetError> {
-        let io = |what: &str, e: std::io::Error| TestnetError::Io {
-            what: format!("{what} in {}", dir.display()),
-            reason: e.to_string(),
-        };
-        std::fs::create_dir_all(dir).map_err(|e| io("creating the directory", e))?;
-        std::fs::write(dir.join("shadow.yaml"), self.yaml())
-            .map_err(|e| io("writing shadow.yaml", e))?;
-        std::fs::write(dir.join("network.gml"), self.gml())
-            .map_err(|e| io("writing network.gml", e))
     }
 }
 
+/// A site node's event log, in its site's directory.
+fn site_log(n: usize) -> String {
+    format!("events-{n}.jsonl")
+}
+
 /// A YAML flow scalar: a JSON string is valid YAML.
-fn json(s: &str) -> String {
+pub(super) fn json(s: &str) -> String {
     serde_json::Value::String(s.to_string()).to_string()
 }
 

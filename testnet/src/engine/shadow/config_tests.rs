@@ -233,7 +233,10 @@ fn refuses_what_shadow_cannot_express_naming_the_key() {
 fn write_puts_both_files_in_the_directory() {
     let dir = std::env::temp_dir().join(format!("hobbits-shadow-write-{}", std::process::id()));
     let p = plan();
-    p.write(&dir).expect("written");
+    assert_eq!(
+        p.write(&dir).expect("written"),
+        ["shadow.yaml", "network.gml"]
+    );
     assert_eq!(
         std::fs::read_to_string(dir.join("shadow.yaml")).expect("yaml"),
         p.yaml()
@@ -243,4 +246,92 @@ fn write_puts_both_files_in_the_directory() {
         p.gml()
     );
     std::fs::remove_dir_all(&dir).expect("removed");
+}
+
+#[test]
+fn sites_pack_the_nodes_without_a_role_onto_shared_hosts_of_one_location() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/testnets/shadow_sites.toml"
+    ))
+    .expect("example");
+    let spec = TestnetSpec::from_toml(&text).expect("valid");
+    let plan = ShadowPlan::with_sites(&spec, Path::new("/opt/hobbits-node"), &ids(&spec), Some(4))
+        .expect("plan");
+    // Node 0 (producer) and node 39 (joins late) alone; 38 others in sites of at most 4 nodes,
+    // each site inside one location (europe 1..19: 5 sites, america 20..38: 5 sites).
+    let sites: Vec<&Host> = plan
+        .hosts
+        .iter()
+        .filter(|h| h.name.starts_with("site"))
+        .collect();
+    assert_eq!(plan.hosts.len(), 2 + sites.len());
+    assert_eq!(sites.len(), 10);
+    assert!(sites.iter().all(|h| (1..=4).contains(&h.nodes.len())));
+    for h in &sites {
+        let europe = h.nodes.iter().all(|&n| n < 20);
+        let america = h.nodes.iter().all(|&n| n >= 20);
+        assert!(europe || america, "{:?}", h.nodes);
+    }
+    let y = yaml(&plan);
+    assert_eq!(y["network"]["use_shortest_path"].as_bool(), Some(false));
+    let site0 = &y["hosts"]["site0"]["processes"][0];
+    assert_eq!(args(site0), ["site", "../../../site-0.json"]);
+    assert_eq!(site0["expected_final_state"].as_str(), Some("running"));
+    // The site files: each node at its host's address on its own port, dialing its neighbours'
+    // addresses, logging to its own file.
+    assert_eq!(plan.sites.len(), 10);
+    let (name, site) = &plan.sites[0];
+    assert_eq!(name, "site-0.json");
+    let host = sites[0];
+    for (slot, node) in site.nodes.iter().enumerate() {
+        let n = host.nodes[slot];
+        assert_eq!(node.listen, format!("{}:{}", host.addr, 9000 + slot));
+        assert_eq!(node.node_id, plan.node_ids[n].0);
+        assert_eq!(
+            node.event_log.as_deref(),
+            Some(format!("events-{n}.jsonl").as_str())
+        );
+        let want = plan
+            .edges
+            .iter()
+            .filter(|&&(a, b)| a == n || b == n)
+            .count();
+        assert_eq!(node.peers.len(), want);
+        assert_eq!(
+            plan.log_path(n),
+            Path::new(&host.name).join(format!("events-{n}.jsonl"))
+        );
+    }
+    assert_eq!(plan.log_path(0), Path::new("node0").join(EVENT_LOG));
+    // The graph: the two locations and "no location", every pair with its latency.
+    let edges = gml_blocks(&plan.gml(), "edge");
+    assert_eq!(gml_blocks(&plan.gml(), "node").len(), 3);
+    assert_eq!(edges.len(), 6);
+    let latency = |a: &str, b: &str| {
+        edges
+            .iter()
+            .find(|e| e["source"] == a && e["target"] == b)
+            .map(|e| e["latency"].clone())
+    };
+    // Locations sorted: america 0, europe 1.
+    assert_eq!(latency("0", "0").as_deref(), Some("15 ms"));
+    assert_eq!(latency("0", "1").as_deref(), Some("80 ms"));
+    assert_eq!(latency("1", "1").as_deref(), Some("10 ms"));
+    // One host per node unless asked (40 nodes are far below the host limit).
+    let plain =
+        ShadowPlan::for_spec(&spec, Path::new("/opt/hobbits-node"), &ids(&spec)).expect("plan");
+    assert_eq!(plain.hosts.len(), 40);
+    assert!(plain.sites.is_empty());
+}
+
+#[test]
+fn sites_refuse_a_links_or_a_nodes_own_shape() {
+    let spec = TestnetSpec::from_toml(FILE).expect("valid");
+    let err = ShadowPlan::with_sites(&spec, Path::new("/bin/true"), &ids(&spec), Some(2))
+        .expect_err("node 2's reliability loses packets");
+    assert!(
+        err.to_string().contains("`network.reliabilities.bad`"),
+        "{err}"
+    );
 }

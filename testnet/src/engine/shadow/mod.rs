@@ -18,7 +18,9 @@ use crate::spec::TestnetSpec;
 use crate::TestnetError;
 
 pub mod config;
+mod files;
 pub mod report;
+pub mod site;
 
 pub use config::ShadowPlan;
 
@@ -73,6 +75,8 @@ pub struct ShadowEngine {
     pub program: PathBuf,
     /// The `shadow` binary.
     pub shadow: PathBuf,
+    /// Nodes per site (`None`: one host per node up to `config::MAX_HOSTS` nodes, sites beyond).
+    pub site_size: Option<usize>,
 }
 
 /// Kills and reaps Shadow if the run is dropped (Ctrl-C); Shadow takes its hosts' processes
@@ -114,7 +118,7 @@ pub async fn run_shadow(
     keep_logs: Option<&Path>,
 ) -> Result<TestnetReport, TestnetError> {
     let started = Instant::now();
-    let plan = ShadowPlan::for_spec(spec, &engine.program, node_ids)?;
+    let plan = ShadowPlan::with_sites(spec, &engine.program, node_ids, engine.site_size)?;
     shadow_runs(&engine.shadow).map_err(|what| TestnetError::Unsupported { what })?;
     let dir = RunDir(std::env::temp_dir().join(format!(
         "hobbits-shadow-{}-{}",
@@ -155,11 +159,7 @@ pub async fn run_shadow(
     }
     let logs = (0..spec.nodes)
         .map(|n| {
-            let path = dir
-                .0
-                .join("shadow.data/hosts")
-                .join(config::host_name(n))
-                .join(config::EVENT_LOG);
+            let path = dir.0.join("shadow.data/hosts").join(plan.log_path(n));
             std::fs::File::open(&path)
                 .ok()
                 .and_then(|f| NodeLog::read(std::io::BufReader::new(f)).ok())
