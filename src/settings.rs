@@ -34,6 +34,12 @@ pub const DEFAULT_LOG: &str = "info";
 #[serde(deny_unknown_fields)]
 pub struct LimitSettings {
     pub max_peers: Option<usize>,
+    pub max_pending: Option<usize>,
+    pub max_pending_per_ip: Option<usize>,
+    pub max_peers_per_ip: Option<usize>,
+    pub protected_inbound: Option<usize>,
+    pub accept_rate_per_ip: Option<u32>,
+    pub accept_burst_per_ip: Option<u32>,
     pub max_outstanding_requests: Option<usize>,
     pub max_inbound_requests: Option<usize>,
     pub session_mailbox: Option<usize>,
@@ -139,6 +145,12 @@ impl NodeSettings {
             other.limits,
             [
                 max_peers,
+                max_pending,
+                max_pending_per_ip,
+                max_peers_per_ip,
+                protected_inbound,
+                accept_rate_per_ip,
+                accept_burst_per_ip,
                 max_outstanding_requests,
                 max_inbound_requests,
                 session_mailbox,
@@ -268,6 +280,12 @@ impl NodeSettings {
         }
         let (l, s) = (&mut c.limits, &self.limits);
         overlay_value(&mut l.max_peers, s.max_peers);
+        overlay_value(&mut l.max_pending, s.max_pending);
+        overlay_value(&mut l.max_pending_per_ip, s.max_pending_per_ip);
+        overlay_value(&mut l.max_peers_per_ip, s.max_peers_per_ip);
+        overlay_value(&mut l.protected_inbound, s.protected_inbound);
+        overlay_value(&mut l.accept_rate_per_ip, s.accept_rate_per_ip);
+        overlay_value(&mut l.accept_burst_per_ip, s.accept_burst_per_ip);
         overlay_value(&mut l.max_outstanding_requests, s.max_outstanding_requests);
         overlay_value(&mut l.max_inbound_requests, s.max_inbound_requests);
         overlay_value(&mut l.session_mailbox, s.session_mailbox);

@@ -59,9 +59,27 @@ pub enum ConfigError {
 /// Hard bounds on everything a peer can make this node hold.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
-    /// Connected peers (inbound + outbound, handshaked or not). Inbound connections beyond it are
-    /// closed at accept time. Default 50.
+    /// Handshaked peers (inbound + outbound). When full, a handshaked newcomer displaces the
+    /// worst-scored peer outside the protected set, or is closed (GOODBYE 1003). Default 50.
     pub max_peers: usize,
+    /// Inbound connections waiting for their handshake, apart from the peer slots. A newcomer
+    /// beyond it evicts the oldest pending connection of the address holding the most.
+    /// Default 64.
+    pub max_pending: usize,
+    /// Inbound connections waiting for their handshake from one IP (each loopback address counts
+    /// apart); more are refused at accept. Default 16.
+    pub max_pending_per_ip: usize,
+    /// Handshaked inbound peers from one IP (each loopback address counts apart); more are
+    /// refused. Default 16.
+    pub max_peers_per_ip: usize,
+    /// The longest connected inbound peers a newcomer never displaces (outbound and static peers
+    /// are always protected); `max_peers` or more protects every peer. Default 8.
+    pub protected_inbound: usize,
+    /// Connections one IP (each loopback address apart) may open per second; more are closed at
+    /// accept, before a session exists. Default 8.
+    pub accept_rate_per_ip: u32,
+    /// Connections one IP may open at once above `accept_rate_per_ip`. Default 64.
+    pub accept_burst_per_ip: u32,
     /// RPC requests this node may have outstanding towards one peer. Default 64.
     pub max_outstanding_requests: usize,
     /// Requests from one peer being served at once; more are answered with "server error" (40).
@@ -91,10 +109,31 @@ pub struct Limits {
     pub rpc_burst: u32,
 }
 
+impl Limits {
+    /// The slot policy of the peer table.
+    pub fn slots(&self) -> crate::peer_table::SlotLimits {
+        crate::peer_table::SlotLimits {
+            max_peers: self.max_peers,
+            max_pending: self.max_pending,
+            max_pending_per_ip: self.max_pending_per_ip,
+            max_peers_per_ip: self.max_peers_per_ip,
+            protected_inbound: self.protected_inbound,
+            accept_rate_per_ip: self.accept_rate_per_ip,
+            accept_burst_per_ip: self.accept_burst_per_ip,
+        }
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_peers: 50,
+            max_pending: 64,
+            max_pending_per_ip: 16,
+            max_peers_per_ip: 16,
+            protected_inbound: 8,
+            accept_rate_per_ip: 8,
+            accept_burst_per_ip: 64,
             max_outstanding_requests: 64,
             max_inbound_requests: 32,
             session_mailbox: 256,
@@ -286,9 +325,18 @@ fn positive(field: &'static str, d: Duration) -> Result<(), ConfigError> {
 }
 
 impl NodeConfig {
-    /// A configuration for tests and examples: 127.0.0.1 port 0, short timeouts.
+    /// A configuration for tests and examples: 127.0.0.1 port 0, short timeouts, and per-address
+    /// caps of 1024 and 100 000 connections a second (every local node and test client shares
+    /// 127.0.0.1).
     pub fn local_test() -> Self {
         NodeConfig {
+            limits: Limits {
+                max_pending_per_ip: 1024,
+                max_peers_per_ip: 1024,
+                accept_rate_per_ip: 100_000,
+                accept_burst_per_ip: 100_000,
+                ..Limits::default()
+            },
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             timeouts: Timeouts {
                 handshake: Duration::from_secs(5),
@@ -309,6 +357,13 @@ impl NodeConfig {
         let l = &self.limits;
         at_least("max_peers", l.max_peers as u64, 1)?;
         at_most("max_peers", l.max_peers as u64, 100_000)?;
+        at_least("max_pending", l.max_pending as u64, 1)?;
+        at_most("max_pending", l.max_pending as u64, 100_000)?;
+        at_least("max_pending_per_ip", l.max_pending_per_ip as u64, 1)?;
+        at_least("max_peers_per_ip", l.max_peers_per_ip as u64, 1)?;
+        at_most("protected_inbound", l.protected_inbound as u64, 100_000)?;
+        at_least("accept_rate_per_ip", u64::from(l.accept_rate_per_ip), 1)?;
+        at_least("accept_burst_per_ip", u64::from(l.accept_burst_per_ip), 1)?;
         at_least(
             "max_outstanding_requests",
             l.max_outstanding_requests as u64,
@@ -463,6 +518,37 @@ mod tests {
                 field: "frame_timeout"
             })
         );
+    }
+
+    #[test]
+    fn slot_limits_are_validated() {
+        let mut c = NodeConfig::local_test();
+        c.limits.max_pending = 0;
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::TooSmall {
+                field: "max_pending",
+                ..
+            })
+        ));
+        let mut c = NodeConfig::local_test();
+        c.limits.max_peers_per_ip = 0;
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::TooSmall {
+                field: "max_peers_per_ip",
+                ..
+            })
+        ));
+        let mut c = NodeConfig::local_test();
+        c.limits.protected_inbound = 100_001;
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::TooLarge {
+                field: "protected_inbound",
+                ..
+            })
+        ));
     }
 
     #[test]

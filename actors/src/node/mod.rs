@@ -21,7 +21,6 @@ use hobbits_chain::{
     BlockProducer, ChainStore, GenesisConfig, GenesisError, MemoryStore, PersistError,
     PersistentStore, Root, StoreConfig,
 };
-use tokio::net::TcpListener;
 
 use crate::config::{ConfigError, NodeConfig};
 use crate::events::BlockProduced;
@@ -225,9 +224,8 @@ pub async fn start_node(config: NodeConfig, parts: NodeParts) -> Result<NodeHand
         Some(s) => s,
         None => Box::new(memory_store(&config)?),
     };
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| NodeError::Bind {
+    let listener =
+        crate::peer_manager::bind_listener(config.listen).map_err(|source| NodeError::Bind {
             addr: config.listen,
             source,
         })?;
