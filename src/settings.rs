@@ -51,6 +51,12 @@ pub struct LimitSettings {
     pub write_buffer_high: Option<usize>,
     pub rpc_rate_per_sec: Option<u32>,
     pub rpc_burst: Option<u32>,
+    pub gossip_rate_per_sec: Option<u32>,
+    pub gossip_burst: Option<u32>,
+    pub gossip_bytes_per_sec: Option<u32>,
+    pub gossip_bytes_burst: Option<u32>,
+    pub ping_rate_per_sec: Option<u32>,
+    pub ping_burst: Option<u32>,
 }
 
 /// Timeouts in milliseconds, all optional.
@@ -161,7 +167,13 @@ impl NodeSettings {
                 max_response_items,
                 write_buffer_high,
                 rpc_rate_per_sec,
-                rpc_burst
+                rpc_burst,
+                gossip_rate_per_sec,
+                gossip_burst,
+                gossip_bytes_per_sec,
+                gossip_bytes_burst,
+                ping_rate_per_sec,
+                ping_burst
             ]
         );
         overlay!(
@@ -297,6 +309,12 @@ impl NodeSettings {
         overlay_value(&mut l.write_buffer_high, s.write_buffer_high);
         overlay_value(&mut l.rpc_rate_per_sec, s.rpc_rate_per_sec);
         overlay_value(&mut l.rpc_burst, s.rpc_burst);
+        overlay_value(&mut l.gossip_rate_per_sec, s.gossip_rate_per_sec);
+        overlay_value(&mut l.gossip_burst, s.gossip_burst);
+        overlay_value(&mut l.gossip_bytes_per_sec, s.gossip_bytes_per_sec);
+        overlay_value(&mut l.gossip_bytes_burst, s.gossip_bytes_burst);
+        overlay_value(&mut l.ping_rate_per_sec, s.ping_rate_per_sec);
+        overlay_value(&mut l.ping_burst, s.ping_burst);
         let (t, s) = (&mut c.timeouts, &self.timeouts);
         let ms = Duration::from_millis;
         overlay_value(&mut t.handshake, s.handshake_ms.map(ms));

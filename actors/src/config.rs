@@ -107,6 +107,23 @@ pub struct Limits {
     pub rpc_rate_per_sec: u32,
     /// Token bucket capacity: requests a peer may send in a burst above the rate. Default 400.
     pub rpc_burst: u32,
+    /// GOSSIP frames (objects and overlay control messages) accepted from one peer per second;
+    /// beyond the burst they are dropped, penalised (`Scoring::rate_limited`) and the peer is not
+    /// read until the next is due. Default 1000.
+    pub gossip_rate_per_sec: u32,
+    /// GOSSIP frames one peer may send at once above the rate. Default 2000.
+    pub gossip_burst: u32,
+    /// GOSSIP bytes (header and body) accepted from one peer per second, same treatment.
+    /// Default 8 MiB.
+    pub gossip_bytes_per_sec: u32,
+    /// GOSSIP bytes one peer may send at once; at least `max_header_len + max_body_len`, so the
+    /// largest frame passes. Default 32 MiB.
+    pub gossip_bytes_burst: u32,
+    /// PING frames accepted from one peer per second (answered or not), same treatment.
+    /// Default 50.
+    pub ping_rate_per_sec: u32,
+    /// PING frames one peer may send at once above the rate. Default 500.
+    pub ping_burst: u32,
 }
 
 impl Limits {
@@ -145,6 +162,12 @@ impl Default for Limits {
             max_response_items: 64,
             rpc_rate_per_sec: 200,
             rpc_burst: 400,
+            gossip_rate_per_sec: 1000,
+            gossip_burst: 2000,
+            gossip_bytes_per_sec: 8 * 1024 * 1024,
+            gossip_bytes_burst: 32 * 1024 * 1024,
+            ping_rate_per_sec: 50,
+            ping_burst: 500,
         }
     }
 }
@@ -396,6 +419,23 @@ impl NodeConfig {
         at_most("rpc_rate_per_sec", u64::from(l.rpc_rate_per_sec), 1_000_000)?;
         at_least("rpc_burst", u64::from(l.rpc_burst), 1)?;
         at_most("rpc_burst", u64::from(l.rpc_burst), 1_000_000)?;
+        for (field, v) in [
+            ("gossip_rate_per_sec", l.gossip_rate_per_sec),
+            ("gossip_burst", l.gossip_burst),
+            ("gossip_bytes_per_sec", l.gossip_bytes_per_sec),
+            ("ping_rate_per_sec", l.ping_rate_per_sec),
+            ("ping_burst", l.ping_burst),
+        ] {
+            at_least(field, u64::from(v), 1)?;
+        }
+        let largest_frame = u64::from(l.max_header_len) + u64::from(l.max_body_len);
+        if u64::from(l.gossip_bytes_burst) < largest_frame {
+            return Err(ConfigError::Inconsistent {
+                field: "gossip_bytes_burst",
+                value: l.gossip_bytes_burst.to_string(),
+                reason: "must be at least max_header_len + max_body_len (the largest frame)",
+            });
+        }
 
         let t = &self.timeouts;
         positive("handshake_timeout", t.handshake)?;
@@ -546,6 +586,28 @@ mod tests {
             c.validate(),
             Err(ConfigError::TooLarge {
                 field: "protected_inbound",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn gossip_and_ping_limits_are_validated() {
+        let mut c = NodeConfig::local_test();
+        c.limits.ping_rate_per_sec = 0;
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::TooSmall {
+                field: "ping_rate_per_sec",
+                ..
+            })
+        ));
+        let mut c = NodeConfig::local_test();
+        c.limits.gossip_bytes_burst = c.limits.max_body_len;
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::Inconsistent {
+                field: "gossip_bytes_burst",
                 ..
             })
         ));

@@ -197,7 +197,14 @@ async fn a_gossip_flood_is_bounded_not_relayed_and_gets_the_peer_banned() {
         }),
         ..NodeParts::full()
     };
-    let node = start_node(config(), parts).await.expect("node");
+    // This test is about the dedup cache and invalid gossip; the per-peer gossip limits (tested
+    // in rate_limits.rs) are lifted so the flood reaches the gossip actor.
+    let mut cfg = config();
+    cfg.limits.gossip_rate_per_sec = 10_000_000;
+    cfg.limits.gossip_burst = 10_000_000;
+    cfg.limits.gossip_bytes_per_sec = u32::MAX;
+    cfg.limits.gossip_bytes_burst = u32::MAX;
+    let node = start_node(cfg, parts).await.expect("node");
     let mut watcher = RawClient::connect(node.listen_addr).await.expect("watcher");
     hello_as(&mut watcher, &node, 2).await.expect("hello");
     let mut flooder = RawClient::connect(node.listen_addr).await.expect("flooder");

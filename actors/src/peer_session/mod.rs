@@ -57,7 +57,10 @@ mod commands;
 mod frame_timer;
 mod inbound_rpc;
 mod measure;
+mod rate_limits;
 mod reports;
+
+pub use rate_limits::{Exceeded, PeerLimiter};
 
 pub use frame_timer::{PartialSince, Pausable, ReadPause, TimedCodec};
 pub use reports::{ReportHandshake, SessionClosed};
@@ -123,6 +126,10 @@ pub struct SessionStats {
     pub gossip_dropped: u32,
     /// RPC requests dropped by the per-peer rate limit.
     pub refused_rate_limited: u32,
+    /// GOSSIP frames dropped by the per-peer gossip limits (objects or bytes).
+    pub gossip_rate_limited: u32,
+    /// PING frames dropped by the per-peer PING limit.
+    pub ping_rate_limited: u32,
 }
 
 struct PendingRequest {
@@ -151,6 +158,7 @@ pub struct PeerSession {
     partial: PartialSince,
     read_pause: ReadPause,
     rpc_bucket: TokenBucket,
+    limiter: PeerLimiter,
     pinger: PingTracker,
 }
 
@@ -199,6 +207,7 @@ impl PeerSession {
                 settings.limits.rpc_burst,
                 Instant::now(),
             );
+            let limiter = PeerLimiter::new(&settings.limits, Instant::now());
             let mut writer = FramedWrite::new(write, FrameCodec::new(limits), ctx);
             let high = settings.limits.write_buffer_high;
             writer.set_buffer_capacity(high / 4, high);
@@ -223,6 +232,7 @@ impl PeerSession {
                 partial,
                 read_pause,
                 rpc_bucket,
+                limiter,
                 pinger: PingTracker::new(),
             }
         })
@@ -354,6 +364,7 @@ impl PeerSession {
         self.stats.frames_in += 1;
         self.measure_in(&frame);
         match frame.protocol {
+            Protocol::Ping if !self.within_limits(&frame) => {}
             Protocol::Ping => match PingFrame::from_frame(&frame) {
                 Ok(ping) => {
                     self.measure_pong(&ping);
@@ -377,6 +388,9 @@ impl PeerSession {
             debug!("GOSSIP before HELLO dropped");
             return;
         }
+        if !self.within_limits(frame) {
+            return;
+        }
         match GossipEnvelope::from_frame(frame) {
             Ok(env) => {
                 let msg = GossipReceived {
@@ -395,6 +409,43 @@ impl PeerSession {
             }
             Err(e) => self.bad_message(ctx, "GOSSIP", &e),
         }
+    }
+
+    /// Applies the gossip / PING limits to `frame`: over a limit it is dropped (false), counted,
+    /// penalised, and the peer is not read until the next such frame could be admitted.
+    fn within_limits(&mut self, frame: &Frame) -> bool {
+        let now = Instant::now();
+        let verdict = match frame.protocol {
+            Protocol::Gossip => self
+                .limiter
+                .gossip(frame.header.len() + frame.body.len(), now),
+            Protocol::Ping => self.limiter.ping(now),
+            Protocol::Rpc => Ok(()),
+        };
+        let Err((what, wait)) = verdict else {
+            return true;
+        };
+        let count = match what {
+            Exceeded::Ping => {
+                self.stats.ping_rate_limited += 1;
+                self.stats.ping_rate_limited
+            }
+            Exceeded::GossipObjects | Exceeded::GossipBytes => {
+                self.stats.gossip_rate_limited += 1;
+                self.stats.gossip_rate_limited
+            }
+        };
+        if count.is_power_of_two() {
+            warn!(
+                limit = what.label(),
+                count, "rate limit exceeded: frame dropped"
+            );
+        }
+        self.report(Penalty::RateLimited {
+            reason: format!("{} over the rate limit", what.label()),
+        });
+        self.read_pause.pause_until(now + wait);
+        false
     }
 
     fn expire_requests(&mut self) {
