@@ -151,6 +151,9 @@ pub struct NodeHandle {
     pub metrics: Option<Arc<Metrics>>,
     /// The metrics endpoint, when [`NodeParts::metrics_addr`] was given.
     pub metrics_server: Option<Arc<MetricsServer>>,
+    /// The chain store's fault, once it had one (`None` until then): importing has stopped, the
+    /// node serves what it has; the binary shuts down with the fault as its message.
+    pub store_faults: tokio::sync::watch::Receiver<Option<crate::store::StoreFault>>,
 }
 
 impl NodeHandle {
@@ -234,16 +237,15 @@ pub async fn start_node(config: NodeConfig, parts: NodeParts) -> Result<NodeHand
         source,
     })?;
     let mailbox = config.limits.actor_mailbox;
-    let store = StoreClient::new(
-        ChainStoreActor::new(
-            store,
-            config.network_id,
-            config.chain_id,
-            config.limits.max_response_items,
-            mailbox,
-        )
-        .start(),
+    let store_actor = ChainStoreActor::new(
+        store,
+        config.network_id,
+        config.chain_id,
+        config.limits.max_response_items,
+        mailbox,
     );
+    let store_faults = store_actor.fault_watch();
+    let store = StoreClient::new(store_actor.start());
     let genesis_root = store
         .genesis_root()
         .await
@@ -335,6 +337,7 @@ pub async fn start_node(config: NodeConfig, parts: NodeParts) -> Result<NodeHand
         gossip,
         metrics,
         metrics_server: None,
+        store_faults,
     };
     if let (Some(addr), Some(metrics)) = (parts.metrics_addr, &node.metrics) {
         let collector = Rc::new(MetricsCollector::of(&node));
