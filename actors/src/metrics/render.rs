@@ -156,6 +156,26 @@ pub fn render(s: &MetricsSnapshot) -> String {
         );
     }
 
+    if let Some(c) = &n.slots {
+        for (name, help, list) in [
+            (
+                "hobbits_connections_refused_total",
+                "Connections refused by the slot policy, by reason.",
+                &c.refused,
+            ),
+            (
+                "hobbits_connections_evicted_total",
+                "Connections closed to make room (pending cap, full peer slots), by reason.",
+                &c.evicted,
+            ),
+        ] {
+            o.head(name, "counter", help);
+            for (reason, v) in list {
+                o.sample(name, &[("reason", reason)], v);
+            }
+        }
+    }
+
     if let Some(g) = &n.gossip {
         for (name, help, v) in [
             (
@@ -353,7 +373,7 @@ mod tests {
     use hobbits_codec::Protocol;
 
     use super::*;
-    use crate::metrics::{GossipGauges, Metrics, NodeGauges, RpcRole, SyncGauges};
+    use crate::metrics::{GossipGauges, Metrics, NodeGauges, RpcRole, SlotCounters, SyncGauges};
 
     fn find<'a>(s: &'a [Sample], name: &str, labels: &[(&str, &str)]) -> Option<&'a Sample> {
         s.iter()
@@ -389,6 +409,10 @@ mod tests {
                 progress: 1.0,
                 ..Default::default()
             }),
+            slots: Some(SlotCounters {
+                refused: vec![("accept_rate", 7)],
+                evicted: vec![("pending", 4)],
+            }),
         });
         let text = m.render();
         let s = parse_samples(&text).expect("parses");
@@ -398,6 +422,20 @@ mod tests {
                 .value
         };
         assert_eq!(v("hobbits_peers", &[]), 2.0);
+        assert_eq!(
+            v(
+                "hobbits_connections_refused_total",
+                &[("reason", "accept_rate")]
+            ),
+            7.0
+        );
+        assert_eq!(
+            v(
+                "hobbits_connections_evicted_total",
+                &[("reason", "pending")]
+            ),
+            4.0
+        );
         assert_eq!(v("hobbits_head_slot", &[]), 17.0);
         assert_eq!(v("hobbits_finalized_slot", &[]), 8.0);
         assert_eq!(
