@@ -236,6 +236,7 @@ async fn held_and_reconnecting_attackers_do_not_keep_honest_newcomers_out() {
     let mut k = 1u8;
     let mut worst = Duration::ZERO;
     let mut latencies = Vec::new();
+    let mut old_latencies = Vec::new();
     while Instant::now() < attack_end || k <= 3 {
         let (mut raw, took) = newcomer(&node, k).await;
         assert!(
@@ -245,7 +246,9 @@ async fn held_and_reconnecting_attackers_do_not_keep_honest_newcomers_out() {
             node.manager.send(GetManagerStats).await.expect("stats")
         );
         worst = worst.max(took);
+        // The newcomer and the old peer, measured back to back under the same load.
         latencies.push(status_median(&mut raw, 10, 5).await);
+        old_latencies.push(status_median(&mut old, 1000 + u64::from(k) * 10, 5).await);
         assert!(
             old.ping(&[k]).await.is_some(),
             "the old peer is still served"
@@ -254,8 +257,9 @@ async fn held_and_reconnecting_attackers_do_not_keep_honest_newcomers_out() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     latencies.sort();
+    old_latencies.sort();
     let loaded = latencies[latencies.len() / 2];
-    let under_attack = status_median(&mut old, 200, 50).await;
+    let under_attack = old_latencies[old_latencies.len() / 2];
     stop.store(true, Ordering::Relaxed);
     let stats = node.manager.send(GetManagerStats).await.expect("stats");
     let made = counters.connects.load(Ordering::Relaxed);
@@ -266,13 +270,16 @@ async fn held_and_reconnecting_attackers_do_not_keep_honest_newcomers_out() {
          connections ({closed} closed by the node), stats {stats:?}",
         k - 1
     );
-    // Normal latency: within 20 ms of the quiet baseline, or at most ten times it.
-    let normal = (baseline * 10).max(baseline + Duration::from_millis(20));
-    assert!(loaded <= normal, "newcomers served in {loaded:?}");
+    // Normal latency: a newcomer is served like the peer connected before the attack, measured
+    // at the same moments (robust to the machine's load), and neither waits anywhere near a
+    // timeout or a SYN retransmission (a second) against the quiet baseline.
     assert!(
-        under_attack <= normal,
-        "old peer served in {under_attack:?}"
+        loaded <= under_attack * 3 + Duration::from_millis(10),
+        "newcomers served in {loaded:?}, the old peer in {under_attack:?}"
     );
+    let bound = baseline + Duration::from_millis(250);
+    assert!(loaded <= bound, "newcomers served in {loaded:?}");
+    assert!(under_attack <= bound, "old peer served in {under_attack:?}");
     // The refusals and evictions were counted by reason.
     assert!(
         stats.refused_accept_rate > 0,

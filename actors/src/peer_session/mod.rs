@@ -35,7 +35,7 @@ use hobbits_codec::rpc::{RequestId, RpcEnvelope, RpcMethod, RpcPayload};
 use hobbits_codec::{
     CodecError, Frame, FrameCodec, FrameLimits, GossipEnvelope, PingFrame, Protocol,
 };
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio_util::codec::FramedRead;
@@ -64,6 +64,9 @@ pub use rate_limits::{Exceeded, PeerLimiter};
 
 pub use frame_timer::{PartialSince, Pausable, ReadPause, TimedCodec};
 pub use reports::{ReportHandshake, SessionClosed};
+
+/// The write half of a session's transport (a TCP socket's, or an in-memory one's).
+pub type SessionWriter = Box<dyn AsyncWrite + Unpin>;
 
 /// Whole-frame messages that fail to decode before the connection is closed as faulty.
 pub const MAX_BAD_MESSAGES: u32 = 16;
@@ -148,7 +151,7 @@ pub struct PeerSession {
     span: tracing::Span,
     settings: Arc<SessionSettings>,
     links: SessionLinks,
-    writer: FramedWrite<Frame, OwnedWriteHalf, FrameCodec>,
+    writer: FramedWrite<Frame, SessionWriter, FrameCodec>,
     read_handle: Option<SpawnHandle>,
     handshake: Handshake,
     tracker: RequestTracker<PendingRequest>,
@@ -191,10 +194,32 @@ impl PeerSession {
         links: SessionLinks,
     ) -> Addr<PeerSession> {
         let _ = stream.set_nodelay(true);
+        let (read, write) = stream.into_split();
+        Self::start_io(
+            read,
+            Box::new(write),
+            peer,
+            addr,
+            direction,
+            settings,
+            links,
+        )
+    }
+
+    /// Starts the actor over any transport: `read` and `write` halves (the fuzz target drives a
+    /// session through an in-memory socket this way).
+    pub fn start_io<R: AsyncRead + Unpin + 'static>(
+        read: R,
+        write: SessionWriter,
+        peer: PeerId,
+        addr: SocketAddr,
+        direction: Direction,
+        settings: Arc<SessionSettings>,
+        links: SessionLinks,
+    ) -> Addr<PeerSession> {
         PeerSession::create(move |ctx| {
             ctx.set_mailbox_capacity(settings.limits.session_mailbox);
             let limits = settings.frame_limits();
-            let (read, write) = stream.into_split();
             let partial = PartialSince::default();
             let codec = TimedCodec::new(FrameCodec::new(limits), partial.clone());
             let read_pause = ReadPause::default();
