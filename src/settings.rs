@@ -35,6 +35,12 @@ pub const DEFAULT_LOG: &str = "info";
 #[serde(deny_unknown_fields)]
 pub struct LimitSettings {
     pub max_peers: Option<usize>,
+    pub max_pending: Option<usize>,
+    pub max_pending_per_ip: Option<usize>,
+    pub max_peers_per_ip: Option<usize>,
+    pub protected_inbound: Option<usize>,
+    pub accept_rate_per_ip: Option<u32>,
+    pub accept_burst_per_ip: Option<u32>,
     pub max_outstanding_requests: Option<usize>,
     pub max_inbound_requests: Option<usize>,
     pub session_mailbox: Option<usize>,
@@ -46,6 +52,12 @@ pub struct LimitSettings {
     pub write_buffer_high: Option<usize>,
     pub rpc_rate_per_sec: Option<u32>,
     pub rpc_burst: Option<u32>,
+    pub gossip_rate_per_sec: Option<u32>,
+    pub gossip_burst: Option<u32>,
+    pub gossip_bytes_per_sec: Option<u32>,
+    pub gossip_bytes_burst: Option<u32>,
+    pub ping_rate_per_sec: Option<u32>,
+    pub ping_burst: Option<u32>,
 }
 
 /// Timeouts in milliseconds, all optional.
@@ -144,6 +156,12 @@ impl NodeSettings {
             other.limits,
             [
                 max_peers,
+                max_pending,
+                max_pending_per_ip,
+                max_peers_per_ip,
+                protected_inbound,
+                accept_rate_per_ip,
+                accept_burst_per_ip,
                 max_outstanding_requests,
                 max_inbound_requests,
                 session_mailbox,
@@ -154,7 +172,13 @@ impl NodeSettings {
                 max_response_items,
                 write_buffer_high,
                 rpc_rate_per_sec,
-                rpc_burst
+                rpc_burst,
+                gossip_rate_per_sec,
+                gossip_burst,
+                gossip_bytes_per_sec,
+                gossip_bytes_burst,
+                ping_rate_per_sec,
+                ping_burst
             ]
         );
         overlay!(
@@ -282,6 +306,12 @@ impl NodeSettings {
         }
         let (l, s) = (&mut c.limits, &self.limits);
         overlay_value(&mut l.max_peers, s.max_peers);
+        overlay_value(&mut l.max_pending, s.max_pending);
+        overlay_value(&mut l.max_pending_per_ip, s.max_pending_per_ip);
+        overlay_value(&mut l.max_peers_per_ip, s.max_peers_per_ip);
+        overlay_value(&mut l.protected_inbound, s.protected_inbound);
+        overlay_value(&mut l.accept_rate_per_ip, s.accept_rate_per_ip);
+        overlay_value(&mut l.accept_burst_per_ip, s.accept_burst_per_ip);
         overlay_value(&mut l.max_outstanding_requests, s.max_outstanding_requests);
         overlay_value(&mut l.max_inbound_requests, s.max_inbound_requests);
         overlay_value(&mut l.session_mailbox, s.session_mailbox);
@@ -293,6 +323,12 @@ impl NodeSettings {
         overlay_value(&mut l.write_buffer_high, s.write_buffer_high);
         overlay_value(&mut l.rpc_rate_per_sec, s.rpc_rate_per_sec);
         overlay_value(&mut l.rpc_burst, s.rpc_burst);
+        overlay_value(&mut l.gossip_rate_per_sec, s.gossip_rate_per_sec);
+        overlay_value(&mut l.gossip_burst, s.gossip_burst);
+        overlay_value(&mut l.gossip_bytes_per_sec, s.gossip_bytes_per_sec);
+        overlay_value(&mut l.gossip_bytes_burst, s.gossip_bytes_burst);
+        overlay_value(&mut l.ping_rate_per_sec, s.ping_rate_per_sec);
+        overlay_value(&mut l.ping_burst, s.ping_burst);
         let (t, s) = (&mut c.timeouts, &self.timeouts);
         let ms = Duration::from_millis;
         overlay_value(&mut t.handshake, s.handshake_ms.map(ms));

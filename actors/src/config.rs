@@ -59,9 +59,27 @@ pub enum ConfigError {
 /// Hard bounds on everything a peer can make this node hold.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
-    /// Connected peers (inbound + outbound, handshaked or not). Inbound connections beyond it are
-    /// closed at accept time. Default 50.
+    /// Handshaked peers (inbound + outbound). When full, a handshaked newcomer displaces the
+    /// worst-scored peer outside the protected set, or is closed (GOODBYE 1003). Default 50.
     pub max_peers: usize,
+    /// Inbound connections waiting for their handshake, apart from the peer slots. A newcomer
+    /// beyond it evicts the oldest pending connection of the address holding the most.
+    /// Default 64.
+    pub max_pending: usize,
+    /// Inbound connections waiting for their handshake from one IP (each loopback address counts
+    /// apart); more are refused at accept. Default 16.
+    pub max_pending_per_ip: usize,
+    /// Handshaked inbound peers from one IP (each loopback address counts apart); more are
+    /// refused. Default 16.
+    pub max_peers_per_ip: usize,
+    /// The longest connected inbound peers a newcomer never displaces (outbound and static peers
+    /// are always protected); `max_peers` or more protects every peer. Default 8.
+    pub protected_inbound: usize,
+    /// Connections one IP (each loopback address apart) may open per second; more are closed at
+    /// accept, before a session exists. Default 8.
+    pub accept_rate_per_ip: u32,
+    /// Connections one IP may open at once above `accept_rate_per_ip`. Default 64.
+    pub accept_burst_per_ip: u32,
     /// RPC requests this node may have outstanding towards one peer. Default 64.
     pub max_outstanding_requests: usize,
     /// Requests from one peer being served at once; more are answered with "server error" (40).
@@ -93,12 +111,50 @@ pub struct Limits {
     /// whose first frame is framed that way (the connection keeps the framing of its first frame;
     /// our frames are written in binary either way). Default `false`: such bytes do not frame.
     pub accept_text_framing: bool,
+    /// GOSSIP frames (objects and overlay control messages) accepted from one peer per second;
+    /// beyond the burst they are dropped, penalised (`Scoring::rate_limited`) and the peer is not
+    /// read until the next is due. Default 1000.
+    pub gossip_rate_per_sec: u32,
+    /// GOSSIP frames one peer may send at once above the rate. Default 2000.
+    pub gossip_burst: u32,
+    /// GOSSIP bytes (header and body) accepted from one peer per second, same treatment.
+    /// Default 8 MiB.
+    pub gossip_bytes_per_sec: u32,
+    /// GOSSIP bytes one peer may send at once; at least `max_header_len + max_body_len`, so the
+    /// largest frame passes. Default 32 MiB.
+    pub gossip_bytes_burst: u32,
+    /// PING frames accepted from one peer per second (answered or not), same treatment.
+    /// Default 50.
+    pub ping_rate_per_sec: u32,
+    /// PING frames one peer may send at once above the rate. Default 500.
+    pub ping_burst: u32,
+}
+
+impl Limits {
+    /// The slot policy of the peer table.
+    pub fn slots(&self) -> crate::peer_table::SlotLimits {
+        crate::peer_table::SlotLimits {
+            max_peers: self.max_peers,
+            max_pending: self.max_pending,
+            max_pending_per_ip: self.max_pending_per_ip,
+            max_peers_per_ip: self.max_peers_per_ip,
+            protected_inbound: self.protected_inbound,
+            accept_rate_per_ip: self.accept_rate_per_ip,
+            accept_burst_per_ip: self.accept_burst_per_ip,
+        }
+    }
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_peers: 50,
+            max_pending: 64,
+            max_pending_per_ip: 16,
+            max_peers_per_ip: 16,
+            protected_inbound: 8,
+            accept_rate_per_ip: 8,
+            accept_burst_per_ip: 64,
             max_outstanding_requests: 64,
             max_inbound_requests: 32,
             session_mailbox: 256,
@@ -111,6 +167,12 @@ impl Default for Limits {
             rpc_rate_per_sec: 200,
             rpc_burst: 400,
             accept_text_framing: false,
+            gossip_rate_per_sec: 1000,
+            gossip_burst: 2000,
+            gossip_bytes_per_sec: 8 * 1024 * 1024,
+            gossip_bytes_burst: 32 * 1024 * 1024,
+            ping_rate_per_sec: 50,
+            ping_burst: 500,
         }
     }
 }
@@ -291,9 +353,18 @@ fn positive(field: &'static str, d: Duration) -> Result<(), ConfigError> {
 }
 
 impl NodeConfig {
-    /// A configuration for tests and examples: 127.0.0.1 port 0, short timeouts.
+    /// A configuration for tests and examples: 127.0.0.1 port 0, short timeouts, and per-address
+    /// caps of 1024 and 100 000 connections a second (every local node and test client shares
+    /// 127.0.0.1).
     pub fn local_test() -> Self {
         NodeConfig {
+            limits: Limits {
+                max_pending_per_ip: 1024,
+                max_peers_per_ip: 1024,
+                accept_rate_per_ip: 100_000,
+                accept_burst_per_ip: 100_000,
+                ..Limits::default()
+            },
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             timeouts: Timeouts {
                 handshake: Duration::from_secs(5),
@@ -314,6 +385,13 @@ impl NodeConfig {
         let l = &self.limits;
         at_least("max_peers", l.max_peers as u64, 1)?;
         at_most("max_peers", l.max_peers as u64, 100_000)?;
+        at_least("max_pending", l.max_pending as u64, 1)?;
+        at_most("max_pending", l.max_pending as u64, 100_000)?;
+        at_least("max_pending_per_ip", l.max_pending_per_ip as u64, 1)?;
+        at_least("max_peers_per_ip", l.max_peers_per_ip as u64, 1)?;
+        at_most("protected_inbound", l.protected_inbound as u64, 100_000)?;
+        at_least("accept_rate_per_ip", u64::from(l.accept_rate_per_ip), 1)?;
+        at_least("accept_burst_per_ip", u64::from(l.accept_burst_per_ip), 1)?;
         at_least(
             "max_outstanding_requests",
             l.max_outstanding_requests as u64,
@@ -346,6 +424,23 @@ impl NodeConfig {
         at_most("rpc_rate_per_sec", u64::from(l.rpc_rate_per_sec), 1_000_000)?;
         at_least("rpc_burst", u64::from(l.rpc_burst), 1)?;
         at_most("rpc_burst", u64::from(l.rpc_burst), 1_000_000)?;
+        for (field, v) in [
+            ("gossip_rate_per_sec", l.gossip_rate_per_sec),
+            ("gossip_burst", l.gossip_burst),
+            ("gossip_bytes_per_sec", l.gossip_bytes_per_sec),
+            ("ping_rate_per_sec", l.ping_rate_per_sec),
+            ("ping_burst", l.ping_burst),
+        ] {
+            at_least(field, u64::from(v), 1)?;
+        }
+        let largest_frame = u64::from(l.max_header_len) + u64::from(l.max_body_len);
+        if u64::from(l.gossip_bytes_burst) < largest_frame {
+            return Err(ConfigError::Inconsistent {
+                field: "gossip_bytes_burst",
+                value: l.gossip_bytes_burst.to_string(),
+                reason: "must be at least max_header_len + max_body_len (the largest frame)",
+            });
+        }
 
         let t = &self.timeouts;
         positive("handshake_timeout", t.handshake)?;
@@ -468,6 +563,59 @@ mod tests {
                 field: "frame_timeout"
             })
         );
+    }
+
+    #[test]
+    fn slot_limits_are_validated() {
+        let mut c = NodeConfig::local_test();
+        c.limits.max_pending = 0;
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::TooSmall {
+                field: "max_pending",
+                ..
+            })
+        ));
+        let mut c = NodeConfig::local_test();
+        c.limits.max_peers_per_ip = 0;
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::TooSmall {
+                field: "max_peers_per_ip",
+                ..
+            })
+        ));
+        let mut c = NodeConfig::local_test();
+        c.limits.protected_inbound = 100_001;
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::TooLarge {
+                field: "protected_inbound",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn gossip_and_ping_limits_are_validated() {
+        let mut c = NodeConfig::local_test();
+        c.limits.ping_rate_per_sec = 0;
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::TooSmall {
+                field: "ping_rate_per_sec",
+                ..
+            })
+        ));
+        let mut c = NodeConfig::local_test();
+        c.limits.gossip_bytes_burst = c.limits.max_body_len;
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::Inconsistent {
+                field: "gossip_bytes_burst",
+                ..
+            })
+        ));
     }
 
     #[test]

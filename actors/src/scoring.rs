@@ -184,6 +184,26 @@ impl TokenBucket {
         Duration::from_secs_f64(1.0 / self.rate.max(1e-9))
     }
 
+    /// Takes `n` tokens if that many are available at `now` (a request of more than the burst
+    /// never succeeds; callers keep the burst at least their largest unit).
+    pub fn try_take_n(&mut self, n: f64, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
+        self.at = now.max(self.at);
+        if self.tokens >= n {
+            self.tokens -= n;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Time until `n` tokens are available, from the last `try_take*` (zero if they are).
+    pub fn wait_for(&self, n: f64) -> Duration {
+        let missing = (n.min(self.burst) - self.tokens).max(0.0);
+        Duration::from_secs_f64(missing / self.rate.max(1e-9))
+    }
+
     /// Takes a token if one is available at `now`.
     pub fn try_take(&mut self, now: Instant) -> bool {
         let elapsed = now.saturating_duration_since(self.at).as_secs_f64();

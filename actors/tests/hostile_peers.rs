@@ -1,6 +1,6 @@
 //! Hostile peers against one node over 127.0.0.1: slowloris (half frames, silent
 //! connections) closed after the documented timeouts without slowing a good peer's PING; a
-//! connection flood beyond `max_peers`; a gossip flood from one peer (bounded dedup cache, nothing
+//! connection flood held to the pending cap (`max_pending`); a gossip flood from one peer (bounded dedup cache, nothing
 //! invalid relayed, the peer scored down, banned and refused on reconnection); an RPC flood held by
 //! the per-peer rate limit while another peer is served; the loopback ban policy; a request sent
 //! the moment the HELLO reply arrives.
@@ -69,6 +69,7 @@ async fn slowloris_peers_are_closed_after_the_timeouts_and_do_not_slow_a_good_pe
     const SILENT: usize = 250;
     let mut cfg = config();
     cfg.limits.max_peers = HALF_FRAME + SILENT + 10;
+    cfg.limits.max_pending = SILENT + 10;
     cfg.timeouts.frame = Duration::from_millis(1500);
     cfg.timeouts.handshake = Duration::from_millis(2500);
     let node = start_node(cfg, NodeParts::default()).await.expect("node");
@@ -127,12 +128,13 @@ async fn slowloris_peers_are_closed_after_the_timeouts_and_do_not_slow_a_good_pe
 }
 
 #[actix_rt::test]
-async fn a_connection_flood_beyond_max_peers_is_refused_at_accept() {
+async fn a_connection_flood_is_held_to_the_pending_cap_apart_from_the_peers() {
     init_tracing();
-    const MAX: usize = 20;
+    const MAX_PENDING: usize = 20;
     const FLOOD: usize = 100;
     let mut cfg = config();
-    cfg.limits.max_peers = MAX;
+    cfg.limits.max_peers = 4;
+    cfg.limits.max_pending = MAX_PENDING;
     let node = start_node(cfg, NodeParts::default()).await.expect("node");
     let mut a = RawClient::connect(node.listen_addr).await.expect("a");
     hello_as(&mut a, &node, 1).await.expect("hello a");
@@ -142,22 +144,37 @@ async fn a_connection_flood_beyond_max_peers_is_refused_at_accept() {
     for _ in 0..FLOOD {
         flood.push(RawClient::connect(node.listen_addr).await.expect("connect"));
     }
-    // Refused connections are closed at once; admitted ones wait for the handshake timer (5 s).
+    // Each connection beyond the pending cap evicts the oldest pending one (all from one
+    // address here); the survivors wait for the handshake timer (5 s).
     let closed = join_all(
         flood
             .iter_mut()
             .map(|r| r.closed_within(Duration::from_millis(1500))),
     )
     .await;
-    let refused = closed.iter().filter(|c| **c).count();
-    assert_eq!(refused, FLOOD - (MAX - 2), "exactly the excess is refused");
+    let evicted = closed.iter().filter(|c| **c).count();
+    assert_eq!(
+        evicted,
+        FLOOD - MAX_PENDING,
+        "exactly the excess is evicted"
+    );
+    assert!(
+        closed[..FLOOD - MAX_PENDING].iter().all(|c| *c),
+        "the oldest went first"
+    );
     let stats = node.manager.send(GetManagerStats).await.expect("stats");
-    assert_eq!(stats.refused_full, refused as u64);
-    assert_eq!(node.peers().await.len(), MAX);
-    // The existing peers are unaffected.
+    assert_eq!(stats.evicted_pending, evicted as u64);
+    wait_for("evicted sessions gone", DEADLINE, || async {
+        (node.peers().await.len() == 2 + MAX_PENDING).then_some(())
+    })
+    .await;
+    // The peers are unaffected, and a newcomer still handshakes: pending slots are apart.
     assert!(a.ping(b"a").await.is_some());
     assert!(a.status(3).await.is_some());
     assert!(b.status(4).await.is_some());
+    let mut c = RawClient::connect(node.listen_addr).await.expect("c");
+    hello_as(&mut c, &node, 3).await.expect("hello c");
+    assert!(c.status(5).await.is_some());
 }
 
 fn attestation_message(slot: u64) -> (Root, GossipEnvelope) {
@@ -180,7 +197,14 @@ async fn a_gossip_flood_is_bounded_not_relayed_and_gets_the_peer_banned() {
         }),
         ..NodeParts::full()
     };
-    let node = start_node(config(), parts).await.expect("node");
+    // This test is about the dedup cache and invalid gossip; the per-peer gossip limits (tested
+    // in rate_limits.rs) are lifted so the flood reaches the gossip actor.
+    let mut cfg = config();
+    cfg.limits.gossip_rate_per_sec = 10_000_000;
+    cfg.limits.gossip_burst = 10_000_000;
+    cfg.limits.gossip_bytes_per_sec = u32::MAX;
+    cfg.limits.gossip_bytes_burst = u32::MAX;
+    let node = start_node(cfg, parts).await.expect("node");
     let mut watcher = RawClient::connect(node.listen_addr).await.expect("watcher");
     hello_as(&mut watcher, &node, 2).await.expect("hello");
     let mut flooder = RawClient::connect(node.listen_addr).await.expect("flooder");

@@ -184,26 +184,38 @@ async fn unknown_methods_are_not_fatal() {
 }
 
 #[actix_rt::test]
-async fn max_peers_is_enforced_at_accept_and_shutdown_says_goodbye_1() {
+async fn max_peers_is_enforced_at_the_handshake_and_shutdown_says_goodbye_1() {
     init_tracing();
     let mut cfg = config();
-    cfg.limits.max_peers = 2;
+    cfg.limits.max_peers = 1;
+    cfg.limits.protected_inbound = 1;
     let node = start_node(cfg, NodeParts::default()).await.expect("node");
     let mut first = RawClient::connect(node.listen_addr).await.expect("1");
     first
         .hello(1, genesis_hello(1, node.genesis_root))
         .await
         .expect("hello 1");
+    // A connection waiting for its handshake takes no peer slot: it is served PING.
     let mut second = RawClient::connect(node.listen_addr).await.expect("2");
     assert!(second.ping(b"two").await.is_some());
-    let mut third = RawClient::connect(node.listen_addr).await.expect("3");
-    third.send_raw(&vector("ping32")).await.ok();
-    assert!(third.closed_within(DEADLINE).await, "third refused");
+    // Its HELLO finds the slot taken by a protected peer: GOODBYE 1003, closed.
+    second
+        .hello(2, genesis_hello(1, node.genesis_root))
+        .await
+        .expect("hello reply before the refusal");
+    let bye = second
+        .next_rpc(RpcMethod::Goodbye, DEADLINE)
+        .await
+        .expect("GOODBYE 1003");
+    assert_eq!(
+        goodbye_reason(&bye),
+        Some(hobbits_actors::events::GOODBYE_TOO_MANY_PEERS)
+    );
+    assert!(second.closed_within(DEADLINE).await, "second refused");
     let stats = node.manager.send(GetManagerStats).await.expect("stats");
     assert_eq!(stats.refused_full, 1);
-    // The first two are still served.
+    // The first is still served.
     assert!(first.status(9).await.is_some());
-    assert!(second.ping(b"still").await.is_some());
 
     assert_eq!(node.shutdown(DEADLINE).await, 0);
     let bye = first

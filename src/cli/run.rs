@@ -198,11 +198,38 @@ pub fn run(args: RunArgs) -> ExitCode {
             println!("http on http://{}", server.local_addr());
             println!("metrics on http://{}/metrics", server.local_addr());
         }
-        wait_for_signal().await;
+        let mut faults = node.store_faults.clone();
+        let fault = tokio::select! {
+            _ = wait_for_signal() => None,
+            f = store_fault(&mut faults) => Some(f),
+        };
         let left = node.shutdown(Duration::from_secs(2)).await;
         tracing::info!(left, "stopped");
-        ExitCode::SUCCESS
+        match fault {
+            None => ExitCode::SUCCESS,
+            Some(fault) => {
+                eprintln!(
+                    "error: {fault}; the node stopped (the data directory holds every block \
+                     committed before the fault: fix the disk and run again)"
+                );
+                ExitCode::FAILURE
+            }
+        }
     })
+}
+
+/// The chain store's first fault (never returns while the store is sound).
+async fn store_fault(
+    faults: &mut tokio::sync::watch::Receiver<Option<hobbits_actors::store::StoreFault>>,
+) -> hobbits_actors::store::StoreFault {
+    let fault = match faults.wait_for(Option::is_some).await {
+        Ok(f) => f.clone(),
+        Err(_) => None,
+    };
+    match fault {
+        Some(f) => f,
+        None => std::future::pending().await,
+    }
 }
 
 /// `--event-log` and `--attest`: a log writer subscribed to the node's peer, gossip and chain

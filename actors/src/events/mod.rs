@@ -163,3 +163,7 @@ pub const GOODBYE_DUPLICATE: u64 = 1001;
 
 /// GOODBYE code sent to a peer disconnected for staying slow (its send queue stayed full).
 pub const GOODBYE_SLOW_PEER: u64 = 1002;
+
+/// GOODBYE code sent to a connection closed for want of a slot: evicted while waiting for its
+/// handshake, displaced by a newcomer, or refused at the handshake because the slots are full.
+pub const GOODBYE_TOO_MANY_PEERS: u64 = 1003;

@@ -182,6 +182,18 @@ pub struct NodeGauges {
     pub gossip: Option<GossipGauges>,
     /// Sync progress, when a sync actor is attached.
     pub sync: Option<SyncGauges>,
+    /// Connections refused and evicted by the peer manager, by reason (label, count).
+    pub slots: Option<SlotCounters>,
+}
+
+/// The peer manager's slot counters (docs/PROTOCOL.md, "Connection slots"), by reason label.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SlotCounters {
+    /// Connections refused: `accept_rate`, `pending_per_address`, `peers_per_address`,
+    /// `banned`, `banned_node`, `slots_full`.
+    pub refused: Vec<(&'static str, u64)>,
+    /// Connections closed to make room: `pending` (pending cap), `displaced` (peer slots).
+    pub evicted: Vec<(&'static str, u64)>,
 }
 
 /// Gossip counters (the gossip actor's, copied).

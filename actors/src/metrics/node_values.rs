@@ -11,6 +11,7 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeGaugeValue, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::MetricType;
 
 use super::{lock, NodeGauges};
 
@@ -38,6 +39,20 @@ fn counter(e: &mut DescriptorEncoder<'_>, name: &str, help: &str, value: u64) ->
 /// dashboards written for the 2019 clients read this node too.
 #[derive(Debug)]
 pub(super) struct InteropValues(pub(super) Arc<Mutex<NodeGauges>>);
+
+/// A counter family labelled by `reason`, one series per (reason, count).
+fn counters_by_reason(
+    e: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    list: &[(&'static str, u64)],
+) -> fmt::Result {
+    let mut m = e.encode_descriptor(name, help, None, MetricType::Counter)?;
+    for (reason, v) in list {
+        ConstCounter::new(*v).encode(m.encode_family(&[("reason", *reason)])?)?;
+    }
+    Ok(())
+}
 
 impl Collector for InteropValues {
     fn encode(&self, mut e: DescriptorEncoder<'_>) -> fmt::Result {
@@ -94,6 +109,20 @@ impl Collector for NodeValues {
             "Blocks in the chain store.",
             n.blocks_stored,
         )?;
+        if let Some(c) = &n.slots {
+            counters_by_reason(
+                e,
+                "connections_refused",
+                "Connections refused by the slot policy, by reason.",
+                &c.refused,
+            )?;
+            counters_by_reason(
+                e,
+                "connections_evicted",
+                "Connections closed to make room (pending cap, full peer slots), by reason.",
+                &c.evicted,
+            )?;
+        }
         if let Some(g) = &n.gossip {
             for (name, help, v) in [
                 ("gossip_received", "Gossip messages received.", g.received),

@@ -40,6 +40,10 @@ fn filled() -> Metrics {
             progress: 1.0,
             ..Default::default()
         }),
+        slots: Some(SlotCounters {
+            refused: vec![("accept_rate", 7)],
+            evicted: vec![("pending", 4)],
+        }),
     });
     m
 }
@@ -53,6 +57,14 @@ fn text_format_keeps_every_name_and_label() {
     assert_eq!(v("hobbits_head_slot"), 17.0);
     assert_eq!(v("hobbits_finalized_epoch"), 1.0);
     assert_eq!(v("libp2p_peers"), 2.0);
+    assert_eq!(
+        v("hobbits_connections_refused_total{reason=\"accept_rate\"}"),
+        7.0
+    );
+    assert_eq!(
+        v("hobbits_connections_evicted_total{reason=\"pending\"}"),
+        4.0
+    );
     assert_eq!(v("beacon_head_slot"), 17.0);
     assert_eq!(v("beacon_finalized_epoch"), 1.0);
     assert_eq!(v("hobbits_finalized_slot"), 8.0);

@@ -2,7 +2,8 @@
 //! it knows them all. Before each scrape it queries the manager (peers), the store (head,
 //! finality, block count), gossip and sync (counters, progress), each answer bounded by
 //! `MetricsConfig::query_timeout`, and stores the values in the registry (the registry's
-//! [`Refresh`]). Sends `GetPeers` (manager), `GetStoreStatus` (store), `GetGossipStats` (gossip),
+//! [`Refresh`]). Sends `GetPeers` and `GetManagerStats` (manager: peers; refusals and evictions
+//! by reason), `GetStoreStatus` (store), `GetGossipStats` (gossip),
 //! `GetSyncState` (sync); handles none.
 
 use std::future::Future;
@@ -13,8 +14,8 @@ use actix::prelude::*;
 
 use super::NodeHandle;
 use crate::gossip::{GetGossipStats, GossipActor, GossipStats};
-use crate::metrics::{GossipGauges, Metrics, Refresh, SyncGauges};
-use crate::peer_manager::{GetPeers, PeerManager};
+use crate::metrics::{GossipGauges, Metrics, Refresh, SlotCounters, SyncGauges};
+use crate::peer_manager::{GetManagerStats, GetPeers, ManagerStats, PeerManager};
 use crate::store::StoreClient;
 use crate::sync::{GetSyncState, SyncActor, SyncState, SyncStatus};
 
@@ -61,6 +62,21 @@ pub(crate) fn sync_gauges(status: &SyncStatus, head_slot: u64) -> SyncGauges {
     }
 }
 
+/// The manager's refusals and evictions, by reason.
+fn slot_counters(s: &ManagerStats) -> SlotCounters {
+    SlotCounters {
+        refused: vec![
+            ("accept_rate", s.refused_accept_rate),
+            ("pending_per_address", s.refused_pending_per_ip),
+            ("peers_per_address", s.refused_peers_per_ip),
+            ("banned", s.refused_banned),
+            ("banned_node", s.refused_banned_node),
+            ("slots_full", s.refused_full),
+        ],
+        evicted: vec![("pending", s.evicted_pending), ("displaced", s.displaced)],
+    }
+}
+
 /// The gossip counters the metrics show.
 fn gossip_gauges(s: &GossipStats) -> GossipGauges {
     GossipGauges {
@@ -93,6 +109,9 @@ impl MetricsCollector {
         if let Some(peers) = bounded(t, self.manager.send(GetPeers)).await {
             node.connections = peers.len() as u64;
             node.peers = peers.iter().filter(|p| p.handshaked).count() as u64;
+        }
+        if let Some(stats) = bounded(t, self.manager.send(GetManagerStats)).await {
+            node.slots = Some(slot_counters(&stats));
         }
         if let Some(v) = bounded(t, self.store.status()).await {
             node.head_slot = v.head.slot.0;

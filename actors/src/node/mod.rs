@@ -21,7 +21,6 @@ use hobbits_chain::{
     BlockProducer, ChainStore, GenesisConfig, GenesisError, MemoryStore, PersistError,
     PersistentStore, Root, StoreConfig,
 };
-use tokio::net::TcpListener;
 
 use crate::config::{ConfigError, NodeConfig};
 use crate::events::BlockProduced;
@@ -161,6 +160,9 @@ pub struct NodeHandle {
     pub metrics: Option<Arc<Metrics>>,
     /// The HTTP server, when [`NodeParts::http_addr`] was given.
     pub http_server: Option<Arc<HttpServer>>,
+    /// The chain store's fault, once it had one (`None` until then): importing has stopped, the
+    /// node serves what it has; the binary shuts down with the fault as its message.
+    pub store_faults: tokio::sync::watch::Receiver<Option<crate::store::StoreFault>>,
 }
 
 impl NodeHandle {
@@ -234,9 +236,8 @@ pub async fn start_node(config: NodeConfig, parts: NodeParts) -> Result<NodeHand
         Some(s) => s,
         None => Box::new(memory_store(&config)?),
     };
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| NodeError::Bind {
+    let listener =
+        crate::peer_manager::bind_listener(config.listen).map_err(|source| NodeError::Bind {
             addr: config.listen,
             source,
         })?;
@@ -245,16 +246,15 @@ pub async fn start_node(config: NodeConfig, parts: NodeParts) -> Result<NodeHand
         source,
     })?;
     let mailbox = config.limits.actor_mailbox;
-    let store = StoreClient::new(
-        ChainStoreActor::new(
-            store,
-            config.network_id,
-            config.chain_id,
-            config.limits.max_response_items,
-            mailbox,
-        )
-        .start(),
+    let store_actor = ChainStoreActor::new(
+        store,
+        config.network_id,
+        config.chain_id,
+        config.limits.max_response_items,
+        mailbox,
     );
+    let store_faults = store_actor.fault_watch();
+    let store = StoreClient::new(store_actor.start());
     let genesis_root = store
         .genesis_root()
         .await
@@ -346,6 +346,7 @@ pub async fn start_node(config: NodeConfig, parts: NodeParts) -> Result<NodeHand
         gossip,
         metrics,
         http_server: None,
+        store_faults,
     };
     if let Some(addr) = parts.http_addr {
         match start_http(&node, &config, addr, parts.http_config).await {

@@ -1,5 +1,6 @@
-//! `PeerManager`: accepts inbound connections (refusing banned IPs and connections beyond
-//! `max_peers`), dials the static peers and redials lost ones with exponential backoff, keeps one
+//! `PeerManager`: accepts inbound connections under the slot policy of the peer table (banned IPs
+//! and per-address caps refused, the pending cap evicting, a full table displacing the worst-scored
+//! unprotected peer: docs/PROTOCOL.md, "Connection slots"), dials the static peers and redials lost ones with exponential backoff, keeps one
 //! connection per remote node (rule in `peer_table.rs`), scores peers' offences (`scoring.rs`:
 //! `PeerPenalized` from sessions, gossip and sync) and bans those that reach the threshold (by
 //! IP, and by node id; loopback IPs only with `Scoring::ban_loopback_ips`), and publishes peer
@@ -29,13 +30,14 @@ use tracing::{debug, info, warn};
 use crate::config::Scoring;
 use crate::events::{
     Disconnect, GossipReceived, GossipSubscribers, PeerDisconnected, PeerHandshaked, PeerPenalized,
-    Penalty, GOODBYE_DUPLICATE,
+    Penalty, GOODBYE_DUPLICATE, GOODBYE_TOO_MANY_PEERS,
 };
 use crate::peer_session::{
     PeerSession, ReportHandshake, SessionClosed, SessionLinks, SessionSettings,
 };
 use crate::peer_table::{
-    ip_bannable, Backoff, Direction, HandshakeAdmission, NodeId, PeerId, PeerTable,
+    ip_bannable, Backoff, Direction, HandshakeAdmission, NodeId, PeerEntry, PeerId, PeerTable,
+    Refusal,
 };
 use crate::scoring::{ScoreBook, ScoreVerdict};
 use crate::store::StoreClient;
@@ -47,6 +49,24 @@ pub use commands::{
     DialPeer, DisconnectPeer, GetManagerStats, GetPeers, PeerInfo, SendFrameToPeer, SendRpcRequest,
     Shutdown, Subscribe,
 };
+
+/// Length of the kernel's queue of connections waiting for `accept` (capped by the system's
+/// `somaxconn`): room for a burst of reconnecting attackers, so an honest SYN is not dropped
+/// (and retried a second later) while the node works through them.
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds the node's listener with [`LISTEN_BACKLOG`] (SO_REUSEADDR set, as tokio's own `bind`).
+pub fn bind_listener(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
 
 /// What the manager needs beyond the session settings.
 #[derive(Debug, Clone)]
@@ -66,6 +86,16 @@ enum ScoreKey {
     Node(NodeId),
     Ip(IpAddr),
     Connection(PeerId),
+}
+
+impl ScoreKey {
+    fn of(node: Option<NodeId>, ip: IpAddr, peer: PeerId, scoring: &Scoring) -> Self {
+        match (node, ip_bannable(ip, scoring.ban_loopback_ips)) {
+            (Some(node), _) => ScoreKey::Node(node),
+            (None, true) => ScoreKey::Ip(ip),
+            (None, false) => ScoreKey::Connection(peer),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -117,8 +147,21 @@ impl Subscribers {
 /// Counters of the manager.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ManagerStats {
-    /// Inbound connections refused because the table was full.
+    /// Handshaked newcomers closed because the peer slots were full and no peer could be
+    /// displaced (GOODBYE 1003).
     pub refused_full: u64,
+    /// Inbound connections refused at accept: the address connects faster than
+    /// `accept_rate_per_ip`.
+    pub refused_accept_rate: u64,
+    /// Inbound connections refused at accept: `max_pending_per_ip` pending from that address.
+    pub refused_pending_per_ip: u64,
+    /// Inbound connections refused (at accept or at the handshake): `max_peers_per_ip` peers from
+    /// that address.
+    pub refused_peers_per_ip: u64,
+    /// Pending connections evicted to admit a newcomer (`max_pending` reached).
+    pub evicted_pending: u64,
+    /// Peers displaced by a handshaked newcomer (`max_peers` reached).
+    pub displaced: u64,
     /// Inbound connections refused because the IP was banned.
     pub refused_banned: u64,
     /// Bans issued.
@@ -167,7 +210,7 @@ impl PeerManager {
         subscribers: Vec<Subscribe>,
     ) -> Self {
         let s = &settings.session;
-        let table = PeerTable::new(s.limits.max_peers, s.limits.max_bans, s.timeouts.ban);
+        let table = PeerTable::with_slots(s.limits.slots(), s.limits.max_bans, s.timeouts.ban);
         let statics = settings
             .static_peers
             .iter()
@@ -217,13 +260,24 @@ impl PeerManager {
         ctx: &mut Context<Self>,
     ) {
         let peer = match self.table.admit(addr, direction, slot, Instant::now()) {
-            Ok(peer) => peer,
+            Ok(admitted) => {
+                if let Some(evicted) = admitted.evicted {
+                    self.stats.evicted_pending += 1;
+                    debug!(peer = %evicted.id, addr = %evicted.addr, "pending connection evicted for a newcomer");
+                    if let Some(info) = self.sessions.get(&evicted.id) {
+                        info.disconnect(GOODBYE_TOO_MANY_PEERS);
+                    }
+                }
+                admitted.id
+            }
             Err(refusal) => {
                 match refusal {
-                    crate::peer_table::Refusal::Banned { .. } => self.stats.refused_banned += 1,
-                    crate::peer_table::Refusal::Full { .. } => self.stats.refused_full += 1,
+                    Refusal::Banned { .. } => self.stats.refused_banned += 1,
+                    Refusal::AcceptRate { .. } => self.stats.refused_accept_rate += 1,
+                    Refusal::PendingFromAddress { .. } => self.stats.refused_pending_per_ip += 1,
+                    Refusal::PeersFromAddress { .. } => self.stats.refused_peers_per_ip += 1,
                 }
-                info!(%addr, %direction, %refusal, "connection refused");
+                debug!(%addr, %direction, %refusal, "connection refused");
                 if let Some(slot) = slot {
                     self.schedule_redial(slot, ctx);
                 }
@@ -339,11 +393,7 @@ impl PeerManager {
         self.stats.penalties += 1;
         let ip = info.addr.ip();
         let ban_ip = ip_bannable(ip, self.settings.scoring.ban_loopback_ips);
-        let key = match (info.node_id, ban_ip) {
-            (Some(node), _) => ScoreKey::Node(node),
-            (None, true) => ScoreKey::Ip(ip),
-            (None, false) => ScoreKey::Connection(peer),
-        };
+        let key = ScoreKey::of(info.node_id, ip, peer, &self.settings.scoring);
         let now = Instant::now();
         match self.scores.penalize(key, penalty, now) {
             ScoreVerdict::Keep { score } => {
@@ -429,12 +479,27 @@ impl Handler<ReportHandshake> for PeerManager {
 
     fn handle(&mut self, msg: ReportHandshake, _: &mut Context<Self>) -> Self::Result {
         let ours = self.settings.session.node_id;
-        let admission = self.table.on_handshake(msg.peer, msg.node_id, ours);
+        let now = Instant::now();
+        let (scores, scoring) = (&self.scores, &self.settings.scoring);
+        let score =
+            |e: &PeerEntry| scores.score(&ScoreKey::of(e.node_id, e.addr.ip(), e.id, scoring), now);
+        let admission = self
+            .table
+            .on_handshake(msg.peer, msg.node_id, ours, now, score);
         match admission {
-            HandshakeAdmission::Accept | HandshakeAdmission::Replaces { .. } => {
+            HandshakeAdmission::Accept
+            | HandshakeAdmission::Replaces { .. }
+            | HandshakeAdmission::Displaces { .. } => {
                 if let HandshakeAdmission::Replaces { close } = admission {
                     if let Some(other) = self.sessions.get(&close) {
                         other.disconnect(GOODBYE_DUPLICATE);
+                    }
+                }
+                if let HandshakeAdmission::Displaces { close } = admission {
+                    self.stats.displaced += 1;
+                    if let Some(other) = self.sessions.get(&close) {
+                        info!(peer = %close, addr = %other.addr, newcomer = %msg.peer, "peer displaced by a newcomer (slots full)");
+                        other.disconnect(GOODBYE_TOO_MANY_PEERS);
                     }
                 }
                 let Some(info) = self.sessions.get_mut(&msg.peer) else {
@@ -461,6 +526,14 @@ impl Handler<ReportHandshake> for PeerManager {
             HandshakeAdmission::Banned { remaining } => {
                 self.stats.refused_banned_node += 1;
                 info!(peer = %msg.peer, node_id = ?msg.node_id, ?remaining, "banned node refused at handshake");
+            }
+            HandshakeAdmission::Full { max } => {
+                self.stats.refused_full += 1;
+                info!(peer = %msg.peer, max, "peer slots full, nobody to displace: newcomer refused");
+            }
+            HandshakeAdmission::AddressFull { max } => {
+                self.stats.refused_peers_per_ip += 1;
+                info!(peer = %msg.peer, max, "peers per address reached: newcomer refused");
             }
             HandshakeAdmission::Duplicate { .. } | HandshakeAdmission::SelfConnection => {}
         }

@@ -10,7 +10,7 @@ use hobbits_codec::rpc::{RequestId, RpcEnvelope, RpcMethod, RpcPayload};
 use tracing::{debug, info, warn};
 
 use super::{now_ms, PeerSession, ReportHandshake};
-use crate::events::{DisconnectReason, Penalty, GOODBYE_DUPLICATE};
+use crate::events::{DisconnectReason, Penalty, GOODBYE_DUPLICATE, GOODBYE_TOO_MANY_PEERS};
 use crate::handshake::Admission;
 use crate::metrics::RpcRole;
 use crate::peer_table::{HandshakeAdmission, NodeId};
@@ -229,7 +229,11 @@ impl PeerSession {
         };
         let fut = self.links.handshake.send(report);
         ctx.spawn(fut.into_actor(self).map(|res, act, ctx| match res {
-            Ok(HandshakeAdmission::Accept | HandshakeAdmission::Replaces { .. }) => {
+            Ok(
+                HandshakeAdmission::Accept
+                | HandshakeAdmission::Replaces { .. }
+                | HandshakeAdmission::Displaces { .. },
+            ) => {
                 act.handshake.accept();
                 info!("handshake complete");
                 act.start_pinging(ctx);
@@ -241,6 +245,16 @@ impl PeerSession {
             Ok(HandshakeAdmission::Banned { remaining }) => {
                 warn!(?remaining, "node id is banned: closing");
                 act.close(ctx, DisconnectReason::Banned, Some(Goodbye::FAULT_ERROR));
+            }
+            Ok(HandshakeAdmission::Full { max } | HandshakeAdmission::AddressFull { max }) => {
+                info!(max, "no peer slot: closing");
+                act.close(
+                    ctx,
+                    DisconnectReason::Local {
+                        goodbye: GOODBYE_TOO_MANY_PEERS,
+                    },
+                    Some(GOODBYE_TOO_MANY_PEERS),
+                );
             }
             Ok(HandshakeAdmission::SelfConnection) => {
                 act.close(

@@ -35,7 +35,7 @@ use hobbits_codec::rpc::{RequestId, RpcEnvelope, RpcMethod, RpcPayload};
 use hobbits_codec::{
     CodecError, Frame, FrameCodec, FrameLimits, GossipEnvelope, PingFrame, Protocol,
 };
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio_util::codec::FramedRead;
@@ -57,10 +57,16 @@ mod commands;
 mod frame_timer;
 mod inbound_rpc;
 mod measure;
+mod rate_limits;
 mod reports;
+
+pub use rate_limits::{Exceeded, PeerLimiter};
 
 pub use frame_timer::{PartialSince, Pausable, ReadPause, TimedCodec};
 pub use reports::{ReportHandshake, SessionClosed};
+
+/// The write half of a session's transport (a TCP socket's, or an in-memory one's).
+pub type SessionWriter = Box<dyn AsyncWrite + Unpin>;
 
 /// Whole-frame messages that fail to decode before the connection is closed as faulty.
 pub const MAX_BAD_MESSAGES: u32 = 16;
@@ -124,6 +130,10 @@ pub struct SessionStats {
     pub gossip_dropped: u32,
     /// RPC requests dropped by the per-peer rate limit.
     pub refused_rate_limited: u32,
+    /// GOSSIP frames dropped by the per-peer gossip limits (objects or bytes).
+    pub gossip_rate_limited: u32,
+    /// PING frames dropped by the per-peer PING limit.
+    pub ping_rate_limited: u32,
 }
 
 struct PendingRequest {
@@ -142,7 +152,7 @@ pub struct PeerSession {
     span: tracing::Span,
     settings: Arc<SessionSettings>,
     links: SessionLinks,
-    writer: FramedWrite<Frame, OwnedWriteHalf, FrameCodec>,
+    writer: FramedWrite<Frame, SessionWriter, FrameCodec>,
     read_handle: Option<SpawnHandle>,
     handshake: Handshake,
     tracker: RequestTracker<PendingRequest>,
@@ -152,6 +162,7 @@ pub struct PeerSession {
     partial: PartialSince,
     read_pause: ReadPause,
     rpc_bucket: TokenBucket,
+    limiter: PeerLimiter,
     pinger: PingTracker,
 }
 
@@ -184,10 +195,32 @@ impl PeerSession {
         links: SessionLinks,
     ) -> Addr<PeerSession> {
         let _ = stream.set_nodelay(true);
+        let (read, write) = stream.into_split();
+        Self::start_io(
+            read,
+            Box::new(write),
+            peer,
+            addr,
+            direction,
+            settings,
+            links,
+        )
+    }
+
+    /// Starts the actor over any transport: `read` and `write` halves (the fuzz target drives a
+    /// session through an in-memory socket this way).
+    pub fn start_io<R: AsyncRead + Unpin + 'static>(
+        read: R,
+        write: SessionWriter,
+        peer: PeerId,
+        addr: SocketAddr,
+        direction: Direction,
+        settings: Arc<SessionSettings>,
+        links: SessionLinks,
+    ) -> Addr<PeerSession> {
         PeerSession::create(move |ctx| {
             ctx.set_mailbox_capacity(settings.limits.session_mailbox);
             let limits = settings.frame_limits();
-            let (read, write) = stream.into_split();
             let partial = PartialSince::default();
             let codec = TimedCodec::new(FrameCodec::new(limits), partial.clone());
             let read_pause = ReadPause::default();
@@ -200,6 +233,7 @@ impl PeerSession {
                 settings.limits.rpc_burst,
                 Instant::now(),
             );
+            let limiter = PeerLimiter::new(&settings.limits, Instant::now());
             let mut writer = FramedWrite::new(write, FrameCodec::new(limits), ctx);
             let high = settings.limits.write_buffer_high;
             writer.set_buffer_capacity(high / 4, high);
@@ -224,6 +258,7 @@ impl PeerSession {
                 partial,
                 read_pause,
                 rpc_bucket,
+                limiter,
                 pinger: PingTracker::new(),
             }
         })
@@ -355,6 +390,7 @@ impl PeerSession {
         self.stats.frames_in += 1;
         self.measure_in(&frame);
         match frame.protocol {
+            Protocol::Ping if !self.within_limits(&frame) => {}
             Protocol::Ping => match PingFrame::from_frame(&frame) {
                 Ok(ping) => {
                     self.measure_pong(&ping);
@@ -378,6 +414,9 @@ impl PeerSession {
             debug!("GOSSIP before HELLO dropped");
             return;
         }
+        if !self.within_limits(frame) {
+            return;
+        }
         match GossipEnvelope::from_frame(frame) {
             Ok(env) => {
                 let msg = GossipReceived {
@@ -396,6 +435,43 @@ impl PeerSession {
             }
             Err(e) => self.bad_message(ctx, "GOSSIP", &e),
         }
+    }
+
+    /// Applies the gossip / PING limits to `frame`: over a limit it is dropped (false), counted,
+    /// penalised, and the peer is not read until the next such frame could be admitted.
+    fn within_limits(&mut self, frame: &Frame) -> bool {
+        let now = Instant::now();
+        let verdict = match frame.protocol {
+            Protocol::Gossip => self
+                .limiter
+                .gossip(frame.header.len() + frame.body.len(), now),
+            Protocol::Ping => self.limiter.ping(now),
+            Protocol::Rpc => Ok(()),
+        };
+        let Err((what, wait)) = verdict else {
+            return true;
+        };
+        let count = match what {
+            Exceeded::Ping => {
+                self.stats.ping_rate_limited += 1;
+                self.stats.ping_rate_limited
+            }
+            Exceeded::GossipObjects | Exceeded::GossipBytes => {
+                self.stats.gossip_rate_limited += 1;
+                self.stats.gossip_rate_limited
+            }
+        };
+        if count.is_power_of_two() {
+            warn!(
+                limit = what.label(),
+                count, "rate limit exceeded: frame dropped"
+            );
+        }
+        self.report(Penalty::RateLimited {
+            reason: format!("{} over the rate limit", what.label()),
+        });
+        self.read_pause.pause_until(now + wait);
+        false
     }
 
     fn expire_requests(&mut self) {

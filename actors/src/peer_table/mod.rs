@@ -1,5 +1,5 @@
 //! The peer manager's bookkeeping, as plain structs driven without a runtime: the connection table
-//! with the `max_peers` policy and the one-connection-per-peer rule ([`PeerTable`]), the ban list
+//! with its slot policy and the one-connection-per-peer rule ([`PeerTable`]), the ban list
 //! ([`BanList`]) and the redial backoff ([`Backoff`]).
 //!
 //! Duplicate rule: peers exchange a [`NodeId`] in the HELLO header. When two handshaked
@@ -8,18 +8,32 @@
 //! dial from both sides ends with exactly one connection on both ends. A connection whose remote
 //! node id equals ours is a connection to ourselves and is closed.
 //!
-//! Files: `ids.rs` the id newtypes, `bans.rs` the ban list, IP ban policy and redial backoff; this
-//! one the table itself.
+//! Slots (docs/PROTOCOL.md, "Connection slots"): unhandshaked inbound connections have their own
+//! cap (`max_pending`, the oldest of the most-represented address evicted to admit a newcomer),
+//! both pending and established connections have per-address caps (every IP counts apart,
+//! loopback ones included), and when the `max_peers` slots are full a handshaked newcomer
+//! displaces the worst-scored peer outside the protected set (outbound, static, and the longest
+//! connected inbound peers).
+//!
+//! Files: `ids.rs` the id newtypes, `bans.rs` the ban list, IP ban policy and redial backoff,
+//! `slots.rs` the slot policy and its victims; this one the table itself.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
+mod accept_rate;
 mod bans;
 mod ids;
+mod slots;
 
+pub use accept_rate::AcceptRate;
 pub use bans::{ip_bannable, Backoff, BanList};
 pub use ids::{Direction, NodeId, PeerId};
+pub use slots::SlotLimits;
+
+/// Addresses whose connection rate is remembered.
+pub const ACCEPT_RATE_ADDRESSES: usize = 4096;
 
 /// Why a connection is not admitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -32,12 +46,50 @@ pub enum Refusal {
         /// Time left on the ban.
         remaining: Duration,
     },
-    /// `max_peers` connections already.
-    #[error("peer table full ({max} peers)")]
-    Full {
-        /// `max_peers`.
+    /// The address opened connections faster than `accept_rate_per_ip` (beyond its burst).
+    #[error("{ip} connects too often")]
+    AcceptRate {
+        /// The address.
+        ip: IpAddr,
+    },
+    /// `max_pending_per_ip` unhandshaked connections from this address already.
+    #[error("{max} connections from {ip} are already waiting for their handshake")]
+    PendingFromAddress {
+        /// The address.
+        ip: IpAddr,
+        /// `max_pending_per_ip`.
         max: usize,
     },
+    /// `max_peers_per_ip` peers from this address already.
+    #[error("{max} peers from {ip} already")]
+    PeersFromAddress {
+        /// The address.
+        ip: IpAddr,
+        /// `max_peers_per_ip`.
+        max: usize,
+    },
+}
+
+impl Refusal {
+    /// A short label for logs and metrics.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Refusal::Banned { .. } => "banned",
+            Refusal::AcceptRate { .. } => "accept_rate",
+            Refusal::PendingFromAddress { .. } => "pending_per_address",
+            Refusal::PeersFromAddress { .. } => "peers_per_address",
+        }
+    }
+}
+
+/// A connection let in by [`PeerTable::admit`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admitted {
+    /// Its id.
+    pub id: PeerId,
+    /// The pending connection dropped to make room for it (`max_pending` reached): the caller
+    /// closes it. Its row stays, marked closing, until [`PeerTable::remove`].
+    pub evicted: Option<PeerEntry>,
 }
 
 /// What the handshake of a connection means for the table.
@@ -62,6 +114,34 @@ pub enum HandshakeAdmission {
         /// Time left on the ban.
         remaining: Duration,
     },
+    /// Peer slots were full: this connection takes the slot of `close`, the worst-scored peer
+    /// outside the protected set, which is to be closed (its row is marked closing).
+    Displaces {
+        /// The connection to close.
+        close: PeerId,
+    },
+    /// Peer slots are full and no peer may be replaced: close this connection.
+    Full {
+        /// `max_peers`.
+        max: usize,
+    },
+    /// `max_peers_per_ip` peers from this connection's address already: close it.
+    AddressFull {
+        /// `max_peers_per_ip`.
+        max: usize,
+    },
+}
+
+impl HandshakeAdmission {
+    /// Whether the connection is kept as a peer.
+    pub fn is_accepted(&self) -> bool {
+        matches!(
+            self,
+            HandshakeAdmission::Accept
+                | HandshakeAdmission::Replaces { .. }
+                | HandshakeAdmission::Displaces { .. }
+        )
+    }
 }
 
 /// One row of the table.
@@ -81,12 +161,17 @@ pub struct PeerEntry {
     pub static_slot: Option<usize>,
     /// Insertion order, for the "older wins" tie-break.
     pub seq: u64,
+    /// When the handshake was accepted (long-standing peers are protected from replacement).
+    pub handshaked_at: Option<Instant>,
+    /// Evicted or displaced: being closed, no longer counted against any cap.
+    pub closing: bool,
 }
 
 /// The connection table.
 #[derive(Debug)]
 pub struct PeerTable {
-    max_peers: usize,
+    slots: SlotLimits,
+    accept_rate: AcceptRate,
     next_id: u64,
     peers: HashMap<PeerId, PeerEntry>,
     bans: BanList,
@@ -95,10 +180,21 @@ pub struct PeerTable {
 }
 
 impl PeerTable {
-    /// A table admitting `max_peers` connections, remembering `max_bans` bans of `ban_duration`.
+    /// A table of `max_peers` peers with no caps by address ([`SlotLimits::open`]), remembering
+    /// `max_bans` bans of `ban_duration`.
     pub fn new(max_peers: usize, max_bans: usize, ban_duration: Duration) -> Self {
+        Self::with_slots(SlotLimits::open(max_peers), max_bans, ban_duration)
+    }
+
+    /// A table with the slot policy `slots`.
+    pub fn with_slots(slots: SlotLimits, max_bans: usize, ban_duration: Duration) -> Self {
         PeerTable {
-            max_peers,
+            accept_rate: AcceptRate::new(
+                slots.accept_rate_per_ip,
+                slots.accept_burst_per_ip,
+                ACCEPT_RATE_ADDRESSES,
+            ),
+            slots,
             next_id: 1,
             peers: HashMap::new(),
             bans: BanList::new(max_bans),
@@ -107,26 +203,43 @@ impl PeerTable {
         }
     }
 
-    /// Admits a new connection (inbound at accept time, outbound once connected).
+    /// Admits a new connection (inbound at accept time, outbound once connected). Inbound
+    /// connections are checked against the IP bans and the per-address caps; when `max_pending`
+    /// inbound connections are waiting for their handshake, one of them is evicted
+    /// ([`PeerTable::pending_victim`]). Outbound connections (ours) are always admitted; they
+    /// meet `max_peers` at the handshake.
     pub fn admit(
         &mut self,
         addr: SocketAddr,
         direction: Direction,
         static_slot: Option<usize>,
         now: Instant,
-    ) -> Result<PeerId, Refusal> {
+    ) -> Result<Admitted, Refusal> {
+        let mut evicted = None;
         if direction == Direction::Inbound {
-            if let Some(remaining) = self.bans.remaining(addr.ip(), now) {
-                return Err(Refusal::Banned {
-                    ip: addr.ip(),
-                    remaining,
+            let ip = addr.ip();
+            if let Some(remaining) = self.bans.remaining(ip, now) {
+                return Err(Refusal::Banned { ip, remaining });
+            }
+            if !self.accept_rate.allow(ip, now) {
+                return Err(Refusal::AcceptRate { ip });
+            }
+            let (pending_here, peers_here) = self.count_from(ip);
+            if pending_here >= self.slots.max_pending_per_ip {
+                return Err(Refusal::PendingFromAddress {
+                    ip,
+                    max: self.slots.max_pending_per_ip,
                 });
             }
-        }
-        if self.peers.len() >= self.max_peers {
-            return Err(Refusal::Full {
-                max: self.max_peers,
-            });
+            if peers_here >= self.slots.max_peers_per_ip {
+                return Err(Refusal::PeersFromAddress {
+                    ip,
+                    max: self.slots.max_peers_per_ip,
+                });
+            }
+            if self.pending_inbound() >= self.slots.max_pending {
+                evicted = self.pending_victim().and_then(|v| self.mark_closing(v));
+            }
         }
         let id = PeerId(self.next_id);
         self.next_id += 1;
@@ -140,18 +253,24 @@ impl PeerTable {
                 handshaked: false,
                 static_slot,
                 seq: id.0,
+                handshaked_at: None,
+                closing: false,
             },
         );
-        Ok(id)
+        Ok(Admitted { id, evicted })
     }
 
-    /// Applies the duplicate rule to a connection whose HELLO exchange just succeeded.
-    /// `remote` is the node id the peer sent (None for clients that send none).
+    /// Applies the duplicate rule and the peer slots to a connection whose HELLO exchange just
+    /// succeeded. `remote` is the node id the peer sent (None for clients that send none);
+    /// `score` gives a connection's penalty score (higher is worse), used to pick whom a
+    /// newcomer displaces when the slots are full.
     pub fn on_handshake(
         &mut self,
         id: PeerId,
         remote: Option<NodeId>,
         ours: NodeId,
+        now: Instant,
+        score: impl Fn(&PeerEntry) -> f64,
     ) -> HandshakeAdmission {
         let Some(entry) = self.peers.get(&id).cloned() else {
             return HandshakeAdmission::Accept;
@@ -159,7 +278,7 @@ impl PeerTable {
         if remote == Some(ours) {
             return HandshakeAdmission::SelfConnection;
         }
-        if let Some(remaining) = remote.and_then(|n| self.node_bans.remaining(n, Instant::now())) {
+        if let Some(remaining) = remote.and_then(|n| self.node_bans.remaining(n, now)) {
             return HandshakeAdmission::Banned { remaining };
         }
         let decision = match remote {
@@ -168,7 +287,7 @@ impl PeerTable {
                 let other = self
                     .peers
                     .values()
-                    .find(|p| p.id != id && p.handshaked && p.node_id == Some(node))
+                    .find(|p| p.id != id && p.handshaked && !p.closing && p.node_id == Some(node))
                     .cloned();
                 match other {
                     None => HandshakeAdmission::Accept,
@@ -193,10 +312,22 @@ impl PeerTable {
                 }
             }
         };
+        let decision = match decision {
+            HandshakeAdmission::Accept => {
+                let mut newcomer = entry.clone();
+                newcomer.node_id = remote;
+                self.slot_for(&newcomer, score)
+            }
+            other => other,
+        };
         match decision {
-            HandshakeAdmission::Accept => self.mark_handshaked(id, remote),
+            HandshakeAdmission::Accept => self.mark_handshaked(id, remote, now),
+            HandshakeAdmission::Displaces { close } => {
+                self.mark_closing(close);
+                self.mark_handshaked(id, remote, now);
+            }
             HandshakeAdmission::Replaces { close } => {
-                self.mark_handshaked(id, remote);
+                self.mark_handshaked(id, remote, now);
                 // The winner takes over the static slot so the static peer counts as connected.
                 let slot = self
                     .peers
@@ -212,16 +343,30 @@ impl PeerTable {
                     e.static_slot = e.static_slot.or(slot);
                 }
             }
-            HandshakeAdmission::SelfConnection | HandshakeAdmission::Banned { .. } => {}
+            HandshakeAdmission::SelfConnection
+            | HandshakeAdmission::Banned { .. }
+            | HandshakeAdmission::Full { .. }
+            | HandshakeAdmission::AddressFull { .. } => {}
         }
         decision
     }
 
-    fn mark_handshaked(&mut self, id: PeerId, remote: Option<NodeId>) {
+    fn mark_handshaked(&mut self, id: PeerId, remote: Option<NodeId>, now: Instant) {
         if let Some(e) = self.peers.get_mut(&id) {
             e.handshaked = true;
             e.node_id = remote;
+            e.handshaked_at = Some(now);
         }
+    }
+
+    /// Marks a row closing (no longer counted); returns it if it was not already.
+    fn mark_closing(&mut self, id: PeerId) -> Option<PeerEntry> {
+        let e = self.peers.get_mut(&id)?;
+        if e.closing {
+            return None;
+        }
+        e.closing = true;
+        Some(e.clone())
     }
 
     /// Removes a connection; returns its row (with the static slot to redial, if any).
@@ -262,7 +407,12 @@ impl PeerTable {
         v
     }
 
-    /// Connections held.
+    /// The slot policy.
+    pub fn slots(&self) -> &SlotLimits {
+        &self.slots
+    }
+
+    /// Connections held (closing ones included).
     pub fn len(&self) -> usize {
         self.peers.len()
     }
@@ -279,152 +429,4 @@ impl PeerTable {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn addr(ip: [u8; 4], port: u16) -> SocketAddr {
-        SocketAddr::from((ip, port))
-    }
-
-    #[test]
-    fn max_peers_is_enforced_and_frees_on_remove() {
-        let now = Instant::now();
-        let mut t = PeerTable::new(2, 8, Duration::from_secs(1));
-        let a = t
-            .admit(addr([127, 0, 0, 1], 1), Direction::Inbound, None, now)
-            .expect("first");
-        t.admit(addr([127, 0, 0, 1], 2), Direction::Outbound, None, now)
-            .expect("second");
-        assert_eq!(
-            t.admit(addr([127, 0, 0, 1], 3), Direction::Inbound, None, now),
-            Err(Refusal::Full { max: 2 })
-        );
-        t.remove(a);
-        t.admit(addr([127, 0, 0, 1], 3), Direction::Inbound, None, now)
-            .expect("room again");
-    }
-
-    #[test]
-    fn bans_refuse_inbound_until_expiry() {
-        let now = Instant::now();
-        let mut t = PeerTable::new(8, 8, Duration::from_secs(10));
-        let ip: IpAddr = [127, 0, 0, 9].into();
-        t.ban(ip, now);
-        assert!(matches!(
-            t.admit(addr([127, 0, 0, 9], 5), Direction::Inbound, None, now),
-            Err(Refusal::Banned { .. })
-        ));
-        // Another IP is unaffected.
-        t.admit(addr([127, 0, 0, 1], 5), Direction::Inbound, None, now)
-            .expect("other ip");
-        let later = now + Duration::from_secs(11);
-        t.admit(addr([127, 0, 0, 9], 6), Direction::Inbound, None, later)
-            .expect("ban expired");
-    }
-
-    #[test]
-    fn a_banned_node_id_is_refused_at_handshake_from_any_address() {
-        let now = Instant::now();
-        let me = NodeId(1);
-        let bad = NodeId(66);
-        let mut t = PeerTable::new(8, 8, Duration::from_secs(60));
-        t.ban_node(bad, now);
-        let p = t
-            .admit(addr([127, 0, 0, 1], 4000), Direction::Inbound, None, now)
-            .expect("no IP ban");
-        assert!(matches!(
-            t.on_handshake(p, Some(bad), me),
-            HandshakeAdmission::Banned { .. }
-        ));
-        assert!(!t.get(p).expect("row").handshaked);
-        let q = t
-            .admit(addr([127, 0, 0, 1], 4001), Direction::Inbound, None, now)
-            .expect("admit");
-        assert_eq!(
-            t.on_handshake(q, Some(NodeId(67)), me),
-            HandshakeAdmission::Accept
-        );
-        // Bans disabled: nothing is remembered.
-        let mut off = PeerTable::new(8, 8, Duration::ZERO);
-        off.ban_node(bad, now);
-        assert_eq!(off.node_ban_remaining(bad, now), None);
-    }
-
-    #[test]
-    fn zero_ban_duration_disables_bans() {
-        let now = Instant::now();
-        let mut t = PeerTable::new(8, 8, Duration::ZERO);
-        let ip: IpAddr = [127, 0, 0, 9].into();
-        t.ban(ip, now);
-        assert_eq!(t.ban_remaining(ip, now), None);
-    }
-
-    /// Simulates both ends of a simultaneous dial and checks they keep the same TCP connection.
-    #[test]
-    fn simultaneous_dial_keeps_one_connection_on_both_ends() {
-        for (a_id, b_id) in [(1u64, 2u64), (9, 3)] {
-            let (na, nb) = (NodeId(a_id), NodeId(b_id));
-            let now = Instant::now();
-            // Connection X: A dialed B. Connection Y: B dialed A.
-            let mut ta = PeerTable::new(8, 8, Duration::ZERO);
-            let mut tb = PeerTable::new(8, 8, Duration::ZERO);
-            let a_x = ta
-                .admit(addr([127, 0, 0, 1], 10), Direction::Outbound, Some(0), now)
-                .expect("ax");
-            let a_y = ta
-                .admit(addr([127, 0, 0, 1], 11), Direction::Inbound, None, now)
-                .expect("ay");
-            // B sees them in the other order.
-            let b_y = tb
-                .admit(addr([127, 0, 0, 1], 20), Direction::Outbound, Some(0), now)
-                .expect("by");
-            let b_x = tb
-                .admit(addr([127, 0, 0, 1], 21), Direction::Inbound, None, now)
-                .expect("bx");
-            assert_eq!(
-                ta.on_handshake(a_x, Some(nb), na),
-                HandshakeAdmission::Accept
-            );
-            let a_second = ta.on_handshake(a_y, Some(nb), na);
-            assert_eq!(
-                tb.on_handshake(b_y, Some(na), nb),
-                HandshakeAdmission::Accept
-            );
-            let b_second = tb.on_handshake(b_x, Some(na), nb);
-            // The kept connection is the one dialed by the smaller id, on both ends.
-            let a_keeps_x = na < nb;
-            if a_keeps_x {
-                assert_eq!(a_second, HandshakeAdmission::Duplicate { kept: a_x });
-                assert_eq!(b_second, HandshakeAdmission::Replaces { close: b_y });
-            } else {
-                assert_eq!(a_second, HandshakeAdmission::Replaces { close: a_x });
-                assert_eq!(b_second, HandshakeAdmission::Duplicate { kept: b_y });
-            }
-            // The static slot follows the kept connection on A.
-            let kept_a = if a_keeps_x { a_x } else { a_y };
-            assert_eq!(ta.get(kept_a).and_then(|e| e.static_slot), Some(0));
-        }
-    }
-
-    #[test]
-    fn self_connection_is_detected_and_unknown_ids_accepted() {
-        let now = Instant::now();
-        let mut t = PeerTable::new(8, 8, Duration::ZERO);
-        let me = NodeId(7);
-        let p = t
-            .admit(addr([127, 0, 0, 1], 1), Direction::Outbound, None, now)
-            .expect("p");
-        assert_eq!(
-            t.on_handshake(p, Some(me), me),
-            HandshakeAdmission::SelfConnection
-        );
-        let q = t
-            .admit(addr([127, 0, 0, 1], 2), Direction::Inbound, None, now)
-            .expect("q");
-        let r = t
-            .admit(addr([127, 0, 0, 1], 3), Direction::Inbound, None, now)
-            .expect("r");
-        assert_eq!(t.on_handshake(q, None, me), HandshakeAdmission::Accept);
-        assert_eq!(t.on_handshake(r, None, me), HandshakeAdmission::Accept);
-    }
-}
+mod tests;

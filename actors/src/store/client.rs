@@ -66,6 +66,13 @@ impl StoreClient {
         async move { Ok(answer.await??) }
     }
 
+    /// The store's fault, if it had one (importing stopped then).
+    pub fn fault(
+        &self,
+    ) -> impl Future<Output = Result<Option<super::StoreFault>, StoreError>> + 'static {
+        self.ask(super::GetStoreFault)
+    }
+
     /// Our HELLO (head and finality).
     pub fn hello(&self) -> impl Future<Output = Result<Hello, StoreError>> + 'static {
         self.ask(GetHello)

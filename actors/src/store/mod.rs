@@ -9,7 +9,9 @@
 //! [`ImportHashedBlock`], [`ImportBlocks`], [`ImportAttestation`], [`ProduceBlock`] (head + 1, for
 //! tests and examples), [`ProduceBlockAt`] (the producer's clock slot), [`BuildBlock`] and
 //! [`BuildAttestation`] (built on the stored chain, not imported); [`GetBlockAt`] and
-//! [`GetCheckpoints`] for the HTTP API (in `lookup.rs`). Sends nothing.
+//! [`GetCheckpoints`] for the HTTP API (in `lookup.rs`); [`GetStoreFault`]. Sends nothing. Every
+//! write is contained (`fault.rs`): a panic or storage failure stops importing and is reported;
+//! reads go on.
 
 use actix::prelude::*;
 use hobbits_chain::rpc::Hello;
@@ -23,10 +25,12 @@ use crate::handshake::{check_hello, HelloRejection};
 use crate::rpc::{RpcRequest, RpcResponse};
 
 mod client;
+mod fault;
 pub mod lookup;
 pub mod ops;
 
 pub use client::{StoreClient, StoreError};
+pub use fault::{FaultKind, GetStoreFault, StoreFault};
 pub use lookup::{BlockAt, Checkpoints, FoundBlock, GetBlockAt, GetCheckpoints};
 pub use ops::{ChainImport, ImportResult};
 
@@ -37,6 +41,7 @@ pub struct ChainStoreActor {
     chain_id: u8,
     max_items: u64,
     mailbox: usize,
+    faults: fault::FaultState,
 }
 
 impl std::fmt::Debug for ChainStoreActor {
@@ -64,6 +69,7 @@ impl ChainStoreActor {
             chain_id,
             max_items,
             mailbox,
+            faults: fault::FaultState::new(),
         }
     }
 
@@ -252,7 +258,7 @@ pub struct ImportBlock {
 impl Handler<ImportBlock> for ChainStoreActor {
     type Result = Result<ImportOutcome, ChainError>;
     fn handle(&mut self, msg: ImportBlock, _: &mut Context<Self>) -> Self::Result {
-        self.store.import_block(msg.block)
+        self.write("importing a block", |s| s.import_block(msg.block))
     }
 }
 
@@ -268,7 +274,7 @@ pub struct ImportHashedBlock {
 impl Handler<ImportHashedBlock> for ChainStoreActor {
     type Result = Result<ImportOutcome, ChainError>;
     fn handle(&mut self, msg: ImportHashedBlock, _: &mut Context<Self>) -> Self::Result {
-        self.store.import_hashed_block(msg.block)
+        self.write("importing a block", |s| s.import_hashed_block(msg.block))
     }
 }
 
@@ -284,7 +290,11 @@ pub struct ImportBlocks {
 impl Handler<ImportBlocks> for ChainStoreActor {
     type Result = MessageResult<ImportBlocks>;
     fn handle(&mut self, msg: ImportBlocks, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(ops::import_chain(self.store.as_mut(), msg.blocks))
+        let chain = match self.write("importing blocks", |s| s.import_blocks(msg.blocks)) {
+            Ok(results) => ops::summarize_import(self.store.as_ref(), results),
+            Err(e) => ops::failed_import(&e),
+        };
+        MessageResult(chain)
     }
 }
 
@@ -299,7 +309,9 @@ pub struct ImportAttestation {
 impl Handler<ImportAttestation> for ChainStoreActor {
     type Result = Result<AttestationImported, ChainError>;
     fn handle(&mut self, msg: ImportAttestation, _: &mut Context<Self>) -> Self::Result {
-        self.store.import_attestation(msg.attestation)
+        self.write("importing an attestation", |s| {
+            s.import_attestation(msg.attestation)
+        })
     }
 }
 
@@ -316,7 +328,9 @@ impl Handler<ProduceBlock> for ChainStoreActor {
     fn handle(&mut self, msg: ProduceBlock, _: &mut Context<Self>) -> Self::Result {
         let slot = Slot(self.store.head().slot.0 + 1);
         let block = msg.producer.produce_on_head(self.store.as_ref(), slot)?;
-        let outcome = self.store.import_block(block.clone())?;
+        let outcome = self.write("importing a produced block", |s| {
+            s.import_block(block.clone())
+        })?;
         Ok((block, outcome))
     }
 }
@@ -360,7 +374,9 @@ impl Handler<ProduceBlockAt> for ChainStoreActor {
         let block = msg
             .producer
             .produce_on_head(self.store.as_ref(), msg.slot)?;
-        let outcome = self.store.import_block(block.clone())?;
+        let outcome = self.write("importing a produced block", |s| {
+            s.import_block(block.clone())
+        })?;
         Ok(SlotProduction::Produced {
             block: Box::new(block),
             outcome,

@@ -46,17 +46,28 @@ pub struct ChainImport {
 /// linked chain descend from the refused one, so the store refuses them too. A failed transaction
 /// (`Err` from the store) is `Failed` with nothing imported.
 pub fn import_chain(store: &mut dyn ChainStore, blocks: Vec<BeaconBlock>) -> ChainImport {
-    let results = match store.import_blocks(blocks) {
-        Ok(results) => results,
-        Err(e) => {
-            return ChainImport {
-                result: ImportResult::Failed {
-                    reason: e.to_string(),
-                },
-                imported: Vec::new(),
-            }
-        }
-    };
+    match store.import_blocks(blocks) {
+        Ok(results) => summarize_import(store, results),
+        Err(e) => failed_import(&e),
+    }
+}
+
+/// The [`ChainImport`] of a failed transaction: nothing imported.
+pub fn failed_import(e: &ChainError) -> ChainImport {
+    ChainImport {
+        result: ImportResult::Failed {
+            reason: e.to_string(),
+        },
+        imported: Vec::new(),
+    }
+}
+
+/// Summarises the per-block results of a committed [`ChainStore::import_blocks`] (see
+/// [`import_chain`]).
+pub fn summarize_import(
+    store: &dyn ChainStore,
+    results: Vec<Result<ImportOutcome, ChainError>>,
+) -> ChainImport {
     let mut imported = Vec::new();
     let mut refusal = None;
     for (i, result) in results.into_iter().enumerate() {
