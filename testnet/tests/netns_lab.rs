@@ -170,6 +170,21 @@ fn sweep_removes_runs_of_dead_owners_only() {
         .args(["netns", "exec", &dead_ns, "sleep", "60"])
         .spawn()
         .expect("sleeper");
+    // Sweep only once the sleeper is inside the namespace (`ip netns exec` enters it after it
+    // starts): a sweep before that would find no process there to kill.
+    let entered = Instant::now();
+    while std::process::Command::new("ip")
+        .args(["netns", "pids", &dead_ns])
+        .output()
+        .map(|o| o.stdout.is_empty())
+        .unwrap_or(true)
+    {
+        assert!(
+            entered.elapsed() < Duration::from_secs(10),
+            "the sleeper never entered {dead_ns}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let report = sweep::sweep().expect("sweep");
     assert!(
         report
