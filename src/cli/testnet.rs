@@ -89,8 +89,9 @@ pub struct TestnetArgs {
     /// cannot express is listed on stderr and in DIR/not-applied.md.
     #[arg(long, num_args = 2, value_names = ["KIND", "DIR"], conflicts_with = "check")]
     pub export: Option<Vec<String>>,
-    /// shadow engine: nodes per simulated host (a `site` process runs them); default 1 up to
-    /// 3,000 nodes, beyond as few as fit in 3,000 hosts. Producers and nodes with events run alone.
+    /// shadow engine: nodes per simulated host (a `site` process runs them); default 1 while a
+    /// host per node fits the open-file budget (docs/TESTNETS.md), beyond as few as fit.
+    /// Producers and nodes with events run alone.
     #[arg(long, value_name = "N")]
     pub site_size: Option<usize>,
     /// Log filter in RUST_LOG syntax (default "error": the progress line owns the terminal).

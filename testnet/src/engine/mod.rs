@@ -343,5 +343,22 @@ mod tests {
             .expect("refused")
             .contains("`persistent`"));
         assert_eq!(refusal(&netns, &persistent), None);
+
+        // More than 256 nodes only in Shadow.
+        let big = TestnetSpec::default_for(MAX_LOCAL_NODES + 1);
+        let text = refusal(&processes, &big).expect("too many for this machine");
+        assert!(
+            text.contains("`nodes` = 257") && text.contains("shadow"),
+            "{text}"
+        );
+        let shadow = Mode::Shadow(shadow::ShadowEngine {
+            program: PathBuf::from("hobbits-node"),
+            shadow: PathBuf::from("shadow"),
+            site_size: None,
+        });
+        assert_eq!(refusal(&shadow, &big), None);
+        assert!(refusal(&shadow, &frozen)
+            .expect("no SIGCONT")
+            .contains("`freeze`"));
     }
 }

@@ -335,3 +335,21 @@ fn sites_refuse_a_links_or_a_nodes_own_shape() {
         "{err}"
     );
 }
+
+#[test]
+fn by_default_sites_keep_the_run_within_the_open_file_budget() {
+    let plan = |nodes: usize| {
+        let spec =
+            TestnetSpec::from_toml(&format!("nodes = {nodes}\n[topology]\nkind = \"line\"\n"))
+                .expect("valid");
+        ShadowPlan::for_spec(&spec, Path::new("/bin/true"), &ids(&spec)).expect("plan")
+    };
+    // 2,000 nodes: a host each (10,000 files for the processes, 2,000 logs).
+    assert_eq!(plan(2000).hosts.len(), 2000);
+    // 10,000 nodes: at most (17,000 - 10,000) / 5 = 1,400 hosts: the producer alone and the
+    // others 8 to a site.
+    let big = plan(10_000);
+    assert_eq!(big.hosts.len(), 1 + 9999_usize.div_ceil(8));
+    assert!(big.hosts.len() * FILES_PER_HOST + 10_000 <= FILE_BUDGET);
+    assert!(!big.attest);
+}

@@ -92,12 +92,14 @@ impl Drop for ShadowChild {
     }
 }
 
-/// A fresh run directory, removed at the end.
-struct RunDir(PathBuf);
+/// A fresh run directory, removed at the end unless `keep` (a failed run, for its logs).
+struct RunDir(PathBuf, bool);
 
 impl Drop for RunDir {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        if !self.1 {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
     }
 }
 
@@ -120,11 +122,14 @@ pub async fn run_shadow(
     let started = Instant::now();
     let plan = ShadowPlan::with_sites(spec, &engine.program, node_ids, engine.site_size)?;
     shadow_runs(&engine.shadow).map_err(|what| TestnetError::Unsupported { what })?;
-    let dir = RunDir(std::env::temp_dir().join(format!(
-        "hobbits-shadow-{}-{}",
-        std::process::id(),
-        crate::observe::now_us()
-    )));
+    let dir = RunDir(
+        std::env::temp_dir().join(format!(
+            "hobbits-shadow-{}-{}",
+            std::process::id(),
+            crate::observe::now_us()
+        )),
+        false,
+    );
     plan.write(&dir.0)?;
     let log_path = dir.0.join("shadow.log");
     let log = std::fs::File::create(&log_path).map_err(io(format!("{}", log_path.display())))?;
@@ -149,12 +154,22 @@ pub async fn run_shadow(
     };
     let shadow_wall = started.elapsed();
     if !status.success() {
+        // The first errors say why (the last lines are the unwinding); the directory stays.
         let text = std::fs::read_to_string(&log_path).unwrap_or_default();
-        let tail: Vec<&str> = text.lines().rev().take(8).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        let errors: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("Error:") || l.contains("[ERROR]"))
+            .take(8)
+            .collect();
+        let mut dir = dir;
+        dir.1 = true;
         return Err(TestnetError::NodeStart {
             node: 0,
-            reason: format!("shadow exited with {status}:\n{}", tail.join("\n")),
+            reason: format!(
+                "shadow exited with {status} (its log and the hosts' files are kept in {}):\n{}",
+                dir.0.display(),
+                errors.join("\n")
+            ),
         });
     }
     let logs = (0..spec.nodes)
