@@ -69,7 +69,7 @@ async fn slowloris_peers_are_closed_after_the_timeouts_and_do_not_slow_a_good_pe
     const SILENT: usize = 250;
     let mut cfg = config();
     cfg.limits.max_peers = HALF_FRAME + SILENT + 10;
-    cfg.limits.max_pending = SILENT + 10;
+    cfg.limits.max_pending = HALF_FRAME + SILENT + 10;
     cfg.timeouts.frame = Duration::from_millis(1500);
     cfg.timeouts.handshake = Duration::from_millis(2500);
     let node = start_node(cfg, NodeParts::default()).await.expect("node");
