@@ -69,7 +69,7 @@ async fn slowloris_peers_are_closed_after_the_timeouts_and_do_not_slow_a_good_pe
     const SILENT: usize = 250;
     let mut cfg = config();
     cfg.limits.max_peers = HALF_FRAME + SILENT + 10;
-    cfg.limits.max_pending = SILENT + 10;
+    cfg.limits.max_pending = HALF_FRAME + SILENT + 10;
     // Timers well above the time it takes to open 500 connections on a loaded 2-core machine
     // (seen: 2.8 s while other builds ran), so every attacker is still there while we measure.
     cfg.timeouts.frame = Duration::from_millis(4000);

@@ -67,6 +67,27 @@ fn envelope_seed(seeds: &mut Seeds, name: &str, frame: &Frame) {
     let mut bytes = frame.header.to_vec();
     bytes.extend_from_slice(&frame.body);
     seeds.write("bson_envelope", name, &prefix, &bytes);
+    session_seeds(seeds, name, frame);
+}
+
+/// `peer_session` seeds of a frame (when small): after our HELLO, as one read (mode 1, op 0xC0:
+/// the rest as one read); and split in 5-byte reads with a `Pending` between them (op 0x04: 5
+/// bytes, op 0x40: Pending).
+fn session_seeds(seeds: &mut Seeds, name: &str, frame: &Frame) {
+    let Ok(wire) = frame.to_bytes() else {
+        return;
+    };
+    if wire.len() > 4096 {
+        return;
+    }
+    seeds.write("peer_session", name, &[1, 0xC0], &wire);
+    let mut split = Vec::new();
+    for chunk in wire.chunks(5) {
+        split.push(0x04);
+        split.extend_from_slice(chunk);
+        split.push(0x40);
+    }
+    seeds.write("peer_session", &format!("{name}.split"), &[1], &split);
 }
 
 fn frame_seeds(seeds: &mut Seeds) {

@@ -7,7 +7,7 @@
 //! - `n % 8` chunk lengths (one byte each, 0 allowed: a `decode` call with no new bytes), the
 //!   remainder of the stream is the last chunk.
 //!
-//! Invariants: chunked and one-shot decoding give the same frames, the same kind of error (if any)
+//! Invariants: chunked, byte-at-a-time and one-shot decoding give the same frames, the same kind of error (if any)
 //! and leave the same bytes; binary frames re-encode to exactly the bytes they came from (and the
 //! encoder agrees with `Frame::to_bytes`); every decoded frame parses back from its encoding;
 //! `Frame::parse` succeeds exactly when the stream is one whole frame; buffers stay bounded.
@@ -113,6 +113,21 @@ pub fn check(data: &[u8]) {
 
     let chunked = decode_in_chunks(limits, &chunks);
     let whole = decode_in_chunks(limits, &[&stream]);
+    // The decoder fed one byte per call (a peer whose every read returns one byte).
+    let bytewise: Vec<&[u8]> = stream.chunks(1).collect();
+    let one_by_one = decode_in_chunks(limits, &bytewise);
+    assert_eq!(
+        one_by_one.frames, whole.frames,
+        "frames differ when fed a byte at a time"
+    );
+    assert_eq!(
+        one_by_one.error.as_ref().map(std::mem::discriminant),
+        whole.error.as_ref().map(std::mem::discriminant),
+        "error differs when fed a byte at a time"
+    );
+    if whole.error.is_none() {
+        assert_eq!(one_by_one.left, whole.left, "leftover differs byte by byte");
+    }
     assert_eq!(chunked.frames, whole.frames, "frames depend on the split");
     assert_eq!(
         chunked.error.as_ref().map(std::mem::discriminant),

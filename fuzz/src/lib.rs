@@ -11,21 +11,25 @@
 //! - [`ssz::check`]: every `RpcPayload` variant's `from_ssz`, `BeaconBlock`/`Attestation`/
 //!   `BeaconBlockHeader`/`BeaconState` decode with their roots;
 //! - [`snapshot::check`]: `Snapshot::decode` on raw bytes and on bytes given a valid checksum,
-//!   then `into_store`.
+//!   then `into_store`;
+//! - [`session::check`]: a whole `PeerSession` actor driven through an in-memory socket (bytes,
+//!   read splits and `Pending` returns chosen by the input).
 
 #![forbid(unsafe_code)]
 
 pub mod envelope;
 pub mod frame;
+pub mod session;
 pub mod snapshot;
 pub mod ssz;
 
 /// Names of the fuzz targets, as `cargo fuzz run` and `fuzz/run.sh` take them.
-pub const TARGETS: [&str; 4] = [
+pub const TARGETS: [&str; 5] = [
     "frame_decode",
     "bson_envelope",
     "ssz_payload",
     "snapshot_decode",
+    "peer_session",
 ];
 
 /// Runs the check of `target` on `data` (for drivers other than libFuzzer, and for tests).
@@ -36,6 +40,7 @@ pub fn run(target: &str, data: &[u8]) -> bool {
         "bson_envelope" => envelope::check(data),
         "ssz_payload" => ssz::check(data),
         "snapshot_decode" => snapshot::check(data),
+        "peer_session" => session::check(data),
         _ => return false,
     }
     true
