@@ -23,10 +23,12 @@ use crate::handshake::{check_hello, HelloRejection};
 use crate::rpc::{RpcRequest, RpcResponse};
 
 mod client;
+mod eth;
 pub mod lookup;
 pub mod ops;
 
 pub use client::{StoreClient, StoreError};
+pub use eth::{serve_eth, ServeEth};
 pub use lookup::{BlockAt, Checkpoints, FoundBlock, GetBlockAt, GetCheckpoints};
 pub use ops::{ChainImport, ImportResult};
 

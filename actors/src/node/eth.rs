@@ -1,0 +1,176 @@
+//! The node's second wire: [`EthListener`] accepts connections of the ETH raw-TCP dialect on its
+//! own address (`NodeParts::eth_listen`, off unless asked) and dials ETH peers ([`DialEth`]),
+//! starting one [`EthSession`] per connection, at most `max_connections` at once (an accepted
+//! connection beyond that is closed at once). Handles [`DialEth`], [`GetEthSessions`],
+//! [`StopEth`] and `EthSessionClosed`; sends `DisconnectEth` to its sessions when stopped.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use tokio::net::{TcpListener, TcpStream};
+use tracing::{info, warn};
+
+use crate::peer_session::eth::{DisconnectEth, EthSession, EthSessionClosed, EthSessionSettings};
+use crate::peer_table::Direction;
+use crate::store::StoreClient;
+
+/// Goodbye reason sent to every ETH peer when the node stops: client shut down.
+const GOODBYE_SHUTDOWN: u64 = 1;
+
+/// Listens (when given a listener) and dials for the ETH dialect.
+pub struct EthListener {
+    settings: Arc<EthSessionSettings>,
+    store: StoreClient,
+    max_connections: usize,
+    dial_timeout: Duration,
+    listener: Option<TcpListener>,
+    sessions: HashMap<SocketAddr, Addr<EthSession>>,
+}
+
+impl std::fmt::Debug for EthListener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EthListener")
+            .field("sessions", &self.sessions.len())
+            .field("max_connections", &self.max_connections)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EthListener {
+    /// An actor that accepts on `listener` (if any) and dials on request.
+    pub fn new(
+        settings: Arc<EthSessionSettings>,
+        store: StoreClient,
+        max_connections: usize,
+        dial_timeout: Duration,
+        listener: Option<TcpListener>,
+    ) -> Self {
+        EthListener {
+            settings,
+            store,
+            max_connections,
+            dial_timeout,
+            listener,
+            sessions: HashMap::new(),
+        }
+    }
+
+    fn open(
+        &mut self,
+        stream: TcpStream,
+        addr: SocketAddr,
+        dir: Direction,
+        ctx: &mut Context<Self>,
+    ) {
+        if self.sessions.len() >= self.max_connections {
+            warn!(%addr, max = self.max_connections, "ETH connection refused: too many");
+            return;
+        }
+        let session = EthSession::start(
+            stream,
+            addr,
+            dir,
+            self.settings.clone(),
+            self.store.clone(),
+            Some(ctx.address().recipient()),
+        );
+        self.sessions.insert(addr, session);
+    }
+}
+
+impl Actor for EthListener {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        if let Some(listener) = self.listener.take() {
+            let accepts = futures_util::stream::unfold(listener, |l| async move {
+                let next = l.accept().await;
+                Some((next, l))
+            });
+            ctx.add_stream(accepts);
+        }
+    }
+}
+
+impl StreamHandler<std::io::Result<(TcpStream, SocketAddr)>> for EthListener {
+    fn handle(&mut self, item: std::io::Result<(TcpStream, SocketAddr)>, ctx: &mut Context<Self>) {
+        match item {
+            Ok((stream, addr)) => self.open(stream, addr, Direction::Inbound, ctx),
+            Err(e) => warn!(error = %e, "ETH accept failed"),
+        }
+    }
+}
+
+/// Command: connect to an ETH peer and start its session (which sends our hello first).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Addr<EthSession>, String>")]
+pub struct DialEth {
+    /// The peer's address.
+    pub addr: SocketAddr,
+}
+
+impl Handler<DialEth> for EthListener {
+    type Result = ResponseActFuture<Self, Result<Addr<EthSession>, String>>;
+
+    fn handle(&mut self, msg: DialEth, _: &mut Context<Self>) -> Self::Result {
+        let timeout = self.dial_timeout;
+        let addr = msg.addr;
+        Box::pin(
+            async move { tokio::time::timeout(timeout, TcpStream::connect(addr)).await }
+                .into_actor(self)
+                .map(move |connected, act, ctx| {
+                    let stream = match connected {
+                        Ok(Ok(stream)) => stream,
+                        Ok(Err(e)) => return Err(format!("dial {addr}: {e}")),
+                        Err(_) => return Err(format!("dial {addr}: timed out")),
+                    };
+                    // A loopback dial has a fresh local port: key by the peer's address.
+                    act.open(stream, addr, Direction::Outbound, ctx);
+                    info!(%addr, "ETH peer dialed");
+                    act.sessions
+                        .get(&addr)
+                        .cloned()
+                        .ok_or_else(|| format!("dial {addr}: too many ETH connections"))
+                }),
+        )
+    }
+}
+
+/// Query: the ETH sessions running now.
+#[derive(Debug, Message)]
+#[rtype(result = "Vec<(SocketAddr, Addr<EthSession>)>")]
+pub struct GetEthSessions;
+
+impl Handler<GetEthSessions> for EthListener {
+    type Result = MessageResult<GetEthSessions>;
+    fn handle(&mut self, _: GetEthSessions, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.sessions.iter().map(|(a, s)| (*a, s.clone())).collect())
+    }
+}
+
+impl Handler<EthSessionClosed> for EthListener {
+    type Result = ();
+    fn handle(&mut self, msg: EthSessionClosed, _: &mut Context<Self>) {
+        self.sessions.remove(&msg.addr);
+    }
+}
+
+/// Command: say goodbye to every ETH peer and stop listening.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct StopEth;
+
+impl Handler<StopEth> for EthListener {
+    type Result = ();
+    fn handle(&mut self, _: StopEth, ctx: &mut Context<Self>) {
+        for session in self.sessions.values() {
+            session.do_send(DisconnectEth {
+                goodbye: GOODBYE_SHUTDOWN,
+            });
+        }
+        ctx.stop();
+    }
+}
