@@ -265,3 +265,60 @@ async fn a_node_dials_an_eth_peer_and_reads_its_roots() {
     client.stop().await;
     server.stop().await;
 }
+
+/// The bridge: a Hobbits-only producer, a node speaking both wires that dials it by Hobbits, and
+/// an ETH-only node that dials the bridge by ETH; the ETH-only node follows the producer's head
+/// (sync through roots, then polling, since the dialect has no gossip).
+#[actix_rt::test]
+async fn a_hobbits_only_and_an_eth_only_node_converge_through_a_bridge() {
+    support::init_tracing();
+    let mut pc = node_config(81, &[]);
+    pc.producer = Some(hobbits_actors::ProducerConfig {
+        slot_duration: std::time::Duration::from_millis(200),
+    });
+    let blocks = chain(&pc, 40);
+    let producer = start(pc, NodeParts::full(), &blocks).await;
+    let bridge = start(
+        node_config(82, &[producer.addr()]),
+        NodeParts {
+            eth_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+            ..NodeParts::full()
+        },
+        &[],
+    )
+    .await;
+    let bridge_eth = bridge.node.eth_listen_addr.expect("bridge eth");
+    let eth_only = start(
+        node_config(83, &[]),
+        NodeParts {
+            eth_peers: vec![bridge_eth],
+            ..NodeParts::full()
+        },
+        &[],
+    )
+    .await;
+    let deadline = std::time::Duration::from_secs(60);
+    let met = wait_for(
+        "the ETH-only node reaches the producer's head",
+        deadline,
+        || async {
+            let (mine, theirs) = (eth_only.head().await, producer.head().await);
+            (mine == theirs && mine.slot > Slot(40)).then_some(mine)
+        },
+    )
+    .await;
+    let later = Slot(met.slot.0 + 3);
+    wait_for("the ETH-only node follows by polling", deadline, || async {
+        let (mine, theirs) = (eth_only.head().await, producer.head().await);
+        (mine.slot >= later && mine == theirs).then_some(())
+    })
+    .await;
+    assert_eq!(
+        eth_only.handshaked().await,
+        0,
+        "no Hobbits peer on the ETH-only node"
+    );
+    eth_only.stop().await;
+    bridge.stop().await;
+    producer.stop().await;
+}

@@ -1,7 +1,9 @@
 //! The node's second wire: [`EthListener`] accepts connections of the ETH raw-TCP dialect on its
 //! own address (`NodeParts::eth_listen`, off unless asked) and dials ETH peers ([`DialEth`]),
 //! starting one [`EthSession`] per connection, at most `max_connections` at once (an accepted
-//! connection beyond that is closed at once). Handles [`DialEth`], [`GetEthSessions`],
+//! connection beyond that is closed at once). With a [`RootsSyncConfig`], each session also gets
+//! a poll task: once its hello is done, a sync round through roots every `poll_interval`
+//! (`crate::sync::roots`); a peer fault there disconnects the peer with goodbye 3. Handles [`DialEth`], [`GetEthSessions`],
 //! [`StopEth`] and `EthSessionClosed`; sends `DisconnectEth` to its sessions when stopped.
 
 use std::collections::HashMap;
@@ -11,14 +13,19 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use tokio::net::{TcpListener, TcpStream};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
-use crate::peer_session::eth::{DisconnectEth, EthSession, EthSessionClosed, EthSessionSettings};
+use crate::peer_session::eth::{
+    DisconnectEth, EthSession, EthSessionClosed, EthSessionSettings, GetEthPeerHello,
+};
 use crate::peer_table::Direction;
 use crate::store::StoreClient;
+use crate::sync::roots::{sync_round, RootsSyncConfig, RootsSyncError};
 
 /// Goodbye reason sent to every ETH peer when the node stops: client shut down.
 const GOODBYE_SHUTDOWN: u64 = 1;
+/// Goodbye reason sent to a peer whose answers are provably wrong: fault.
+const GOODBYE_FAULT: u64 = 3;
 
 /// Listens (when given a listener) and dials for the ETH dialect.
 pub struct EthListener {
@@ -27,6 +34,7 @@ pub struct EthListener {
     max_connections: usize,
     dial_timeout: Duration,
     listener: Option<TcpListener>,
+    sync: Option<RootsSyncConfig>,
     sessions: HashMap<SocketAddr, Addr<EthSession>>,
 }
 
@@ -47,6 +55,7 @@ impl EthListener {
         max_connections: usize,
         dial_timeout: Duration,
         listener: Option<TcpListener>,
+        sync: Option<RootsSyncConfig>,
     ) -> Self {
         EthListener {
             settings,
@@ -54,6 +63,7 @@ impl EthListener {
             max_connections,
             dial_timeout,
             listener,
+            sync,
             sessions: HashMap::new(),
         }
     }
@@ -77,7 +87,39 @@ impl EthListener {
             self.store.clone(),
             Some(ctx.address().recipient()),
         );
+        if let Some(config) = &self.sync {
+            actix::spawn(poll(session.clone(), self.store.clone(), config.clone()));
+        }
         self.sessions.insert(addr, session);
+    }
+}
+
+/// Sync rounds with one session while it lives: the dialect has no gossip, so this is also how
+/// new blocks arrive.
+async fn poll(session: Addr<EthSession>, store: StoreClient, config: RootsSyncConfig) {
+    loop {
+        tokio::time::sleep(config.poll_interval).await;
+        if !session.connected() {
+            return;
+        }
+        match session.send(GetEthPeerHello).await {
+            Ok(Some(_)) => {}
+            Ok(None) => continue,
+            Err(_) => return,
+        }
+        let peer = session.clone().recipient();
+        match sync_round(peer, store.clone(), config.clone()).await {
+            Ok(0) => {}
+            Ok(blocks) => info!(blocks, "imported through roots"),
+            Err(RootsSyncError::Peer(why)) => {
+                warn!(%why, "ETH peer gave a wrong answer; disconnecting");
+                session.do_send(DisconnectEth {
+                    goodbye: GOODBYE_FAULT,
+                });
+                return;
+            }
+            Err(e) => debug!(error = %e, "roots round ended early"),
+        }
     }
 }
 

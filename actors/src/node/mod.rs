@@ -36,6 +36,7 @@ use crate::peer_session::{SessionSettings, MAX_BAD_MESSAGES};
 use crate::peer_table::NodeId;
 use crate::producer::{ClockSkew, ProducerActor, SlotClock, StopProducer};
 use crate::store::{ChainStoreActor, StoreClient};
+use crate::sync::roots::RootsSyncConfig;
 use crate::sync::{SyncActor, SyncConfig, SyncError, SyncLinks};
 
 pub mod collect;
@@ -283,6 +284,8 @@ pub async fn start_node(config: NodeConfig, parts: NodeParts) -> Result<NodeHand
     let manager = manager_ctx.address();
     // Provably wrong gossip and sync responses count against the peer's score.
     let penalized = Some(manager.clone().recipient());
+    // ETH peers sync through roots when the node syncs at all.
+    let roots_sync = parts.sync.as_ref().map(|_| RootsSyncConfig::default());
     let sync = match parts.sync {
         Some(c) => {
             let links = SyncLinks {
@@ -353,7 +356,7 @@ pub async fn start_node(config: NodeConfig, parts: NodeParts) -> Result<NodeHand
         )
         .start()
     });
-    let (eth, eth_listen_addr) = start_eth(&config, &store, parts.eth_listen).await?;
+    let (eth, eth_listen_addr) = start_eth(&config, &store, parts.eth_listen, roots_sync).await?;
     for addr in parts.eth_peers {
         if let Some(e) = &eth {
             e.do_send(DialEth { addr });
@@ -390,6 +393,7 @@ async fn start_eth(
     config: &NodeConfig,
     store: &StoreClient,
     listen: Option<SocketAddr>,
+    roots_sync: Option<RootsSyncConfig>,
 ) -> Result<(Option<Addr<EthListener>>, Option<SocketAddr>), NodeError> {
     let listener = match listen {
         Some(addr) => {
@@ -423,6 +427,7 @@ async fn start_eth(
         config.limits.max_peers,
         config.timeouts.dial,
         listener,
+        roots_sync,
     )
     .start();
     Ok((Some(actor), bound))

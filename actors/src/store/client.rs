@@ -97,6 +97,15 @@ impl StoreClient {
         self.ask(super::ServeEth { request })
     }
 
+    /// The pairs of `roots` whose block we lack, in order.
+    pub fn unknown_roots(
+        &self,
+        roots: Vec<hobbits_codec::eth::BlockRootSlot>,
+    ) -> impl Future<Output = Result<Vec<hobbits_codec::eth::BlockRootSlot>, StoreError>> + 'static
+    {
+        self.ask(super::GetUnknownRoots { roots })
+    }
+
     /// The head.
     pub fn head(&self) -> impl Future<Output = Result<Head, StoreError>> + 'static {
         self.ask(GetHead)

@@ -8,7 +8,8 @@ use actix::prelude::*;
 use hobbits_chain::rpc::GetBlockHeaders;
 use hobbits_chain::ChainRead;
 use hobbits_codec::eth::{
-    BlockBodiesResponse, BlockRootsResponse, EthRequestBody, EthResponseBody, MAX_BLOCK_ROOTS_COUNT,
+    BlockBodiesResponse, BlockRootSlot, BlockRootsResponse, EthRequestBody, EthResponseBody,
+    MAX_BLOCK_ROOTS_COUNT,
 };
 
 use super::ChainStoreActor;
@@ -62,6 +63,27 @@ pub fn serve_eth<S: ChainRead + ?Sized>(
         | EthRequestBody::GetStatus(_)
         | EthRequestBody::BeaconChainState(_) => return None,
     })
+}
+
+/// Query: the pairs whose block the store lacks (either root kind known counts as known), in
+/// the order given.
+#[derive(Debug, Message)]
+#[rtype(result = "Vec<BlockRootSlot>")]
+pub struct GetUnknownRoots {
+    /// A peer's `(block_root, slot)` pairs.
+    pub roots: Vec<BlockRootSlot>,
+}
+
+impl Handler<GetUnknownRoots> for ChainStoreActor {
+    type Result = MessageResult<GetUnknownRoots>;
+    fn handle(&mut self, msg: GetUnknownRoots, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(
+            msg.roots
+                .into_iter()
+                .filter(|r| !self.store.contains_block(&r.block_root))
+                .collect(),
+        )
+    }
 }
 
 #[cfg(test)]

@@ -28,7 +28,7 @@ pub mod lookup;
 pub mod ops;
 
 pub use client::{StoreClient, StoreError};
-pub use eth::{serve_eth, ServeEth};
+pub use eth::{serve_eth, GetUnknownRoots, ServeEth};
 pub use lookup::{BlockAt, Checkpoints, FoundBlock, GetBlockAt, GetCheckpoints};
 pub use ops::{ChainImport, ImportResult};
 
