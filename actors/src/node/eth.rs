@@ -97,20 +97,31 @@ impl EthListener {
 /// Sync rounds with one session while it lives: the dialect has no gossip, so this is also how
 /// new blocks arrive.
 async fn poll(session: Addr<EthSession>, store: StoreClient, config: RootsSyncConfig) {
+    // Until the hello is done, look again soon; after a round that imported, go on at once
+    // (the peer may have more than one page of roots); otherwise wait `poll_interval`.
+    let soon = config.poll_interval.min(Duration::from_millis(10));
+    let mut wait = soon;
     loop {
-        tokio::time::sleep(config.poll_interval).await;
+        tokio::time::sleep(wait).await;
         if !session.connected() {
             return;
         }
         match session.send(GetEthPeerHello).await {
             Ok(Some(_)) => {}
-            Ok(None) => continue,
+            Ok(None) => {
+                wait = soon;
+                continue;
+            }
             Err(_) => return,
         }
         let peer = session.clone().recipient();
+        wait = config.poll_interval;
         match sync_round(peer, store.clone(), config.clone()).await {
             Ok(0) => {}
-            Ok(blocks) => info!(blocks, "imported through roots"),
+            Ok(blocks) => {
+                info!(blocks, "imported through roots");
+                wait = Duration::ZERO;
+            }
             Err(RootsSyncError::Peer(why)) => {
                 warn!(%why, "ETH peer gave a wrong answer; disconnecting");
                 session.do_send(DisconnectEth {
