@@ -1,6 +1,7 @@
 //! `hobbits-node run --eth-listen` speaks the eth2 RPC raw-TCP dialect: the line
 //! `eth listening on eth+tcp://…` names the address, a hello on our network is answered with the
-//! node's own hello (code 0), get_status is then served, and beacon_chain_state earns 30; a second
+//! node's own hello (code 0), get_status is then served, and beacon_chain_state earns 30;
+//! `status eth+tcp://…` prints its hello and status (and fails on another network); a second
 //! process started with `--peer eth+tcp://…` dials it (the first one's log names the connection).
 
 mod support;
@@ -106,6 +107,31 @@ fn run_eth_listen_serves_hello_status_and_chain_state() {
         &EthRequestBody::BeaconChainState(ChainStateRequest { hashes: vec![] }),
     );
     assert_eq!(state.code, ResponseCode::MethodNotFound);
+
+    // status eth+tcp:// reads its hello and get_status.
+    let out = Command::new(BIN)
+        .args([
+            "status",
+            &format!("eth+tcp://{eth}"),
+            "--network-id",
+            "1",
+            "--chain-id",
+            "1",
+        ])
+        .output()
+        .expect("status");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(text.contains("best_slot          0"), "{text}");
+    assert!(text.contains("user_agent         hobbits-node"), "{text}");
+    let wrong = Command::new(BIN)
+        .args(["status", &format!("eth+tcp://{eth}"), "--network-id", "9"])
+        .output()
+        .expect("status");
+    assert!(
+        !wrong.status.success(),
+        "another network is refused: {wrong:?}"
+    );
 
     // A second node dials it by eth+tcp://; the first logs the handshake.
     let mut dialer = Command::new(BIN);

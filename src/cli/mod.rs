@@ -11,6 +11,7 @@ pub mod ping;
 pub mod relay;
 pub mod run;
 pub mod status;
+mod status_eth;
 pub mod testnet;
 
 use std::process::ExitCode;
