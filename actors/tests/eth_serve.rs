@@ -322,3 +322,83 @@ async fn a_hobbits_only_and_an_eth_only_node_converge_through_a_bridge() {
     bridge.stop().await;
     producer.stop().await;
 }
+
+#[actix_rt::test]
+async fn a_hello_naming_a_finalized_root_not_in_our_chain_earns_goodbye_2() {
+    support::init_tracing();
+    let node = eth_node(75, 3, vec![]).await;
+    let mut c = EthClient::connect(node.node.eth_listen_addr.expect("eth listener")).await;
+    let mut hello = our_hello(&node).await;
+    hello.finalized_root = Root([0x77; 32]);
+    c.send_raw(1, 0, EthRequestBody::Hello(hello).to_ssz())
+        .await;
+    let Some(EthMessage::Request(bye)) = c.next().await else {
+        panic!("goodbye expected");
+    };
+    let body = bye.decode_body(&EthLimits::default()).expect("body");
+    assert!(
+        matches!(body, EthRequestBody::Goodbye(g) if g.reason == 2),
+        "{body:?}"
+    );
+    node.stop().await;
+}
+
+/// A fake ETH peer that lists real roots and headers but answers bodies with zero bodies: the
+/// syncing node imports nothing from it and leaves with goodbye 3.
+#[actix_rt::test]
+async fn a_peer_sending_bodies_that_are_not_its_headers_is_left_with_goodbye_3() {
+    support::init_tracing();
+    let reference = eth_node(76, 5, vec![]).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let fake = listener.local_addr().expect("addr");
+    let node = start(
+        node_config(77, &[]),
+        NodeParts {
+            eth_peers: vec![fake],
+            ..NodeParts::full()
+        },
+        &[],
+    )
+    .await;
+    let (stream, _) = listener.accept().await.expect("the node dials");
+    let mut c = EthClient {
+        io: Framed::new(stream, EthCodec::new(EthLimits::default())),
+        next_id: 1,
+    };
+    let limits = EthLimits::default();
+    let goodbye = loop {
+        let Some(EthMessage::Request(req)) = c.next().await else {
+            panic!("the node closed without goodbye");
+        };
+        let body = req.decode_body(&limits).expect("request body");
+        let honest = |b: EthRequestBody| async {
+            reference
+                .node
+                .store
+                .serve_eth(b)
+                .await
+                .expect("store")
+                .expect("served")
+        };
+        let answer = match body {
+            EthRequestBody::Hello(_) => EthResponseBody::Hello(our_hello(&reference).await),
+            EthRequestBody::Goodbye(g) => break g.reason,
+            EthRequestBody::BeaconBlockBodies(r) => {
+                EthResponseBody::BeaconBlockBodies(hobbits_codec::eth::BlockBodiesResponse {
+                    block_bodies: vec![BeaconBlockBody::default(); r.block_roots.len()],
+                })
+            }
+            other => honest(other).await,
+        };
+        let resp = EthResponse::success(req.id, &answer);
+        c.io.send(EthMessage::Response(resp).to_frame())
+            .await
+            .expect("send");
+    };
+    assert_eq!(goodbye, 3);
+    assert_eq!(node.head().await.slot, Slot(0), "nothing imported");
+    node.stop().await;
+    reference.stop().await;
+}
