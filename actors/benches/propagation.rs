@@ -6,7 +6,8 @@
 //!    flood relay of the same topology (length-prefixed block bytes, relay once per id to every
 //!    neighbour but the sender) as the baseline. Median over `BLOCKS` blocks published one at a
 //!    time from node 0; time from publish to the last node's import.
-//! 2. Sync throughput: a fresh node syncing 10 000 blocks from one peer (blocks/s).
+//! 2. Sync throughput: a fresh node syncing 10 000 blocks from one peer (blocks/s), over Hobbits
+//!    (range sync) and over the ETH dialect (through roots), in the same run.
 //!
 //! Run: `cargo bench -p hobbits-actors --bench propagation` (env `PROP_SIZES=10,50,100`,
 //! `PROP_BLOCKS=20`, `SYNC_BLOCKS=10000` to change the sizes).
@@ -321,6 +322,41 @@ async fn sync_throughput(blocks: u64) -> (Duration, f64) {
     (took, blocks as f64 / took.as_secs_f64())
 }
 
+/// The same sync over the ETH dialect: the node dials the source by ETH only and syncs through
+/// roots (roots, headers, bodies by root).
+async fn eth_sync_throughput(blocks: u64) -> (Duration, f64) {
+    let c = config(9010, Vec::new());
+    let mut store = memory_store(&c).expect("store");
+    let p = BlockProducer::new("seed", 1);
+    for slot in 1..=blocks {
+        let b = p.produce_on_head(&store, Slot(slot)).expect("produce");
+        store.import_block(b).expect("import");
+    }
+    let parts = NodeParts {
+        eth_listen: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
+        ..NodeParts::default()
+    };
+    let source = start_node(c, parts.with_store(store)).await.expect("node");
+    let tip = source.store.head().await.expect("head");
+    let t0 = Instant::now();
+    let parts = NodeParts {
+        eth_peers: vec![source.eth_listen_addr.expect("eth listener")],
+        ..NodeParts::full()
+    };
+    let node = start_node(config(9011, Vec::new()), parts)
+        .await
+        .expect("node");
+    let end = Instant::now() + Duration::from_secs(600);
+    while node.store.head().await.expect("head") != tip {
+        assert!(Instant::now() < end, "sync did not finish");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let took = t0.elapsed();
+    node.shutdown(Duration::from_secs(2)).await;
+    source.shutdown(Duration::from_secs(2)).await;
+    (took, blocks as f64 / took.as_secs_f64())
+}
+
 fn main() {
     let sizes = env_list("PROP_SIZES", &[10, 50]);
     let blocks = env_list("PROP_BLOCKS", &[20])[0];
@@ -360,6 +396,12 @@ fn main() {
         let (took, rate) = sync_throughput(sync_blocks).await;
         println!(
             "sync of {sync_blocks} blocks from one peer: {:.2}s, {:.0} blocks/s",
+            took.as_secs_f64(),
+            rate
+        );
+        let (took, rate) = eth_sync_throughput(sync_blocks).await;
+        println!(
+            "sync of {sync_blocks} blocks from one peer over ETH (roots): {:.2}s, {:.0} blocks/s",
             took.as_secs_f64(),
             rate
         );

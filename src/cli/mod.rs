@@ -12,6 +12,7 @@ pub mod relay;
 pub mod run;
 pub mod site;
 pub mod status;
+mod status_eth;
 pub mod testnet;
 
 use std::process::ExitCode;

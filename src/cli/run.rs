@@ -3,6 +3,7 @@
 //! listens, its genesis root and its store (in memory, or persistent in `--data-dir` with the
 //! number of blocks reopened), and run until Ctrl-C / SIGTERM (then GOODBYE 1 to every peer).
 
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -11,6 +12,7 @@ use crate::settings::{LimitSettings, NodeSettings, ScoringSettings, TimeoutSetti
 use clap::Args;
 use hobbits_actors::node::{memory_store, persistent_store, start_node, NodeError, NodeParts};
 use hobbits_chain::{ChainRead, ChainStore, PersistError};
+use hobbits_codec::eth::ETH_DEFAULT_PORT;
 use hobbits_codec::PeerUri;
 
 use super::{bad_input, failure};
@@ -25,9 +27,14 @@ pub struct RunArgs {
     /// Address to listen on, host:port (port 0: any free port, printed at start).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
-    /// Static peer hob+tcp://[identity@]host:port (repeatable).
+    /// Static peer hob+tcp://[identity@]host:port, or eth+tcp://host:port for a peer of the
+    /// eth2 RPC raw-TCP dialect (repeatable).
     #[arg(long = "peer", value_name = "URI")]
     pub peers: Vec<String>,
+    /// Also listen for the eth2 RPC raw-TCP dialect (`ETH` prefix) at ADDR: host:port, or a bare
+    /// IP for the spec's port 9000 (port 0: any free port). Off unless given.
+    #[arg(long, value_name = "ADDR")]
+    pub eth_listen: Option<String>,
     /// HELLO network_id.
     #[arg(long)]
     pub network_id: Option<u8>,
@@ -107,7 +114,15 @@ impl RunArgs {
     fn to_settings(&self) -> NodeSettings {
         NodeSettings {
             listen: self.listen.clone(),
-            peers: (!self.peers.is_empty()).then(|| self.peers.clone()),
+            peers: {
+                let hobbits: Vec<String> = self
+                    .peers
+                    .iter()
+                    .filter(|p| !p.starts_with(ETH_SCHEME))
+                    .cloned()
+                    .collect();
+                (!hobbits.is_empty()).then_some(hobbits)
+            },
             network_id: self.network_id,
             chain_id: self.chain_id,
             genesis_time: self.genesis_time,
@@ -140,6 +155,37 @@ impl RunArgs {
     }
 }
 
+/// The URI scheme of an ETH dialect peer.
+const ETH_SCHEME: &str = "eth+tcp://";
+
+/// `--eth-listen`: host:port, or a bare IP on the spec's port 9000.
+fn parse_eth_listen(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    match text.trim_matches(['[', ']']).parse::<IpAddr>() {
+        Ok(ip) => Ok(SocketAddr::new(ip, ETH_DEFAULT_PORT)),
+        Err(_) => Err(format!(
+            "eth-listen `{text}` is neither host:port nor an IP address"
+        )),
+    }
+}
+
+/// The `eth+tcp://host:port` peers among `--peer` (a host name is resolved once, here).
+fn eth_peers(peers: &[String]) -> Result<Vec<SocketAddr>, String> {
+    peers
+        .iter()
+        .filter_map(|p| p.strip_prefix(ETH_SCHEME))
+        .map(|hostport| {
+            hostport
+                .to_socket_addrs()
+                .ok()
+                .and_then(|mut a| a.next())
+                .ok_or_else(|| format!("peer `{ETH_SCHEME}{hostport}`: not a reachable host:port"))
+        })
+        .collect()
+}
+
 /// Runs the node until a signal.
 pub fn run(args: RunArgs) -> ExitCode {
     let settings = match NodeSettings::load(args.config.as_deref(), &args.to_settings()) {
@@ -151,6 +197,14 @@ pub fn run(args: RunArgs) -> ExitCode {
         Err(e) => return bad_input(e),
     };
     config.limits.accept_text_framing |= args.accept_text_framing;
+    let eth_listen = match args.eth_listen.as_deref().map(parse_eth_listen).transpose() {
+        Ok(a) => a,
+        Err(e) => return bad_input(e),
+    };
+    let eth_peers = match eth_peers(&args.peers) {
+        Ok(p) => p,
+        Err(e) => return bad_input(e),
+    };
     let http_addr = match settings.http_addr() {
         Ok(a) => a,
         Err(e) => return bad_input(e),
@@ -177,6 +231,8 @@ pub fn run(args: RunArgs) -> ExitCode {
             store: Some(store),
             http_addr,
             clock_skew,
+            eth_listen,
+            eth_peers,
             ..NodeParts::full()
         };
         let node = match start_node(config, parts).await {
@@ -187,6 +243,9 @@ pub fn run(args: RunArgs) -> ExitCode {
             "listening on {}",
             PeerUri::from_socket_addr(node.listen_addr)
         );
+        if let Some(addr) = node.eth_listen_addr {
+            println!("eth listening on {ETH_SCHEME}{addr}");
+        }
         println!("genesis root {}", node.genesis_root);
         if let Err(e) = observe_node(&node, args.event_log.as_deref(), args.attest, reopened).await
         {
@@ -381,5 +440,37 @@ pub(super) async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eth_listen_takes_host_port_or_a_bare_ip_on_9000() {
+        assert_eq!(
+            parse_eth_listen("127.0.0.1:9100"),
+            Ok(SocketAddr::from(([127, 0, 0, 1], 9100)))
+        );
+        assert_eq!(
+            parse_eth_listen("0.0.0.0"),
+            Ok(SocketAddr::from(([0, 0, 0, 0], 9000)))
+        );
+        assert_eq!(parse_eth_listen("[::1]").map(|a| a.port()), Ok(9000));
+        assert!(parse_eth_listen("localhost").is_err());
+    }
+
+    #[test]
+    fn eth_peers_are_the_eth_scheme_ones() {
+        let peers = vec![
+            "hob+tcp://127.0.0.1:1".to_string(),
+            "eth+tcp://127.0.0.1:9000".to_string(),
+        ];
+        assert_eq!(
+            eth_peers(&peers),
+            Ok(vec![SocketAddr::from(([127, 0, 0, 1], 9000))])
+        );
+        assert!(eth_peers(&["eth+tcp://127.0.0.1".to_string()]).is_err());
     }
 }

@@ -2,6 +2,8 @@
 //! (network, best slot and root, finalized checkpoint, user agent, clock).
 //! `hobbits-node status http://HOST:PORT`: the same questions to a node's Beacon API (version,
 //! identity, genesis, head, finality, peers, sync), through `hobbits_tools::beacon_api`.
+//! `hobbits-node status eth+tcp://HOST:PORT`: hello then get_status in the eth2 RPC raw-TCP
+//! dialect (`status_eth.rs`).
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -15,7 +17,8 @@ use super::{bad_input, current_thread_runtime, failure, peer_and_runtime};
 /// Ask a peer for its HELLO and status.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// The peer, hob+tcp://[identity@]host:port; or a node's HTTP API, http://host:port.
+    /// The peer, hob+tcp://[identity@]host:port; an ETH dialect peer, eth+tcp://host:port; or a
+    /// node's HTTP API, http://host:port.
     pub uri: String,
     /// network_id to announce in our HELLO.
     #[arg(long, default_value_t = 1)]
@@ -32,6 +35,9 @@ pub struct StatusArgs {
 pub fn run(args: StatusArgs) -> ExitCode {
     if args.uri.starts_with("http://") {
         return run_http(&args);
+    }
+    if let Some(hostport) = args.uri.strip_prefix("eth+tcp://") {
+        return run_eth(&args, hostport);
     }
     let (uri, rt) = match peer_and_runtime(&args.uri) {
         Ok(pair) => pair,
@@ -54,6 +60,29 @@ pub fn run(args: StatusArgs) -> ExitCode {
             println!("best_root          {}", r.hello.best_root);
             println!("finalized_epoch    {}", r.hello.latest_finalized_epoch.0);
             println!("finalized_root     {}", r.hello.latest_finalized_root);
+            println!("round_trip_us      {}", r.elapsed.as_micros());
+            ExitCode::SUCCESS
+        }
+        Err(e) => failure(e),
+    }
+}
+
+/// `status eth+tcp://…`: hello and get_status over the ETH dialect.
+fn run_eth(args: &StatusArgs, hostport: &str) -> ExitCode {
+    let agent = format!("hobbits-node-status/{}", env!("CARGO_PKG_VERSION"));
+    let timeout = Duration::from_millis(args.timeout_ms);
+    match super::status_eth::query(hostport, args.network_id, args.chain_id, &agent, timeout) {
+        Ok(r) => {
+            println!("peer               {}", args.uri);
+            println!("user_agent         {}", r.status.user_agent_lossy());
+            println!("sha                0x{}", hex::encode(r.status.sha));
+            println!("timestamp_ms       {}", r.status.timestamp);
+            println!("network_id         {}", r.hello.network_id);
+            println!("chain_id           {}", r.hello.chain_id);
+            println!("best_slot          {}", r.hello.best_slot.0);
+            println!("best_root          {}", r.hello.best_root);
+            println!("finalized_epoch    {}", r.hello.finalized_epoch.0);
+            println!("finalized_root     {}", r.hello.finalized_root);
             println!("round_trip_us      {}", r.elapsed.as_micros());
             ExitCode::SUCCESS
         }

@@ -21,6 +21,8 @@ use hobbits_chain::{
     BlockProducer, ChainStore, GenesisConfig, GenesisError, MemoryStore, PersistError,
     PersistentStore, Root, StoreConfig,
 };
+use hobbits_codec::eth::EthLimits;
+use tokio::net::TcpListener;
 
 use crate::config::{ConfigError, NodeConfig};
 use crate::events::BlockProduced;
@@ -29,15 +31,19 @@ use crate::gossip::{GossipActor, GossipConfig, GossipError, GossipLinks};
 use crate::http::{ApiLinks, EventHub, HttpConfig, HttpError, HttpServer};
 use crate::metrics::{Metrics, MetricsError};
 use crate::peer_manager::{GetPeers, ManagerSettings, PeerInfo, PeerManager, Shutdown, Subscribe};
-use crate::peer_session::SessionSettings;
+use crate::peer_session::eth::EthSessionSettings;
+use crate::peer_session::{SessionSettings, MAX_BAD_MESSAGES};
 use crate::peer_table::NodeId;
 use crate::producer::{ClockSkew, ProducerActor, SlotClock, StopProducer};
 use crate::store::{ChainStoreActor, StoreClient};
+use crate::sync::roots::RootsSyncConfig;
 use crate::sync::{SyncActor, SyncConfig, SyncError, SyncLinks};
 
 pub mod collect;
+pub mod eth;
 
 pub use collect::MetricsCollector;
+pub use eth::{DialEth, EthListener, GetEthSessions, StopEth};
 
 /// Why a node did not start.
 #[derive(Debug, thiserror::Error)]
@@ -103,6 +109,11 @@ pub struct NodeParts {
     /// The producer reads the wall clock through this offset (the caller may change it while
     /// the node runs); default: none.
     pub clock_skew: ClockSkew,
+    /// Also listen for the ETH raw-TCP dialect at this address (port 0: any free port);
+    /// `None`: no ETH listener (docs/PROTOCOL.md, "The ETH raw-TCP dialect").
+    pub eth_listen: Option<SocketAddr>,
+    /// ETH peers dialed at start (`eth+tcp://host:port`).
+    pub eth_peers: Vec<SocketAddr>,
 }
 
 impl std::fmt::Debug for NodeParts {
@@ -116,6 +127,8 @@ impl std::fmt::Debug for NodeParts {
             .field("http_config", &self.http_config)
             .field("produced", &self.produced.is_some())
             .field("clock_skew_ms", &self.clock_skew.ms())
+            .field("eth_listen", &self.eth_listen)
+            .field("eth_peers", &self.eth_peers)
             .finish()
     }
 }
@@ -163,6 +176,10 @@ pub struct NodeHandle {
     /// The chain store's fault, once it had one (`None` until then): importing has stopped, the
     /// node serves what it has; the binary shuts down with the fault as its message.
     pub store_faults: tokio::sync::watch::Receiver<Option<crate::store::StoreFault>>,
+    /// Where the ETH listener is bound (`NodeParts::eth_listen`).
+    pub eth_listen_addr: Option<SocketAddr>,
+    /// The ETH dialect's listener and dialer, when the node speaks it.
+    pub eth: Option<Addr<EthListener>>,
 }
 
 impl NodeHandle {
@@ -180,6 +197,9 @@ impl NodeHandle {
         }
         if let Some(h) = &self.http_server {
             h.stop().await;
+        }
+        if let Some(e) = &self.eth {
+            let _ = e.send(StopEth).await;
         }
         let _ = self.manager.send(Shutdown).await;
         let end = Instant::now() + deadline;
@@ -265,6 +285,8 @@ pub async fn start_node(config: NodeConfig, parts: NodeParts) -> Result<NodeHand
     let manager = manager_ctx.address();
     // Provably wrong gossip and sync responses count against the peer's score.
     let penalized = Some(manager.clone().recipient());
+    // ETH peers sync through roots when the node syncs at all.
+    let roots_sync = parts.sync.as_ref().map(|_| RootsSyncConfig::default());
     let sync = match parts.sync {
         Some(c) => {
             let links = SyncLinks {
@@ -335,6 +357,12 @@ pub async fn start_node(config: NodeConfig, parts: NodeParts) -> Result<NodeHand
         )
         .start()
     });
+    let (eth, eth_listen_addr) = start_eth(&config, &store, parts.eth_listen, roots_sync).await?;
+    for addr in parts.eth_peers {
+        if let Some(e) = &eth {
+            e.do_send(DialEth { addr });
+        }
+    }
     let mut node = NodeHandle {
         listen_addr,
         node_id: config.node_id,
@@ -347,6 +375,8 @@ pub async fn start_node(config: NodeConfig, parts: NodeParts) -> Result<NodeHand
         metrics,
         http_server: None,
         store_faults,
+        eth_listen_addr,
+        eth,
     };
     if let Some(addr) = parts.http_addr {
         match start_http(&node, &config, addr, parts.http_config).await {
@@ -358,6 +388,51 @@ pub async fn start_node(config: NodeConfig, parts: NodeParts) -> Result<NodeHand
         }
     }
     Ok(node)
+}
+
+/// Starts the ETH dialect's listener (bound to `listen` when given; dialing only otherwise).
+async fn start_eth(
+    config: &NodeConfig,
+    store: &StoreClient,
+    listen: Option<SocketAddr>,
+    roots_sync: Option<RootsSyncConfig>,
+) -> Result<(Option<Addr<EthListener>>, Option<SocketAddr>), NodeError> {
+    let listener = match listen {
+        Some(addr) => {
+            let l = TcpListener::bind(addr)
+                .await
+                .map_err(|source| NodeError::Bind { addr, source })?;
+            Some(l)
+        }
+        None => None,
+    };
+    let bound = match &listener {
+        Some(l) => Some(l.local_addr().map_err(|source| NodeError::Bind {
+            addr: listen.unwrap_or(config.listen),
+            source,
+        })?),
+        None => None,
+    };
+    let settings = Arc::new(EthSessionSettings {
+        user_agent: config.user_agent.clone(),
+        limits: EthLimits::default(),
+        handshake_timeout: config.timeouts.handshake,
+        request_timeout: config.timeouts.request,
+        max_outstanding: config.limits.max_outstanding_requests,
+        max_bad_messages: MAX_BAD_MESSAGES,
+        rpc_rate_per_sec: config.limits.rpc_rate_per_sec,
+        rpc_burst: config.limits.rpc_burst,
+    });
+    let actor = EthListener::new(
+        settings,
+        store.clone(),
+        config.limits.max_peers,
+        config.timeouts.dial,
+        listener,
+        roots_sync,
+    )
+    .start();
+    Ok((Some(actor), bound))
 }
 
 /// Starts the event hub (subscribed to sync and gossip imports) and the HTTP server of `node`.

@@ -54,6 +54,7 @@ use crate::scoring::TokenBucket;
 use crate::store::StoreClient;
 
 mod commands;
+pub mod eth;
 mod frame_timer;
 mod inbound_rpc;
 mod measure;

@@ -95,6 +95,24 @@ impl StoreClient {
         self.ask(ServeRpc { request })
     }
 
+    /// The answer to a peer's ETH range or roots request (`None`: not a store method).
+    pub fn serve_eth(
+        &self,
+        request: hobbits_codec::eth::EthRequestBody,
+    ) -> impl Future<Output = Result<Option<hobbits_codec::eth::EthResponseBody>, StoreError>> + 'static
+    {
+        self.ask(super::ServeEth { request })
+    }
+
+    /// The pairs of `roots` whose block we lack, in order.
+    pub fn unknown_roots(
+        &self,
+        roots: Vec<hobbits_codec::eth::BlockRootSlot>,
+    ) -> impl Future<Output = Result<Vec<hobbits_codec::eth::BlockRootSlot>, StoreError>> + 'static
+    {
+        self.ask(super::GetUnknownRoots { roots })
+    }
+
     /// The head.
     pub fn head(&self) -> impl Future<Output = Result<Head, StoreError>> + 'static {
         self.ask(GetHead)

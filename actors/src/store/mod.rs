@@ -25,11 +25,13 @@ use crate::handshake::{check_hello, HelloRejection};
 use crate::rpc::{RpcRequest, RpcResponse};
 
 mod client;
+mod eth;
 mod fault;
 pub mod lookup;
 pub mod ops;
 
 pub use client::{StoreClient, StoreError};
+pub use eth::{serve_eth, GetUnknownRoots, ServeEth};
 pub use fault::{FaultKind, GetStoreFault, StoreFault};
 pub use lookup::{BlockAt, Checkpoints, FoundBlock, GetBlockAt, GetCheckpoints};
 pub use ops::{ChainImport, ImportResult};

@@ -7,11 +7,14 @@
 //!   in `lookup.rs`, its public types in [`types`].
 //! - [`actor`]: the [`SyncActor`] wrapper: feeds peer events and RPC results to the machine,
 //!   performs its requests and imports.
+//! - [`roots`]: sync through block roots for ETH dialect peers (roots, headers, bodies by root),
+//!   a round per peer and poll.
 
 pub mod actor;
 mod lookup;
 pub mod machine;
 mod range;
+pub mod roots;
 #[cfg(test)]
 mod tests;
 pub mod types;
