@@ -101,6 +101,10 @@ pub struct RunArgs {
     /// whose first frame uses it (detected per connection; our frames stay binary).
     #[arg(long)]
     pub accept_text_framing: bool,
+    /// Run the gossip overlay (push trees, IHAVE/IWANT/GRAFT/PRUNE; docs/PROTOCOL.md "Gossip
+    /// overlay") instead of plain flood, and advertise it in HELLO. Default: plain flood.
+    #[arg(long)]
+    pub gossip_overlay: bool,
 }
 
 impl RunArgs {
@@ -173,12 +177,15 @@ pub fn run(args: RunArgs) -> ExitCode {
         if let Some(path) = args.clock_skew_file.clone() {
             actix_rt::spawn(follow_skew_file(path, clock_skew.clone()));
         }
-        let parts = NodeParts {
+        let mut parts = NodeParts {
             store: Some(store),
             http_addr,
             clock_skew,
             ..NodeParts::full()
         };
+        if let Some(gossip) = parts.gossip.as_mut().filter(|_| args.gossip_overlay) {
+            gossip.overlay = hobbits_actors::gossip::overlay::OverlayConfig::default();
+        }
         let node = match start_node(config, parts).await {
             Ok(n) => n,
             Err(e) => return failure(e),
@@ -241,6 +248,7 @@ async fn observe_node(
                 handshaked: Some(writer.clone().recipient()),
                 disconnected: Some(writer.clone().recipient()),
                 gossip: Some(writer.clone().recipient()),
+                control: None,
             });
             Some(writer)
         }

@@ -31,9 +31,11 @@ use actix::io::{FramedWrite, WriteHandler};
 use actix::prelude::*;
 use bson::Bson;
 use hobbits_chain::rpc::{Goodbye, Hello};
+use hobbits_codec::gossip_control::advertise_overlay;
 use hobbits_codec::rpc::{RequestId, RpcEnvelope, RpcMethod, RpcPayload};
 use hobbits_codec::{
-    CodecError, Frame, FrameCodec, FrameLimits, GossipEnvelope, PingFrame, Protocol,
+    CodecError, ControlEnvelope, ControlError, Frame, FrameCodec, FrameLimits, GossipEnvelope,
+    GossipMethod, PingFrame, Protocol,
 };
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
@@ -43,7 +45,8 @@ use tracing::{debug, info, warn};
 
 use crate::config::{Limits, Timeouts};
 use crate::events::{
-    DisconnectReason, GossipReceived, GossipSubscribers, PeerPenalized, Penalty, SessionHandle,
+    DisconnectReason, GossipControlReceived, GossipReceived, GossipSubscribers, PeerPenalized,
+    Penalty, SessionHandle,
 };
 use crate::handshake::{Admission, Handshake};
 use crate::metrics::{Metrics, PingTracker, RpcRole};
@@ -78,6 +81,8 @@ pub struct SessionSettings {
     pub timeouts: Timeouts,
     /// Metrics registry, if the node keeps one (frames, RPC latency, PING round trips).
     pub metrics: Option<Arc<Metrics>>,
+    /// Advertise the gossip overlay in our HELLO (`gossip_overlay`, docs/PROTOCOL.md).
+    pub gossip_overlay: bool,
 }
 
 impl SessionSettings {
@@ -153,6 +158,8 @@ pub struct PeerSession {
     read_pause: ReadPause,
     rpc_bucket: TokenBucket,
     pinger: PingTracker,
+    /// The peer's HELLO advertised the gossip overlay.
+    peer_overlay: bool,
 }
 
 impl std::fmt::Debug for PeerSession {
@@ -225,6 +232,7 @@ impl PeerSession {
                 read_pause,
                 rpc_bucket,
                 pinger: PingTracker::new(),
+                peer_overlay: false,
             }
         })
     }
@@ -271,6 +279,9 @@ impl PeerSession {
             "node_id",
             Bson::Int64((self.settings.node_id.0 & (i64::MAX as u64)) as i64),
         );
+        if self.settings.gossip_overlay {
+            advertise_overlay(&mut env.header.extra);
+        }
         self.write_envelope(env);
     }
 
@@ -312,7 +323,7 @@ impl PeerSession {
         )
     }
 
-    fn bad_message(&mut self, ctx: &mut Context<Self>, what: &str, error: &CodecError) {
+    fn bad_message(&mut self, ctx: &mut Context<Self>, what: &str, error: &dyn std::fmt::Display) {
         self.stats.bad_messages += 1;
         warn!(what, %error, count = self.stats.bad_messages, "undecodable message dropped");
         self.report(Penalty::BadMessage {
@@ -378,6 +389,9 @@ impl PeerSession {
             debug!("GOSSIP before HELLO dropped");
             return;
         }
+        if self.settings.gossip_overlay && self.on_control(frame, ctx) {
+            return;
+        }
         match GossipEnvelope::from_frame(frame) {
             Ok(env) => {
                 let msg = GossipReceived {
@@ -395,6 +409,38 @@ impl PeerSession {
                 }
             }
             Err(e) => self.bad_message(ctx, "GOSSIP", &e),
+        }
+    }
+
+    /// A control frame (method 1-4) when both sides speak the overlay: delivered to the control
+    /// subscribers, or dropped and penalised when it does not read. False for anything else
+    /// (GOSSIP, and a GOSSIP message under another numbering, left to the GOSSIP decoder).
+    fn on_control(&mut self, frame: &Frame, ctx: &mut Context<Self>) -> bool {
+        if !matches!(
+            GossipMethod::of_header(&frame.header),
+            Ok(GossipMethod::Control(_))
+        ) {
+            return false;
+        }
+        match ControlEnvelope::from_frame(frame) {
+            Ok(env) => {
+                if !self.peer_overlay {
+                    debug!("control message from a peer that did not advertise the overlay");
+                }
+                let msg = GossipControlReceived {
+                    peer: self.peer,
+                    message: env.message,
+                };
+                if self.links.gossip.deliver_control(msg) > 0 {
+                    self.stats.gossip_dropped += 1;
+                }
+                true
+            }
+            Err(ControlError::GossipNumbering { .. }) => false,
+            Err(e) => {
+                self.bad_message(ctx, "gossip control", &e);
+                true
+            }
         }
     }
 
