@@ -1,7 +1,8 @@
 //! The gossip overlay over sockets on 127.0.0.1 (docs/PROTOCOL.md, "Gossip overlay"): a mixed
 //! network of overlay nodes and plain flood nodes (what a 2019 client does) delivers every block
 //! to every node, and on one seeded topology the overlay receives far fewer duplicate copies than
-//! flood does.
+//! flood does, and when 10% of the nodes are killed at once the survivors still get every later
+//! block.
 
 mod support;
 
@@ -164,4 +165,83 @@ async fn overlay_receives_fewer_duplicates_than_flood_on_the_same_topology() {
         overlay < flood / 4.0,
         "overlay duplicates {overlay} vs flood {flood}"
     );
+}
+
+#[actix_rt::test]
+async fn survivors_get_every_block_after_10_percent_of_nodes_are_killed() {
+    support::init_tracing();
+    const N: usize = 20;
+    let edges = random_topology(N, 2 * N, 31);
+    let nodes = start_mixed(&[true; N], &edges, 7000).await;
+    // Shape the trees first: blocks one per slot from two producers.
+    publish_all(&nodes, &[0, 1], SLOT).await;
+    // Kill two nodes (10%) at once: the best connected ones (most likely inner nodes of the
+    // trees) that are not producers and leave the rest connected.
+    let mut by_degree: Vec<usize> = (2..N).collect();
+    by_degree
+        .sort_by_key(|i| std::cmp::Reverse(edges.iter().filter(|(a, b)| a == i || b == i).count()));
+    let killed = [by_degree[0], by_degree[1]];
+    let survivors: Vec<usize> = (0..N).filter(|i| !killed.contains(i)).collect();
+    assert!(
+        connected(&survivors, &edges),
+        "seed leaves the survivors connected"
+    );
+    let alive: Vec<TestNode> = survivors.iter().map(|i| nodes[*i].clone()).collect();
+    let before = repairs(&alive).await;
+    for k in killed {
+        nodes[k].stop().await;
+    }
+    // Later blocks, from both producers, reach every survivor.
+    publish_all(&alive, &[0, 1], SLOT).await;
+    for n in &alive {
+        let o = overlay_stats(n).await.expect("overlay node");
+        assert_eq!(o.penalties, 0, "{o:?}");
+    }
+    let after = repairs(&alive).await;
+    tracing::info!(
+        before,
+        after,
+        "objects pulled or trees moved, before and after the kill"
+    );
+    // The trees lost inner nodes: some survivor had to pull (IWANT + GRAFT) or move a tree.
+    assert!(
+        after > before,
+        "no repair after the kill: {before} -> {after}"
+    );
+    for n in &alive {
+        n.stop().await;
+    }
+}
+
+/// Objects pulled on IWANT plus trees moved to a faster announcer, summed over `nodes`.
+async fn repairs(nodes: &[TestNode]) -> u64 {
+    let mut total = 0;
+    for n in nodes {
+        let o = overlay_stats(n).await.expect("overlay node");
+        total += o.repaired + o.moved;
+    }
+    total
+}
+
+/// Whether `nodes` are connected using only the edges between them.
+fn connected(nodes: &[usize], edges: &[(usize, usize)]) -> bool {
+    let mut reached = vec![nodes[0]];
+    let mut i = 0;
+    while i < reached.len() {
+        let at = reached[i];
+        for (a, b) in edges {
+            let next = if *a == at {
+                *b
+            } else if *b == at {
+                *a
+            } else {
+                continue;
+            };
+            if nodes.contains(&next) && !reached.contains(&next) {
+                reached.push(next);
+            }
+        }
+        i += 1;
+    }
+    reached.len() == nodes.len()
 }
