@@ -120,6 +120,7 @@ async fn run() -> anyhow::Result<()> {
             handshaked: Some(me.clone().recipient()),
             disconnected: Some(me.clone().recipient()),
             gossip: None,
+            control: None,
         })
         .await?;
     // Blocks imported by gossip and by sync, each with the new head when it moved.

@@ -10,7 +10,8 @@
 //!    (range sync) and over the ETH dialect (through roots), in the same run.
 //!
 //! Run: `cargo bench -p hobbits-actors --bench propagation` (env `PROP_SIZES=10,50,100`,
-//! `PROP_BLOCKS=20`, `SYNC_BLOCKS=10000` to change the sizes).
+//! `PROP_BLOCKS=20`, `SYNC_BLOCKS=10000` to change the sizes; `PROP_GOSSIP=flood` (default),
+//! `overlay` or `flood,overlay` for plain flood gossip, the gossip overlay, or both in one run).
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -18,6 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
+use hobbits_actors::gossip::overlay::OverlayConfig;
 use hobbits_actors::node::{memory_store, start_node, NodeParts};
 use hobbits_actors::sync::SyncConfig;
 use hobbits_actors::{
@@ -97,21 +99,29 @@ fn config(id: u64, peers: Vec<SocketAddr>) -> NodeConfig {
 }
 
 /// A node with sync and gossip (`sync` tuning) whose store holds `blocks` blocks.
-async fn start(c: NodeConfig, sync: SyncConfig, blocks: u64) -> NodeHandle {
+async fn start(c: NodeConfig, sync: SyncConfig, blocks: u64, overlay: bool) -> NodeHandle {
     let mut store = memory_store(&c).expect("store");
     let p = BlockProducer::new("seed", 1);
     for slot in 1..=blocks {
         let b = p.produce_on_head(&store, Slot(slot)).expect("produce");
         store.import_block(b).expect("import");
     }
-    let parts = NodeParts {
+    let mut parts = NodeParts {
         sync: Some(sync),
         ..NodeParts::full()
     };
+    if let Some(g) = parts.gossip.as_mut().filter(|_| overlay) {
+        g.overlay = OverlayConfig::default();
+    }
     start_node(c, parts.with_store(store)).await.expect("node")
 }
 
-async fn hobbits_propagation(n: usize, edges: &[(usize, usize)], blocks: usize) -> Duration {
+async fn hobbits_propagation(
+    n: usize,
+    edges: &[(usize, usize)],
+    blocks: usize,
+    overlay: bool,
+) -> Duration {
     let mut nodes: Vec<NodeHandle> = Vec::new();
     let (tx, mut rx) = mpsc::channel(QUEUE);
     for i in 0..n {
@@ -120,7 +130,13 @@ async fn hobbits_propagation(n: usize, edges: &[(usize, usize)], blocks: usize) 
             .filter(|(a, _)| *a == i)
             .map(|(_, b)| nodes[*b].listen_addr)
             .collect();
-        let node = start(config(5000 + i as u64, peers), SyncConfig::default(), 0).await;
+        let node = start(
+            config(5000 + i as u64, peers),
+            SyncConfig::default(),
+            0,
+            overlay,
+        )
+        .await;
         let collector = Collector {
             node: i,
             tx: tx.clone(),
@@ -307,10 +323,10 @@ async fn sync_throughput(blocks: u64) -> (Duration, f64) {
         batch_size: 64,
         ..SyncConfig::default()
     };
-    let source = start(config(9000, Vec::new()), sync.clone(), blocks).await;
+    let source = start(config(9000, Vec::new()), sync.clone(), blocks, false).await;
     let tip = source.store.head().await.expect("head");
     let t0 = Instant::now();
-    let node = start(config(9001, vec![source.listen_addr]), sync, 0).await;
+    let node = start(config(9001, vec![source.listen_addr]), sync, 0, false).await;
     let end = Instant::now() + Duration::from_secs(600);
     while node.store.head().await.expect("head") != tip {
         assert!(Instant::now() < end, "sync did not finish");
@@ -361,6 +377,11 @@ fn main() {
     let sizes = env_list("PROP_SIZES", &[10, 50]);
     let blocks = env_list("PROP_BLOCKS", &[20])[0];
     let sync_blocks = env_list("SYNC_BLOCKS", &[10_000])[0] as u64;
+    let modes: Vec<bool> = std::env::var("PROP_GOSSIP")
+        .unwrap_or_else(|_| "flood".into())
+        .split(',')
+        .map(|m| m.trim() == "overlay")
+        .collect();
     let system = actix_rt::System::new();
     system.block_on(async move {
         // Size of a produced block's SSZ, so the baseline carries as many bytes.
@@ -375,22 +396,25 @@ fn main() {
             "propagation of one block ({payload} B SSZ) to all nodes, median of {blocks} blocks"
         );
         println!(
-            "{:<6} {:<5} {:>12} {:>12} {:>7}",
-            "nodes", "topo", "hobbits", "raw tcp", "ratio"
+            "{:<6} {:<5} {:<8} {:>12} {:>12} {:>7}",
+            "nodes", "topo", "gossip", "hobbits", "raw tcp", "ratio"
         );
         for &n in &sizes {
             for mesh in [false, true] {
                 let edges = topology(n, mesh, 42);
                 let raw = raw_propagation(n, &edges, blocks, payload).await;
-                let hob = hobbits_propagation(n, &edges, blocks).await;
-                println!(
-                    "{:<6} {:<5} {:>10.2}ms {:>10.2}ms {:>6.2}x",
-                    n,
-                    if mesh { "mesh" } else { "line" },
-                    hob.as_secs_f64() * 1e3,
-                    raw.as_secs_f64() * 1e3,
-                    hob.as_secs_f64() / raw.as_secs_f64()
-                );
+                for &overlay in &modes {
+                    let hob = hobbits_propagation(n, &edges, blocks, overlay).await;
+                    println!(
+                        "{:<6} {:<5} {:<8} {:>10.2}ms {:>10.2}ms {:>6.2}x",
+                        n,
+                        if mesh { "mesh" } else { "line" },
+                        if overlay { "overlay" } else { "flood" },
+                        hob.as_secs_f64() * 1e3,
+                        raw.as_secs_f64() * 1e3,
+                        hob.as_secs_f64() / raw.as_secs_f64()
+                    );
+                }
             }
         }
         let (took, rate) = sync_throughput(sync_blocks).await;

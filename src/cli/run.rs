@@ -108,6 +108,10 @@ pub struct RunArgs {
     /// whose first frame uses it (detected per connection; our frames stay binary).
     #[arg(long)]
     pub accept_text_framing: bool,
+    /// Run the gossip overlay (push trees, IHAVE/IWANT/GRAFT/PRUNE; docs/PROTOCOL.md "Gossip
+    /// overlay") instead of plain flood, and advertise it in HELLO. Default: plain flood.
+    #[arg(long)]
+    pub gossip_overlay: bool,
 }
 
 impl RunArgs {
@@ -227,7 +231,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         if let Some(path) = args.clock_skew_file.clone() {
             actix_rt::spawn(follow_skew_file(path, clock_skew.clone()));
         }
-        let parts = NodeParts {
+        let mut parts = NodeParts {
             store: Some(store),
             http_addr,
             clock_skew,
@@ -235,6 +239,9 @@ pub fn run(args: RunArgs) -> ExitCode {
             eth_peers,
             ..NodeParts::full()
         };
+        if let Some(gossip) = parts.gossip.as_mut().filter(|_| args.gossip_overlay) {
+            gossip.overlay = hobbits_actors::gossip::overlay::OverlayConfig::default();
+        }
         let node = match start_node(config, parts).await {
             Ok(n) => n,
             Err(e) => return failure(e),
@@ -327,6 +334,7 @@ pub(super) async fn observe_node(
                 handshaked: Some(writer.clone().recipient()),
                 disconnected: Some(writer.clone().recipient()),
                 gossip: Some(writer.clone().recipient()),
+                control: None,
             });
             Some(writer)
         }

@@ -250,6 +250,26 @@ impl TestnetReport {
         u8::from(!self.converged || self.invariants.iter().any(|i| !i.ok))
     }
 
+    /// Duplicate GOSSIP frames received (on the wire) per node per object gossiped, over the
+    /// nodes running at the end: the figure the gossip overlay is judged by (issue 16; flood on a
+    /// mesh of degree d gives about d - 1). `None` when nothing was gossiped.
+    pub fn duplicates_per_node_per_object(&self) -> Option<f64> {
+        let objects = self.blocks.objects + self.attestations.objects;
+        let running: Vec<&NodeReport> = self.node_reports.iter().filter(|n| n.running).collect();
+        if objects == 0 || running.is_empty() {
+            return None;
+        }
+        let duplicates: u64 = running.iter().map(|n| n.gossip_duplicates).sum();
+        Some(duplicates as f64 / (running.len() * objects) as f64)
+    }
+
+    /// Objects that reached every node running when first sent, over the objects gossiped.
+    pub fn delivery_ratio(&self) -> Option<f64> {
+        let objects = self.blocks.objects + self.attestations.objects;
+        let reached = self.blocks.reached_all + self.attestations.reached_all;
+        (objects > 0).then(|| reached as f64 / objects as f64)
+    }
+
     /// A human-readable report.
     pub fn render(&self) -> String {
         let mut s = String::new();
@@ -313,6 +333,13 @@ impl TestnetReport {
                     }
                 }
             }
+        }
+        if let (Some(dup), Some(delivery)) =
+            (self.duplicates_per_node_per_object(), self.delivery_ratio())
+        {
+            w(format!(
+                "gossip: {dup:.2} duplicates per node per object, delivery ratio {delivery:.4}"
+            ));
         }
         w("gossip frames per node, on the wire (sent = relayed + orig; dup = received again) and as \
            the node counted them (relayed, dedup):"
@@ -437,6 +464,29 @@ mod tests {
         let none = LatencySummary::of(&[]);
         assert_eq!((none.count, none.p50_ms), (0, None));
         assert_eq!(LatencySummary::of(&[f64::NAN, 1.0]).count, 1);
+    }
+
+    #[test]
+    fn duplicates_per_node_per_object_and_delivery_ratio() {
+        let node = |running, dup| NodeReport {
+            running,
+            gossip_duplicates: dup,
+            ..Default::default()
+        };
+        let mut r = TestnetReport::default();
+        assert_eq!(r.duplicates_per_node_per_object(), None);
+        assert_eq!(r.delivery_ratio(), None);
+        r.blocks.objects = 3;
+        r.blocks.reached_all = 3;
+        r.attestations.objects = 1;
+        r.attestations.reached_all = 0;
+        // The stopped node's duplicates do not count, nor does it as a receiver.
+        r.node_reports = vec![node(true, 6), node(true, 2), node(false, 100)];
+        assert_eq!(r.duplicates_per_node_per_object(), Some(1.0));
+        assert_eq!(r.delivery_ratio(), Some(0.75));
+        assert!(r
+            .render()
+            .contains("gossip: 1.00 duplicates per node per object, delivery ratio 0.7500"));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //!
 //! - peer events the `PeerManager` publishes to its subscribers: [`PeerHandshaked`],
 //!   [`PeerDisconnected`] (with its [`DisconnectReason`]); [`GossipReceived`], which sessions
-//!   deliver straight to the [`GossipSubscribers`];
+//!   deliver straight to the [`GossipSubscribers`], and [`GossipControlReceived`] (the overlay's);
 //! - [`chain`]: [`BlockProduced`] (producer → gossip), [`BlockImported`] (sync, gossip →
 //!   subscribers), [`OrphanBlockReceived`] (gossip → sync) and their subscription
 //!   ([`SubscribeChainEvents`]);
@@ -53,6 +53,8 @@ pub struct PeerHandshaked {
     pub hello: Hello,
     /// Direct line to the session (requests and frames with bounded queues).
     pub session: SessionHandle,
+    /// The peer's HELLO advertised the gossip overlay (`gossip_overlay`, docs/PROTOCOL.md).
+    pub gossip_overlay: bool,
 }
 
 /// A handshaked peer's connection ended.
@@ -79,24 +81,54 @@ pub struct GossipReceived {
     pub body: Bytes,
 }
 
+/// A gossip overlay control message (PRUNE, GRAFT, IHAVE, IWANT) from a handshaked peer,
+/// validated and bounded by the codec (docs/PROTOCOL.md, "Gossip overlay").
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct GossipControlReceived {
+    /// Who sent it.
+    pub peer: PeerId,
+    /// The message.
+    pub message: hobbits_codec::ControlMessage,
+}
+
 /// The recipients of [`GossipReceived`], shared by the peer manager (which adds them on
 /// `Subscribe`) and every session (which delivers to them directly, one actor hop less per gossip
 /// message than going through the manager). Delivery is `try_send`, never blocking.
 #[derive(Debug, Clone, Default)]
-pub struct GossipSubscribers(Arc<RwLock<Vec<Recipient<GossipReceived>>>>);
+pub struct GossipSubscribers {
+    objects: Arc<RwLock<Vec<Recipient<GossipReceived>>>>,
+    control: Arc<RwLock<Vec<Recipient<GossipControlReceived>>>>,
+}
 
 impl GossipSubscribers {
     /// Adds a recipient (sessions already running deliver to it from their next message).
     pub fn add(&self, recipient: Recipient<GossipReceived>) {
-        self.0
+        self.objects
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .push(recipient);
     }
 
+    /// Adds a recipient of the overlay's control messages.
+    pub fn add_control(&self, recipient: Recipient<GossipControlReceived>) {
+        self.control
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(recipient);
+    }
+
+    /// Delivers a control message to every control recipient; returns how many refused it.
+    pub fn deliver_control(&self, msg: GossipControlReceived) -> usize {
+        let list = self.control.read().unwrap_or_else(|e| e.into_inner());
+        list.iter()
+            .map(|r| usize::from(r.try_send(msg.clone()).is_err()))
+            .sum()
+    }
+
     /// Delivers `msg` to every recipient; returns how many refused it (mailbox full or gone).
     pub fn deliver(&self, msg: GossipReceived) -> usize {
-        let list = self.0.read().unwrap_or_else(|e| e.into_inner());
+        let list = self.objects.read().unwrap_or_else(|e| e.into_inner());
         let Some((last, rest)) = list.split_last() else {
             return 0;
         };

@@ -6,32 +6,42 @@
 //! this node's blocks (`BlockProduced`, [`PublishBlock`]) and attestations
 //! ([`PublishAttestation`]).
 //!
-//! Handles: `PeerHandshaked`, `PeerDisconnected`, `GossipReceived`, `BlockProduced`,
-//! [`PublishBlock`], [`PublishAttestation`], [`GetGossipStats`], `SubscribeChainEvents`.
+//! With the overlay on (`GossipConfig::overlay`, docs/PROTOCOL.md "Gossip overlay"), relays and
+//! publications go through the [`Overlay`] router instead of to every peer: it picks the peers
+//! an object is pushed to, and its control messages (`GossipControlReceived` in, control frames
+//! out through `SendFrame`) and 100 ms ticks do the rest. Peers whose HELLO lacked
+//! `gossip_overlay` are flood peers: they get every object pushed and no control message.
+//!
+//! Handles: `PeerHandshaked`, `PeerDisconnected`, `GossipReceived`, `GossipControlReceived`,
+//! `BlockProduced`, [`PublishBlock`], [`PublishAttestation`], [`GetGossipStats`],
+//! [`GetOverlayStats`], `SubscribeChainEvents`.
 //! Sends: `SendFrame`, `SendRequest`, `Disconnect` (sessions; disconnect for slow ones),
 //! `ImportHashedBlock`, `ImportAttestation`, `GetKnown` (store), `OrphanBlockReceived` (sync),
 //! `BlockImported` (subscribers), `PeerPenalized` (the manager, and subscribers).
 
 use std::collections::HashMap;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use actix::prelude::*;
 use hobbits_chain::rpc::{GetAttestation, GetBlockBodies};
 use hobbits_chain::store::ImportOutcome;
 use hobbits_chain::{Attestation, BeaconBlock, ChainError, Root};
-use hobbits_codec::{GossipObject, Topic};
+use hobbits_codec::{Frame, GossipObject, Origin, Topic};
 use tracing::{debug, info, warn};
 
 use crate::events::{
-    BlockImported, BlockProduced, ChainEventSubscribers, GossipReceived, ImportSource,
-    OrphanBlockReceived, PeerDisconnected, PeerHandshaked, PeerPenalized, Penalty, SessionHandle,
-    SubscribeChainEvents, GOODBYE_SLOW_PEER,
+    BlockImported, BlockProduced, ChainEventSubscribers, GossipControlReceived, GossipReceived,
+    ImportSource, OrphanBlockReceived, PeerDisconnected, PeerHandshaked, PeerPenalized, Penalty,
+    SessionHandle, SubscribeChainEvents, GOODBYE_SLOW_PEER,
+};
+use crate::gossip::overlay::{
+    Action, Arrival, ObjectMeta, Overlay, OverlayPenalty, OverlayStats, PeerKind,
 };
 use crate::gossip::router::{
     CheckedObject, GossipConfig, GossipError, GossipRouter, GossipStats, ImportVerdict, Relay,
     Verdict,
 };
-use crate::peer_table::PeerId;
+use crate::peer_table::{NodeId, PeerId};
 use crate::rpc::{RpcRequest, RpcResponse};
 use crate::store::{StoreClient, StoreError};
 
@@ -44,6 +54,8 @@ pub struct GossipLinks {
     pub orphans: Option<Recipient<OrphanBlockReceived>>,
     /// Receives every penalty gossip issues (the peer manager), if any.
     pub penalized: Option<Recipient<PeerPenalized>>,
+    /// This node's id: the `origin` of the objects it publishes through the overlay.
+    pub node_id: NodeId,
 }
 
 /// Command: gossip a block this node already imported.
@@ -67,6 +79,14 @@ pub struct PublishAttestation {
 #[rtype(result = "GossipStats")]
 pub struct GetGossipStats;
 
+/// Query: the overlay's counters (`None` when the node floods).
+#[derive(Debug, Message)]
+#[rtype(result = "Option<OverlayStats>")]
+pub struct GetOverlayStats;
+
+/// How often the overlay's batches (IHAVE, PRUNE, GRAFT, IWANT) and timers run.
+const OVERLAY_TICK: Duration = Duration::from_millis(100);
+
 /// The actor.
 #[derive(Debug)]
 pub struct GossipActor {
@@ -75,6 +95,8 @@ pub struct GossipActor {
     sessions: HashMap<PeerId, SessionHandle>,
     subscribers: ChainEventSubscribers,
     mailbox: usize,
+    /// The overlay router; `None` in plain flood mode.
+    overlay: Option<Overlay<PeerId, Frame>>,
 }
 
 fn now_ms() -> u64 {
@@ -105,6 +127,11 @@ impl GossipActor {
         mailbox: usize,
     ) -> Result<Self, GossipError> {
         config.validate()?;
+        let overlay = if config.overlay.flood {
+            None
+        } else {
+            Some(Overlay::new(config.overlay.clone())?)
+        };
         let mut subscribers = ChainEventSubscribers::default();
         subscribers.add(SubscribeChainEvents {
             imported: None,
@@ -116,6 +143,7 @@ impl GossipActor {
             sessions: HashMap::new(),
             subscribers,
             mailbox,
+            overlay,
         })
     }
 
@@ -132,6 +160,14 @@ impl GossipActor {
                 return;
             }
         };
+        // The overlay routes objects with a body (announcements are flooded as before).
+        if let (Some(overlay), false) = (self.overlay.as_mut(), relay.envelope.body.is_empty()) {
+            if let Ok(meta) = ObjectMeta::of_header(&relay.envelope.header) {
+                let actions = overlay.publish(Instant::now(), meta, frame);
+                self.apply(actions);
+                return;
+            }
+        }
         let mut slow = Vec::new();
         for (peer, session) in &self.sessions {
             if relay.except.contains(peer) {
@@ -145,6 +181,48 @@ impl GossipActor {
         for session in slow {
             warn!(peer = %session.peer, "send queue stayed full: disconnecting slow peer");
             session.disconnect(GOODBYE_SLOW_PEER);
+        }
+    }
+
+    /// Carries out what the overlay decided.
+    fn apply(&mut self, actions: Vec<Action<PeerId, Frame>>) {
+        let mut slow = Vec::new();
+        for action in actions {
+            match action {
+                Action::SendObject { to, object, .. } => {
+                    for peer in to {
+                        self.send_to(peer, object.clone(), &mut slow);
+                    }
+                }
+                Action::SendControl { to, message } => match message.to_frame() {
+                    Ok(frame) => self.send_to(to, frame, &mut slow),
+                    Err(e) => warn!(error = %e, "control frame not encodable"),
+                },
+                Action::Penalize { peer, reason } => {
+                    let penalty = match reason {
+                        OverlayPenalty::ControlFlood { frames, window } => Penalty::RateLimited {
+                            reason: format!("{frames} gossip control frames within {window:?}"),
+                        },
+                        OverlayPenalty::BrokenPromise { id } => Penalty::BadMessage {
+                            reason: format!("announced {id:?} by IHAVE, did not send it on IWANT"),
+                        },
+                    };
+                    self.penalize(peer, penalty);
+                }
+            }
+        }
+        for session in slow {
+            warn!(peer = %session.peer, "send queue stayed full: disconnecting slow peer");
+            session.disconnect(GOODBYE_SLOW_PEER);
+        }
+    }
+
+    fn send_to(&mut self, peer: PeerId, frame: Frame, slow: &mut Vec<SessionHandle>) {
+        if let Some(session) = self.sessions.get(&peer) {
+            let queued = session.send_frame(frame).is_ok();
+            if self.router.on_send(peer, queued) {
+                slow.push(session.clone());
+            }
         }
     }
 
@@ -263,7 +341,13 @@ impl GossipActor {
     }
 
     fn publish(&mut self, object: GossipObject) {
-        let relay = self.router.publish(&object, now_ms(), Instant::now());
+        let mut relay = self.router.publish(&object, now_ms(), Instant::now());
+        if self.overlay.is_some() {
+            let origin = Origin(self.links.node_id.0 & (i64::MAX as u64));
+            if let Err(e) = origin.write(&mut relay.envelope.header) {
+                warn!(error = %e, "origin not written");
+            }
+        }
         self.send_all(relay);
     }
 }
@@ -273,12 +357,28 @@ impl Actor for GossipActor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(self.mailbox);
+        if self.overlay.is_some() {
+            ctx.run_interval(OVERLAY_TICK, |act, _| {
+                if let Some(overlay) = act.overlay.as_mut() {
+                    let actions = overlay.on_tick(Instant::now());
+                    act.apply(actions);
+                }
+            });
+        }
     }
 }
 
 impl Handler<PeerHandshaked> for GossipActor {
     type Result = ();
     fn handle(&mut self, msg: PeerHandshaked, _: &mut Context<Self>) {
+        if let Some(overlay) = self.overlay.as_mut() {
+            let kind = if msg.gossip_overlay {
+                PeerKind::Overlay
+            } else {
+                PeerKind::Flood
+            };
+            overlay.add_peer(msg.peer, kind);
+        }
         self.sessions.insert(msg.peer, msg.session);
     }
 }
@@ -288,6 +388,9 @@ impl Handler<PeerDisconnected> for GossipActor {
     fn handle(&mut self, msg: PeerDisconnected, _: &mut Context<Self>) {
         self.sessions.remove(&msg.peer);
         self.router.on_peer_disconnected(msg.peer);
+        if let Some(overlay) = self.overlay.as_mut() {
+            overlay.remove_peer(msg.peer);
+        }
     }
 }
 
@@ -295,10 +398,30 @@ impl Handler<GossipReceived> for GossipActor {
     type Result = ();
     fn handle(&mut self, msg: GossipReceived, ctx: &mut Context<Self>) {
         let peer = msg.peer;
-        match self
+        // What the overlay reads of a copy with a body (the object's id, origin, timestamp).
+        let meta = match (&self.overlay, msg.body.is_empty()) {
+            (Some(_), false) => match ObjectMeta::of_header(&msg.header) {
+                Ok(meta) => Some(meta),
+                Err(e) => {
+                    let reason = format!("gossip origin: {e}");
+                    return self.penalize(peer, Penalty::BadMessage { reason });
+                }
+            },
+            _ => None,
+        };
+        let verdict = self
             .router
-            .on_gossip(peer, msg.header, msg.body, Instant::now())
-        {
+            .on_gossip(peer, msg.header, msg.body, Instant::now());
+        // Only copies whose body matched their hashes count for the overlay (a lying copy must
+        // not make the honest one a duplicate).
+        if let (Some(overlay), Some(meta)) = (self.overlay.as_mut(), meta) {
+            if matches!(verdict, Verdict::Duplicate | Verdict::Import { .. })
+                && overlay.on_object(Instant::now(), peer, meta) == Arrival::Duplicate
+            {
+                debug!(%peer, "overlay: duplicate copy");
+            }
+        }
+        match verdict {
             Verdict::Invalid { reason } => self.penalize(peer, reason),
             Verdict::Duplicate => {}
             Verdict::Overloaded => debug!(%peer, "gossip dropped: too many objects in progress"),
@@ -307,6 +430,25 @@ impl Handler<GossipReceived> for GossipActor {
             }
             Verdict::Fetch { hash, topic, peer } => self.fetch(hash, topic, peer, ctx),
         }
+    }
+}
+
+impl Handler<GossipControlReceived> for GossipActor {
+    type Result = ();
+    fn handle(&mut self, msg: GossipControlReceived, _: &mut Context<Self>) {
+        let Some(overlay) = self.overlay.as_mut() else {
+            debug!(peer = %msg.peer, "control message ignored: plain flood");
+            return;
+        };
+        let actions = overlay.on_control(Instant::now(), msg.peer, msg.message);
+        self.apply(actions);
+    }
+}
+
+impl Handler<GetOverlayStats> for GossipActor {
+    type Result = MessageResult<GetOverlayStats>;
+    fn handle(&mut self, _: GetOverlayStats, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.overlay.as_ref().map(Overlay::stats))
     }
 }
 

@@ -13,7 +13,9 @@ pub mod cache;
 pub mod overlay;
 pub mod router;
 
-pub use actor::{GetGossipStats, GossipActor, GossipLinks, PublishAttestation, PublishBlock};
+pub use actor::{
+    GetGossipStats, GetOverlayStats, GossipActor, GossipLinks, PublishAttestation, PublishBlock,
+};
 pub use router::{
     CheckedObject, GossipConfig, GossipError, GossipRouter, GossipStats, ImportVerdict, Verdict,
 };

@@ -28,6 +28,7 @@ use ssz::Encode;
 
 use crate::events::Penalty;
 use crate::gossip::cache::{SeenCache, SeenKey};
+use crate::gossip::overlay::OverlayConfig;
 use crate::peer_table::PeerId;
 
 /// Why a gossip configuration was refused.
@@ -39,6 +40,9 @@ pub enum GossipError {
         /// The field.
         field: &'static str,
     },
+    /// The overlay's configuration is invalid.
+    #[error(transparent)]
+    Overlay(#[from] crate::gossip::overlay::OverlayError),
 }
 
 /// Tuning of gossip.
@@ -56,6 +60,10 @@ pub struct GossipConfig {
     /// Consecutive sends refused because a peer's queue is full before that peer is
     /// disconnected. Default 32.
     pub slow_peer_strikes: u32,
+    /// The gossip overlay (docs/PROTOCOL.md, "Gossip overlay"). Default
+    /// [`OverlayConfig::flood`]: plain flood, no control message, no `gossip_overlay` in HELLO;
+    /// set `flood: false` to run the overlay.
+    pub overlay: OverlayConfig,
 }
 
 impl Default for GossipConfig {
@@ -66,6 +74,7 @@ impl Default for GossipConfig {
             announce_only: false,
             max_in_progress: 1024,
             slow_peer_strikes: 32,
+            overlay: OverlayConfig::flood(),
         }
     }
 }
@@ -86,6 +95,7 @@ impl GossipConfig {
         if self.slow_peer_strikes == 0 {
             return zero("slow_peer_strikes");
         }
+        self.overlay.validate()?;
         Ok(())
     }
 }

@@ -297,12 +297,15 @@ pub async fn start_node(config: NodeConfig, parts: NodeParts) -> Result<NodeHand
         }
         None => None,
     };
+    // Sessions advertise the overlay in HELLO only when gossip runs it.
+    let gossip_overlay = parts.gossip.as_ref().is_some_and(|g| !g.overlay.flood);
     let gossip = match parts.gossip {
         Some(c) => {
             let links = GossipLinks {
                 store: store.clone(),
                 orphans: sync.clone().map(Addr::recipient),
                 penalized,
+                node_id: config.node_id,
             };
             Some(GossipActor::new(c, links, mailbox)?.start())
         }
@@ -314,6 +317,7 @@ pub async fn start_node(config: NodeConfig, parts: NodeParts) -> Result<NodeHand
             handshaked: Some(s.clone().recipient()),
             disconnected: Some(s.clone().recipient()),
             gossip: None,
+            control: None,
         });
     }
     if let Some(g) = &gossip {
@@ -321,6 +325,7 @@ pub async fn start_node(config: NodeConfig, parts: NodeParts) -> Result<NodeHand
             handshaked: Some(g.clone().recipient()),
             disconnected: Some(g.clone().recipient()),
             gossip: Some(g.clone().recipient()),
+            control: Some(g.clone().recipient()),
         });
     }
     let metrics = parts
@@ -332,6 +337,7 @@ pub async fn start_node(config: NodeConfig, parts: NodeParts) -> Result<NodeHand
         limits: config.limits.clone(),
         timeouts: config.timeouts.clone(),
         metrics: metrics.clone(),
+        gossip_overlay,
     });
     let manager = manager_ctx.run(PeerManager::new(
         ManagerSettings {

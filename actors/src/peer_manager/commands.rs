@@ -11,7 +11,9 @@ use hobbits_codec::Frame;
 use tracing::{info, warn};
 
 use super::{ManagerStats, PeerManager, StaticPeer};
-use crate::events::{GossipReceived, PeerDisconnected, PeerHandshaked, SessionHandle};
+use crate::events::{
+    GossipControlReceived, GossipReceived, PeerDisconnected, PeerHandshaked, SessionHandle,
+};
 use crate::peer_session::PeerSession;
 use crate::peer_table::{Backoff, Direction, NodeId, PeerId};
 use crate::rpc::{RpcRequest, RpcResponse};
@@ -162,6 +164,8 @@ pub struct Subscribe {
     pub disconnected: Option<Recipient<PeerDisconnected>>,
     /// Receives `GossipReceived`.
     pub gossip: Option<Recipient<GossipReceived>>,
+    /// Receives `GossipControlReceived` (the gossip overlay's control messages).
+    pub control: Option<Recipient<GossipControlReceived>>,
 }
 
 impl Handler<Subscribe> for PeerManager {

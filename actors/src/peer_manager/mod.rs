@@ -141,6 +141,9 @@ impl Subscribers {
         if let Some(r) = msg.gossip {
             self.gossip.add(r);
         }
+        if let Some(r) = msg.control {
+            self.gossip.add_control(r);
+        }
     }
 }
 
@@ -520,6 +523,7 @@ impl Handler<ReportHandshake> for PeerManager {
                     node_id: msg.node_id,
                     hello: msg.hello,
                     session: msg.session,
+                    gossip_overlay: msg.gossip_overlay,
                 };
                 Self::publish(&mut self.stats, &self.subscribers.handshaked, &event);
             }

@@ -6,6 +6,7 @@
 use actix::prelude::*;
 use hobbits_chain::rpc::{GetStatus, Goodbye, Hello};
 use hobbits_codec::bson_compat::get_uint_opt;
+use hobbits_codec::gossip_control::overlay_version;
 use hobbits_codec::rpc::{RequestId, RpcEnvelope, RpcMethod, RpcPayload};
 use tracing::{debug, info, warn};
 
@@ -49,6 +50,10 @@ impl PeerSession {
                             .ok()
                             .flatten()
                             .map(NodeId);
+                        self.peer_overlay = matches!(
+                            overlay_version(&env.header.extra),
+                            Ok(Some(v)) if v >= 1
+                        );
                         let ids_absent = d
                             .defaulted
                             .iter()
@@ -226,6 +231,7 @@ impl PeerSession {
             node_id,
             hello,
             session: PeerSession::handle_of(self.peer, ctx.address()),
+            gossip_overlay: self.settings.gossip_overlay && self.peer_overlay,
         };
         let fut = self.links.handshake.send(report);
         ctx.spawn(fut.into_actor(self).map(|res, act, ctx| match res {

@@ -17,7 +17,8 @@
 //!
 //! Inbound RPC handling lives in `inbound_rpc.rs`, the handlers of the commands a
 //! `SessionHandle` sends in `commands.rs`, what the session reports to its manager in
-//! `reports.rs` (same actor).
+//! `reports.rs`, the GOSSIP / PING rate limits and the overlay's control frames in `intake.rs`
+//! (same actor).
 //!
 //! Handles: `SendFrame`, `SendRequest`, `Disconnect` (defined with `SessionHandle` in
 //! `crate::events::session`). Sends: [`ReportHandshake`], [`SessionClosed`], `PeerPenalized`
@@ -31,6 +32,7 @@ use actix::io::{FramedWrite, WriteHandler};
 use actix::prelude::*;
 use bson::Bson;
 use hobbits_chain::rpc::{Goodbye, Hello};
+use hobbits_codec::gossip_control::advertise_overlay;
 use hobbits_codec::rpc::{RequestId, RpcEnvelope, RpcMethod, RpcPayload};
 use hobbits_codec::{
     CodecError, Frame, FrameCodec, FrameLimits, GossipEnvelope, PingFrame, Protocol,
@@ -57,6 +59,7 @@ mod commands;
 pub mod eth;
 mod frame_timer;
 mod inbound_rpc;
+mod intake;
 mod measure;
 mod rate_limits;
 mod reports;
@@ -85,6 +88,8 @@ pub struct SessionSettings {
     pub timeouts: Timeouts,
     /// Metrics registry, if the node keeps one (frames, RPC latency, PING round trips).
     pub metrics: Option<Arc<Metrics>>,
+    /// Advertise the gossip overlay in our HELLO (`gossip_overlay`, docs/PROTOCOL.md).
+    pub gossip_overlay: bool,
 }
 
 impl SessionSettings {
@@ -165,6 +170,8 @@ pub struct PeerSession {
     rpc_bucket: TokenBucket,
     limiter: PeerLimiter,
     pinger: PingTracker,
+    /// The peer's HELLO advertised the gossip overlay.
+    peer_overlay: bool,
 }
 
 impl std::fmt::Debug for PeerSession {
@@ -261,6 +268,7 @@ impl PeerSession {
                 rpc_bucket,
                 limiter,
                 pinger: PingTracker::new(),
+                peer_overlay: false,
             }
         })
     }
@@ -307,6 +315,9 @@ impl PeerSession {
             "node_id",
             Bson::Int64((self.settings.node_id.0 & (i64::MAX as u64)) as i64),
         );
+        if self.settings.gossip_overlay {
+            advertise_overlay(&mut env.header.extra);
+        }
         self.write_envelope(env);
     }
 
@@ -348,7 +359,7 @@ impl PeerSession {
         )
     }
 
-    fn bad_message(&mut self, ctx: &mut Context<Self>, what: &str, error: &CodecError) {
+    fn bad_message(&mut self, ctx: &mut Context<Self>, what: &str, error: &dyn std::fmt::Display) {
         self.stats.bad_messages += 1;
         warn!(what, %error, count = self.stats.bad_messages, "undecodable message dropped");
         self.report(Penalty::BadMessage {
@@ -418,6 +429,9 @@ impl PeerSession {
         if !self.within_limits(frame) {
             return;
         }
+        if self.settings.gossip_overlay && self.on_control(frame, ctx) {
+            return;
+        }
         match GossipEnvelope::from_frame(frame) {
             Ok(env) => {
                 let msg = GossipReceived {
@@ -436,43 +450,6 @@ impl PeerSession {
             }
             Err(e) => self.bad_message(ctx, "GOSSIP", &e),
         }
-    }
-
-    /// Applies the gossip / PING limits to `frame`: over a limit it is dropped (false), counted,
-    /// penalised, and the peer is not read until the next such frame could be admitted.
-    fn within_limits(&mut self, frame: &Frame) -> bool {
-        let now = Instant::now();
-        let verdict = match frame.protocol {
-            Protocol::Gossip => self
-                .limiter
-                .gossip(frame.header.len() + frame.body.len(), now),
-            Protocol::Ping => self.limiter.ping(now),
-            Protocol::Rpc => Ok(()),
-        };
-        let Err((what, wait)) = verdict else {
-            return true;
-        };
-        let count = match what {
-            Exceeded::Ping => {
-                self.stats.ping_rate_limited += 1;
-                self.stats.ping_rate_limited
-            }
-            Exceeded::GossipObjects | Exceeded::GossipBytes => {
-                self.stats.gossip_rate_limited += 1;
-                self.stats.gossip_rate_limited
-            }
-        };
-        if count.is_power_of_two() {
-            warn!(
-                limit = what.label(),
-                count, "rate limit exceeded: frame dropped"
-            );
-        }
-        self.report(Penalty::RateLimited {
-            reason: format!("{} over the rate limit", what.label()),
-        });
-        self.read_pause.pause_until(now + wait);
-        false
     }
 
     fn expire_requests(&mut self) {

@@ -24,6 +24,8 @@ pub struct ReportHandshake {
     pub hello: Hello,
     /// The session.
     pub session: SessionHandle,
+    /// Both sides advertised the gossip overlay in their HELLO.
+    pub gossip_overlay: bool,
 }
 
 /// Event to the manager: the session stopped.
