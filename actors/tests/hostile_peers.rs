@@ -10,7 +10,7 @@ mod support;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::future::join_all;
 use hobbits_actors::gossip::{GetGossipStats, GossipConfig};
 use hobbits_actors::node::{start_node, NodeParts};
@@ -19,32 +19,9 @@ use hobbits_actors::NodeHandle;
 use hobbits_chain::rpc::{GetBlockHeaders, GetStatus, Goodbye};
 use hobbits_chain::{Attestation, Root, Slot};
 use hobbits_codec::rpc::{RequestId, RpcEnvelope, RpcMethod, RpcPayload};
-use hobbits_codec::{Frame, FrameCodec, GossipEnvelope, PingFrame, Protocol, Topic};
+use hobbits_codec::{Frame, GossipEnvelope, PingFrame, Protocol, Topic};
 use ssz::Encode;
 use support::*;
-use tokio_util::codec::Encoder;
-
-fn encode_all(frames: impl IntoIterator<Item = Frame>) -> BytesMut {
-    let mut codec = FrameCodec::default();
-    let mut buf = BytesMut::new();
-    for f in frames {
-        codec.encode(f, &mut buf).expect("encode");
-    }
-    buf
-}
-
-/// HELLO with a `node_id` header, as our nodes send it (bans by node id need one).
-async fn hello_as(raw: &mut RawClient, node: &NodeHandle, node_id: i64) -> Option<RpcEnvelope> {
-    let mut env = RpcEnvelope::new(
-        RequestId(1),
-        &RpcPayload::Hello(genesis_hello(1, node.genesis_root)),
-    );
-    env.header
-        .extra
-        .insert("node_id", bson::Bson::Int64(node_id));
-    raw.send(env.to_frame().expect("frame")).await;
-    raw.next_rpc(RpcMethod::Hello, DEADLINE).await
-}
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();

@@ -10,33 +10,10 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use hobbits_actors::node::{start_node, NodeParts};
 use hobbits_actors::peer_manager::GetManagerStats;
-use hobbits_actors::{NodeConfig, NodeHandle};
+use hobbits_actors::NodeConfig;
 use hobbits_chain::Root;
-use hobbits_codec::rpc::{RequestId, RpcEnvelope, RpcMethod, RpcPayload};
-use hobbits_codec::{Frame, FrameCodec, GossipEnvelope, PingFrame, Protocol, Topic};
+use hobbits_codec::{Frame, GossipEnvelope, PingFrame, Protocol, Topic};
 use support::*;
-use tokio_util::codec::Encoder;
-
-fn encode_all(frames: impl IntoIterator<Item = Frame>) -> BytesMut {
-    let mut codec = FrameCodec::default();
-    let mut buf = BytesMut::new();
-    for f in frames {
-        codec.encode(f, &mut buf).expect("encode");
-    }
-    buf
-}
-
-async fn hello_as(raw: &mut RawClient, node: &NodeHandle, node_id: i64) -> Option<RpcEnvelope> {
-    let mut env = RpcEnvelope::new(
-        RequestId(1),
-        &RpcPayload::Hello(genesis_hello(1, node.genesis_root)),
-    );
-    env.header
-        .extra
-        .insert("node_id", bson::Bson::Int64(node_id));
-    raw.send(env.to_frame().expect("frame")).await;
-    raw.next_rpc(RpcMethod::Hello, DEADLINE).await
-}
 
 /// Distinct gossip frames of `body_len` bytes (the gossip actor is not running: the frames only
 /// have to pass the session).

@@ -20,7 +20,6 @@ use hobbits_actors::config::Limits;
 use hobbits_actors::node::{start_node, NodeParts};
 use hobbits_actors::peer_manager::GetManagerStats;
 use hobbits_actors::NodeHandle;
-use hobbits_codec::rpc::{RequestId, RpcEnvelope, RpcMethod, RpcPayload};
 use hobbits_codec::{FrameCodec, PingFrame};
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -153,19 +152,6 @@ fn start_attack(
         });
     });
     (stop, counters, thread)
-}
-
-/// HELLO with a `node_id` header, as our nodes send it.
-async fn hello_as(raw: &mut RawClient, node: &NodeHandle, node_id: i64) -> Option<RpcEnvelope> {
-    let mut env = RpcEnvelope::new(
-        RequestId(1),
-        &RpcPayload::Hello(genesis_hello(1, node.genesis_root)),
-    );
-    env.header
-        .extra
-        .insert("node_id", bson::Bson::Int64(node_id));
-    raw.send(env.to_frame().expect("frame")).await;
-    raw.next_rpc(RpcMethod::Hello, DEADLINE).await
 }
 
 /// Median GET_STATUS round trip over `n` requests.
