@@ -9,10 +9,7 @@
 use std::net::Ipv4Addr;
 use std::path::Path;
 
-use super::{
-    json, not_applied, not_applied_text, prometheus_yaml, write, write_image, ExportNode, IMAGE,
-    IMAGE_BIN, METRICS_PORT, PORT,
-};
+use super::{json, not_applied, write_export, ExportNode, IMAGE, IMAGE_BIN, METRICS_PORT, PORT};
 use crate::spec::TestnetSpec;
 use crate::TestnetError;
 
@@ -113,21 +110,13 @@ pub fn export(
         "Compose",
         "the node is in the `late` profile: start it by hand (docker compose up -d nodeN)",
     );
-    write(dir, "compose.yaml", &compose_yaml(spec, nodes))?;
-    write(dir, "prometheus.yml", &prometheus_yaml(&targets))?;
-    write(
+    let files = write_export(
         dir,
-        "not-applied.md",
-        &not_applied_text("Compose", &missing),
+        program,
+        "Compose",
+        ("compose.yaml", &compose_yaml(spec, nodes)),
+        &targets,
+        &missing,
     )?;
-    write_image(dir, program)?;
-    let files = [
-        "compose.yaml",
-        "prometheus.yml",
-        "not-applied.md",
-        "image/Dockerfile",
-    ]
-    .map(String::from)
-    .to_vec();
     Ok((files, missing))
 }

@@ -8,10 +8,7 @@
 
 use std::path::Path;
 
-use super::{
-    json, not_applied, not_applied_text, prometheus_yaml, write, write_image, ExportNode, IMAGE,
-    IMAGE_BIN, METRICS_PORT, PORT,
-};
+use super::{json, not_applied, write_export, ExportNode, IMAGE, IMAGE_BIN, METRICS_PORT, PORT};
 use crate::spec::TestnetSpec;
 use crate::TestnetError;
 
@@ -98,21 +95,13 @@ pub fn export(
         "Kubernetes",
         "the StatefulSet starts every pod at once (podManagementPolicy Parallel); scale it up by hand to join late",
     );
-    write(dir, "testnet.yaml", &manifests(spec, nodes))?;
-    write(dir, "prometheus.yml", &prometheus_yaml(&targets))?;
-    write(
+    let files = write_export(
         dir,
-        "not-applied.md",
-        &not_applied_text("Kubernetes", &missing),
+        program,
+        "Kubernetes",
+        ("testnet.yaml", &manifests(spec, nodes)),
+        &targets,
+        &missing,
     )?;
-    write_image(dir, program)?;
-    let files = [
-        "testnet.yaml",
-        "prometheus.yml",
-        "not-applied.md",
-        "image/Dockerfile",
-    ]
-    .map(String::from)
-    .to_vec();
     Ok((files, missing))
 }

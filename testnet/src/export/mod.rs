@@ -16,6 +16,28 @@ use crate::TestnetError;
 pub mod compose;
 pub mod k8s;
 
+/// What both exports write beside their main document `main` (`main_text`): `prometheus.yml`
+/// scraping `targets`, `not-applied.md` listing `missing` for `platform`, and the image recipe.
+/// Returns the files written, relative to `dir`.
+pub(crate) fn write_export(
+    dir: &Path,
+    program: &Path,
+    platform: &str,
+    (main, main_text): (&str, &str),
+    targets: &[String],
+    missing: &[String],
+) -> Result<Vec<String>, TestnetError> {
+    write(dir, main, main_text)?;
+    write(dir, "prometheus.yml", &prometheus_yaml(targets))?;
+    write(dir, "not-applied.md", &not_applied_text(platform, missing))?;
+    write_image(dir, program)?;
+    Ok(
+        [main, "prometheus.yml", "not-applied.md", "image/Dockerfile"]
+            .map(String::from)
+            .to_vec(),
+    )
+}
+
 /// Port every node listens on.
 pub const PORT: u16 = 9000;
 /// Port of every node's Prometheus endpoint (`/metrics`).
