@@ -79,6 +79,7 @@ async fn the_beacon_api_subset_answers_as_the_spec_describes() {
         config,
         NodeParts {
             http_addr: local(),
+            eth_listen: local(),
             http_config: HttpConfig {
                 max_event_streams: 2,
                 event_heartbeat: Duration::from_millis(50),
@@ -102,6 +103,12 @@ async fn the_beacon_api_subset_answers_as_the_spec_describes() {
     assert_eq!(
         id["data"]["p2p_addresses"][0],
         format!("hob+tcp://{}", a.addr())
+    );
+    let eth = a.node.eth_listen_addr.expect("eth listener");
+    assert_eq!(id["data"]["p2p_addresses"][1], format!("eth+tcp://{eth}"));
+    assert_eq!(
+        id["data"]["p2p_addresses"].as_array().map(Vec::len),
+        Some(2)
     );
     assert_eq!(int(&id["data"]["metadata"]["seq_number"]), 0);
     let peers = ok_json(http, "/eth/v1/node/peers").await;
@@ -454,6 +461,7 @@ async fn a_request_beyond_max_in_flight_gets_503() {
     let links = ApiLinks {
         node_id: n.node_id,
         listen_addr: n.listen_addr,
+        eth_listen_addr: None,
         user_agent: "test".into(),
         genesis_time: 0,
         genesis_root: n.genesis_root,

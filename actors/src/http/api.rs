@@ -124,11 +124,15 @@ fn peer_json(p: &PeerInfo) -> Value {
 async fn identity(shared: Data) -> Answer {
     let _permit = admit(&shared)?;
     let l = &shared.links;
-    let address = PeerUri::from_socket_addr(l.listen_addr);
+    // The Hobbits address first, then the eth2 RPC raw-TCP one when the node listens on it.
+    let addresses: Vec<String> =
+        std::iter::once(PeerUri::from_socket_addr(l.listen_addr).to_string())
+            .chain(l.eth_listen_addr.map(|a| format!("eth+tcp://{a}")))
+            .collect();
     Ok(ok(json!({ "data": {
         "peer_id": l.node_id.to_string(),
         "enr": "",
-        "p2p_addresses": [address.to_string()],
+        "p2p_addresses": addresses,
         "discovery_addresses": [],
         "metadata": { "seq_number": "0", "attnets": "0x0000000000000000" },
     }})))

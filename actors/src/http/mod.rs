@@ -124,6 +124,8 @@ pub struct ApiLinks {
     pub node_id: NodeId,
     /// Where the node listens for Hobbits peers.
     pub listen_addr: SocketAddr,
+    /// Where the node listens for the eth2 RPC raw-TCP dialect, when it does.
+    pub eth_listen_addr: Option<SocketAddr>,
     /// The user agent (the API's `version`).
     pub user_agent: String,
     /// Genesis time, seconds since the Unix epoch.

@@ -476,6 +476,7 @@ async fn start_http(
     let links = ApiLinks {
         node_id: node.node_id,
         listen_addr: node.listen_addr,
+        eth_listen_addr: node.eth_listen_addr,
         user_agent: config.user_agent.clone(),
         genesis_time: config.genesis_time,
         genesis_root: node.genesis_root,
