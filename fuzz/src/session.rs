@@ -7,7 +7,8 @@
 //! Input layout: `[mode] [script...]`.
 //! - `mode` bit 0: a valid HELLO (spec shape, our genesis) is delivered first, so the fuzzer's bytes
 //!   reach the handshaked session (RPC requests, GOSSIP, PING) instead of stopping at "before
-//!   HELLO"; bit 1: the session is outbound (it sends HELLO first);
+//!   HELLO"; bit 1: the session is outbound (it sends HELLO first); bit 2: the session advertises the
+//!   gossip overlay (control frames, methods 1-4, are then read as such);
 //! - the script is a list of steps: a byte `op`, then data. `op >> 6`: 0 = one read returning the
 //!   next `(op & 63) + 1` bytes, 1 = a read returning `Pending` (woken at once), 2 = the next
 //!   `(op & 63) + 1` bytes one read per byte, 3 = the rest of the input as one read. After the
@@ -238,6 +239,7 @@ pub fn run(mode: u8, steps: Vec<Step>) -> Run {
             limits: h.config.limits.clone(),
             timeouts: h.config.timeouts.clone(),
             metrics: None,
+            gossip_overlay: mode & 4 != 0,
         });
         let store = h.store.clone();
         h.system.block_on(async move {
