@@ -51,19 +51,31 @@ pub fn run(args: StatusArgs) -> ExitCode {
     });
     match result {
         Ok(r) => {
-            println!("peer               {uri}");
-            println!("user_agent         {}", r.status.user_agent_lossy());
-            println!("timestamp_ms       {}", r.status.timestamp);
-            println!("network_id         {}", r.hello.network_id);
-            println!("chain_id           {}", r.hello.chain_id);
-            println!("best_slot          {}", r.hello.best_slot.0);
-            println!("best_root          {}", r.hello.best_root);
-            println!("finalized_epoch    {}", r.hello.latest_finalized_epoch.0);
-            println!("finalized_root     {}", r.hello.latest_finalized_root);
-            println!("round_trip_us      {}", r.elapsed.as_micros());
+            print_rows(&[
+                ("peer", uri.to_string()),
+                ("user_agent", r.status.user_agent_lossy().to_string()),
+                ("timestamp_ms", r.status.timestamp.to_string()),
+                ("network_id", r.hello.network_id.to_string()),
+                ("chain_id", r.hello.chain_id.to_string()),
+                ("best_slot", r.hello.best_slot.0.to_string()),
+                ("best_root", r.hello.best_root.to_string()),
+                (
+                    "finalized_epoch",
+                    r.hello.latest_finalized_epoch.0.to_string(),
+                ),
+                ("finalized_root", r.hello.latest_finalized_root.to_string()),
+                ("round_trip_us", r.elapsed.as_micros().to_string()),
+            ]);
             ExitCode::SUCCESS
         }
         Err(e) => failure(e),
+    }
+}
+
+/// Prints `rows` as the status table: each name padded to one column, then its value.
+fn print_rows(rows: &[(&str, String)]) {
+    for (name, value) in rows {
+        println!("{name:<18} {value}");
     }
 }
 
@@ -73,17 +85,19 @@ fn run_eth(args: &StatusArgs, hostport: &str) -> ExitCode {
     let timeout = Duration::from_millis(args.timeout_ms);
     match super::status_eth::query(hostport, args.network_id, args.chain_id, &agent, timeout) {
         Ok(r) => {
-            println!("peer               {}", args.uri);
-            println!("user_agent         {}", r.status.user_agent_lossy());
-            println!("sha                0x{}", hex::encode(r.status.sha));
-            println!("timestamp_ms       {}", r.status.timestamp);
-            println!("network_id         {}", r.hello.network_id);
-            println!("chain_id           {}", r.hello.chain_id);
-            println!("best_slot          {}", r.hello.best_slot.0);
-            println!("best_root          {}", r.hello.best_root);
-            println!("finalized_epoch    {}", r.hello.finalized_epoch.0);
-            println!("finalized_root     {}", r.hello.finalized_root);
-            println!("round_trip_us      {}", r.elapsed.as_micros());
+            print_rows(&[
+                ("peer", args.uri.to_string()),
+                ("user_agent", r.status.user_agent_lossy().to_string()),
+                ("sha", format!("0x{}", hex::encode(r.status.sha))),
+                ("timestamp_ms", r.status.timestamp.to_string()),
+                ("network_id", r.hello.network_id.to_string()),
+                ("chain_id", r.hello.chain_id.to_string()),
+                ("best_slot", r.hello.best_slot.0.to_string()),
+                ("best_root", r.hello.best_root.to_string()),
+                ("finalized_epoch", r.hello.finalized_epoch.0.to_string()),
+                ("finalized_root", r.hello.finalized_root.to_string()),
+                ("round_trip_us", r.elapsed.as_micros().to_string()),
+            ]);
             ExitCode::SUCCESS
         }
         Err(e) => failure(e),
@@ -104,19 +118,21 @@ fn run_http(args: &StatusArgs) -> ExitCode {
     });
     match result {
         Ok(s) => {
-            println!("api                {}", args.uri);
-            println!("version            {}", s.version);
-            println!("node_id            {}", s.peer_id);
-            println!("p2p_address        {}", s.p2p_addresses.join(" "));
-            println!("genesis_time       {}", s.genesis_time);
-            println!("best_slot          {}", s.chain.head_slot.0);
-            println!("best_root          {}", s.chain.head_root);
-            println!("finalized_epoch    {}", s.chain.finalized_epoch.0);
-            println!("finalized_root     {}", s.chain.finalized_root);
-            println!("peers              {}", s.peers);
-            println!("is_syncing         {}", s.is_syncing);
-            println!("sync_distance      {}", s.sync_distance);
-            println!("round_trip_us      {}", started.elapsed().as_micros());
+            print_rows(&[
+                ("api", args.uri.to_string()),
+                ("version", s.version.to_string()),
+                ("node_id", s.peer_id.to_string()),
+                ("p2p_address", s.p2p_addresses.join(" ")),
+                ("genesis_time", s.genesis_time.to_string()),
+                ("best_slot", s.chain.head_slot.0.to_string()),
+                ("best_root", s.chain.head_root.to_string()),
+                ("finalized_epoch", s.chain.finalized_epoch.0.to_string()),
+                ("finalized_root", s.chain.finalized_root.to_string()),
+                ("peers", s.peers.to_string()),
+                ("is_syncing", s.is_syncing.to_string()),
+                ("sync_distance", s.sync_distance.to_string()),
+                ("round_trip_us", started.elapsed().as_micros().to_string()),
+            ]);
             ExitCode::SUCCESS
         }
         Err(e @ ApiError::BadUrl { .. }) => bad_input(e),
