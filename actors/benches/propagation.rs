@@ -25,7 +25,7 @@ use hobbits_actors::sync::SyncConfig;
 use hobbits_actors::{
     BlockImported, BlockProduced, NodeConfig, NodeHandle, NodeId, SubscribeChainEvents,
 };
-use hobbits_chain::{BlockProducer, ChainStore, Root, Slot};
+use hobbits_chain::{BlockProducer, ChainStore, Head, Root, Slot};
 use hobbits_codec::PeerUri;
 use rand::{Rng, SeedableRng};
 use ssz::Encode;
@@ -327,6 +327,18 @@ async fn sync_throughput(blocks: u64) -> (Duration, f64) {
     let tip = source.store.head().await.expect("head");
     let t0 = Instant::now();
     let node = start(config(9001, vec![source.listen_addr]), sync, 0, false).await;
+    synced(node, source, tip, t0, blocks).await
+}
+
+/// Waits (at most 600 s) until `node`'s head is `tip`, stops both nodes, and returns the time since
+/// `t0` with the blocks per second it makes.
+async fn synced(
+    node: NodeHandle,
+    source: NodeHandle,
+    tip: Head,
+    t0: Instant,
+    blocks: u64,
+) -> (Duration, f64) {
     let end = Instant::now() + Duration::from_secs(600);
     while node.store.head().await.expect("head") != tip {
         assert!(Instant::now() < end, "sync did not finish");
@@ -362,15 +374,7 @@ async fn eth_sync_throughput(blocks: u64) -> (Duration, f64) {
     let node = start_node(config(9011, Vec::new()), parts)
         .await
         .expect("node");
-    let end = Instant::now() + Duration::from_secs(600);
-    while node.store.head().await.expect("head") != tip {
-        assert!(Instant::now() < end, "sync did not finish");
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    let took = t0.elapsed();
-    node.shutdown(Duration::from_secs(2)).await;
-    source.shutdown(Duration::from_secs(2)).await;
-    (took, blocks as f64 / took.as_secs_f64())
+    synced(node, source, tip, t0, blocks).await
 }
 
 fn main() {
