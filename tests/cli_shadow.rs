@@ -60,27 +60,36 @@ fn shadow() -> Option<PathBuf> {
     }
 }
 
-#[test]
-fn a_shadow_testnet_converges_with_every_invariant_and_the_link_model_applied() {
-    let Some(shadow) = shadow() else { return };
-    let json = tmp("report.json");
+/// `hobbits-node testnet ARGS --json FILE` with `shadow`: asserts exit 0 and returns its stdout and
+/// the JSON report (the report file is removed).
+fn run_shadow(shadow: &Path, args: &[&str], json_name: &str) -> (String, serde_json::Value) {
+    let json = tmp(json_name);
     let out = Command::new(BIN)
-        .args(["testnet", EXAMPLE, "--json"])
+        .arg("testnet")
+        .args(args)
+        .arg("--json")
         .arg(&json)
-        .env("SHADOW", &shadow)
+        .env("SHADOW", shadow)
         .output()
         .expect("runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(
         out.status.code(),
         Some(0),
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains("12 nodes (shadow)"), "{stdout}");
-    let report: serde_json::Value =
+    let report =
         serde_json::from_str(&std::fs::read_to_string(&json).expect("json written")).expect("json");
     let _ = std::fs::remove_file(&json);
+    (stdout, report)
+}
+
+#[test]
+fn a_shadow_testnet_converges_with_every_invariant_and_the_link_model_applied() {
+    let Some(shadow) = shadow() else { return };
+    let (stdout, report) = run_shadow(&shadow, &[EXAMPLE], "report.json");
+    assert!(stdout.contains("12 nodes (shadow)"), "{stdout}");
     assert_eq!(report["mode"], "shadow");
     assert_eq!(report["converged"], true);
     assert_eq!(report["head_slot"], 24, "{stdout}");
@@ -162,27 +171,11 @@ fn export_writes_shadows_files_and_what_shadow_cannot_express_exits_2() {
 #[test]
 fn sites_run_several_nodes_per_simulated_host_and_converge() {
     let Some(shadow) = shadow() else { return };
-    let json = tmp("sites.json");
     let file = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/examples/testnets/shadow_sites.toml"
     );
-    let out = Command::new(BIN)
-        .args(["testnet", file, "--site-size", "4", "--json"])
-        .arg(&json)
-        .env("SHADOW", &shadow)
-        .output()
-        .expect("runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).expect("json written")).expect("json");
-    let _ = std::fs::remove_file(&json);
+    let (stdout, report) = run_shadow(&shadow, &[file, "--site-size", "4"], "sites.json");
     assert_eq!(report["converged"], true, "{stdout}");
     let nodes = report["node_reports"].as_array().expect("nodes");
     assert_eq!(nodes.len(), 40);
