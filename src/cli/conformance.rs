@@ -1,6 +1,7 @@
 //! `hobbits-node conformance hob+tcp://HOST:PORT`: runs the conformance checks of
 //! `hobbits_tools::conformance` against any Hobbits implementation and prints a table (or JSON
-//! with `--json`). Exit status: 0 every check passed or was skipped, 1 a check failed, 2 bad
+//! with `--json`); `conformance eth+tcp://HOST:PORT` runs the checks of the eth2 RPC raw-TCP
+//! dialect (`hobbits_tools::conformance::eth`) with the same options, report and exit status. Exit status: 0 every check passed or was skipped, 1 a check failed, 2 bad
 //! arguments or the peer cannot be reached.
 
 use std::io::Write;
@@ -10,6 +11,7 @@ use std::time::Duration;
 
 use clap::Args;
 use hobbits_codec::PeerUri;
+use hobbits_tools::conformance::eth::run_eth_conformance;
 use hobbits_tools::conformance::fixture::{Fixture, FixtureChain, FixtureConfig};
 use hobbits_tools::conformance::{
     random_seed, run_conformance, CheckId, ConformanceConfig, ConformanceReport, SUITE_VERSION,
@@ -23,6 +25,10 @@ pub const EXIT_CHECK_FAILED: u8 = 1;
 
 /// Check a peer's conformance: PING/pong, HELLO, GET_STATUS, header ranges, robustness
 ///
+/// With eth+tcp://HOST:PORT the checks of the eth2 RPC raw-TCP dialect run instead: hello,
+/// get_status, block roots, headers with skip_slots, bodies, beacon_chain_state, unknown method,
+/// malformed SSZ, pipelined ids, goodbye on another network, a wrong prefix.
+///
 /// Each check opens its own connection and waits at most --timeout for each reply. Results are
 /// pass, fail, or skipped with a reason (e.g. header-range checks on a genesis-only chain), each
 /// with one line of evidence. Exit status 0 when nothing failed, 1 when a check failed, 2 for bad
@@ -30,7 +36,8 @@ pub const EXIT_CHECK_FAILED: u8 = 1;
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct ConformanceArgs {
-    /// The peer, hob+tcp://[identity@]host:port (not with --serve-chain).
+    /// The peer, hob+tcp://[identity@]host:port, or eth+tcp://host:port for the eth2 RPC raw-TCP
+    /// dialect's checks (not with --serve-chain).
     #[arg(
         required_unless_present = "serve_chain",
         conflicts_with = "serve_chain"
@@ -154,6 +161,25 @@ fn run_fixture(args: &ConformanceArgs, chain: &str) -> ExitCode {
     }
 }
 
+/// The scheme of a peer of the eth2 RPC raw-TCP dialect.
+const ETH_SCHEME: &str = "eth+tcp://";
+
+/// A peer address as given, and printed so in the report: `eth+tcp://host:port` for an ETH peer.
+struct Shown {
+    uri: PeerUri,
+    eth: bool,
+}
+
+impl std::fmt::Display for Shown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.eth {
+            write!(f, "{ETH_SCHEME}{}", self.uri.host_port())
+        } else {
+            self.uri.fmt(f)
+        }
+    }
+}
+
 /// Parses `3s`, `250ms`, `1.5` (seconds).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
@@ -174,13 +200,30 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(value * scale))
 }
 
-fn resolve(uri: &PeerUri) -> Result<SocketAddr, String> {
+fn resolve(uri: &Shown) -> Result<SocketAddr, String> {
     use std::net::ToSocketAddrs;
-    uri.host_port()
+    uri.uri
+        .host_port()
         .to_socket_addrs()
         .map_err(|e| format!("cannot resolve {uri}: {e}"))?
         .next()
         .ok_or_else(|| format!("{uri} resolves to no address"))
+}
+
+/// Parses `hob+tcp://[identity@]host:port` or `eth+tcp://host:port` (the ETH dialect has no
+/// identity).
+fn parse_target(text: &str) -> Result<Shown, String> {
+    let Some(host_port) = text.strip_prefix(ETH_SCHEME) else {
+        let uri: PeerUri = text.parse().map_err(|e| format!("{e}"))?;
+        return Ok(Shown { uri, eth: false });
+    };
+    if host_port.contains('@') {
+        return Err(format!("`{text}`: an eth+tcp:// peer has no identity"));
+    }
+    let uri: PeerUri = format!("hob+tcp://{host_port}")
+        .parse()
+        .map_err(|_| format!("`{text}` is not eth+tcp://host:port"))?;
+    Ok(Shown { uri, eth: true })
 }
 
 /// Runs the checks.
@@ -188,7 +231,7 @@ pub fn run(args: ConformanceArgs) -> ExitCode {
     if let Some(chain) = args.serve_chain.clone() {
         return run_fixture(&args, &chain);
     }
-    let uri: PeerUri = match args.uri.as_deref().unwrap_or_default().parse() {
+    let uri = match parse_target(args.uri.as_deref().unwrap_or_default()) {
         Ok(u) => u,
         Err(e) => return bad_input(e),
     };
@@ -209,7 +252,14 @@ pub fn run(args: ConformanceArgs) -> ExitCode {
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    let report = match rt.block_on(run_conformance(target, config.clone())) {
+    let (suite, run) = if uri.eth {
+        let run = rt.block_on(run_eth_conformance(target, config.clone()));
+        (&CheckId::ETH[..], run)
+    } else {
+        let run = rt.block_on(run_conformance(target, config.clone()));
+        (&CheckId::ALL[..], run)
+    };
+    let report = match run {
         Ok(r) => r,
         Err(e) => {
             if args.json {
@@ -222,7 +272,7 @@ pub fn run(args: ConformanceArgs) -> ExitCode {
         }
     };
     let text = if args.json {
-        format!("{}\n", report_json(&uri, &config, &report, &CheckId::ALL))
+        format!("{}\n", report_json(&uri, &config, &report, suite))
     } else {
         report_table(&uri, &config, &report)
     };
@@ -237,7 +287,7 @@ pub fn run(args: ConformanceArgs) -> ExitCode {
 
 /// The report as JSON: target, overall, counts, the peer's HELLO, one object per check.
 pub fn report_json(
-    uri: &PeerUri,
+    uri: &dyn std::fmt::Display,
     config: &ConformanceConfig,
     report: &ConformanceReport,
     suite: &[CheckId],
@@ -284,7 +334,7 @@ pub fn report_json(
 
 /// The report as a table: one line per check, then a summary line.
 pub fn report_table(
-    uri: &PeerUri,
+    uri: &dyn std::fmt::Display,
     config: &ConformanceConfig,
     report: &ConformanceReport,
 ) -> String {
@@ -331,5 +381,15 @@ mod tests {
         assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn eth_targets_keep_their_scheme_and_have_no_identity() {
+        let eth = parse_target("eth+tcp://127.0.0.1:9000").expect("eth");
+        assert!(eth.eth);
+        assert_eq!(eth.to_string(), "eth+tcp://127.0.0.1:9000");
+        assert!(!parse_target("hob+tcp://127.0.0.1:9000").expect("hob").eth);
+        assert!(parse_target("eth+tcp://abc@127.0.0.1:9000").is_err());
+        assert!(parse_target("eth+tcp://127.0.0.1").is_err());
     }
 }

@@ -49,6 +49,34 @@ pub enum CheckId {
     FixtureSynced,
     /// Fixture mode: the peer fetched every block, and how it asked (ranges, skips).
     FixtureRequests,
+    /// ETH: the acceptor waits for our hello, then answers with its own.
+    EthHello,
+    /// ETH: get_status answered with a user agent and a plausible timestamp.
+    EthGetStatus,
+    /// ETH: beacon_block_roots ascending, inside the range asked, naming the hello's head.
+    EthRoots,
+    /// ETH: a count above 32768 earns 20; 32768 is served.
+    EthRootsCap,
+    /// ETH: headers by root match the roots and link; skip_slots follows the collapse rule.
+    EthHeaders,
+    /// ETH: bodies in request order, matching body_root, a zero body for an unknown root.
+    EthBodies,
+    /// ETH: beacon_chain_state earns an error code, not silence.
+    EthChainState,
+    /// ETH: four requests in one write, each answered once with its id.
+    EthPipelined,
+    /// ETH: an unknown method id earns 30 and the connection stays.
+    EthUnknownMethod,
+    /// ETH: a malformed SSZ body earns 10 and the connection stays.
+    EthMalformedSsz,
+    /// ETH: a hello on another network earns goodbye 2.
+    EthGoodbyeWrongNetwork,
+    /// ETH: a hello with a finalized root not in the peer's chain earns goodbye 2.
+    EthGoodbyeUnknownFinalized,
+    /// ETH: a wrong prefix closes that connection.
+    EthBadPrefixCloses,
+    /// ETH: after a wrong prefix a fresh connection is served.
+    EthAcceptsAfterBadPrefix,
 }
 
 impl CheckId {
@@ -75,6 +103,25 @@ impl CheckId {
         CheckId::GossipLyingHash,
         CheckId::MalformedFrameCloses,
         CheckId::AcceptsAfterMalformed,
+    ];
+
+    /// The checks of the ETH raw-TCP dialect (`conformance eth+tcp://`), in run order (the
+    /// wrong-prefix checks last).
+    pub const ETH: [CheckId; 14] = [
+        CheckId::EthHello,
+        CheckId::EthGetStatus,
+        CheckId::EthRoots,
+        CheckId::EthRootsCap,
+        CheckId::EthHeaders,
+        CheckId::EthBodies,
+        CheckId::EthChainState,
+        CheckId::EthPipelined,
+        CheckId::EthUnknownMethod,
+        CheckId::EthMalformedSsz,
+        CheckId::EthGoodbyeWrongNetwork,
+        CheckId::EthGoodbyeUnknownFinalized,
+        CheckId::EthBadPrefixCloses,
+        CheckId::EthAcceptsAfterBadPrefix,
     ];
 
     /// The checks of fixture mode (`--serve-chain`), in report order.
@@ -106,6 +153,20 @@ impl CheckId {
             CheckId::AcceptsAfterMalformed => "accepts_after_malformed",
             CheckId::FixtureSynced => "fixture_synced",
             CheckId::FixtureRequests => "fixture_requests",
+            CheckId::EthHello => "eth_hello",
+            CheckId::EthGetStatus => "eth_get_status",
+            CheckId::EthRoots => "eth_roots",
+            CheckId::EthRootsCap => "eth_roots_cap",
+            CheckId::EthHeaders => "eth_headers",
+            CheckId::EthBodies => "eth_bodies",
+            CheckId::EthChainState => "eth_chain_state",
+            CheckId::EthPipelined => "eth_pipelined",
+            CheckId::EthUnknownMethod => "eth_unknown_method",
+            CheckId::EthMalformedSsz => "eth_malformed_ssz",
+            CheckId::EthGoodbyeWrongNetwork => "eth_goodbye_wrong_network",
+            CheckId::EthGoodbyeUnknownFinalized => "eth_goodbye_unknown_finalized",
+            CheckId::EthBadPrefixCloses => "eth_bad_prefix_closes",
+            CheckId::EthAcceptsAfterBadPrefix => "eth_accepts_after_bad_prefix",
         }
     }
 
@@ -146,6 +207,38 @@ impl CheckId {
             CheckId::FixtureSynced => "the peer synced to the fixture's head (its HELLO best_root)",
             CheckId::FixtureRequests => {
                 "every fixture block fetched as a body; ranges and skips asked"
+            }
+            CheckId::EthHello => {
+                "ETH hello: nothing before ours (initiator first), then the peer's own hello"
+            }
+            CheckId::EthGetStatus => "ETH get_status: user agent, sha, plausible ms timestamp",
+            CheckId::EthRoots => {
+                "ETH beacon_block_roots ascending, in range, naming the head; count respected"
+            }
+            CheckId::EthRootsCap => "ETH beacon_block_roots count 32769 answered 20, 32768 served",
+            CheckId::EthHeaders => {
+                "ETH beacon_block_headers are the listed roots, linked; skip 1 and 2 collapse"
+            }
+            CheckId::EthBodies => {
+                "ETH beacon_block_bodies in request order, body roots match, zero body for unknown"
+            }
+            CheckId::EthChainState => {
+                "ETH beacon_chain_state answered with an error code (its response is TBD)"
+            }
+            CheckId::EthPipelined => "ETH pipelined requests each answered once with their id",
+            CheckId::EthUnknownMethod => "ETH unknown method id answered 30, connection kept",
+            CheckId::EthMalformedSsz => {
+                "ETH body that is not its container's SSZ answered 10, connection kept"
+            }
+            CheckId::EthGoodbyeWrongNetwork => "ETH hello on another network_id earns goodbye 2",
+            CheckId::EthGoodbyeUnknownFinalized => {
+                "ETH hello with a finalized root not the peer's earns goodbye 2"
+            }
+            CheckId::EthBadPrefixCloses => {
+                "ETH a message without the `ETH` prefix closes that connection"
+            }
+            CheckId::EthAcceptsAfterBadPrefix => {
+                "ETH after a wrong prefix, a fresh connection is served"
             }
         }
     }

@@ -8,7 +8,9 @@
 //! [`rpc_checks`] (HELLO, GET_STATUS), [`header_checks`] (GET_BLOCK_HEADERS ranges, with the pure
 //! range rules in [`ranges`]), [`method_checks`] (GET_BLOCK_BODIES, GET_BEACON_STATES, pipelined
 //! request ids, GOODBYE) and [`gossip_checks`] (relay, lying message_hash, GET_ATTESTATION).
-//! [`conn`] is the client connection.
+//! [`conn`] is the client connection. [`eth`] runs the same kind of checks over the ETH raw-TCP
+//! dialect of the eth2 RPC interface (`conformance eth+tcp://HOST:PORT`), reusing this module's
+//! configuration, seed, outcomes and report.
 //!
 //! Sends: PING, `pong`, HELLO, GET_STATUS, GET_BLOCK_HEADERS, GET_BLOCK_BODIES,
 //! GET_BEACON_STATES, GET_ATTESTATION, GOSSIP, an RPC with an unknown method id, and one
@@ -25,6 +27,7 @@ macro_rules! try_or_fail {
 }
 
 pub mod conn;
+pub mod eth;
 pub mod fixture;
 pub mod gossip_checks;
 pub mod header_checks;
@@ -50,7 +53,7 @@ pub use ids::CheckId;
 
 /// The suite's version, reported with every result so results can be compared over time: bumped
 /// whenever a check is added or removed or what a check accepts changes.
-pub const SUITE_VERSION: &str = "2";
+pub const SUITE_VERSION: &str = "3";
 
 /// A fresh seed for [`ConformanceConfig::seed`] (from the OS's randomness).
 pub fn random_seed() -> u64 {
@@ -383,6 +386,9 @@ async fn run_one(id: CheckId, ctx: &mut CheckContext) -> CheckResult {
             CheckId::FixtureSynced | CheckId::FixtureRequests => CheckOutcome::skipped(
                 "a fixture-mode check (--serve-chain): not run against a peer",
             ),
+            eth => CheckOutcome::skipped(format!(
+                "{eth} is a check of the ETH dialect (conformance eth+tcp://)"
+            )),
         }
     };
     let outcome = match tokio::time::timeout(budget, fut).await {

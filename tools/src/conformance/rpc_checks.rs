@@ -22,7 +22,8 @@ pub const EARLIEST_PLAUSIBLE_MS: u64 = 1_546_300_800_000;
 /// Clock skew tolerated into the future.
 pub const MAX_FUTURE_SKEW_MS: u64 = 24 * 3600 * 1000;
 
-fn now_ms() -> u64 {
+/// Milliseconds since the Unix epoch by our clock (0 before it).
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
