@@ -1,13 +1,15 @@
 //! Support for the tool tests of this directory: every helper of `hobbits_actors::test_support`
 //! (`wait_for`, the raw EWP client, nodes with sync and gossip to point the tools at), plus a
 //! relay in front of a node (`start_relay`) and closing it with its log (`shut_down_relay`), and
-//! the fake peers of the conformance tests ([`fake_peers`]: echo, replay, wrong in every method).
+//! the fake peers of the conformance tests ([`fake_peers`]: echo, replay, wrong in every method;
+//! [`eth_fakes`]: the same for the ETH dialect).
 #![allow(
     dead_code,
     unused_imports,
     reason = "each test binary of this directory uses its own subset of the support module"
 )]
 
+pub mod eth_fakes;
 pub mod fake_peers;
 
 use std::net::SocketAddr;

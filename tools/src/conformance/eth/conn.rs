@@ -55,6 +55,8 @@ pub struct EthProbe {
     pub side_requests: Vec<String>,
     /// Hello requests the peer sent (answered on the side).
     pub peer_hellos: u32,
+    /// Ids whose response was read (bounded by [`SENT_MEMORY`]), so a second answer is known.
+    answered: VecDeque<RequestId>,
 }
 
 impl EthProbe {
@@ -85,6 +87,7 @@ impl EthProbe {
             hello,
             side_requests: Vec::new(),
             peer_hellos: 0,
+            answered: VecDeque::new(),
         })
     }
 
@@ -205,7 +208,13 @@ impl EthProbe {
         let deadline = Instant::now() + self.timeout;
         loop {
             match self.next_event(deadline).await {
-                Ok(EthReceived::Response(r)) if r.id == id => return Ok(r),
+                Ok(EthReceived::Response(r)) if r.id == id => {
+                    if self.answered.len() == SENT_MEMORY {
+                        self.answered.pop_front();
+                    }
+                    self.answered.push_back(id);
+                    return Ok(r);
+                }
                 Ok(EthReceived::Response(_)) => continue,
                 Ok(EthReceived::Goodbye(reason)) => {
                     return Err(format!(
@@ -244,7 +253,13 @@ impl EthProbe {
         }
     }
 
-    /// Waits for the peer to close the connection; `Ok` lists the goodbyes seen before the close.
+    /// Whether the response to `id` was already read on this connection.
+    pub fn was_answered(&self, id: RequestId) -> bool {
+        self.answered.contains(&id)
+    }
+
+    /// Waits for the peer to close the connection; `Ok` lists the goodbyes and responses seen
+    /// before the close.
     pub async fn closed(&mut self) -> Result<String, String> {
         let deadline = Instant::now() + self.timeout;
         let mut seen = Vec::new();
@@ -255,11 +270,11 @@ impl EthProbe {
                     return Ok(seen.join(", "));
                 }
                 EthReceived::Goodbye(reason) => seen.push(format!("goodbye {reason:?}")),
-                EthReceived::Response(r) => {
-                    return Err(format!(
-                        "a response (id {}, {}) instead of a close",
-                        r.id.0, r.code
-                    ))
+                EthReceived::Response(r) if seen.len() < 8 => {
+                    seen.push(format!("response {} id {}", r.code, r.id.0))
+                }
+                EthReceived::Response(_) => {
+                    return Err(format!("responses instead of a close: {}", seen.join(", ")))
                 }
             }
         }

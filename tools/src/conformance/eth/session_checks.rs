@@ -276,9 +276,10 @@ pub async fn pipelined(ctx: &mut EthContext) -> CheckOutcome {
             other => return CheckOutcome::fail(format!("{other:?} while answering")),
         };
         let Some(&(id, method)) = waiting.iter().find(|(id, _)| *id == response.id) else {
-            if order
-                .iter()
-                .any(|o| o.ends_with(&format!("#{}", response.id.0)))
+            if probe.was_answered(response.id)
+                || order
+                    .iter()
+                    .any(|o| o.ends_with(&format!("#{}", response.id.0)))
             {
                 return CheckOutcome::fail(format!("id {} answered twice", response.id.0));
             }
