@@ -29,6 +29,9 @@ use crate::conformance::conn::{short_root, ECHO, SENT_MEMORY};
 use crate::conformance::rpc_checks::{checker_user_agent, now_ms};
 use crate::conformance::ConformanceError;
 
+/// The error of [`EthProbe::next_event`] when its deadline passed in silence.
+pub const NOTHING_IN_TIME: &str = "nothing arrived in time";
+
 /// What the peer did next.
 #[derive(Debug)]
 pub enum EthReceived {
@@ -154,7 +157,7 @@ impl EthProbe {
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let frame = match tokio::time::timeout(left, self.framed.next()).await {
-                Err(_) => return Err("nothing arrived in time".into()),
+                Err(_) => return Err(NOTHING_IN_TIME.into()),
                 Ok(None) => return Ok(EthReceived::Closed("end of stream".into())),
                 Ok(Some(Err(e))) if is_reset(&e) => return Ok(EthReceived::Closed(e.to_string())),
                 Ok(Some(Err(e))) => return Err(format!("the peer's bytes do not frame: {e}")),

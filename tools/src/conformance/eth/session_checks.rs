@@ -17,7 +17,7 @@ use hobbits_codec::eth::{
 };
 use hobbits_codec::rpc::RequestId;
 
-use super::conn::{EthProbe, EthReceived};
+use super::conn::{EthProbe, EthReceived, NOTHING_IN_TIME};
 use super::{describe_hello, EthContext};
 use crate::conformance::conn::{short_root, ECHO};
 use crate::conformance::rpc_checks::{checker_user_agent, judge_timestamp, now_ms};
@@ -32,7 +32,7 @@ pub async fn hello(ctx: &mut EthContext) -> CheckOutcome {
     let mut probe = try_or_fail!(ctx.connect_with(ctx.initial_hello()).await);
     // Two-phase, the initiator first: nothing may come before our hello.
     match probe.next_event(Instant::now() + ctx.config.quiet).await {
-        Err(_) if probe.peer_hellos == 0 => {}
+        Err(silence) if silence == NOTHING_IN_TIME && probe.peer_hellos == 0 => {}
         Err(e) => return CheckOutcome::fail(first_speaker(&probe, &e)),
         Ok(EthReceived::Closed(why)) => {
             return CheckOutcome::fail(format!("closed before our hello: {why}"))
