@@ -1,5 +1,6 @@
 //! The ETH conformance checks cannot be fooled: an echo peer passes none of them (the hello check
-//! says `echo:`), and a peer wrong in one way ([`EthFault`], a proxy in front of our own node) is
+//! says `echo:`); a replay of a real node's responses passes none with the recorded ids, and with
+//! ids rewritten only what is then true of it; a peer wrong in one way ([`EthFault`], a proxy in front of our own node) is
 //! caught by the check about that way, while the same proxy without a fault passes everything.
 
 mod support;
@@ -12,7 +13,9 @@ use hobbits_actors::{NodeConfig, NodeHandle};
 use hobbits_chain::{BlockProducer, Slot};
 use hobbits_tools::conformance::eth::run_eth_conformance;
 use hobbits_tools::conformance::{CheckId, ConformanceConfig, ConformanceReport, ECHO};
-use support::eth_fakes::{eth_echo_peer, eth_faulty_proxy, EthFault};
+use support::eth_fakes::{
+    eth_echo_peer, eth_faulty_proxy, eth_record_replies, eth_replay_peer, EthFault,
+};
 
 fn config(seed: u64) -> ConformanceConfig {
     ConformanceConfig {
@@ -66,6 +69,54 @@ async fn an_echo_peer_passes_no_eth_check() {
     let hello = report.result(CheckId::EthHello).expect("ran");
     assert!(hello.outcome.evidence().contains(ECHO), "{text}");
     assert!(report.peer_hello.is_none());
+}
+
+fn passed(report: &ConformanceReport) -> Vec<CheckId> {
+    report
+        .results
+        .iter()
+        .filter(|r| r.outcome.status() == "pass")
+        .map(|r| r.id)
+        .collect()
+}
+
+#[actix_rt::test]
+async fn a_replay_of_a_real_node_passes_only_true_claims() {
+    let node = node().await;
+    let recording = eth_record_replies(node.eth_listen_addr.expect("eth listener")).await;
+    // The recorded ids are not the run's: nothing is taken as an answer.
+    let verbatim = eth_replay_peer(recording.clone(), false).await;
+    let quick = ConformanceConfig {
+        timeout: Duration::from_millis(500),
+        ..config(11)
+    };
+    let report = run_eth_conformance(verbatim, quick)
+        .await
+        .expect("reachable");
+    assert_eq!(passed(&report), [], "{}", summary(&report));
+    // Ids rewritten: the recorded hello and status are a real node's, so those claims are true;
+    // so is closing on bytes that do not frame and serving the next connection. Every check of
+    // what a real peer does with a request (roots asked, headers, bodies, codes, goodbye) fails.
+    let rewriting = eth_replay_peer(recording, true).await;
+    let quicker = ConformanceConfig {
+        timeout: Duration::from_secs(1),
+        ..config(13)
+    };
+    let report = run_eth_conformance(rewriting, quicker)
+        .await
+        .expect("reachable");
+    let text = summary(&report);
+    println!("{text}");
+    assert_eq!(
+        passed(&report),
+        [
+            CheckId::EthHello,
+            CheckId::EthGetStatus,
+            CheckId::EthBadPrefixCloses,
+            CheckId::EthAcceptsAfterBadPrefix
+        ],
+        "{text}"
+    );
 }
 
 #[actix_rt::test]

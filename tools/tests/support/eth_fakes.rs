@@ -1,6 +1,8 @@
 //! Fake peers of the ETH conformance tests, each a TCP server on 127.0.0.1 port 0 serving every
 //! connection until the test ends:
 //! - [`eth_echo_peer`]: writes every ETH message back unchanged;
+//! - [`eth_replay_peer`]: answers hello, get_status and beacon_block_roots with responses
+//!   recorded from a real node ([`eth_record_replies`]), ids rewritten to the request's or not;
 //! - [`eth_faulty_proxy`]: sits in front of a real node's ETH listener and passes everything
 //!   through except one [`EthFault`], so each check can be shown to catch the fault it is about
 //!   (and, with [`EthFault::None`], that the proxy alone breaks nothing).
@@ -12,13 +14,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use hobbits_chain::{BeaconBlockBody, Epoch, Root};
+use hobbits_chain::{BeaconBlockBody, Epoch, Root, Slot};
 use hobbits_codec::eth::{
-    EthCodec, EthFrame, EthHello, EthLimits, EthMessage, EthMethod, EthRequest, EthRequestBody,
-    EthResponse, EthResponseBody, ResponseCode, MAX_BLOCK_ROOTS_COUNT,
+    BlockRootsRequest, EthCodec, EthFrame, EthHello, EthLimits, EthMessage, EthMethod, EthRequest,
+    EthRequestBody, EthResponse, EthResponseBody, EthStatus, ResponseCode, MAX_BLOCK_ROOTS_COUNT,
 };
 use hobbits_codec::rpc::RequestId;
-use hobbits_tools::conformance::CheckId;
+use hobbits_tools::conformance::eth::EthProbe;
+use hobbits_tools::conformance::{CheckId, ConformanceConfig};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::codec::Framed;
 
@@ -32,6 +35,78 @@ pub async fn eth_echo_peer() -> SocketAddr {
                 let mut framed = Framed::new(stream, EthCodec::new(EthLimits::default()));
                 while let Some(Ok(frame)) = framed.next().await {
                     if framed.send(frame).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// Responses recorded from a real node, per method.
+#[derive(Debug, Clone)]
+pub struct EthRecording {
+    /// The response to the first request of each method asked.
+    pub replies: HashMap<EthMethod, EthResponse>,
+}
+
+/// Records a real node's responses to hello (as a dialer at genesis), get_status and
+/// beacon_block_roots from slot 0 with the largest count.
+pub async fn eth_record_replies(target: SocketAddr) -> EthRecording {
+    let config = ConformanceConfig {
+        seed: 99,
+        ..ConformanceConfig::default()
+    };
+    let hello = EthHello::from(&config.initial_hello());
+    let mut probe = EthProbe::connect(target, Duration::from_secs(3), hello.clone())
+        .await
+        .expect("connect");
+    let requests = [
+        EthRequestBody::Hello(hello),
+        EthRequestBody::GetStatus(EthStatus::new([0; 32], "recorder/1", 1_700_000_000_000)),
+        EthRequestBody::BeaconBlockRoots(BlockRootsRequest {
+            start_slot: Slot(0),
+            count: MAX_BLOCK_ROOTS_COUNT,
+        }),
+    ];
+    let mut replies = HashMap::new();
+    for body in requests {
+        let id = probe.send(&body).await.expect("send");
+        let response = probe.response(id).await.expect("recorded response");
+        assert!(response.code.is_success(), "{response:?}");
+        replies.insert(body.method(), response);
+    }
+    EthRecording { replies }
+}
+
+/// Answers each request with the recorded response to its method (`rewrite_ids`: with the
+/// request's id; otherwise with the recorded one); ignores the rest; closes on bytes that do not
+/// frame.
+pub async fn eth_replay_peer(recording: EthRecording, rewrite_ids: bool) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let recording = recording.clone();
+            tokio::spawn(async move {
+                let mut framed = Framed::new(stream, EthCodec::new(EthLimits::default()));
+                while let Some(Ok(frame)) = framed.next().await {
+                    let Ok(EthMessage::Request(req)) = EthMessage::from_frame(&frame) else {
+                        continue;
+                    };
+                    let Some(recorded) = recording.replies.get(&req.method) else {
+                        continue;
+                    };
+                    let mut reply = recorded.clone();
+                    if rewrite_ids {
+                        reply.id = req.id;
+                    }
+                    if framed
+                        .send(EthMessage::Response(reply).to_frame())
+                        .await
+                        .is_err()
+                    {
                         return;
                     }
                 }

@@ -13,7 +13,7 @@ use hobbits_chain::rpc::Goodbye;
 use hobbits_chain::Root;
 use hobbits_codec::eth::{
     BlockBodiesRequest, BlockHeadersRequest, BlockRootsRequest, ChainStateRequest, EthHello,
-    EthMethod, EthRequestBody, EthResponseBody, EthStatus, ResponseCode,
+    EthMethod, EthRequestBody, EthResponse, EthResponseBody, EthStatus, ResponseCode,
 };
 use hobbits_codec::rpc::RequestId;
 
@@ -179,18 +179,22 @@ async fn expect_code(
     let id = try_or_fail!(probe.send_raw(method, body).await);
     let answer = try_or_fail!(probe.response(id).await);
     if answer.code != code {
-        return CheckOutcome::fail(format!(
-            "answered {} ({:?}), not {code}",
-            answer.code,
-            answer.message()
-        ));
+        return CheckOutcome::fail(format!("answered {}, not {code}", shown(&answer)));
     }
     try_or_fail!(still_answers(&mut probe).await);
     CheckOutcome::pass(format!(
-        "{} ({:?}); the connection then served get_status",
-        answer.code,
-        answer.message()
+        "{}; the connection then served get_status",
+        shown(&answer)
     ))
+}
+
+/// A response for evidence: the code, then the text of an error or the size of a result.
+fn shown(answer: &EthResponse) -> String {
+    if answer.code.is_success() {
+        format!("{} with {} result bytes", answer.code, answer.result.len())
+    } else {
+        format!("{} ({:?})", answer.code, answer.message())
+    }
 }
 
 /// An unknown method id earns 30 and the connection stays.
@@ -231,7 +235,7 @@ pub async fn chain_state(ctx: &mut EthContext) -> CheckOutcome {
             answer.result.len()
         ));
     }
-    CheckOutcome::pass(format!("{} ({:?})", answer.code, answer.message()))
+    CheckOutcome::pass(shown(&answer))
 }
 
 /// Four requests in one write: each answered once, with its id and its method's result, in any
