@@ -78,34 +78,47 @@ pub async fn fetch_headers(
     hello: &Hello,
     q: RangeQuery,
 ) -> Result<Vec<BeaconBlockHeader>, String> {
-    let request = GetBlockHeaders {
+    let request = RpcPayload::GetBlockHeaders(GetBlockHeaders {
         start_root: q.start_root,
         start_slot: q.start_slot,
         max: q.max,
         skip: q.skip,
         direction: q.order.wire(),
+    });
+    let what = q.describe();
+    let reply = request_reply(probe, hello, &request, RpcMethod::BlockHeaders, &what).await?;
+    let RpcPayload::BlockHeaders(headers) = reply else {
+        return Err(format!("{what}: reply is not BLOCK_HEADERS"));
     };
-    let id = probe
-        .send_request(&RpcPayload::GetBlockHeaders(request))
-        .await?;
+    at_most(headers.headers.to_vec(), q.max, &what, "headers")
+}
+
+/// Sends `request` and reads the `reply` method's answer with its id, decoded (the send, expect
+/// and decode every range request shares); `what` starts each error.
+pub async fn request_reply(
+    probe: &mut Probe,
+    hello: &Hello,
+    request: &RpcPayload,
+    reply: RpcMethod,
+    what: &str,
+) -> Result<RpcPayload, String> {
+    let id = probe.send_request(request).await?;
     let env = probe
-        .expect_rpc(RpcMethod::BlockHeaders, id, Some(hello))
+        .expect_rpc(reply, id, Some(hello))
         .await
-        .map_err(|e| format!("{}: {e}", q.describe()))?;
+        .map_err(|e| format!("{what}: {e}"))?;
     let decoded = env
         .decode_payload()
-        .map_err(|e| format!("{}: BLOCK_HEADERS does not decode: {e}", q.describe()))?;
-    let RpcPayload::BlockHeaders(headers) = decoded.payload else {
-        return Err(format!("{}: reply is not BLOCK_HEADERS", q.describe()));
-    };
-    if headers.headers.len() as u64 > q.max {
-        return Err(format!(
-            "{}: {} headers, more than max",
-            q.describe(),
-            headers.headers.len()
-        ));
+        .map_err(|e| format!("{what}: {} does not decode: {e}", reply.name()))?;
+    Ok(decoded.payload)
+}
+
+/// `items` unless there are more than `max` of them (`noun` names them in the error).
+pub fn at_most<T>(items: Vec<T>, max: u64, what: &str, noun: &str) -> Result<Vec<T>, String> {
+    if items.len() as u64 > max {
+        return Err(format!("{what}: {} {noun}, more than max", items.len()));
     }
-    Ok(headers.headers.to_vec())
+    Ok(items)
 }
 
 /// The chain read ascending from slot 0 with skip 0, page by page.

@@ -17,7 +17,7 @@ use hobbits_codec::rpc::{RequestId, RpcEnvelope, RpcMethod, RpcPayload};
 use hobbits_codec::Envelope;
 
 use super::conn::{short_root, Received, ECHO};
-use super::header_checks::{fetch_headers, open, RangeQuery};
+use super::header_checks::{at_most, fetch_headers, open, request_reply, RangeQuery};
 use super::ranges::Order;
 use super::rpc_checks::checker_user_agent;
 use super::{CheckContext, CheckOutcome, Probe};
@@ -29,37 +29,19 @@ async fn fetch_bodies(
     hello: &Hello,
     q: RangeQuery,
 ) -> Result<Vec<BeaconBlock>, String> {
-    let request = GetBlockBodies {
+    let request = RpcPayload::GetBlockBodies(GetBlockBodies {
         start_root: q.start_root,
         start_slot: q.start_slot,
         max: q.max,
         skip: q.skip,
         direction: q.order.wire(),
+    });
+    let what = format!("bodies {}", q.describe());
+    let reply = request_reply(probe, hello, &request, RpcMethod::BlockBodies, &what).await?;
+    let RpcPayload::BlockBodies(bodies) = reply else {
+        return Err(format!("{what}: reply is not BLOCK_BODIES"));
     };
-    let id = probe
-        .send_request(&RpcPayload::GetBlockBodies(request))
-        .await?;
-    let env = probe
-        .expect_rpc(RpcMethod::BlockBodies, id, Some(hello))
-        .await
-        .map_err(|e| format!("bodies {}: {e}", q.describe()))?;
-    let decoded = env
-        .decode_payload()
-        .map_err(|e| format!("bodies {}: BLOCK_BODIES does not decode: {e}", q.describe()))?;
-    let RpcPayload::BlockBodies(bodies) = decoded.payload else {
-        return Err(format!(
-            "bodies {}: reply is not BLOCK_BODIES",
-            q.describe()
-        ));
-    };
-    if bodies.bodies.len() as u64 > q.max {
-        return Err(format!(
-            "bodies {}: {} blocks, more than max",
-            q.describe(),
-            bodies.bodies.len()
-        ));
-    }
-    Ok(bodies.bodies.to_vec())
+    at_most(bodies.bodies.to_vec(), q.max, &what, "blocks")
 }
 
 /// The blocks must be exactly the blocks of `headers`, in order: same signing_root, and the body
