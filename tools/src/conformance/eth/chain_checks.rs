@@ -336,3 +336,28 @@ pub async fn bodies(ctx: &mut EthContext) -> CheckOutcome {
         short_root(&unknown.0)
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(byte: u8, slot: u64) -> BlockRootSlot {
+        BlockRootSlot {
+            block_root: Root([byte; 32]),
+            slot: Slot(slot),
+        }
+    }
+
+    #[test]
+    fn roots_must_be_inside_the_range_and_listed_once() {
+        let ok = [pair(1, 4), pair(2, 5), pair(3, 7)];
+        assert!(check_in_range(&ok, Slot(4), 4).is_ok());
+        assert!(check_in_range(&[], Slot(4), 4).is_ok());
+        let before = check_in_range(&ok, Slot(5), 4).expect_err("slot 4 is before 5");
+        assert!(before.contains("slot 4 listed"), "{before}");
+        let after = check_in_range(&ok, Slot(4), 3).expect_err("slot 7 is past 4 + 3");
+        assert!(after.contains("slot 7 listed"), "{after}");
+        let twice = check_in_range(&[pair(1, 4), pair(1, 5)], Slot(4), 4).expect_err("twice");
+        assert!(twice.contains("listed twice"), "{twice}");
+    }
+}
