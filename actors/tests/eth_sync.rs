@@ -7,6 +7,7 @@ mod support;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use hobbits_actors::peer_table::Dialect;
 use hobbits_actors::NodeParts;
 use support::{chain, node_config, start, wait_for};
 
@@ -42,7 +43,11 @@ async fn two_nodes_sync_10000_blocks_over_eth_through_roots() {
     )
     .await;
     eprintln!("10 000 blocks over ETH in {:?}", t0.elapsed());
-    assert_eq!(node.handshaked().await, 0, "no Hobbits peer");
+    let peers = node.node.peers().await;
+    assert!(
+        peers.iter().all(|p| p.dialect == Dialect::Eth),
+        "no Hobbits peer: {peers:?}"
+    );
     node.stop().await;
     source.stop().await;
 }

@@ -14,8 +14,8 @@ use super::{ManagerStats, PeerManager, StaticPeer};
 use crate::events::{
     GossipControlReceived, GossipReceived, PeerDisconnected, PeerHandshaked, SessionHandle,
 };
-use crate::peer_session::PeerSession;
-use crate::peer_table::{Backoff, Direction, NodeId, PeerId};
+use crate::peer_session::eth::EthSession;
+use crate::peer_table::{Backoff, Dialect, Direction, NodeId, PeerId};
 use crate::rpc::{RpcRequest, RpcResponse};
 use crate::rpc_tracker::RpcError;
 use hobbits_codec::uri::PeerUri;
@@ -29,14 +29,45 @@ pub struct PeerInfo {
     pub addr: SocketAddr,
     /// Who dialed.
     pub direction: Direction,
+    /// Which wire the connection speaks.
+    pub dialect: Dialect,
     /// HELLO exchanged and accepted.
     pub handshaked: bool,
     /// Remote node id, if sent.
     pub node_id: Option<NodeId>,
     /// The peer's latest HELLO, once handshaked.
     pub hello: Option<Hello>,
-    /// The session.
+    /// The session (for an ETH peer, a handle whose Hobbits frames and requests are refused).
     pub session: SessionHandle,
+    /// The ETH session, for a peer of that dialect (its requests: `SendEthRequest`).
+    pub eth: Option<Addr<EthSession>>,
+}
+
+impl PeerManager {
+    /// Every connection of either wire, ordered by id.
+    pub(super) fn peer_infos(&self) -> Vec<PeerInfo> {
+        let mut v: Vec<PeerInfo> = self
+            .table
+            .entries()
+            .into_iter()
+            .filter_map(|e| {
+                let s = self.sessions.get(&e.id)?;
+                Some(PeerInfo {
+                    peer: e.id,
+                    addr: s.addr,
+                    direction: s.direction,
+                    dialect: s.session.dialect(),
+                    handshaked: e.handshaked,
+                    node_id: s.node_id,
+                    hello: s.hello.clone(),
+                    session: s.session.handle(e.id),
+                    eth: s.session.eth(),
+                })
+            })
+            .collect();
+        v.sort_by_key(|p| p.peer);
+        v
+    }
 }
 
 /// Query: the connected peers.
@@ -77,9 +108,7 @@ impl Handler<SendRpcRequest> for PeerManager {
     type Result = ResponseFuture<Result<RpcResponse, RpcError>>;
     fn handle(&mut self, msg: SendRpcRequest, _: &mut Context<Self>) -> Self::Result {
         match self.sessions.get(&msg.peer) {
-            Some(s) => {
-                Box::pin(PeerSession::handle_of(msg.peer, s.session.clone()).request(msg.request))
-            }
+            Some(s) => Box::pin(s.session.handle(msg.peer).request(msg.request)),
             None => Box::pin(async { Err(RpcError::UnknownPeer) }),
         }
     }
@@ -99,7 +128,7 @@ impl Handler<SendFrameToPeer> for PeerManager {
     type Result = Result<(), RpcError>;
     fn handle(&mut self, msg: SendFrameToPeer, _: &mut Context<Self>) -> Self::Result {
         match self.sessions.get(&msg.peer) {
-            Some(s) => PeerSession::handle_of(msg.peer, s.session.clone()).send_frame(msg.frame),
+            Some(s) => s.session.handle(msg.peer).send_frame(msg.frame),
             None => Err(RpcError::UnknownPeer),
         }
     }
@@ -117,17 +146,26 @@ pub struct DialPeer {
 impl Handler<DialPeer> for PeerManager {
     type Result = ();
     fn handle(&mut self, msg: DialPeer, ctx: &mut Context<Self>) {
-        if let Some(slot) = self.statics.iter().position(|s| s.uri == msg.uri) {
+        self.add_static(msg.uri, Dialect::Hobbits, ctx);
+    }
+}
+
+impl PeerManager {
+    /// Adds a static peer of `dialect` and dials it (again, when already known).
+    pub(super) fn add_static(&mut self, uri: PeerUri, dialect: Dialect, ctx: &mut Context<Self>) {
+        let known = |s: &StaticPeer| s.uri == uri && s.dialect == dialect;
+        if let Some(slot) = self.statics.iter().position(known) {
             return self.dial(slot, ctx);
         }
         // Static peers are bounded like connections: no more than max_peers of them.
         if self.statics.len() >= self.settings.session.limits.max_peers {
-            warn!(uri = %msg.uri, max = self.statics.len(), "too many static peers: dial ignored");
+            warn!(%uri, max = self.statics.len(), "too many static peers: dial ignored");
             return;
         }
         let t = &self.settings.session.timeouts;
         self.statics.push(StaticPeer {
-            uri: msg.uri,
+            uri,
+            dialect,
             backoff: Backoff::new(t.reconnect_initial, t.reconnect_max),
             dialing: false,
         });
@@ -185,7 +223,10 @@ impl Handler<Shutdown> for PeerManager {
     type Result = usize;
     fn handle(&mut self, _: Shutdown, ctx: &mut Context<Self>) -> usize {
         self.shutting_down = true;
-        if let Some(h) = self.listener_handle.take() {
+        for h in [self.listener_handle.take(), self.eth_listener_handle.take()]
+            .into_iter()
+            .flatten()
+        {
             ctx.cancel_future(h);
         }
         for s in self.sessions.values() {

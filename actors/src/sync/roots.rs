@@ -3,22 +3,27 @@
 //! the roots we lack, fetch their headers (checked: each is the root asked, in order, each links
 //! to the one before), then their bodies by root (checked: each belongs to its header), and import
 //! the blocks in one store turn. [`check_headers`] and [`assemble`] are plain functions; the round
-//! ([`sync_round`]) drives one ETH session through [`SendEthRequest`]. A [`RootsSyncError::Peer`]
-//! is the peer's fault (wrong body, broken chain, roots it cannot serve): the caller disconnects
-//! it, and what it should have given is fetched from the next peer's round. Sends
-//! `SendEthRequest` (session) and store queries; handles no messages.
+//! ([`sync_round`]) drives one ETH session through [`SendEthRequest`]; [`follow`] runs rounds
+//! with one session while it lives. A [`RootsSyncError::Peer`] is the peer's fault (wrong body,
+//! broken chain, roots it cannot serve): it is reported to the peer manager as `PeerPenalized`
+//! (`BadSyncResponse`, scored like a Hobbits sync fault, banned at the threshold), and what it
+//! should have given is fetched from the next peer's round. Sends `SendEthRequest`,
+//! `GetEthPeerHello` (session), `PeerPenalized` (manager) and store queries; handles no messages.
 
 use std::time::Duration;
 
-use actix::Recipient;
+use actix::{Addr, Recipient};
 use hobbits_chain::{BeaconBlock, BeaconBlockBody, BeaconBlockHeader, Root};
 use hobbits_codec::eth::{
     BlockBodiesRequest, BlockHeadersRequest, BlockRootSlot, BlockRootsRequest, EthRequestBody,
     EthResponseBody, MAX_BLOCK_ROOTS_COUNT,
 };
 
-use crate::peer_session::eth::{EthRequestError, SendEthRequest};
+use crate::events::{PeerPenalized, Penalty};
+use crate::peer_session::eth::{EthRequestError, EthSession, GetEthPeerHello, SendEthRequest};
+use crate::peer_table::PeerId;
 use crate::store::{ImportResult, StoreClient, StoreError};
+use tracing::{debug, info, warn};
 
 /// Tuning of sync through roots.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -202,6 +207,51 @@ pub async fn sync_round(
         }
     }
     Ok(imported)
+}
+
+/// Sync rounds with one session while it lives: the dialect has no gossip, so this is also how
+/// new blocks arrive. Until the hello is done it looks again soon; after a round that imported it
+/// goes on at once (the peer may have more than one page of roots); otherwise it waits
+/// `poll_interval`. A peer fault is reported to `penalized` and the next round waits as usual.
+pub async fn follow(
+    peer: PeerId,
+    session: Addr<EthSession>,
+    store: StoreClient,
+    config: RootsSyncConfig,
+    penalized: Recipient<PeerPenalized>,
+) {
+    let soon = config.poll_interval.min(Duration::from_millis(10));
+    let mut wait = soon;
+    loop {
+        tokio::time::sleep(wait).await;
+        if !session.connected() {
+            return;
+        }
+        match session.send(GetEthPeerHello).await {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                wait = soon;
+                continue;
+            }
+            Err(_) => return,
+        }
+        wait = config.poll_interval;
+        match sync_round(session.clone().recipient(), store.clone(), config.clone()).await {
+            Ok(0) => {}
+            Ok(blocks) => {
+                info!(%peer, blocks, "imported through roots");
+                wait = Duration::ZERO;
+            }
+            Err(RootsSyncError::Peer(reason)) => {
+                warn!(%peer, %reason, "ETH peer gave a wrong answer; penalised");
+                let _ = penalized.try_send(PeerPenalized {
+                    peer,
+                    penalty: Penalty::BadSyncResponse { reason },
+                });
+            }
+            Err(e) => debug!(%peer, error = %e, "roots round ended early"),
+        }
+    }
 }
 
 #[cfg(test)]
