@@ -117,6 +117,9 @@ pub struct NodeParts {
     /// ETH peers dialed at start and redialed when lost (`eth+tcp://host:port`), static peers
     /// of the manager like `NodeConfig::peers`.
     pub eth_peers: Vec<SocketAddr>,
+    /// Tuning of sync through roots from ETH peers, which runs when `sync` is given; `None`:
+    /// `RootsSyncConfig::default()`.
+    pub roots_sync: Option<RootsSyncConfig>,
 }
 
 impl std::fmt::Debug for NodeParts {
@@ -132,6 +135,7 @@ impl std::fmt::Debug for NodeParts {
             .field("clock_skew_ms", &self.clock_skew.ms())
             .field("eth_listen", &self.eth_listen)
             .field("eth_peers", &self.eth_peers)
+            .field("roots_sync", &self.roots_sync)
             .finish()
     }
 }
@@ -284,7 +288,10 @@ pub async fn start_node(config: NodeConfig, parts: NodeParts) -> Result<NodeHand
     // Provably wrong gossip and sync responses count against the peer's score.
     let penalized = Some(manager.clone().recipient());
     // ETH peers sync through roots when the node syncs at all.
-    let roots_sync = parts.sync.as_ref().map(|_| RootsSyncConfig::default());
+    let roots_sync = parts
+        .sync
+        .as_ref()
+        .map(|_| parts.roots_sync.clone().unwrap_or_default());
     let sync = match parts.sync {
         Some(c) => {
             let links = SyncLinks {
@@ -353,7 +360,6 @@ pub async fn start_node(config: NodeConfig, parts: NodeParts) -> Result<NodeHand
             eth: Some(EthManagerSettings {
                 session: eth_settings,
                 static_peers: parts.eth_peers,
-                roots_sync,
             }),
         },
         store.clone(),
@@ -364,6 +370,14 @@ pub async fn start_node(config: NodeConfig, parts: NodeParts) -> Result<NodeHand
         manager = manager.with_eth_listener(l);
     }
     let manager = manager_ctx.run(manager);
+    if let Some(config) = roots_sync {
+        actix::spawn(crate::sync::roots::coordinate(
+            manager.clone().recipient(),
+            store.clone(),
+            config,
+            Some(manager.clone().recipient()),
+        ));
+    }
     let produced = parts
         .produced
         .or_else(|| gossip.clone().map(Addr::recipient));

@@ -2,9 +2,8 @@
 //! dialect"): its listener (`NodeParts::eth_listen`), its static peers (`eth+tcp://`, dialed and
 //! redialed like Hobbits ones) and [`DialEth`], and the start of an `EthSession` for a connection
 //! the peer table admitted. ETH connections share the table with Hobbits ones: the same slots,
-//! per-address caps, bans and scores (docs/ARCHITECTURE.md, "One manager, two wires"). With a
-//! [`RootsSyncConfig`], each ETH session also gets a task that syncs through roots from it
-//! (`crate::sync::roots::follow`), whose peer faults come back as `PeerPenalized`.
+//! per-address caps, bans and scores (docs/ARCHITECTURE.md, "One manager, two wires"). Sync
+//! through roots reads the ETH peers from `GetPeers` (`crate::sync::roots::coordinate`).
 //!
 //! Part of the manager actor. Handles [`DialEth`] and the ETH listener's accepts ([`EthAccepted`]).
 
@@ -21,7 +20,6 @@ use crate::events::{Disconnect, SessionHandle};
 use crate::peer_session::eth::{EthSession, EthSessionSettings};
 use crate::peer_session::{PeerSession, SessionLinks};
 use crate::peer_table::{Dialect, Direction, PeerId};
-use crate::sync::roots::{follow, RootsSyncConfig};
 use hobbits_codec::uri::PeerUri;
 
 /// What the manager needs to speak the ETH dialect.
@@ -31,8 +29,6 @@ pub struct EthManagerSettings {
     pub session: Arc<EthSessionSettings>,
     /// ETH peers dialed at start and redialed when lost (`eth+tcp://host:port`).
     pub static_peers: Vec<SocketAddr>,
-    /// Sync through roots from every ETH peer; `None`: serve only.
-    pub roots_sync: Option<RootsSyncConfig>,
 }
 
 /// The session actor of one connection, whichever wire it speaks.
@@ -100,7 +96,7 @@ impl PeerManager {
         }
     }
 
-    /// The session of an admitted ETH connection, and its roots sync task.
+    /// The session of an admitted ETH connection.
     pub(super) fn start_eth_session(
         &self,
         stream: TcpStream,
@@ -110,17 +106,7 @@ impl PeerManager {
         links: SessionLinks,
         eth: &EthManagerSettings,
     ) -> SessionAddr {
-        let penalized = links.penalized.clone();
         let session = EthSession::start(stream, peer, addr, direction, eth.session.clone(), links);
-        if let Some(config) = &eth.roots_sync {
-            actix::spawn(follow(
-                peer,
-                session.clone(),
-                self.store.clone(),
-                config.clone(),
-                penalized,
-            ));
-        }
         SessionAddr::Eth(session)
     }
 }

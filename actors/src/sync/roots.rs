@@ -1,18 +1,28 @@
 //! Sync through block roots, for peers of the ETH dialect (the eth2 RPC interface's handshake
-//! section): ask the peer's canonical `(block_root, slot)` pairs from where we might differ, keep
-//! the roots we lack, fetch their headers (checked: each is the root asked, in order, each links
-//! to the one before), then their bodies by root (checked: each belongs to its header), and import
-//! the blocks in one store turn. [`check_headers`] and [`assemble`] are plain functions; the round
-//! ([`sync_round`]) drives one ETH session through [`SendEthRequest`]; [`follow`] runs rounds
-//! with one session while it lives. A [`RootsSyncError::Peer`] is the peer's fault (wrong body,
-//! broken chain, roots it cannot serve): it is reported to the peer manager as `PeerPenalized`
-//! (`BadSyncResponse`, scored like a Hobbits sync fault, banned at the threshold), and what it
-//! should have given is fetched from the next peer's round. Sends `SendEthRequest`,
-//! `GetEthPeerHello` (session), `PeerPenalized` (manager) and store queries; handles no messages.
+//! section), spread over every ETH peer that is ahead. A round cuts the slots from where we might
+//! differ up to the best tip the peers showed into pieces ([`plan_pieces`]): the first from
+//! `max(finalized start slot, head slot − lookback_slots)` to `range_slots` past our head, the
+//! others `range_slots` each; each piece goes to one peer ([`assign`], rotating every round among
+//! the peers whose tip reaches it), which serves all of it: its canonical `(block_root, slot)`
+//! pairs, the headers of the roots we lack (checked: each is the root asked, in order, each links
+//! to the one before), then their bodies by root (checked: each belongs to its header). The
+//! pieces are fetched at once and imported in slot order, each in one store turn.
+//!
+//! A [`RootsSyncError::Peer`] is the peer's fault (wrong body, broken chain, roots out of order or
+//! out of the piece): it is reported to the peer manager as `PeerPenalized` (`BadSyncResponse`,
+//! scored like a Hobbits sync fault, banned at the threshold), the peer gets no more pieces this
+//! round, and its piece goes to the next peer; a request that fails (timeout, refusal,
+//! disconnection) moves the piece the same way without a penalty. One peer serving a whole piece
+//! keeps every check attributable to one peer. [`check_headers`], [`assemble`], [`plan_pieces`]
+//! and [`assign`] are plain functions; [`coordinate`] runs the rounds (the dialect has no gossip:
+//! this is also how new blocks arrive). Sends `GetPeers` (manager), `SendEthRequest` (sessions),
+//! `PeerPenalized` (manager) and store queries; handles no messages.
 
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use actix::{Addr, Recipient};
+use actix::Recipient;
 use hobbits_chain::{BeaconBlock, BeaconBlockBody, BeaconBlockHeader, Root};
 use hobbits_codec::eth::{
     BlockBodiesRequest, BlockHeadersRequest, BlockRootSlot, BlockRootsRequest, EthRequestBody,
@@ -20,8 +30,9 @@ use hobbits_codec::eth::{
 };
 
 use crate::events::{PeerPenalized, Penalty};
-use crate::peer_session::eth::{EthRequestError, EthSession, GetEthPeerHello, SendEthRequest};
-use crate::peer_table::PeerId;
+use crate::peer_manager::GetPeers;
+use crate::peer_session::eth::{EthRequestError, SendEthRequest};
+use crate::peer_table::{Dialect, PeerId};
 use crate::store::{ImportResult, StoreClient, StoreError};
 use tracing::{debug, info, warn};
 
@@ -36,6 +47,11 @@ pub struct RootsSyncConfig {
     pub lookback_slots: u64,
     /// Headers (and bodies) asked per request, at least 1.
     pub blocks_per_request: usize,
+    /// Slots of one piece of a round, the part one peer serves, at least 1.
+    pub range_slots: u64,
+    /// Pieces of one round per ETH peer (so a round holds at most `peers × this × range_slots`
+    /// slots of blocks), at least 1.
+    pub pieces_per_peer: usize,
 }
 
 impl Default for RootsSyncConfig {
@@ -44,6 +60,8 @@ impl Default for RootsSyncConfig {
             poll_interval: Duration::from_millis(500),
             lookback_slots: 1024,
             blocks_per_request: 64,
+            range_slots: 512,
+            pieces_per_peer: 2,
         }
     }
 }
@@ -146,23 +164,95 @@ async fn ask(
         .map_err(RootsSyncError::from)
 }
 
-/// One round with one peer: roots, the ones we lack, headers, bodies, import. Returns the
-/// number of blocks imported.
-pub async fn sync_round(
-    peer: Recipient<SendEthRequest>,
-    store: StoreClient,
-    config: RootsSyncConfig,
-) -> Result<usize, RootsSyncError> {
-    let status = store.status().await?;
-    let finalized_start = status.finalized.epoch.start_slot(status.slots_per_epoch);
-    let start = finalized_start
-        .0
-        .max(status.head.slot.0.saturating_sub(config.lookback_slots));
+/// The slots `[start, start + count)` of a round, served by one peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Piece {
+    /// First slot.
+    pub start: u64,
+    /// Slots (the `count` of the roots request).
+    pub count: u64,
+}
+
+/// Pieces of one round: the first from `start` (our lookback) to `range_slots` past `head`, then
+/// `range_slots` each while they start at or below `target` (the best tip the peers showed), at
+/// most `peers × pieces_per_peer`; every count at most the spec's 32768.
+pub fn plan_pieces(
+    start: u64,
+    head: u64,
+    target: u64,
+    peers: usize,
+    config: &RootsSyncConfig,
+) -> Vec<Piece> {
+    let range = config.range_slots.clamp(1, MAX_BLOCK_ROOTS_COUNT);
+    let first_end = head.saturating_add(1).saturating_add(range).max(start + 1);
+    let most = peers.max(1).saturating_mul(config.pieces_per_peer.max(1));
+    let mut pieces = vec![Piece {
+        start,
+        count: (first_end - start).min(MAX_BLOCK_ROOTS_COUNT),
+    }];
+    let mut next = start + pieces[0].count;
+    while next <= target && pieces.len() < most {
+        pieces.push(Piece {
+            start: next,
+            count: range,
+        });
+        next = next.saturating_add(range);
+    }
+    pieces
+}
+
+/// The peer (index into `tips`, the peers' best slots in a fixed order) asked first for each
+/// piece: the peers whose tip reaches the piece's last slot (or `target`, the best tip, when that
+/// comes first), in turn from `round` (so no peer holds the same piece every round); the
+/// best-tipped peer when none does.
+pub fn assign(pieces: &[Piece], tips: &[u64], target: u64, round: usize) -> Vec<usize> {
+    let best = (0..tips.len()).max_by_key(|&i| tips[i]).unwrap_or(0);
+    pieces
+        .iter()
+        .enumerate()
+        .map(|(i, piece)| {
+            let last = (piece.start + piece.count.max(1) - 1).min(target);
+            let able: Vec<usize> = (0..tips.len()).filter(|&p| tips[p] >= last).collect();
+            if able.is_empty() {
+                best
+            } else {
+                able[(i + round) % able.len()]
+            }
+        })
+        .collect()
+}
+
+/// One ETH peer of a round.
+#[derive(Debug, Clone)]
+pub struct EthPeer {
+    /// Its connection.
+    pub id: PeerId,
+    /// Its session.
+    pub session: Recipient<SendEthRequest>,
+    /// The best slot it showed (hello, or the last root it listed).
+    pub tip: u64,
+}
+
+/// What one piece's fetch gave: the blocks we lacked, and the last slot the peer listed.
+#[derive(Debug)]
+struct Fetched {
+    blocks: Vec<BeaconBlock>,
+    last_slot: Option<u64>,
+}
+
+/// One piece from one peer: its roots (ascending, inside the piece), the ones we lack, their
+/// headers, their bodies; nothing imported.
+async fn fetch_piece(
+    peer: &Recipient<SendEthRequest>,
+    piece: Piece,
+    store: &StoreClient,
+    config: &RootsSyncConfig,
+) -> Result<Fetched, RootsSyncError> {
     let roots = match ask(
-        &peer,
+        peer,
         EthRequestBody::BeaconBlockRoots(BlockRootsRequest {
-            start_slot: hobbits_chain::Slot(start),
-            count: MAX_BLOCK_ROOTS_COUNT,
+            start_slot: hobbits_chain::Slot(piece.start),
+            count: piece.count,
         }),
     )
     .await?
@@ -170,11 +260,20 @@ pub async fn sync_round(
         EthResponseBody::BeaconBlockRoots(r) => r.roots,
         other => return Err(RootsSyncError::Peer(format!("not roots: {other:?}"))),
     };
+    let end = piece.start.saturating_add(piece.count);
+    let inside = roots.iter().all(|r| (piece.start..end).contains(&r.slot.0));
+    if !inside || !roots.windows(2).all(|w| w[0].slot < w[1].slot) {
+        return Err(RootsSyncError::Peer(format!(
+            "roots not ascending inside slots {}..{end}",
+            piece.start
+        )));
+    }
+    let last_slot = roots.last().map(|r| r.slot.0);
     let lacking = store.unknown_roots(roots).await?;
-    let mut imported = 0;
+    let mut blocks = Vec::with_capacity(lacking.len());
     for chunk in lacking.chunks(config.blocks_per_request.max(1)) {
         let headers = match ask(
-            &peer,
+            peer,
             EthRequestBody::BeaconBlockHeaders(BlockHeadersRequest {
                 start_root: chunk[0].block_root,
                 start_slot: chunk[0].slot,
@@ -189,7 +288,7 @@ pub async fn sync_round(
         };
         check_headers(chunk, &headers)?;
         let bodies = match ask(
-            &peer,
+            peer,
             EthRequestBody::BeaconBlockBodies(BlockBodiesRequest {
                 block_roots: chunk.iter().map(|r| r.block_root).collect(),
             }),
@@ -199,57 +298,164 @@ pub async fn sync_round(
             EthResponseBody::BeaconBlockBodies(b) => b.block_bodies,
             other => return Err(RootsSyncError::Peer(format!("not bodies: {other:?}"))),
         };
-        let blocks = assemble(&headers, bodies)?;
-        let n = blocks.len();
-        match store.import_blocks(blocks).await?.result {
-            ImportResult::Imported { .. } => imported += n,
-            other => return Err(RootsSyncError::Store(format!("{other:?}"))),
-        }
+        blocks.extend(assemble(&headers, bodies)?);
     }
-    Ok(imported)
+    Ok(Fetched { blocks, last_slot })
 }
 
-/// Sync rounds with one session while it lives: the dialect has no gossip, so this is also how
-/// new blocks arrive. Until the hello is done it looks again soon; after a round that imported it
-/// goes on at once (the peer may have more than one page of roots); otherwise it waits
-/// `poll_interval`. A peer fault is reported to `penalized` and the next round waits as usual.
-pub async fn follow(
-    peer: PeerId,
-    session: Addr<EthSession>,
+/// What a round did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RoundOutcome {
+    /// Blocks imported.
+    pub imported: usize,
+    /// The last slot each peer listed (their tips as of now).
+    pub tips: Vec<(PeerId, u64)>,
+    /// Peers penalised for a wrong answer.
+    pub penalised: Vec<PeerId>,
+}
+
+/// One round over `peers` (see the module doc); `round` turns the assignment. Penalties go to
+/// `penalized` as they happen.
+pub async fn spread_round(
+    peers: &[EthPeer],
+    store: &StoreClient,
+    config: &RootsSyncConfig,
+    round: usize,
+    penalized: Option<&Recipient<PeerPenalized>>,
+) -> Result<RoundOutcome, RootsSyncError> {
+    let mut outcome = RoundOutcome::default();
+    if peers.is_empty() {
+        return Ok(outcome);
+    }
+    let status = store.status().await?;
+    let finalized_start = status.finalized.epoch.start_slot(status.slots_per_epoch);
+    let head = status.head.slot.0;
+    let start = finalized_start
+        .0
+        .max(head.saturating_sub(config.lookback_slots));
+    let tips: Vec<u64> = peers.iter().map(|p| p.tip).collect();
+    let target = tips.iter().copied().max().unwrap_or(0);
+    let pieces = plan_pieces(start, head, target, peers.len(), config);
+    let first = assign(&pieces, &tips, target, round);
+    // Peers out of this round (a fault or a failed request), shared by the pieces in flight.
+    let out: RefCell<HashSet<PeerId>> = RefCell::new(HashSet::new());
+    let learned: RefCell<Vec<(PeerId, u64)>> = RefCell::new(Vec::new());
+    let faults: RefCell<Vec<PeerId>> = RefCell::new(Vec::new());
+    let fetches = pieces.iter().zip(&first).map(|(&piece, &first)| {
+        let (out, learned, faults) = (&out, &learned, &faults);
+        async move {
+            for k in 0..peers.len() {
+                let peer = &peers[(first + k) % peers.len()];
+                if out.borrow().contains(&peer.id) {
+                    continue;
+                }
+                match fetch_piece(&peer.session, piece, store, config).await {
+                    Ok(f) => {
+                        if let Some(slot) = f.last_slot {
+                            learned.borrow_mut().push((peer.id, slot));
+                        }
+                        return Some(f.blocks);
+                    }
+                    Err(RootsSyncError::Peer(reason)) => {
+                        warn!(peer = %peer.id, %reason, piece.start, "ETH peer gave a wrong answer; penalised, piece moved");
+                        out.borrow_mut().insert(peer.id);
+                        faults.borrow_mut().push(peer.id);
+                        if let Some(p) = penalized {
+                            let _ = p.try_send(PeerPenalized {
+                                peer: peer.id,
+                                penalty: Penalty::BadSyncResponse { reason },
+                            });
+                        }
+                    }
+                    Err(RootsSyncError::Store(e)) => {
+                        debug!(error = %e, "store failed during a roots round");
+                        return None;
+                    }
+                    Err(RootsSyncError::Request(e)) => {
+                        debug!(peer = %peer.id, error = %e, piece.start, "piece moved to another peer");
+                        out.borrow_mut().insert(peer.id);
+                    }
+                }
+            }
+            None
+        }
+    });
+    let fetched = futures_util::future::join_all(fetches).await;
+    outcome.tips = learned.into_inner();
+    outcome.penalised = faults.into_inner();
+    for blocks in fetched {
+        let Some(blocks) = blocks else {
+            break; // a piece nobody served: the ones after it would not link
+        };
+        if blocks.is_empty() {
+            continue;
+        }
+        let n = blocks.len();
+        match store.import_blocks(blocks).await?.result {
+            ImportResult::Imported { .. } => outcome.imported += n,
+            other => {
+                // Pieces from different peers that do not link (a fork between them): nobody
+                // is provably wrong; the next round asks again with the pieces turned.
+                debug!(result = ?other, "roots round: a piece did not import");
+                break;
+            }
+        }
+    }
+    Ok(outcome)
+}
+
+/// Runs rounds while the manager lives: every `poll_interval`, or at once after a round that
+/// imported, over the handshaked ETH peers `GetPeers` lists (their tips: the hello's best slot,
+/// then the last root each listed).
+pub async fn coordinate(
+    manager: Recipient<GetPeers>,
     store: StoreClient,
     config: RootsSyncConfig,
-    penalized: Recipient<PeerPenalized>,
+    penalized: Option<Recipient<PeerPenalized>>,
 ) {
-    let soon = config.poll_interval.min(Duration::from_millis(10));
-    let mut wait = soon;
+    let mut tips: HashMap<PeerId, u64> = HashMap::new();
+    let mut round = 0usize;
+    let mut wait = config.poll_interval;
     loop {
         tokio::time::sleep(wait).await;
-        if !session.connected() {
-            return;
-        }
-        match session.send(GetEthPeerHello).await {
-            Ok(Some(_)) => {}
-            Ok(None) => {
-                wait = soon;
-                continue;
-            }
-            Err(_) => return,
-        }
         wait = config.poll_interval;
-        match sync_round(session.clone().recipient(), store.clone(), config.clone()).await {
-            Ok(0) => {}
-            Ok(blocks) => {
-                info!(%peer, blocks, "imported through roots");
-                wait = Duration::ZERO;
+        let Ok(listed) = manager.send(GetPeers).await else {
+            return;
+        };
+        let peers: Vec<EthPeer> = listed
+            .into_iter()
+            .filter(|p| p.handshaked && p.dialect == Dialect::Eth)
+            .filter_map(|p| {
+                let hello = p.hello.as_ref().map_or(0, |h| h.best_slot.0);
+                let tip = tips.get(&p.peer).copied().unwrap_or(0).max(hello);
+                Some(EthPeer {
+                    id: p.peer,
+                    session: p.eth?.recipient(),
+                    tip,
+                })
+            })
+            .collect();
+        tips.retain(|id, _| peers.iter().any(|p| p.id == *id));
+        if peers.is_empty() {
+            continue;
+        }
+        round = round.wrapping_add(1);
+        match spread_round(&peers, &store, &config, round, penalized.as_ref()).await {
+            Ok(o) => {
+                for (id, slot) in o.tips {
+                    let tip = tips.entry(id).or_default();
+                    *tip = (*tip).max(slot);
+                }
+                if o.imported > 0 {
+                    info!(
+                        blocks = o.imported,
+                        peers = peers.len(),
+                        "imported through roots"
+                    );
+                    wait = Duration::ZERO;
+                }
             }
-            Err(RootsSyncError::Peer(reason)) => {
-                warn!(%peer, %reason, "ETH peer gave a wrong answer; penalised");
-                let _ = penalized.try_send(PeerPenalized {
-                    peer,
-                    penalty: Penalty::BadSyncResponse { reason },
-                });
-            }
-            Err(e) => debug!(%peer, error = %e, "roots round ended early"),
+            Err(e) => debug!(error = %e, "roots round ended early"),
         }
     }
 }
@@ -324,5 +530,68 @@ mod tests {
         let mut bodies: Vec<_> = chain.iter().map(|b| b.body.clone()).collect();
         bodies.swap(0, 3);
         assert!(assemble(&headers, bodies).is_err());
+    }
+
+    #[test]
+    fn a_round_is_cut_into_pieces_up_to_the_best_tip() {
+        let config = RootsSyncConfig {
+            range_slots: 32,
+            pieces_per_peer: 2,
+            ..RootsSyncConfig::default()
+        };
+        // Head 10, lookback from 0, best tip 300, three peers: at most six pieces, the first
+        // from the lookback to 32 past the head.
+        let pieces = plan_pieces(0, 10, 300, 3, &config);
+        assert_eq!(pieces.len(), 6);
+        assert_eq!(
+            pieces[0],
+            Piece {
+                start: 0,
+                count: 43
+            }
+        );
+        assert_eq!(
+            pieces[1],
+            Piece {
+                start: 43,
+                count: 32
+            }
+        );
+        assert!(pieces
+            .windows(2)
+            .all(|w| w[0].start + w[0].count == w[1].start));
+        // Caught up: one piece, which also polls past our head.
+        assert_eq!(
+            plan_pieces(5, 100, 100, 3, &config),
+            vec![Piece {
+                start: 5,
+                count: 128
+            }]
+        );
+        // Counts stay within the spec's 32768.
+        let wide = RootsSyncConfig {
+            range_slots: u64::MAX,
+            ..config
+        };
+        let p = plan_pieces(0, 0, u64::MAX, 1, &wide);
+        assert!(p.iter().all(|p| p.count <= MAX_BLOCK_ROOTS_COUNT), "{p:?}");
+    }
+
+    #[test]
+    fn pieces_go_in_turn_to_the_peers_whose_tip_reaches_them() {
+        let pieces: Vec<Piece> = (0..4)
+            .map(|i| Piece {
+                start: i * 10,
+                count: 10,
+            })
+            .collect();
+        // Peer 1 is behind (tip 15): of these, only the first piece (slots 0..10) is whole
+        // on its chain; the others alternate between peers 0 and 2.
+        let tips = [40, 15, 40];
+        assert_eq!(assign(&pieces, &tips, 40, 0), vec![0, 2, 0, 2]);
+        // Next round, the turn moves on: peer 1 gets the first piece.
+        assert_eq!(assign(&pieces, &tips, 40, 1), vec![1, 0, 2, 0]);
+        // Nobody reaches a piece: the best-tipped peer is asked.
+        assert_eq!(assign(&pieces[3..], &[5, 7], 40, 0), vec![1]);
     }
 }
