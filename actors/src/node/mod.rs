@@ -254,6 +254,9 @@ pub async fn start_node(config: NodeConfig, parts: NodeParts) -> Result<NodeHand
     if let Some(g) = &parts.gossip {
         g.validate()?;
     }
+    if let Some(r) = &parts.roots_sync {
+        r.validate()?;
+    }
     let store = match parts.store {
         Some(s) => s,
         None => Box::new(memory_store(&config)?),

@@ -29,6 +29,7 @@ use hobbits_codec::eth::{
     EthResponseBody, MAX_BLOCK_ROOTS_COUNT,
 };
 
+use crate::config::ConfigError;
 use crate::events::{PeerPenalized, Penalty};
 use crate::peer_manager::GetPeers;
 use crate::peer_session::eth::{EthRequestError, SendEthRequest};
@@ -63,6 +64,36 @@ impl Default for RootsSyncConfig {
             range_slots: 512,
             pieces_per_peer: 2,
         }
+    }
+}
+
+impl RootsSyncConfig {
+    /// Checks every field against its bounds (the first piece of a round, at most
+    /// `lookback_slots + 1 + range_slots` slots, stays within the spec's 32768 roots).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bound = |field, value: u64, min: u64, max: u64| {
+            if value < min {
+                Err(ConfigError::TooSmall { field, min, value })
+            } else if value > max {
+                Err(ConfigError::TooLarge { field, max, value })
+            } else {
+                Ok(())
+            }
+        };
+        if self.poll_interval.is_zero() {
+            return Err(ConfigError::ZeroDuration {
+                field: "eth.poll_interval",
+            });
+        }
+        bound("eth.lookback_slots", self.lookback_slots, 0, 16_383)?;
+        bound("eth.range_slots", self.range_slots, 1, 16_384)?;
+        bound(
+            "eth.blocks_per_request",
+            self.blocks_per_request as u64,
+            1,
+            1024,
+        )?;
+        bound("eth.pieces_per_peer", self.pieces_per_peer as u64, 1, 16)
     }
 }
 
