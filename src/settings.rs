@@ -10,28 +10,28 @@
 //! suffix), `[scoring]` (every field of [`hobbits_actors::Scoring`]; `decay_half_life_ms`),
 //! `eth_listen` and `[eth]` (the ETH raw-TCP dialect: its listener, read by
 //! [`NodeSettings::eth_listen_addr`]; sync through roots, every field of
-//! [`RootsSyncConfig`], `poll_interval_ms`, read by [`NodeSettings::roots_sync`]). `peers` takes
-//! `hob+tcp://` and `eth+tcp://` URIs; the ETH ones are read by [`NodeSettings::eth_peers`].
+//! [`hobbits_actors::sync::roots::RootsSyncConfig`], `poll_interval_ms`, read by
+//! [`NodeSettings::roots_sync`]; both in `settings/eth.rs`). `peers` takes `hob+tcp://` and
+//! `eth+tcp://` URIs; the ETH ones are read by [`NodeSettings::eth_peers`].
 //! `docs/node.example.toml` documents every key with its default; a test parses it and checks it
 //! yields exactly the defaults, and that it names every key.
 //! `http` (`host:port` of the HTTP server: Beacon API, events, `/metrics`; unset: none) is read
 //! by [`NodeSettings::http_addr`]; `metrics` is its older name, kept as an alias (both set to
 //! different addresses is an error).
 
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use hobbits_actors::config::{ConfigError, NodeConfig, ProducerConfig};
-use hobbits_actors::sync::roots::RootsSyncConfig;
 use hobbits_actors::NodeId;
-use hobbits_codec::eth::ETH_DEFAULT_PORT;
 use hobbits_codec::PeerUri;
 
-/// The URI scheme of a peer of the ETH raw-TCP dialect.
-pub const ETH_SCHEME: &str = "eth+tcp://";
+mod eth;
+
+pub use eth::{EthSettings, ETH_SCHEME};
 
 /// Environment variable prefix.
 pub const ENV_PREFIX: &str = "HOBBITS";
@@ -95,18 +95,6 @@ pub struct ScoringSettings {
     pub ban_threshold: Option<u32>,
     pub decay_half_life_ms: Option<u64>,
     pub ban_loopback_ips: Option<bool>,
-}
-
-/// Sync through roots from ETH peers (`[eth]`), all optional: [`RootsSyncConfig`]'s fields,
-/// the poll interval in milliseconds.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct EthSettings {
-    pub poll_interval_ms: Option<u64>,
-    pub lookback_slots: Option<u64>,
-    pub blocks_per_request: Option<usize>,
-    pub range_slots: Option<u64>,
-    pub pieces_per_peer: Option<usize>,
 }
 
 /// One layer of settings (file, environment or flags); `None` means "not set here".
@@ -250,62 +238,6 @@ impl NodeSettings {
         );
         overlay!(self, other, [metrics, http]);
         self
-    }
-
-    /// The ETH listener's address, when `eth_listen` is set: `host:port`, or a bare IP on the
-    /// spec's port 9000 (a host name is refused, as for `listen`).
-    pub fn eth_listen_addr(&self) -> Result<Option<SocketAddr>, ConfigError> {
-        let Some(text) = self.eth_listen.as_deref().map(str::trim) else {
-            return Ok(None);
-        };
-        if text.is_empty() {
-            return Ok(None);
-        }
-        if let Ok(addr) = text.parse::<SocketAddr>() {
-            return Ok(Some(addr));
-        }
-        match text.trim_matches(['[', ']']).parse::<IpAddr>() {
-            Ok(ip) => Ok(Some(SocketAddr::new(ip, ETH_DEFAULT_PORT))),
-            Err(_) => Err(ConfigError::Source(format!(
-                "eth_listen (--eth-listen) `{text}` is neither host:port nor an IP address"
-            ))),
-        }
-    }
-
-    /// The `eth+tcp://host:port` peers among `peers` (a host name is resolved once, here).
-    pub fn eth_peers(&self) -> Result<Vec<SocketAddr>, ConfigError> {
-        self.peers
-            .iter()
-            .flatten()
-            .filter_map(|p| p.trim().strip_prefix(ETH_SCHEME))
-            .map(|hostport| {
-                hostport
-                    .to_socket_addrs()
-                    .ok()
-                    .and_then(|mut a| a.next())
-                    .ok_or_else(|| {
-                        ConfigError::Source(format!(
-                            "peer `{ETH_SCHEME}{hostport}`: not a reachable host:port"
-                        ))
-                    })
-            })
-            .collect()
-    }
-
-    /// Sync through roots: the defaults with `[eth]`'s values, validated.
-    pub fn roots_sync(&self) -> Result<RootsSyncConfig, ConfigError> {
-        let mut c = RootsSyncConfig::default();
-        let s = &self.eth;
-        overlay_value(
-            &mut c.poll_interval,
-            s.poll_interval_ms.map(Duration::from_millis),
-        );
-        overlay_value(&mut c.lookback_slots, s.lookback_slots);
-        overlay_value(&mut c.blocks_per_request, s.blocks_per_request);
-        overlay_value(&mut c.range_slots, s.range_slots);
-        overlay_value(&mut c.pieces_per_peer, s.pieces_per_peer);
-        c.validate()?;
-        Ok(c)
     }
 
     /// Reads the file (if any) and the `HOBBITS_…` environment, then overlays `flags`.
@@ -455,7 +387,7 @@ fn overlay_value<T>(dst: &mut T, src: Option<T>) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     #[test]
@@ -549,7 +481,7 @@ mod tests {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/node.example.toml")
     }
 
-    fn temp_file(tag: &str, text: &str) -> (PathBuf, PathBuf) {
+    pub(super) fn temp_file(tag: &str, text: &str) -> (PathBuf, PathBuf) {
         let dir =
             std::env::temp_dir().join(format!("hobbits-settings-{tag}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
@@ -572,7 +504,10 @@ mod tests {
         assert_eq!(s.data_dir, None);
         assert_eq!(s.eth_listen_addr(), Ok(None));
         assert_eq!(s.eth_peers(), Ok(vec![]));
-        assert_eq!(s.roots_sync(), Ok(RootsSyncConfig::default()));
+        assert_eq!(
+            s.roots_sync(),
+            Ok(hobbits_actors::sync::roots::RootsSyncConfig::default())
+        );
     }
 
     /// Every key of [`NodeSettings`] appears in the example, set or commented out: with the
@@ -677,75 +612,6 @@ mod tests {
         std::fs::write(&file, "netwrk_id = 5\n").expect("write");
         let r = NodeSettings::load(Some(&file), &NodeSettings::default());
         assert!(matches!(r, Err(ConfigError::Source(m)) if m.contains("netwrk_id")));
-        let _ = std::fs::remove_dir_all(dir);
-    }
-
-    #[test]
-    fn eth_keys_come_from_the_file_and_flags_and_are_validated() {
-        let (dir, file) = temp_file(
-            "eth",
-            "eth_listen = \"0.0.0.0\"\npeers = [\"hob+tcp://127.0.0.1:1\", \"eth+tcp://127.0.0.1:9200\"]\n\
-             [eth]\npoll_interval_ms = 250\nrange_slots = 64\n",
-        );
-        let s = NodeSettings::load(Some(&file), &NodeSettings::default()).expect("load");
-        assert_eq!(
-            s.eth_listen_addr(),
-            Ok(Some(SocketAddr::from(([0, 0, 0, 0], ETH_DEFAULT_PORT)))),
-            "a bare IP listens on the spec's port"
-        );
-        assert_eq!(
-            s.eth_peers(),
-            Ok(vec![SocketAddr::from(([127, 0, 0, 1], 9200))])
-        );
-        let c = s.to_config().expect("valid");
-        assert_eq!(c.peers.len(), 1, "the Hobbits peer only: {:?}", c.peers);
-        let r = s.roots_sync().expect("valid");
-        assert_eq!(r.poll_interval, Duration::from_millis(250));
-        assert_eq!(r.range_slots, 64);
-        assert_eq!(
-            r.blocks_per_request,
-            RootsSyncConfig::default().blocks_per_request
-        );
-        // Flags win over the file.
-        let flags = NodeSettings {
-            eth_listen: Some("127.0.0.1:9300".into()),
-            ..Default::default()
-        };
-        let s = NodeSettings::load(Some(&file), &flags).expect("load");
-        assert_eq!(
-            s.eth_listen_addr(),
-            Ok(Some(SocketAddr::from(([127, 0, 0, 1], 9300))))
-        );
-        // Typed errors naming the key.
-        std::fs::write(&file, "[eth]\npoll_interval_ms = 0\n").expect("write");
-        let s = NodeSettings::load(Some(&file), &NodeSettings::default()).expect("load");
-        assert_eq!(
-            s.roots_sync(),
-            Err(ConfigError::ZeroDuration {
-                field: "eth.poll_interval"
-            })
-        );
-        std::fs::write(&file, "[eth]\nrange_slots = 0\n").expect("write");
-        let s = NodeSettings::load(Some(&file), &NodeSettings::default()).expect("load");
-        assert!(matches!(
-            s.roots_sync(),
-            Err(ConfigError::TooSmall {
-                field: "eth.range_slots",
-                ..
-            })
-        ));
-        std::fs::write(&file, "[eth]\npoll_intervl_ms = 5\n").expect("write");
-        let r = NodeSettings::load(Some(&file), &NodeSettings::default());
-        assert!(matches!(r, Err(ConfigError::Source(m)) if m.contains("poll_intervl_ms")));
-        let bad = NodeSettings {
-            eth_listen: Some("localhost".into()),
-            peers: Some(vec!["eth+tcp://127.0.0.1".into()]),
-            ..Default::default()
-        };
-        assert!(
-            matches!(bad.eth_listen_addr(), Err(ConfigError::Source(m)) if m.contains("eth-listen"))
-        );
-        assert!(bad.eth_peers().is_err(), "no port");
         let _ = std::fs::remove_dir_all(dir);
     }
 }

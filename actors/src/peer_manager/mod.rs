@@ -51,8 +51,8 @@ mod commands;
 mod eth;
 
 pub use commands::{
-    DialPeer, DisconnectPeer, GetManagerStats, GetPeers, PeerInfo, SendFrameToPeer, SendRpcRequest,
-    Shutdown, Subscribe,
+    DialPeer, DisconnectPeer, GetManagerStats, GetPeers, ManagerStats, PeerInfo, SendFrameToPeer,
+    SendRpcRequest, Shutdown, Subscribe,
 };
 pub use eth::{DialEth, EthManagerSettings, SessionAddr};
 
@@ -154,38 +154,6 @@ impl Subscribers {
             self.gossip.add_control(r);
         }
     }
-}
-
-/// Counters of the manager.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ManagerStats {
-    /// Handshaked newcomers closed because the peer slots were full and no peer could be
-    /// displaced (GOODBYE 1003).
-    pub refused_full: u64,
-    /// Inbound connections refused at accept: the address connects faster than
-    /// `accept_rate_per_ip`.
-    pub refused_accept_rate: u64,
-    /// Inbound connections refused at accept: `max_pending_per_ip` pending from that address.
-    pub refused_pending_per_ip: u64,
-    /// Inbound connections refused (at accept or at the handshake): `max_peers_per_ip` peers from
-    /// that address.
-    pub refused_peers_per_ip: u64,
-    /// Pending connections evicted to admit a newcomer (`max_pending` reached).
-    pub evicted_pending: u64,
-    /// Peers displaced by a handshaked newcomer (`max_peers` reached).
-    pub displaced: u64,
-    /// Inbound connections refused because the IP was banned.
-    pub refused_banned: u64,
-    /// Bans issued.
-    pub bans: u64,
-    /// Events dropped because a subscriber's mailbox was full.
-    pub events_dropped: u64,
-    /// Dial attempts that failed.
-    pub dial_failures: u64,
-    /// Offences reported against peers (sessions, gossip, sync).
-    pub penalties: u64,
-    /// Handshakes refused because the remote node id was banned.
-    pub refused_banned_node: u64,
 }
 
 /// The actor.

@@ -458,7 +458,9 @@ impl EthSession {
                     self.report(Penalty::BadMessage {
                         reason: reason.clone(),
                     });
-                    self.close(ctx, DisconnectReason::Io { reason }, Some(GOODBYE_FAULT))
+                    debug!(%reason, "hello not answered with a hello");
+                    let goodbye = GOODBYE_FAULT;
+                    self.close(ctx, DisconnectReason::Local { goodbye }, Some(goodbye))
                 }
             },
         }
