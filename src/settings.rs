@@ -7,7 +7,12 @@
 //! comma-separated list): `listen`, `peers`, `network_id`, `chain_id`, `genesis_time`, `node_id`,
 //! `user_agent`, `produce`, `slot_ms`, `log`, `data_dir`, `http`, `metrics`, `[limits]` (every field of
 //! [`hobbits_actors::Limits`]), `[timeouts]` (every field of [`hobbits_actors::Timeouts`] in milliseconds, `_ms`
-//! suffix), `[scoring]` (every field of [`hobbits_actors::Scoring`]; `decay_half_life_ms`).
+//! suffix), `[scoring]` (every field of [`hobbits_actors::Scoring`]; `decay_half_life_ms`),
+//! `eth_listen` and `[eth]` (the ETH raw-TCP dialect: its listener, read by
+//! [`NodeSettings::eth_listen_addr`]; sync through roots, every field of
+//! [`hobbits_actors::sync::roots::RootsSyncConfig`], `poll_interval_ms`, read by
+//! [`NodeSettings::roots_sync`]; both in `settings/eth.rs`). `peers` takes `hob+tcp://` and
+//! `eth+tcp://` URIs; the ETH ones are read by [`NodeSettings::eth_peers`].
 //! `docs/node.example.toml` documents every key with its default; a test parses it and checks it
 //! yields exactly the defaults, and that it names every key.
 //! `http` (`host:port` of the HTTP server: Beacon API, events, `/metrics`; unset: none) is read
@@ -23,6 +28,10 @@ use serde::{Deserialize, Serialize};
 use hobbits_actors::config::{ConfigError, NodeConfig, ProducerConfig};
 use hobbits_actors::NodeId;
 use hobbits_codec::PeerUri;
+
+mod eth;
+
+pub use eth::{EthSettings, ETH_SCHEME};
 
 /// Environment variable prefix.
 pub const ENV_PREFIX: &str = "HOBBITS";
@@ -94,8 +103,12 @@ pub struct ScoringSettings {
 pub struct NodeSettings {
     /// `host:port` to listen on (port 0: any free port).
     pub listen: Option<String>,
-    /// Static peers, `hob+tcp://[identity@]host:port`.
+    /// Static peers, `hob+tcp://[identity@]host:port`, or `eth+tcp://host:port` for a peer of
+    /// the ETH raw-TCP dialect.
     pub peers: Option<Vec<String>>,
+    /// Also listen for the ETH raw-TCP dialect: `host:port`, or a bare IP for port 9000 (unset
+    /// or empty: no ETH listener).
+    pub eth_listen: Option<String>,
     pub network_id: Option<u8>,
     pub chain_id: Option<u8>,
     /// Genesis time, seconds since the Unix epoch.
@@ -117,6 +130,8 @@ pub struct NodeSettings {
     pub timeouts: TimeoutSettings,
     #[serde(default)]
     pub scoring: ScoringSettings,
+    #[serde(default)]
+    pub eth: EthSettings,
     /// `host:port` serving Prometheus metrics on `GET /metrics` (unset: no endpoint); an alias
     /// of `http` (the same server).
     pub metrics: Option<String>,
@@ -140,6 +155,7 @@ impl NodeSettings {
             [
                 listen,
                 peers,
+                eth_listen,
                 network_id,
                 chain_id,
                 genesis_time,
@@ -207,6 +223,17 @@ impl NodeSettings {
                 ban_threshold,
                 decay_half_life_ms,
                 ban_loopback_ips
+            ]
+        );
+        overlay!(
+            self.eth,
+            other.eth,
+            [
+                poll_interval_ms,
+                lookback_slots,
+                blocks_per_request,
+                range_slots,
+                pieces_per_peer
             ]
         );
         overlay!(self, other, [metrics, http]);
@@ -279,7 +306,7 @@ impl NodeSettings {
         if let Some(peers) = &self.peers {
             c.peers = peers
                 .iter()
-                .filter(|p| !p.trim().is_empty())
+                .filter(|p| !p.trim().is_empty() && !p.trim().starts_with(ETH_SCHEME))
                 .map(|p| p.parse::<PeerUri>())
                 .collect::<Result<_, _>>()?;
         }
@@ -360,7 +387,7 @@ fn overlay_value<T>(dst: &mut T, src: Option<T>) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     #[test]
@@ -454,7 +481,7 @@ mod tests {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/node.example.toml")
     }
 
-    fn temp_file(tag: &str, text: &str) -> (PathBuf, PathBuf) {
+    pub(super) fn temp_file(tag: &str, text: &str) -> (PathBuf, PathBuf) {
         let dir =
             std::env::temp_dir().join(format!("hobbits-settings-{tag}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
@@ -475,6 +502,12 @@ mod tests {
         assert_eq!(c, defaults);
         assert_eq!(s.http_addr(), Ok(None));
         assert_eq!(s.data_dir, None);
+        assert_eq!(s.eth_listen_addr(), Ok(None));
+        assert_eq!(s.eth_peers(), Ok(vec![]));
+        assert_eq!(
+            s.roots_sync(),
+            Ok(hobbits_actors::sync::roots::RootsSyncConfig::default())
+        );
     }
 
     /// Every key of [`NodeSettings`] appears in the example, set or commented out: with the

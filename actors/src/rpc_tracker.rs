@@ -54,6 +54,10 @@ pub enum RpcError {
         /// The encoder's error.
         reason: String,
     },
+    /// The peer speaks the ETH dialect, which carries no Hobbits frames or requests (ask it
+    /// through its `EthSession` with `SendEthRequest`).
+    #[error("the peer speaks the ETH dialect: no Hobbits RPC on that wire")]
+    WrongDialect,
 }
 
 /// One outstanding request.

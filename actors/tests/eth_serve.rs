@@ -10,8 +10,8 @@ mod support;
 use std::net::SocketAddr;
 
 use futures_util::SinkExt;
-use hobbits_actors::node::GetEthSessions;
 use hobbits_actors::peer_session::eth::{GetEthPeerHello, SendEthRequest};
+use hobbits_actors::peer_table::{Dialect, Direction};
 use hobbits_actors::NodeParts;
 use hobbits_chain::{BeaconBlockBody, Root, Slot};
 use hobbits_codec::eth::{
@@ -234,14 +234,37 @@ async fn a_node_dials_an_eth_peer_and_reads_its_roots() {
     let server = eth_node(73, 12, vec![]).await;
     let addr = server.node.eth_listen_addr.expect("eth listener");
     let client = eth_node(74, 0, vec![addr]).await;
-    let eth = client.node.eth.clone().expect("eth actor");
-    let session = wait_for("the dialed ETH session", DEADLINE, || async {
-        eth.send(GetEthSessions)
-            .await
-            .ok()
-            .and_then(|s| s.into_iter().next().map(|(_, s)| s))
+    // Both ends list the other as a handshaked ETH peer of their one peer manager.
+    let dialed = wait_for("the dialed ETH peer", DEADLINE, || async {
+        let peers = client.node.peers().await;
+        peers.into_iter().find(|p| p.handshaked)
     })
     .await;
+    assert_eq!(
+        (dialed.dialect, dialed.direction, dialed.addr),
+        (Dialect::Eth, Direction::Outbound, addr)
+    );
+    assert_eq!(dialed.hello.as_ref().map(|h| h.best_slot), Some(Slot(12)));
+    let accepted = wait_for("the accepted ETH peer", DEADLINE, || async {
+        let peers = server.node.peers().await;
+        peers.into_iter().find(|p| p.handshaked)
+    })
+    .await;
+    assert_eq!(
+        (accepted.dialect, accepted.direction),
+        (Dialect::Eth, Direction::Inbound)
+    );
+    assert!(
+        accepted
+            .session
+            .request(hobbits_actors::RpcRequest::Status(
+                hobbits_chain::rpc::GetStatus::new("t", 1)
+            ))
+            .await
+            .is_err(),
+        "no Hobbits RPC on the ETH wire"
+    );
+    let session = dialed.eth.expect("the ETH session");
     let hello = wait_for("the hello exchange", DEADLINE, || async {
         session.send(GetEthPeerHello).await.ok().flatten()
     })
@@ -313,10 +336,18 @@ async fn a_hobbits_only_and_an_eth_only_node_converge_through_a_bridge() {
         (mine.slot >= later && mine == theirs).then_some(())
     })
     .await;
+    let dialects: Vec<_> = eth_only
+        .node
+        .peers()
+        .await
+        .iter()
+        .filter(|p| p.handshaked)
+        .map(|p| p.dialect)
+        .collect();
     assert_eq!(
-        eth_only.handshaked().await,
-        0,
-        "no Hobbits peer on the ETH-only node"
+        dialects,
+        vec![Dialect::Eth],
+        "the ETH-only node's one peer is the bridge, over ETH"
     );
     eth_only.stop().await;
     bridge.stop().await;
@@ -344,7 +375,8 @@ async fn a_hello_naming_a_finalized_root_not_in_our_chain_earns_goodbye_2() {
 }
 
 /// A fake ETH peer that lists real roots and headers but answers bodies with zero bodies: the
-/// syncing node imports nothing from it and leaves with goodbye 3.
+/// syncing node imports nothing from it, penalises it each round in the manager's score book
+/// and, at the ban threshold, leaves with goodbye 3.
 #[actix_rt::test]
 async fn a_peer_sending_bodies_that_are_not_its_headers_is_left_with_goodbye_3() {
     support::init_tracing();
@@ -399,6 +431,17 @@ async fn a_peer_sending_bodies_that_are_not_its_headers_is_left_with_goodbye_3()
     };
     assert_eq!(goodbye, 3);
     assert_eq!(node.head().await.slot, Slot(0), "nothing imported");
+    let stats = node
+        .node
+        .manager
+        .send(hobbits_actors::peer_manager::GetManagerStats)
+        .await
+        .expect("manager");
+    assert_eq!(stats.bans, 1, "banned by the score book: {stats:?}");
+    assert!(
+        stats.penalties >= 10,
+        "one penalty per lying round: {stats:?}"
+    );
     node.stop().await;
     reference.stop().await;
 }

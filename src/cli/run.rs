@@ -3,16 +3,14 @@
 //! listens, its genesis root and its store (in memory, or persistent in `--data-dir` with the
 //! number of blocks reopened), and run until Ctrl-C / SIGTERM (then GOODBYE 1 to every peer).
 
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::settings::{LimitSettings, NodeSettings, ScoringSettings, TimeoutSettings};
+use crate::settings::{LimitSettings, NodeSettings, ScoringSettings, TimeoutSettings, ETH_SCHEME};
 use clap::Args;
 use hobbits_actors::node::{memory_store, persistent_store, start_node, NodeError, NodeParts};
 use hobbits_chain::{ChainRead, ChainStore, PersistError};
-use hobbits_codec::eth::ETH_DEFAULT_PORT;
 use hobbits_codec::PeerUri;
 
 use super::{bad_input, failure};
@@ -118,15 +116,10 @@ impl RunArgs {
     fn to_settings(&self) -> NodeSettings {
         NodeSettings {
             listen: self.listen.clone(),
-            peers: {
-                let hobbits: Vec<String> = self
-                    .peers
-                    .iter()
-                    .filter(|p| !p.starts_with(ETH_SCHEME))
-                    .cloned()
-                    .collect();
-                (!hobbits.is_empty()).then_some(hobbits)
-            },
+            // Both schemes: the flags' list replaces the file's (`NodeSettings::eth_peers`
+            // reads the eth+tcp ones).
+            peers: (!self.peers.is_empty()).then(|| self.peers.clone()),
+            eth_listen: self.eth_listen.clone(),
             network_id: self.network_id,
             chain_id: self.chain_id,
             genesis_time: self.genesis_time,
@@ -155,39 +148,9 @@ impl RunArgs {
                 ban_threshold: self.ban_threshold,
                 ..Default::default()
             },
+            eth: Default::default(),
         }
     }
-}
-
-/// The URI scheme of an ETH dialect peer.
-const ETH_SCHEME: &str = "eth+tcp://";
-
-/// `--eth-listen`: host:port, or a bare IP on the spec's port 9000.
-fn parse_eth_listen(text: &str) -> Result<SocketAddr, String> {
-    if let Ok(addr) = text.parse::<SocketAddr>() {
-        return Ok(addr);
-    }
-    match text.trim_matches(['[', ']']).parse::<IpAddr>() {
-        Ok(ip) => Ok(SocketAddr::new(ip, ETH_DEFAULT_PORT)),
-        Err(_) => Err(format!(
-            "eth-listen `{text}` is neither host:port nor an IP address"
-        )),
-    }
-}
-
-/// The `eth+tcp://host:port` peers among `--peer` (a host name is resolved once, here).
-fn eth_peers(peers: &[String]) -> Result<Vec<SocketAddr>, String> {
-    peers
-        .iter()
-        .filter_map(|p| p.strip_prefix(ETH_SCHEME))
-        .map(|hostport| {
-            hostport
-                .to_socket_addrs()
-                .ok()
-                .and_then(|mut a| a.next())
-                .ok_or_else(|| format!("peer `{ETH_SCHEME}{hostport}`: not a reachable host:port"))
-        })
-        .collect()
 }
 
 /// Runs the node until a signal.
@@ -201,12 +164,12 @@ pub fn run(args: RunArgs) -> ExitCode {
         Err(e) => return bad_input(e),
     };
     config.limits.accept_text_framing |= args.accept_text_framing;
-    let eth_listen = match args.eth_listen.as_deref().map(parse_eth_listen).transpose() {
-        Ok(a) => a,
-        Err(e) => return bad_input(e),
-    };
-    let eth_peers = match eth_peers(&args.peers) {
-        Ok(p) => p,
+    let eth = settings.eth_listen_addr().and_then(|listen| {
+        let peers = settings.eth_peers()?;
+        Ok((listen, peers, settings.roots_sync()?))
+    });
+    let (eth_listen, eth_peers, roots_sync) = match eth {
+        Ok(e) => e,
         Err(e) => return bad_input(e),
     };
     let http_addr = match settings.http_addr() {
@@ -237,6 +200,7 @@ pub fn run(args: RunArgs) -> ExitCode {
             clock_skew,
             eth_listen,
             eth_peers,
+            roots_sync: Some(roots_sync),
             ..NodeParts::full()
         };
         if let Some(gossip) = parts.gossip.as_mut().filter(|_| args.gossip_overlay) {
@@ -448,37 +412,5 @@ pub(super) async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn eth_listen_takes_host_port_or_a_bare_ip_on_9000() {
-        assert_eq!(
-            parse_eth_listen("127.0.0.1:9100"),
-            Ok(SocketAddr::from(([127, 0, 0, 1], 9100)))
-        );
-        assert_eq!(
-            parse_eth_listen("0.0.0.0"),
-            Ok(SocketAddr::from(([0, 0, 0, 0], 9000)))
-        );
-        assert_eq!(parse_eth_listen("[::1]").map(|a| a.port()), Ok(9000));
-        assert!(parse_eth_listen("localhost").is_err());
-    }
-
-    #[test]
-    fn eth_peers_are_the_eth_scheme_ones() {
-        let peers = vec![
-            "hob+tcp://127.0.0.1:1".to_string(),
-            "eth+tcp://127.0.0.1:9000".to_string(),
-        ];
-        assert_eq!(
-            eth_peers(&peers),
-            Ok(vec![SocketAddr::from(([127, 0, 0, 1], 9000))])
-        );
-        assert!(eth_peers(&["eth+tcp://127.0.0.1".to_string()]).is_err());
     }
 }

@@ -24,7 +24,7 @@ use super::events::Topic;
 use super::json::{checkpoint, header_entry, int, root, signed_block};
 use super::{admit, take_permit, ApiError, Data};
 use crate::peer_manager::{GetPeers, PeerInfo};
-use crate::peer_table::Direction;
+use crate::peer_table::{Dialect, Direction};
 use crate::store::{BlockAt, FoundBlock};
 use crate::sync::{GetSyncState, SyncState};
 
@@ -109,10 +109,15 @@ fn peer_id(p: &PeerInfo) -> String {
 }
 
 fn peer_json(p: &PeerInfo) -> Value {
+    let address = match p.dialect {
+        Dialect::Hobbits => PeerUri::from_socket_addr(p.addr).to_string(),
+        Dialect::Eth => format!("eth+tcp://{}", p.addr),
+    };
     json!({
         "peer_id": peer_id(p),
         "enr": null,
-        "last_seen_p2p_address": PeerUri::from_socket_addr(p.addr).to_string(),
+        "last_seen_p2p_address": address,
+        "dialect": p.dialect.to_string(),
         "state": if p.handshaked { "connected" } else { "connecting" },
         "direction": match p.direction {
             Direction::Inbound => "inbound",

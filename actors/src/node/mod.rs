@@ -1,6 +1,7 @@
 //! The one place that assembles a node: [`start_node`] builds, on the current actix system, the
-//! chain store actor, the peer manager (bound to the configured listen address, port 0 supported;
-//! one session per connection), and, as [`NodeParts`] asks, the sync and gossip actors, the block
+//! chain store actor, the peer manager (bound to the configured listen address, port 0 supported,
+//! and to `NodeParts::eth_listen` for the ETH dialect; one session per connection, whatever its
+//! wire), and, as [`NodeParts`] asks, the sync and gossip actors, the block
 //! producer (`NodeConfig::producer`), the metrics registry and the HTTP server (Beacon API,
 //! events, `/metrics`) with its event hub. It wires
 //! them before any of them runs: the manager starts with sync and gossip subscribed to its peer
@@ -30,7 +31,9 @@ use crate::events::SubscribeChainEvents;
 use crate::gossip::{GossipActor, GossipConfig, GossipError, GossipLinks};
 use crate::http::{ApiLinks, EventHub, HttpConfig, HttpError, HttpServer};
 use crate::metrics::{Metrics, MetricsError};
-use crate::peer_manager::{GetPeers, ManagerSettings, PeerInfo, PeerManager, Shutdown, Subscribe};
+use crate::peer_manager::{
+    EthManagerSettings, GetPeers, ManagerSettings, PeerInfo, PeerManager, Shutdown, Subscribe,
+};
 use crate::peer_session::eth::EthSessionSettings;
 use crate::peer_session::{SessionSettings, MAX_BAD_MESSAGES};
 use crate::peer_table::NodeId;
@@ -40,10 +43,9 @@ use crate::sync::roots::RootsSyncConfig;
 use crate::sync::{SyncActor, SyncConfig, SyncError, SyncLinks};
 
 pub mod collect;
-pub mod eth;
 
+pub use crate::peer_manager::DialEth;
 pub use collect::MetricsCollector;
-pub use eth::{DialEth, EthListener, GetEthSessions, StopEth};
 
 /// Why a node did not start.
 #[derive(Debug, thiserror::Error)]
@@ -112,8 +114,12 @@ pub struct NodeParts {
     /// Also listen for the ETH raw-TCP dialect at this address (port 0: any free port);
     /// `None`: no ETH listener (docs/PROTOCOL.md, "The ETH raw-TCP dialect").
     pub eth_listen: Option<SocketAddr>,
-    /// ETH peers dialed at start (`eth+tcp://host:port`).
+    /// ETH peers dialed at start and redialed when lost (`eth+tcp://host:port`), static peers
+    /// of the manager like `NodeConfig::peers`.
     pub eth_peers: Vec<SocketAddr>,
+    /// Tuning of sync through roots from ETH peers, which runs when `sync` is given; `None`:
+    /// `RootsSyncConfig::default()`.
+    pub roots_sync: Option<RootsSyncConfig>,
 }
 
 impl std::fmt::Debug for NodeParts {
@@ -129,6 +135,7 @@ impl std::fmt::Debug for NodeParts {
             .field("clock_skew_ms", &self.clock_skew.ms())
             .field("eth_listen", &self.eth_listen)
             .field("eth_peers", &self.eth_peers)
+            .field("roots_sync", &self.roots_sync)
             .finish()
     }
 }
@@ -159,7 +166,7 @@ pub struct NodeHandle {
     pub node_id: NodeId,
     /// signing_root of the genesis block.
     pub genesis_root: Root,
-    /// The peer manager (and through it, every session).
+    /// The peer manager (and through it, every session of either wire).
     pub manager: Addr<PeerManager>,
     /// The chain store.
     pub store: StoreClient,
@@ -178,8 +185,6 @@ pub struct NodeHandle {
     pub store_faults: tokio::sync::watch::Receiver<Option<crate::store::StoreFault>>,
     /// Where the ETH listener is bound (`NodeParts::eth_listen`).
     pub eth_listen_addr: Option<SocketAddr>,
-    /// The ETH dialect's listener and dialer, when the node speaks it.
-    pub eth: Option<Addr<EthListener>>,
 }
 
 impl NodeHandle {
@@ -197,9 +202,6 @@ impl NodeHandle {
         }
         if let Some(h) = &self.http_server {
             h.stop().await;
-        }
-        if let Some(e) = &self.eth {
-            let _ = e.send(StopEth).await;
         }
         let _ = self.manager.send(Shutdown).await;
         let end = Instant::now() + deadline;
@@ -252,6 +254,9 @@ pub async fn start_node(config: NodeConfig, parts: NodeParts) -> Result<NodeHand
     if let Some(g) = &parts.gossip {
         g.validate()?;
     }
+    if let Some(r) = &parts.roots_sync {
+        r.validate()?;
+    }
     let store = match parts.store {
         Some(s) => s,
         None => Box::new(memory_store(&config)?),
@@ -286,7 +291,10 @@ pub async fn start_node(config: NodeConfig, parts: NodeParts) -> Result<NodeHand
     // Provably wrong gossip and sync responses count against the peer's score.
     let penalized = Some(manager.clone().recipient());
     // ETH peers sync through roots when the node syncs at all.
-    let roots_sync = parts.sync.as_ref().map(|_| RootsSyncConfig::default());
+    let roots_sync = parts
+        .sync
+        .as_ref()
+        .map(|_| parts.roots_sync.clone().unwrap_or_default());
     let sync = match parts.sync {
         Some(c) => {
             let links = SyncLinks {
@@ -339,16 +347,40 @@ pub async fn start_node(config: NodeConfig, parts: NodeParts) -> Result<NodeHand
         metrics: metrics.clone(),
         gossip_overlay,
     });
-    let manager = manager_ctx.run(PeerManager::new(
+    let (eth_listener, eth_settings) = eth_parts(&config, parts.eth_listen)?;
+    let eth_listen_addr = match &eth_listener {
+        Some(l) => Some(l.local_addr().map_err(|source| NodeError::Bind {
+            addr: parts.eth_listen.unwrap_or(config.listen),
+            source,
+        })?),
+        None => None,
+    };
+    let mut manager = PeerManager::new(
         ManagerSettings {
             session,
             static_peers: config.peers.clone(),
             scoring: config.scoring.clone(),
+            eth: Some(EthManagerSettings {
+                session: eth_settings,
+                static_peers: parts.eth_peers,
+            }),
         },
         store.clone(),
         listener,
         subscribers,
-    ));
+    );
+    if let Some(l) = eth_listener {
+        manager = manager.with_eth_listener(l);
+    }
+    let manager = manager_ctx.run(manager);
+    if let Some(config) = roots_sync {
+        actix::spawn(crate::sync::roots::coordinate(
+            manager.clone().recipient(),
+            store.clone(),
+            config,
+            Some(manager.clone().recipient()),
+        ));
+    }
     let produced = parts
         .produced
         .or_else(|| gossip.clone().map(Addr::recipient));
@@ -363,12 +395,6 @@ pub async fn start_node(config: NodeConfig, parts: NodeParts) -> Result<NodeHand
         )
         .start()
     });
-    let (eth, eth_listen_addr) = start_eth(&config, &store, parts.eth_listen, roots_sync).await?;
-    for addr in parts.eth_peers {
-        if let Some(e) = &eth {
-            e.do_send(DialEth { addr });
-        }
-    }
     let mut node = NodeHandle {
         listen_addr,
         node_id: config.node_id,
@@ -382,7 +408,6 @@ pub async fn start_node(config: NodeConfig, parts: NodeParts) -> Result<NodeHand
         http_server: None,
         store_faults,
         eth_listen_addr,
-        eth,
     };
     if let Some(addr) = parts.http_addr {
         match start_http(&node, &config, addr, parts.http_config).await {
@@ -396,27 +421,17 @@ pub async fn start_node(config: NodeConfig, parts: NodeParts) -> Result<NodeHand
     Ok(node)
 }
 
-/// Starts the ETH dialect's listener (bound to `listen` when given; dialing only otherwise).
-async fn start_eth(
+/// The ETH dialect's listener (bound to `listen` when given; dialing only otherwise) and the
+/// settings of its sessions.
+fn eth_parts(
     config: &NodeConfig,
-    store: &StoreClient,
     listen: Option<SocketAddr>,
-    roots_sync: Option<RootsSyncConfig>,
-) -> Result<(Option<Addr<EthListener>>, Option<SocketAddr>), NodeError> {
+) -> Result<(Option<TcpListener>, Arc<EthSessionSettings>), NodeError> {
     let listener = match listen {
-        Some(addr) => {
-            let l = TcpListener::bind(addr)
-                .await
-                .map_err(|source| NodeError::Bind { addr, source })?;
-            Some(l)
-        }
-        None => None,
-    };
-    let bound = match &listener {
-        Some(l) => Some(l.local_addr().map_err(|source| NodeError::Bind {
-            addr: listen.unwrap_or(config.listen),
-            source,
-        })?),
+        Some(addr) => Some(
+            crate::peer_manager::bind_listener(addr)
+                .map_err(|source| NodeError::Bind { addr, source })?,
+        ),
         None => None,
     };
     let settings = Arc::new(EthSessionSettings {
@@ -429,16 +444,7 @@ async fn start_eth(
         rpc_rate_per_sec: config.limits.rpc_rate_per_sec,
         rpc_burst: config.limits.rpc_burst,
     });
-    let actor = EthListener::new(
-        settings,
-        store.clone(),
-        config.limits.max_peers,
-        config.timeouts.dial,
-        listener,
-        roots_sync,
-    )
-    .start();
-    Ok((Some(actor), bound))
+    Ok((listener, settings))
 }
 
 /// Starts the event hub (subscribed to sync and gossip imports) and the HTTP server of `node`.

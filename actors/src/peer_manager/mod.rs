@@ -6,12 +6,16 @@
 //! IP, and by node id; loopback IPs only with `Scoring::ban_loopback_ips`), and publishes peer
 //! events to subscribers.
 //!
-//! Commands and queries from other actors live in `commands.rs` (same actor).
+//! Commands and queries from other actors live in `commands.rs`, the second wire (ETH raw-TCP
+//! dialect: its listener, dials and sessions, `EthSession`s in the same table) in `eth.rs` (same
+//! actor). ETH peers are admitted, scored, banned, listed and shut down like Hobbits ones; only
+//! `PeerHandshaked` / `PeerDisconnected` are published for Hobbits peers alone (sync and gossip
+//! speak Hobbits; ETH peers sync through roots: `crate::sync::roots`).
 //!
 //! Handles: [`GetPeers`], [`GetManagerStats`], [`SendRpcRequest`], [`SendFrameToPeer`],
 //! [`DialPeer`], [`DisconnectPeer`], [`Subscribe`], [`Shutdown`], and from sessions
 //! `ReportHandshake`, `SessionClosed` (defined in `peer_session/reports.rs`), `PeerPenalized`
-//! (sessions, gossip, sync), `GossipReceived` (from anyone; sessions bypass it).
+//! (sessions, gossip, sync), `GossipReceived` (from anyone; sessions bypass it), [`DialEth`].
 //! Sends: `PeerHandshaked`, `PeerDisconnected`, `GossipReceived` to subscribers (try_send; sessions
 //! deliver GOSSIP to the gossip subscribers themselves through the shared `GossipSubscribers`);
 //! `Disconnect` to sessions.
@@ -29,26 +33,28 @@ use tracing::{debug, info, warn};
 
 use crate::config::Scoring;
 use crate::events::{
-    Disconnect, GossipReceived, GossipSubscribers, PeerDisconnected, PeerHandshaked, PeerPenalized,
-    Penalty, GOODBYE_DUPLICATE, GOODBYE_TOO_MANY_PEERS,
+    GossipReceived, GossipSubscribers, PeerDisconnected, PeerHandshaked, PeerPenalized, Penalty,
+    GOODBYE_DUPLICATE, GOODBYE_TOO_MANY_PEERS,
 };
 use crate::peer_session::{
     PeerSession, ReportHandshake, SessionClosed, SessionLinks, SessionSettings,
 };
 use crate::peer_table::{
-    ip_bannable, Backoff, Direction, HandshakeAdmission, NodeId, PeerEntry, PeerId, PeerTable,
-    Refusal,
+    ip_bannable, Backoff, Dialect, Direction, HandshakeAdmission, NodeId, PeerEntry, PeerId,
+    PeerTable, Refusal,
 };
 use crate::scoring::{ScoreBook, ScoreVerdict};
 use crate::store::StoreClient;
 use hobbits_codec::uri::PeerUri;
 
 mod commands;
+mod eth;
 
 pub use commands::{
-    DialPeer, DisconnectPeer, GetManagerStats, GetPeers, PeerInfo, SendFrameToPeer, SendRpcRequest,
-    Shutdown, Subscribe,
+    DialPeer, DisconnectPeer, GetManagerStats, GetPeers, ManagerStats, PeerInfo, SendFrameToPeer,
+    SendRpcRequest, Shutdown, Subscribe,
 };
+pub use eth::{DialEth, EthManagerSettings, SessionAddr};
 
 /// Length of the kernel's queue of connections waiting for `accept` (capped by the system's
 /// `somaxconn`): room for a burst of reconnecting attackers, so an honest SYN is not dropped
@@ -77,6 +83,8 @@ pub struct ManagerSettings {
     pub static_peers: Vec<PeerUri>,
     /// Penalties, decay, ban threshold.
     pub scoring: Scoring,
+    /// The ETH dialect's sessions and static peers; `None`: the node speaks Hobbits only.
+    pub eth: Option<EthManagerSettings>,
 }
 
 /// Whom a score belongs to: the remote node id once known, else its IP when IPs are banned for
@@ -101,15 +109,16 @@ impl ScoreKey {
 #[derive(Debug)]
 struct StaticPeer {
     uri: PeerUri,
+    dialect: Dialect,
     backoff: Backoff,
     dialing: bool,
 }
 
 #[derive(Debug, Clone)]
 struct SessionInfo {
-    /// The session actor; a `SessionHandle` is made from it when one is needed (an idle
-    /// connection costs an address, not the handle's three recipients).
-    session: Addr<PeerSession>,
+    /// The session actor (of either wire); a `SessionHandle` is made from it when one is
+    /// needed (an idle connection costs an address, not the handle's three recipients).
+    session: SessionAddr,
     addr: SocketAddr,
     direction: Direction,
     hello: Option<Hello>,
@@ -121,7 +130,7 @@ struct SessionInfo {
 impl SessionInfo {
     /// Closes the connection with GOODBYE `goodbye` (a local control message).
     fn disconnect(&self, goodbye: u64) {
-        self.session.do_send(Disconnect { goodbye });
+        self.session.disconnect(goodbye);
     }
 }
 
@@ -147,38 +156,6 @@ impl Subscribers {
     }
 }
 
-/// Counters of the manager.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ManagerStats {
-    /// Handshaked newcomers closed because the peer slots were full and no peer could be
-    /// displaced (GOODBYE 1003).
-    pub refused_full: u64,
-    /// Inbound connections refused at accept: the address connects faster than
-    /// `accept_rate_per_ip`.
-    pub refused_accept_rate: u64,
-    /// Inbound connections refused at accept: `max_pending_per_ip` pending from that address.
-    pub refused_pending_per_ip: u64,
-    /// Inbound connections refused (at accept or at the handshake): `max_peers_per_ip` peers from
-    /// that address.
-    pub refused_peers_per_ip: u64,
-    /// Pending connections evicted to admit a newcomer (`max_pending` reached).
-    pub evicted_pending: u64,
-    /// Peers displaced by a handshaked newcomer (`max_peers` reached).
-    pub displaced: u64,
-    /// Inbound connections refused because the IP was banned.
-    pub refused_banned: u64,
-    /// Bans issued.
-    pub bans: u64,
-    /// Events dropped because a subscriber's mailbox was full.
-    pub events_dropped: u64,
-    /// Dial attempts that failed.
-    pub dial_failures: u64,
-    /// Offences reported against peers (sessions, gossip, sync).
-    pub penalties: u64,
-    /// Handshakes refused because the remote node id was banned.
-    pub refused_banned_node: u64,
-}
-
 /// The actor.
 pub struct PeerManager {
     settings: ManagerSettings,
@@ -190,6 +167,8 @@ pub struct PeerManager {
     subscribers: Subscribers,
     listener: Option<TcpListener>,
     listener_handle: Option<SpawnHandle>,
+    eth_listener: Option<TcpListener>,
+    eth_listener_handle: Option<SpawnHandle>,
     shutting_down: bool,
     stats: ManagerStats,
 }
@@ -214,11 +193,15 @@ impl PeerManager {
     ) -> Self {
         let s = &settings.session;
         let table = PeerTable::with_slots(s.limits.slots(), s.limits.max_bans, s.timeouts.ban);
+        let eth_statics = settings.eth.iter().flat_map(|e| &e.static_peers);
         let statics = settings
             .static_peers
             .iter()
-            .map(|uri| StaticPeer {
-                uri: uri.clone(),
+            .map(|uri| (uri.clone(), Dialect::Hobbits))
+            .chain(eth_statics.map(|a| (PeerUri::from_socket_addr(*a), Dialect::Eth)))
+            .map(|(uri, dialect)| StaticPeer {
+                uri,
+                dialect,
                 backoff: Backoff::new(s.timeouts.reconnect_initial, s.timeouts.reconnect_max),
                 dialing: false,
             })
@@ -238,6 +221,8 @@ impl PeerManager {
             subscribers: subscriber_lists,
             listener: Some(listener),
             listener_handle: None,
+            eth_listener: None,
+            eth_listener_handle: None,
             shutting_down: false,
             stats: ManagerStats::default(),
         }
@@ -258,10 +243,15 @@ impl PeerManager {
         &mut self,
         stream: TcpStream,
         addr: SocketAddr,
-        direction: Direction,
+        (direction, dialect): (Direction, Dialect),
         slot: Option<usize>,
         ctx: &mut Context<Self>,
     ) {
+        let eth = self.settings.eth.clone();
+        if dialect == Dialect::Eth && eth.is_none() {
+            debug!(%addr, "ETH connection without ETH settings: closed");
+            return;
+        }
         let peer = match self.table.admit(addr, direction, slot, Instant::now()) {
             Ok(admitted) => {
                 if let Some(evicted) = admitted.evicted {
@@ -288,15 +278,18 @@ impl PeerManager {
             }
         };
         let links = self.links(ctx);
-        let addr_actor = PeerSession::start(
-            stream,
-            peer,
-            addr,
-            direction,
-            self.settings.session.clone(),
-            links,
-        );
-        debug!(%peer, %addr, %direction, "session started");
+        let addr_actor = match eth.filter(|_| dialect == Dialect::Eth) {
+            None => SessionAddr::Hobbits(PeerSession::start(
+                stream,
+                peer,
+                addr,
+                direction,
+                self.settings.session.clone(),
+                links,
+            )),
+            Some(eth) => self.start_eth_session(stream, peer, addr, direction, links, &eth),
+        };
+        debug!(%peer, %addr, %direction, %dialect, "session started");
         self.sessions.insert(
             peer,
             SessionInfo {
@@ -322,6 +315,7 @@ impl PeerManager {
         }
         sp.dialing = true;
         let target = sp.uri.host_port();
+        let dialect = sp.dialect;
         let timeout = self.settings.session.timeouts.dial;
         let fut = async move {
             let connect = async {
@@ -344,9 +338,13 @@ impl PeerManager {
                 sp.dialing = false;
             }
             match res {
-                Ok((stream, addr)) if !act.shutting_down => {
-                    act.start_session(stream, addr, Direction::Outbound, Some(slot), ctx)
-                }
+                Ok((stream, addr)) if !act.shutting_down => act.start_session(
+                    stream,
+                    addr,
+                    (Direction::Outbound, dialect),
+                    Some(slot),
+                    ctx,
+                ),
                 Ok(_) => {}
                 Err(e) => {
                     act.stats.dial_failures += 1;
@@ -416,28 +414,6 @@ impl PeerManager {
             }
         }
     }
-
-    fn peer_infos(&self) -> Vec<PeerInfo> {
-        let mut v: Vec<PeerInfo> = self
-            .table
-            .entries()
-            .into_iter()
-            .filter_map(|e| {
-                let s = self.sessions.get(&e.id)?;
-                Some(PeerInfo {
-                    peer: e.id,
-                    addr: s.addr,
-                    direction: s.direction,
-                    handshaked: e.handshaked,
-                    node_id: s.node_id,
-                    hello: s.hello.clone(),
-                    session: PeerSession::handle_of(e.id, s.session.clone()),
-                })
-            })
-            .collect();
-        v.sort_by_key(|p| p.peer);
-        v
-    }
 }
 
 impl Actor for PeerManager {
@@ -452,6 +428,7 @@ impl Actor for PeerManager {
             });
             self.listener_handle = Some(ctx.add_stream(accepts));
         }
+        self.accept_eth(ctx);
         for slot in 0..self.statics.len() {
             self.dial(slot, ctx);
         }
@@ -461,9 +438,13 @@ impl Actor for PeerManager {
 impl StreamHandler<io::Result<(TcpStream, SocketAddr)>> for PeerManager {
     fn handle(&mut self, item: io::Result<(TcpStream, SocketAddr)>, ctx: &mut Context<Self>) {
         match item {
-            Ok((stream, addr)) if !self.shutting_down => {
-                self.start_session(stream, addr, Direction::Inbound, None, ctx)
-            }
+            Ok((stream, addr)) if !self.shutting_down => self.start_session(
+                stream,
+                addr,
+                (Direction::Inbound, Dialect::Hobbits),
+                None,
+                ctx,
+            ),
             Ok(_) => {}
             // EMFILE and friends: keep listening.
             Err(e) => warn!(error = %e, "accept failed"),
@@ -525,7 +506,9 @@ impl Handler<ReportHandshake> for PeerManager {
                     session: msg.session,
                     gossip_overlay: msg.gossip_overlay,
                 };
-                Self::publish(&mut self.stats, &self.subscribers.handshaked, &event);
+                if info.session.dialect() == Dialect::Hobbits {
+                    Self::publish(&mut self.stats, &self.subscribers.handshaked, &event);
+                }
             }
             HandshakeAdmission::Banned { remaining } => {
                 self.stats.refused_banned_node += 1;
@@ -563,7 +546,10 @@ impl Handler<SessionClosed> for PeerManager {
             return;
         };
         info!(peer = %msg.peer, addr = %entry.addr, reason = ?msg.reason, "peer disconnected");
-        if entry.handshaked {
+        let hobbits = info
+            .as_ref()
+            .is_none_or(|i| i.session.dialect() == Dialect::Hobbits);
+        if entry.handshaked && hobbits {
             let event = PeerDisconnected {
                 peer: msg.peer,
                 addr: entry.addr,

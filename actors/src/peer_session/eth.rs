@@ -13,11 +13,19 @@
 //! - Faults: a message that does not frame closes the connection; one that frames but does not
 //!   decode is answered as the codec says (10, 20, 30; never a response to a response) and
 //!   counted; more than `max_bad_messages` closes with goodbye 3. Requests beyond the token
-//!   bucket are answered 40 (server error, "rate limited").
+//!   bucket are answered 40 (server error, "rate limited"). Every fault is also reported to the
+//!   peer manager as a `PeerPenalized` with its [`Penalty`], scored like a Hobbits peer's.
+//!
+//! The session is a peer of the `PeerManager` like a `PeerSession` (docs/ARCHITECTURE.md, "One
+//! manager, two wires"): started by it under the same slot policy, it reports its accepted hello
+//! (`ReportHandshake`, with the hello in Hobbits form and no node id) and closes when the manager
+//! refuses it, reports faults (`PeerPenalized`) and its end (`SessionClosed`).
 //!
 //! Handles [`SendEthRequest`] (our requests, matched to responses by id, with a timeout),
-//! [`DisconnectEth`], [`GetEthPeerHello`]. Sends `GetHello`, `CheckHello`, `ServeEth` (store) and
-//! [`EthSessionClosed`] (whoever started it).
+//! [`GetEthPeerHello`], and the three commands of a `SessionHandle`: `Disconnect` (goodbye and
+//! close), `SendFrame` (dropped: no Hobbits frames on this wire), `SendRequest` (refused with
+//! `RpcError::WrongDialect`). Sends `GetHello`, `CheckHello`, `ServeEth` (store) and
+//! `ReportHandshake`, `PeerPenalized`, `SessionClosed` (manager).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -26,7 +34,7 @@ use std::time::{Duration, Instant};
 
 use actix::io::{FramedWrite, WriteHandler};
 use actix::prelude::*;
-use hobbits_chain::rpc::Goodbye;
+use hobbits_chain::rpc::{Goodbye, Hello};
 use hobbits_codec::eth::{
     EthCodec, EthError, EthFrame, EthHello, EthLimits, EthMessage, EthMethod, EthRequest,
     EthRequestBody, EthResponse, EthResponseBody, EthStatus, CHAIN_STATE_NOT_SERVED,
@@ -39,10 +47,15 @@ use tokio::sync::oneshot;
 use tokio_util::codec::FramedRead;
 use tracing::{debug, info, warn};
 
-use super::now_ms;
-use crate::peer_table::Direction;
+use super::{now_ms, ReportHandshake, SessionClosed, SessionLinks, SessionStats};
+use crate::events::{
+    Disconnect, DisconnectReason, PeerPenalized, Penalty, SendFrame, SendRequest, SessionHandle,
+    GOODBYE_DUPLICATE, GOODBYE_TOO_MANY_PEERS,
+};
+use crate::peer_table::{Direction, HandshakeAdmission, PeerId};
+use crate::rpc::RpcResponse;
+use crate::rpc_tracker::RpcError;
 use crate::scoring::TokenBucket;
-use crate::store::StoreClient;
 
 /// Goodbye reason: another network, or a finalized root not in our chain.
 const GOODBYE_IRRELEVANT: u64 = 2;
@@ -104,26 +117,10 @@ pub struct SendEthRequest {
     pub request: EthRequestBody,
 }
 
-/// Command: send goodbye with this reason and close.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct DisconnectEth {
-    /// The goodbye reason.
-    pub goodbye: u64,
-}
-
 /// Query: the peer's hello once the handshake is done (`None` before).
 #[derive(Debug, Message)]
 #[rtype(result = "Option<EthHello>")]
 pub struct GetEthPeerHello;
-
-/// Event: a session ended.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct EthSessionClosed {
-    /// The peer's address.
-    pub addr: SocketAddr,
-}
 
 type Reply = oneshot::Sender<Result<EthResponseBody, EthRequestError>>;
 
@@ -135,15 +132,16 @@ struct Pending {
 
 /// The per-connection actor of the ETH dialect.
 pub struct EthSession {
+    peer: PeerId,
     addr: SocketAddr,
     direction: Direction,
     span: tracing::Span,
     settings: Arc<EthSessionSettings>,
-    store: StoreClient,
-    closed: Option<Recipient<EthSessionClosed>>,
+    links: SessionLinks,
     writer: FramedWrite<EthFrame, OwnedWriteHalf, EthCodec>,
     peer_hello: Option<EthHello>,
-    closing: bool,
+    /// Set when closing begins (why, for `SessionClosed`).
+    close_reason: Option<DisconnectReason>,
     next_id: u64,
     pending: HashMap<u64, Pending>,
     bad_messages: u32,
@@ -153,6 +151,7 @@ pub struct EthSession {
 impl std::fmt::Debug for EthSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EthSession")
+            .field("peer", &self.peer)
             .field("addr", &self.addr)
             .field("direction", &self.direction)
             .field("handshaked", &self.peer_hello.is_some())
@@ -161,14 +160,15 @@ impl std::fmt::Debug for EthSession {
 }
 
 impl EthSession {
-    /// Starts the actor for a connected socket; an outbound session sends its hello first.
+    /// Starts the actor for a connected socket admitted as `peer` by the manager (`links`); an
+    /// outbound session sends its hello first.
     pub fn start(
         stream: TcpStream,
+        peer: PeerId,
         addr: SocketAddr,
         direction: Direction,
         settings: Arc<EthSessionSettings>,
-        store: StoreClient,
-        closed: Option<Recipient<EthSessionClosed>>,
+        links: SessionLinks,
     ) -> Addr<EthSession> {
         let _ = stream.set_nodelay(true);
         EthSession::create(move |ctx| {
@@ -181,15 +181,15 @@ impl EthSession {
                 Instant::now(),
             );
             EthSession {
+                peer,
                 addr,
                 direction,
-                span: tracing::info_span!("eth_peer", %addr, dir = %direction),
+                span: tracing::info_span!("eth_peer", %peer, %addr, dir = %direction),
                 settings,
-                store,
-                closed,
+                links,
                 writer,
                 peer_hello: None,
-                closing: false,
+                close_reason: None,
                 next_id: 1,
                 pending: HashMap::new(),
                 bad_messages: 0,
@@ -198,8 +198,31 @@ impl EthSession {
         })
     }
 
+    /// The handle other actors use to reach the session of `peer` at `addr` (its requests and
+    /// frames are refused: see the module doc).
+    pub fn handle_of(peer: PeerId, addr: Addr<EthSession>) -> SessionHandle {
+        SessionHandle::new(
+            peer,
+            addr.clone().recipient(),
+            addr.clone().recipient(),
+            addr.recipient(),
+        )
+    }
+
+    fn closing(&self) -> bool {
+        self.close_reason.is_some()
+    }
+
+    /// Reports an offence to the manager for scoring (dropped when its mailbox is full).
+    fn report(&self, penalty: Penalty) {
+        let _ = self.links.penalized.try_send(PeerPenalized {
+            peer: self.peer,
+            penalty,
+        });
+    }
+
     fn write(&mut self, message: EthMessage) {
-        if !self.closing {
+        if !self.closing() {
             self.writer.write(message.to_frame());
         }
     }
@@ -229,23 +252,28 @@ impl EthSession {
                     Some(reply) => {
                         let _ = reply.send(Err(EthRequestError::Timeout));
                     }
-                    None => act.close(ctx, Some(GOODBYE_FAULT), "hello not answered"),
+                    None => {
+                        act.report(Penalty::Timeout {
+                            reason: "hello not answered".into(),
+                        });
+                        act.close(ctx, DisconnectReason::HandshakeTimeout, Some(GOODBYE_FAULT));
+                    }
                 }
             }
         });
     }
 
     /// Sends goodbye (when given), stops reading and closes once the writer has flushed.
-    fn close(&mut self, ctx: &mut Context<Self>, goodbye: Option<u64>, why: &str) {
-        if self.closing {
+    fn close(&mut self, ctx: &mut Context<Self>, why: DisconnectReason, goodbye: Option<u64>) {
+        if self.closing() {
             return;
         }
         let _g = self.span.clone().entered();
-        info!(goodbye, why, "closing ETH session");
+        info!(goodbye, reason = ?why, "closing ETH session");
         if let Some(reason) = goodbye {
             self.request(&EthRequestBody::Goodbye(Goodbye { reason }), None, ctx);
         }
-        self.closing = true;
+        self.close_reason = Some(why);
         self.writer.close();
         // The writer's `finished` stops the actor; this bounds a peer that stops reading.
         ctx.run_later(Duration::from_secs(1), |_, ctx| ctx.stop());
@@ -254,30 +282,45 @@ impl EthSession {
     fn bad_message(&mut self, ctx: &mut Context<Self>, err: &EthError) {
         self.bad_messages += 1;
         warn!(error = %err, count = self.bad_messages, "bad ETH message");
+        self.report(Penalty::BadMessage {
+            reason: err.to_string(),
+        });
         if let Some(reply) = err.reply() {
             self.respond(reply);
         }
         if self.bad_messages > self.settings.max_bad_messages {
-            self.close(ctx, Some(GOODBYE_FAULT), "too many bad messages");
+            let count = self.bad_messages;
+            self.close(
+                ctx,
+                DisconnectReason::TooManyBadMessages { count },
+                Some(GOODBYE_FAULT),
+            );
         }
     }
 
-    /// Checks a peer's hello with the store: `Ok(ours)` or the reason to leave.
+    /// Checks a peer's hello with the store: `Ok((ours, theirs in Hobbits form))` or why to
+    /// leave (and with which goodbye).
     fn check_hello(
         &self,
         theirs: EthHello,
-    ) -> impl std::future::Future<Output = Result<EthHello, String>> + 'static {
-        let store = self.store.clone();
+    ) -> impl std::future::Future<Output = Result<(EthHello, Hello), (DisconnectReason, Option<u64>)>>
+           + 'static {
+        let store = self.links.store.clone();
         async move {
             let Some(hobbits) = theirs.to_hobbits() else {
-                return Err(format!("chain_id {} is not ours", theirs.chain_id));
+                warn!(chain_id = theirs.chain_id, "hello from another chain");
+                let goodbye = GOODBYE_IRRELEVANT;
+                return Err((DisconnectReason::Local { goodbye }, Some(goodbye)));
             };
-            match store.check_hello(hobbits, false).await {
+            match store.check_hello(hobbits.clone(), false).await {
                 Ok(checked) => match checked.verdict {
-                    Ok(()) => Ok(EthHello::from(&checked.ours)),
-                    Err(e) => Err(e.to_string()),
+                    Ok(()) => Ok((EthHello::from(&checked.ours), hobbits)),
+                    Err(e) => Err((
+                        DisconnectReason::IrrelevantNetwork(e),
+                        Some(GOODBYE_IRRELEVANT),
+                    )),
                 },
-                Err(e) => Err(e.to_string()),
+                Err(_) => Err((DisconnectReason::Internal, None)),
             }
         }
     }
@@ -293,27 +336,36 @@ impl EthSession {
             EthRequestBody::Hello(theirs) => {
                 ctx.spawn(self.check_hello(theirs.clone()).into_actor(self).map(
                     move |verdict, act, ctx| match verdict {
-                        Ok(ours) => {
+                        Ok((ours, hobbits)) => {
                             act.respond(EthResponse::success(id, &EthResponseBody::Hello(ours)));
-                            act.handshaked(theirs);
+                            act.handshaked(theirs, hobbits, ctx);
                         }
-                        Err(why) => act.close(ctx, Some(GOODBYE_IRRELEVANT), &why),
+                        Err((why, goodbye)) => act.close(ctx, why, goodbye),
                     },
                 ));
             }
-            EthRequestBody::Goodbye(g) => {
-                self.close(ctx, None, &format!("peer said goodbye {}", g.reason))
-            }
+            EthRequestBody::Goodbye(g) => self.close(
+                ctx,
+                DisconnectReason::Goodbye {
+                    reason: Some(g.reason),
+                },
+                None,
+            ),
             _ if self.peer_hello.is_none() => self.respond(EthResponse::error(
                 id,
                 ResponseCode::InvalidRequest,
                 "hello first",
             )),
-            _ if !self.bucket.try_take(Instant::now()) => self.respond(EthResponse::error(
-                id,
-                ResponseCode::ServerError,
-                "rate limited",
-            )),
+            _ if !self.bucket.try_take(Instant::now()) => {
+                self.report(Penalty::RateLimited {
+                    reason: format!("{:?}", body.method()),
+                });
+                self.respond(EthResponse::error(
+                    id,
+                    ResponseCode::ServerError,
+                    "rate limited",
+                ))
+            }
             EthRequestBody::GetStatus(_) => {
                 let ours = EthStatus::new([0; 32], &self.settings.user_agent, now_ms());
                 self.respond(EthResponse::success(id, &EthResponseBody::GetStatus(ours)));
@@ -324,7 +376,7 @@ impl EthSession {
                 "beacon_chain_state: the response is TBD in the spec; not served",
             )),
             served => {
-                ctx.spawn(self.store.serve_eth(served).into_actor(self).map(
+                ctx.spawn(self.links.store.serve_eth(served).into_actor(self).map(
                     move |answer, act, _| match answer {
                         Ok(Some(body)) => act.respond(EthResponse::success(id, &body)),
                         Ok(None) | Err(_) => act.respond(EthResponse::error(
@@ -338,10 +390,41 @@ impl EthSession {
         }
     }
 
-    fn handshaked(&mut self, theirs: EthHello) {
-        let _g = self.span.clone().entered();
-        info!(best_slot = theirs.best_slot.0, "ETH peer handshaked");
-        self.peer_hello = Some(theirs);
+    /// The hello exchange succeeded: ask the manager for a peer slot; serve once admitted,
+    /// close as a Hobbits session would when refused.
+    fn handshaked(&mut self, theirs: EthHello, hobbits: Hello, ctx: &mut Context<Self>) {
+        let report = ReportHandshake {
+            peer: self.peer,
+            node_id: None,
+            hello: hobbits,
+            session: Self::handle_of(self.peer, ctx.address()),
+            gossip_overlay: false,
+        };
+        let fut = self.links.handshake.send(report);
+        ctx.spawn(fut.into_actor(self).map(move |admission, act, ctx| {
+            let _g = act.span.clone().entered();
+            let (why, goodbye) = match admission {
+                Ok(a) if a.is_accepted() => {
+                    info!(best_slot = theirs.best_slot.0, "ETH peer handshaked");
+                    act.peer_hello = Some(theirs);
+                    return;
+                }
+                Ok(HandshakeAdmission::Banned { .. }) => (DisconnectReason::Banned, GOODBYE_FAULT),
+                Ok(HandshakeAdmission::Duplicate { .. }) => {
+                    (DisconnectReason::Duplicate, GOODBYE_DUPLICATE)
+                }
+                Ok(HandshakeAdmission::SelfConnection) => {
+                    (DisconnectReason::SelfConnection, GOODBYE_DUPLICATE)
+                }
+                Ok(_) => {
+                    let goodbye = GOODBYE_TOO_MANY_PEERS;
+                    (DisconnectReason::Local { goodbye }, goodbye)
+                }
+                Err(_) => return act.close(ctx, DisconnectReason::Internal, None),
+            };
+            info!(reason = ?why, "ETH peer refused a slot");
+            act.close(ctx, why, Some(goodbye));
+        }));
     }
 
     fn on_response(&mut self, resp: EthResponse, ctx: &mut Context<Self>) {
@@ -365,12 +448,20 @@ impl EthSession {
                 Ok(EthResponseBody::Hello(theirs)) => {
                     ctx.spawn(self.check_hello(theirs.clone()).into_actor(self).map(
                         move |verdict, act, ctx| match verdict {
-                            Ok(_) => act.handshaked(theirs),
-                            Err(why) => act.close(ctx, Some(GOODBYE_IRRELEVANT), &why),
+                            Ok((_, hobbits)) => act.handshaked(theirs, hobbits, ctx),
+                            Err((why, goodbye)) => act.close(ctx, why, goodbye),
                         },
                     ));
                 }
-                other => self.close(ctx, Some(GOODBYE_FAULT), &format!("hello: {other:?}")),
+                other => {
+                    let reason = format!("hello answered with {other:?}");
+                    self.report(Penalty::BadMessage {
+                        reason: reason.clone(),
+                    });
+                    debug!(%reason, "hello not answered with a hello");
+                    let goodbye = GOODBYE_FAULT;
+                    self.close(ctx, DisconnectReason::Local { goodbye }, Some(goodbye))
+                }
             },
         }
     }
@@ -383,19 +474,19 @@ impl Actor for EthSession {
         let _g = self.span.clone().entered();
         debug!("ETH session started");
         if self.direction == Direction::Outbound {
-            ctx.spawn(
-                self.store
-                    .hello()
-                    .into_actor(self)
-                    .map(|hello, act, ctx| match hello {
-                        Ok(h) => act.request(&EthRequestBody::Hello(EthHello::from(&h)), None, ctx),
-                        Err(_) => act.close(ctx, None, "store unavailable"),
-                    }),
-            );
+            ctx.spawn(self.links.store.hello().into_actor(self).map(
+                |hello, act, ctx| match hello {
+                    Ok(h) => act.request(&EthRequestBody::Hello(EthHello::from(&h)), None, ctx),
+                    Err(_) => act.close(ctx, DisconnectReason::Internal, None),
+                },
+            ));
         }
         ctx.run_later(self.settings.handshake_timeout, |act, ctx| {
-            if act.peer_hello.is_none() {
-                act.close(ctx, Some(GOODBYE_FAULT), "no hello in time");
+            if act.peer_hello.is_none() && !act.closing() {
+                act.report(Penalty::Timeout {
+                    reason: "no hello in time".into(),
+                });
+                act.close(ctx, DisconnectReason::HandshakeTimeout, Some(GOODBYE_FAULT));
             }
         });
     }
@@ -406,15 +497,29 @@ impl Actor for EthSession {
                 let _ = reply.send(Err(EthRequestError::Disconnected));
             }
         }
-        if let Some(closed) = &self.closed {
-            let _ = closed.try_send(EthSessionClosed { addr: self.addr });
-        }
+        let reason = self
+            .close_reason
+            .take()
+            .unwrap_or(DisconnectReason::RemoteClosed);
+        debug!(
+            ?reason,
+            bad_messages = self.bad_messages,
+            "ETH session stopped"
+        );
+        self.links.closed.do_send(SessionClosed {
+            peer: self.peer,
+            reason,
+            stats: SessionStats {
+                bad_messages: self.bad_messages,
+                ..SessionStats::default()
+            },
+        });
     }
 }
 
 impl StreamHandler<Result<EthFrame, EthError>> for EthSession {
     fn handle(&mut self, item: Result<EthFrame, EthError>, ctx: &mut Context<Self>) {
-        if self.closing {
+        if self.closing() {
             return;
         }
         let _g = self.span.clone().entered();
@@ -422,14 +527,22 @@ impl StreamHandler<Result<EthFrame, EthError>> for EthSession {
             Ok(EthMessage::Request(req)) => self.on_request(req, ctx),
             Ok(EthMessage::Response(resp)) => self.on_response(resp, ctx),
             Err(e) if e.breaks_stream() => {
-                self.close(ctx, Some(GOODBYE_FAULT), &format!("unframeable: {e}"))
+                let reason = e.to_string();
+                self.report(Penalty::MalformedFrame {
+                    reason: reason.clone(),
+                });
+                self.close(
+                    ctx,
+                    DisconnectReason::MalformedFrame { reason },
+                    Some(GOODBYE_FAULT),
+                )
             }
             Err(e) => self.bad_message(ctx, &e),
         }
     }
 
     fn finished(&mut self, ctx: &mut Context<Self>) {
-        self.close(ctx, None, "peer closed the connection");
+        self.close(ctx, DisconnectReason::RemoteClosed, None);
     }
 }
 
@@ -445,7 +558,7 @@ impl Handler<SendEthRequest> for EthSession {
 
     fn handle(&mut self, msg: SendEthRequest, ctx: &mut Context<Self>) -> Self::Result {
         let refused = |e| -> Self::Result { Box::pin(async move { Err(e) }) };
-        if self.closing {
+        if self.closing() {
             return refused(EthRequestError::Disconnected);
         }
         if matches!(
@@ -465,10 +578,25 @@ impl Handler<SendEthRequest> for EthSession {
     }
 }
 
-impl Handler<DisconnectEth> for EthSession {
+impl Handler<Disconnect> for EthSession {
     type Result = ();
-    fn handle(&mut self, msg: DisconnectEth, ctx: &mut Context<Self>) {
-        self.close(ctx, Some(msg.goodbye), "asked to disconnect");
+    fn handle(&mut self, msg: Disconnect, ctx: &mut Context<Self>) {
+        let goodbye = msg.goodbye;
+        self.close(ctx, DisconnectReason::Local { goodbye }, Some(goodbye));
+    }
+}
+
+impl Handler<SendFrame> for EthSession {
+    type Result = ();
+    fn handle(&mut self, _: SendFrame, _: &mut Context<Self>) {
+        debug!(peer = %self.peer, "Hobbits frame for an ETH peer dropped");
+    }
+}
+
+impl Handler<SendRequest> for EthSession {
+    type Result = Result<RpcResponse, RpcError>;
+    fn handle(&mut self, _: SendRequest, _: &mut Context<Self>) -> Self::Result {
+        Err(RpcError::WrongDialect)
     }
 }
 

@@ -30,6 +30,25 @@ impl fmt::Display for NodeId {
     }
 }
 
+/// Which wire a connection speaks: Hobbits frames (EWP v3), or the eth2 RPC raw-TCP dialect
+/// (`ETH` prefix; docs/PROTOCOL.md). Both kinds are peers of the same table and manager.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dialect {
+    /// Hobbits frames (`hob+tcp://`).
+    Hobbits,
+    /// The ETH raw-TCP dialect (`eth+tcp://`).
+    Eth,
+}
+
+impl fmt::Display for Dialect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Dialect::Hobbits => "hobbits",
+            Dialect::Eth => "eth",
+        })
+    }
+}
+
 /// Who opened the TCP connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Direction {

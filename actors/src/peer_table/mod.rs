@@ -29,7 +29,7 @@ mod slots;
 
 pub use accept_rate::AcceptRate;
 pub use bans::{ip_bannable, Backoff, BanList};
-pub use ids::{Direction, NodeId, PeerId};
+pub use ids::{Dialect, Direction, NodeId, PeerId};
 pub use slots::SlotLimits;
 
 /// Addresses whose connection rate is remembered.
