@@ -198,6 +198,11 @@ fn frame_json(f: &RelayedFrame) -> Value {
             out.insert("topic".into(), json!(topic.name()));
             out.insert("announcement".into(), json!(announcement));
         }
+        FrameMessage::Control { verb, hashes } => {
+            out.insert("method_id".into(), json!(verb.method_id()));
+            out.insert("verb".into(), json!(verb.name()));
+            out.insert("hashes".into(), json!(hashes));
+        }
         FrameMessage::Ping { .. } | FrameMessage::Undecoded => {}
     }
     let fields: Map<String, Value> = f

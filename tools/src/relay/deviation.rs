@@ -52,11 +52,14 @@ pub enum DeviationCode {
     TextFraming,
     /// A whole frame whose header or body does not decode as its protocol's message.
     BadMessage,
+    /// A GOSSIP message (a `topic`, a non-BSON body) under a control verb's method id (1-4):
+    /// another numbering of the gossip verbs (Tuweni's Plumtree put GOSSIP at 3).
+    GossipNumbering,
 }
 
 impl DeviationCode {
     /// Every code, in documentation order.
-    pub const ALL: [DeviationCode; 21] = [
+    pub const ALL: [DeviationCode; 22] = [
         Self::HelloNestedDoc,
         Self::HelloFlatDoc,
         Self::NestedDocBody,
@@ -78,6 +81,7 @@ impl DeviationCode {
         Self::FramingError,
         Self::TextFraming,
         Self::BadMessage,
+        Self::GossipNumbering,
     ];
 
     /// The stable short code printed and counted (`HELLO_NESTED_DOC`, `ID_TYPE`, ...).
@@ -104,6 +108,7 @@ impl DeviationCode {
             Self::FramingError => "FRAMING_ERROR",
             Self::TextFraming => "TEXT_FRAMING",
             Self::BadMessage => "BAD_MESSAGE",
+            Self::GossipNumbering => "GOSSIP_NUMBERING",
         }
     }
 
@@ -142,6 +147,9 @@ impl DeviationCode {
                 "2019 text framing line `EWP 3 ...` instead of the binary prefix (decoded only with --accept-text-framing)"
             }
             Self::BadMessage => "frame does not decode as its protocol's message",
+            Self::GossipNumbering => {
+                "GOSSIP message under a control verb's method id (Tuweni's Plumtree numbering: GOSSIP at 3)"
+            }
         }
     }
 }

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
+use hobbits_codec::gossip_control::ControlVerb;
 use hobbits_codec::ping::PingKind;
 use hobbits_codec::rpc::{BodyShape, RequestId, RpcMethod};
 use hobbits_codec::{Protocol, Topic};
@@ -133,6 +134,13 @@ pub enum FrameMessage {
         /// True for an empty body (announcement).
         announcement: bool,
     },
+    /// A gossip overlay control frame (GOSSIP protocol, method id 1-4).
+    Control {
+        /// PRUNE, GRAFT, IHAVE or IWANT.
+        verb: ControlVerb,
+        /// How many `message_hash`es it carries.
+        hashes: usize,
+    },
     /// A PING-protocol frame.
     Ping {
         /// `ping` or `pong`.
@@ -148,6 +156,7 @@ impl FrameMessage {
         match self {
             Self::Rpc { method, .. } => method.to_string(),
             Self::Gossip { topic, .. } => topic.name().to_string(),
+            Self::Control { verb, .. } => verb.name().to_string(),
             Self::Ping {
                 kind: PingKind::Ping,
             } => "ping".into(),
