@@ -50,10 +50,12 @@ fn relay_decodes_a_status_exchange_over_eth() {
         lines.push(l.to_string());
         l.starts_with("deviations:").then_some(())
     });
-    relay.stdout.next_matching("the line after `deviations:`", |l| {
-        lines.push(l.to_string());
-        Some(())
-    });
+    relay
+        .stdout
+        .next_matching("the line after `deviations:`", |l| {
+            lines.push(l.to_string());
+            Some(())
+        });
     let text = lines.join("\n");
     for want in [
         "c>s ETH hello(0) id=1 request",
