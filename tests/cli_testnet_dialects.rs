@@ -70,7 +70,7 @@ fn converges(engine: &str, shadow: Option<&Path>) {
             n["index"]
         );
     }
-    assert!(report["head_slot"].as_u64().unwrap_or(0) >= 20, "{report}");
+    assert!(report["head_slot"].as_u64().unwrap_or(0) >= 10, "{report}");
 }
 
 #[test]
