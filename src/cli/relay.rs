@@ -367,4 +367,42 @@ mod tests {
         assert!(upstream_of("eth+tcp://:9000").is_err());
         assert!(upstream_of("ftp://x:1").is_err());
     }
+
+    #[test]
+    fn an_eth_message_prints_as_json_with_its_kind_method_and_code() {
+        use hobbits_codec::eth::{EthMethod, MessageKind, ResponseCode};
+        use hobbits_codec::rpc::RequestId;
+        use hobbits_tools::relay::{ConnectionId, RelayDirection};
+        let frame = RelayedFrame {
+            conn: ConnectionId(1),
+            direction: RelayDirection::ServerToClient,
+            seq: 2,
+            at_ms: 5,
+            version: 0,
+            protocol: WireProtocol::Eth,
+            header_len: 22,
+            body_len: 89,
+            message: FrameMessage::Eth {
+                kind: MessageKind::Response,
+                id: RequestId(1),
+                method: Some(EthMethod::Hello),
+                code: Some(ResponseCode::Success),
+                role: RpcRole::Response {
+                    latency: Duration::from_millis(3),
+                },
+            },
+            fields: vec![("best_slot", FieldValue::Uint(9))],
+            deviations: Vec::new(),
+            raw: None,
+        };
+        let v = frame_json(&frame);
+        assert_eq!(v["protocol"], "ETH");
+        assert_eq!(v["label"], "hello(0) -> 0");
+        assert_eq!(v["kind"], "response");
+        assert_eq!(v["method"], "hello");
+        assert_eq!(v["response_code"], 0);
+        assert_eq!(v["latency_ms"], 3);
+        assert_eq!(v["fields"]["best_slot"], 9);
+        assert!(v.get("version").is_none(), "ETH has no version: {v}");
+    }
 }
