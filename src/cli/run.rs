@@ -300,6 +300,13 @@ pub(super) async fn observe_node(
                 gossip: Some(writer.clone().recipient()),
                 control: None,
             });
+            // Blocks synced over the ETH dialect reach the store without an import event.
+            if node.eth_listen_addr.is_some() {
+                writer.do_send(hobbits_testnet::node_log::WatchHead {
+                    store: node.store.clone(),
+                    every: std::time::Duration::from_millis(100),
+                });
+            }
             Some(writer)
         }
     };

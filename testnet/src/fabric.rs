@@ -17,11 +17,14 @@ use crate::engine::netns::rules::Bandwidth;
 use crate::link::LinkProxy;
 use crate::network::{Loss, ResolvedNetwork};
 use crate::shaper::Shaper;
+use crate::spec::Wire;
 use crate::wire::WireLog;
 use crate::TestnetError;
 
 /// Where every node listens in a namespace (each has its own address).
 pub const NETNS_PORT: u16 = 9000;
+/// Where a node speaking the ETH dialect listens for it in a namespace (beside [`NETNS_PORT`]).
+pub const NETNS_ETH_PORT: u16 = 9001;
 
 /// Proxied links.
 #[derive(Debug)]
@@ -39,6 +42,8 @@ pub struct Kernel {
     net: NetnsNet,
     hub: HubConnector,
     edges: Vec<(usize, usize)>,
+    /// The wire of each edge.
+    wires: Vec<Wire>,
     cut: BTreeSet<(usize, usize)>,
     partitioned: bool,
     group_of: BTreeMap<usize, usize>,
@@ -78,9 +83,39 @@ pub fn crossing(
 }
 
 impl Fabric {
-    /// One proxy per edge; the later-starting end (`first[n]`: its start slot) dials.
+    /// One proxy per edge; the later-starting end (`first[n]`: its start slot) dials. Every link
+    /// carries EWP frames.
     pub async fn proxies(
         edges: &[(usize, usize)],
+        first: &[u64],
+        log: Arc<Mutex<WireLog>>,
+        start: Instant,
+        network: &ResolvedNetwork,
+        seed: u64,
+        always_shape: bool,
+    ) -> Result<Fabric, TestnetError> {
+        let wires = vec![Wire::Hobbits; edges.len()];
+        Self::proxies_wired(
+            edges,
+            &wires,
+            first,
+            log,
+            start,
+            network,
+            seed,
+            always_shape,
+        )
+        .await
+    }
+
+    /// [`Fabric::proxies`] with the wire of each edge (`wires[i]` for `edges[i]`).
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "proxies' arguments plus the wires; a struct for one call site adds nothing"
+    )]
+    pub async fn proxies_wired(
+        edges: &[(usize, usize)],
+        wires: &[Wire],
         first: &[u64],
         log: Arc<Mutex<WireLog>>,
         start: Instant,
@@ -96,16 +131,32 @@ impl Fabric {
         // Unshaped links skip the shaper; a bandwidth change later in the scenario needs it.
         let shaper = (always_shape || !shaper.is_idle()).then(|| Arc::new(Mutex::new(shaper)));
         let mut links = Vec::with_capacity(edges.len());
-        for &(a, b) in edges {
+        for (i, &(a, b)) in edges.iter().enumerate() {
             let (dialer, listener) = if (first[a], a) > (first[b], b) {
                 (a, b)
             } else {
                 (b, a)
             };
-            let proxy = LinkProxy::bind(dialer, listener, log.clone(), start, shaper.clone())
+            let wire = wires.get(i).copied().unwrap_or(Wire::Hobbits);
+            // The node redials Hobbits peers but not ETH ones: both ends of an ETH link dial (one
+            // proxy each way), so the end that starts or restarts later reconnects the link.
+            let ends: &[(usize, usize)] = match wire {
+                Wire::Hobbits => &[(dialer, listener)],
+                Wire::Eth => &[(dialer, listener), (listener, dialer)],
+            };
+            for &(dialer, listener) in ends {
+                let proxy = LinkProxy::bind_wire(
+                    dialer,
+                    listener,
+                    log.clone(),
+                    start,
+                    shaper.clone(),
+                    wire,
+                )
                 .await
                 .map_err(io("link proxy"))?;
-            links.push(proxy);
+                links.push(proxy);
+            }
         }
         Ok(Fabric::Proxies(Proxies {
             links,
@@ -116,8 +167,14 @@ impl Fabric {
         }))
     }
 
-    /// The namespaces, rules and delayer for `plan` (blocking: a few `ip` / `nft` / `tc` runs).
+    /// The namespaces, rules and delayer for `plan` (blocking: a few `ip` / `nft` / `tc` runs);
+    /// every link carries EWP frames.
     pub fn kernel(plan: &NetPlan) -> Result<Fabric, TestnetError> {
+        Self::kernel_wired(plan, vec![Wire::Hobbits; plan.edges.len()])
+    }
+
+    /// [`Fabric::kernel`] with the wire of each of `plan`'s edges.
+    pub fn kernel_wired(plan: &NetPlan, wires: Vec<Wire>) -> Result<Fabric, TestnetError> {
         let failed = |e: crate::engine::netns::NetnsError| TestnetError::Io {
             what: "netns".into(),
             reason: e.to_string(),
@@ -129,6 +186,7 @@ impl Fabric {
             net,
             hub,
             edges: plan.edges.clone(),
+            wires,
             cut: BTreeSet::new(),
             partitioned: false,
             group_of: BTreeMap::new(),
@@ -143,34 +201,55 @@ impl Fabric {
         }
     }
 
-    /// The addresses `node` dials: its proxies, or every topology neighbour's own address (both
-    /// ends dial; the node keeps one connection per peer).
+    /// The addresses `node` dials over Hobbits: its proxies, or every topology neighbour's own
+    /// address (both ends dial; the node keeps one connection per peer).
     pub fn peers_for(&self, node: usize) -> Vec<SocketAddr> {
+        self.peers_on(node, Wire::Hobbits)
+    }
+
+    /// The addresses `node` dials over `wire` (`eth+tcp://` for [`Wire::Eth`]).
+    pub fn peers_on(&self, node: usize, wire: Wire) -> Vec<SocketAddr> {
         match self {
             Fabric::Proxies(p) => p
                 .links
                 .iter()
-                .filter(|l| l.dialer == node)
+                .filter(|l| l.dialer == node && l.wire == wire)
                 .map(|l| l.addr())
                 .collect(),
-            Fabric::Kernel(k) => k
-                .edges
-                .iter()
-                .filter_map(|&(a, b)| match (a == node, b == node) {
-                    (true, _) => Some(b),
-                    (_, true) => Some(a),
-                    _ => None,
-                })
-                .map(|n| SocketAddr::from((k.net.addr(n), NETNS_PORT)))
-                .collect(),
+            Fabric::Kernel(k) => {
+                let port = match wire {
+                    Wire::Hobbits => NETNS_PORT,
+                    Wire::Eth => NETNS_ETH_PORT,
+                };
+                k.edges
+                    .iter()
+                    .zip(&k.wires)
+                    .filter(|(_, w)| **w == wire)
+                    .filter_map(|(&(a, b), _)| match (a == node, b == node) {
+                        (true, _) => Some(b),
+                        (_, true) => Some(a),
+                        _ => None,
+                    })
+                    .map(|n| SocketAddr::from((k.net.addr(n), port)))
+                    .collect()
+            }
         }
     }
 
     /// A node listens at `addr` now (proxies forward to it).
     pub fn node_started(&self, node: usize, addr: SocketAddr) {
+        self.node_started_on(node, addr, None);
+    }
+
+    /// A node listens at `addr`, and on the ETH wire at `eth` (proxies of ETH links forward
+    /// there; without it they refuse connections).
+    pub fn node_started_on(&self, node: usize, addr: SocketAddr, eth: Option<SocketAddr>) {
         if let Fabric::Proxies(p) = self {
             for l in p.links.iter().filter(|l| l.listener == node) {
-                l.set_target(Some(addr));
+                l.set_target(match l.wire {
+                    Wire::Hobbits => Some(addr),
+                    Wire::Eth => eth,
+                });
             }
         }
     }
@@ -284,12 +363,14 @@ impl Fabric {
     /// through now (namespaces: whether the nodes use them is theirs to say).
     pub fn links_open(&self, node: usize) -> usize {
         match self {
+            // An ETH link has a proxy each way: count links, not proxies.
             Fabric::Proxies(p) => p
                 .links
                 .iter()
-                .filter(|l| l.dialer == node || l.listener == node)
-                .map(|l| l.open_connections().min(1))
-                .sum(),
+                .filter(|l| (l.dialer == node || l.listener == node) && l.open_connections() > 0)
+                .map(|l| pair(l.dialer, l.listener))
+                .collect::<BTreeSet<_>>()
+                .len(),
             Fabric::Kernel(k) => k
                 .edges
                 .iter()
@@ -319,8 +400,8 @@ impl Fabric {
 
 impl Proxies {
     fn apply(&self) {
-        for (i, l) in self.links.iter().enumerate() {
-            let edge = self.edges[i];
+        for l in &self.links {
+            let edge = pair(l.dialer, l.listener);
             l.set_cut(self.cut.contains(&edge) || self.partition.contains(&edge));
         }
     }

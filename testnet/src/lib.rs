@@ -36,6 +36,7 @@ pub mod export;
 pub mod fabric;
 pub mod invariants;
 pub mod link;
+pub mod link_codec;
 pub mod logreport;
 pub mod network;
 pub mod node_log;

@@ -1,6 +1,6 @@
 //! [`LinkProxy`]: one TCP proxy on 127.0.0.1 per testnet link. The dialing node connects to the
 //! proxy, which connects to the listening node's current address and forwards whole EWP frames
-//! both ways, logging every GOSSIP frame in the [`WireLog`] (when read from the sender and when
+//! (or ETH messages on a link of that wire, `link_codec.rs`) both ways, logging every GOSSIP frame in the [`WireLog`] (when read from the sender and when
 //! written to the receiver). A link can be cut (open connections dropped, new ones refused: the
 //! nodes' redials fail until it heals) and retargeted when the listening node restarts on a new
 //! port. With a [`Shaper`] (the link model in user space), each direction hands frames from its
@@ -15,13 +15,14 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 
 use futures_util::{SinkExt, StreamExt};
-use hobbits_codec::{Frame, FrameCodec, GossipEnvelope, Protocol};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use tokio_util::codec::{FramedRead, FramedWrite};
 use tracing::debug;
 
+use crate::link_codec::{LinkCodec, WireFrame};
 use crate::shaper::Shaper;
+use crate::spec::Wire;
 use crate::wire::WireLog;
 
 /// Frames one direction of a shaped link holds between reading and delivery.
@@ -45,6 +46,8 @@ pub struct LinkProxy {
     pub dialer: usize,
     /// The node that listens.
     pub listener: usize,
+    /// The wire the link carries (what the dialer dials and the listener's address it targets).
+    pub wire: Wire,
     addr: SocketAddr,
     state: Arc<LinkState>,
     accept: JoinHandle<()>,
@@ -56,16 +59,30 @@ struct Ends {
     log: Arc<Mutex<WireLog>>,
     start: Instant,
     shaper: Option<Arc<Mutex<Shaper>>>,
+    wire: Wire,
 }
 
 impl LinkProxy {
-    /// Binds a proxy on 127.0.0.1 port 0. Connections are refused until a target is set.
+    /// Binds a proxy of EWP frames on 127.0.0.1 port 0. Connections are refused until a target
+    /// is set.
     pub async fn bind(
         dialer: usize,
         listener: usize,
         log: Arc<Mutex<WireLog>>,
         start: Instant,
         shaper: Option<Arc<Mutex<Shaper>>>,
+    ) -> std::io::Result<Self> {
+        Self::bind_wire(dialer, listener, log, start, shaper, Wire::Hobbits).await
+    }
+
+    /// Binds a proxy of `wire`'s messages on 127.0.0.1 port 0 (see [`LinkProxy::bind`]).
+    pub async fn bind_wire(
+        dialer: usize,
+        listener: usize,
+        log: Arc<Mutex<WireLog>>,
+        start: Instant,
+        shaper: Option<Arc<Mutex<Shaper>>>,
+        wire: Wire,
     ) -> std::io::Result<Self> {
         let socket = TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = socket.local_addr()?;
@@ -81,6 +98,7 @@ impl LinkProxy {
             log,
             start,
             shaper,
+            wire,
         });
         let st = state.clone();
         let accept = tokio::spawn(async move {
@@ -108,6 +126,7 @@ impl LinkProxy {
         Ok(LinkProxy {
             dialer,
             listener,
+            wire,
             addr,
             state,
             accept,
@@ -168,15 +187,15 @@ async fn pump(inbound: TcpStream, outbound: TcpStream, ends: &Ends) {
     let (ir, iw) = inbound.into_split();
     let (or, ow) = outbound.into_split();
     let up = forward(
-        FramedRead::new(ir, FrameCodec::default()),
-        FramedWrite::new(ow, FrameCodec::default()),
+        FramedRead::new(ir, LinkCodec::new(ends.wire)),
+        FramedWrite::new(ow, LinkCodec::new(ends.wire)),
         ends.dialer,
         ends.listener,
         ends,
     );
     let down = forward(
-        FramedRead::new(or, FrameCodec::default()),
-        FramedWrite::new(iw, FrameCodec::default()),
+        FramedRead::new(or, LinkCodec::new(ends.wire)),
+        FramedWrite::new(iw, LinkCodec::new(ends.wire)),
         ends.listener,
         ends.dialer,
         ends,
@@ -188,8 +207,8 @@ async fn pump(inbound: TcpStream, outbound: TcpStream, ends: &Ends) {
 }
 
 async fn forward<R, W>(
-    read: FramedRead<R, FrameCodec>,
-    write: FramedWrite<W, FrameCodec>,
+    read: FramedRead<R, LinkCodec>,
+    write: FramedWrite<W, LinkCodec>,
     from: usize,
     to: usize,
     ends: &Ends,
@@ -210,17 +229,9 @@ async fn forward<R, W>(
     }
 }
 
-/// A GOSSIP frame's topic and hash (what the wire log records).
-fn gossip_key(frame: &Frame) -> Option<(hobbits_codec::Topic, hobbits_chain::Root)> {
-    (frame.protocol == Protocol::Gossip)
-        .then(|| GossipEnvelope::from_frame(frame).ok())
-        .flatten()
-        .map(|env| (env.header.topic, env.header.hash))
-}
-
 async fn forward_now<R, W>(
-    mut read: FramedRead<R, FrameCodec>,
-    mut write: FramedWrite<W, FrameCodec>,
+    mut read: FramedRead<R, LinkCodec>,
+    mut write: FramedWrite<W, LinkCodec>,
     from: usize,
     to: usize,
     ends: &Ends,
@@ -231,7 +242,7 @@ async fn forward_now<R, W>(
     while let Some(frame) = next_frame(&mut read, from, to).await {
         // A GOSSIP frame is logged as sent now (read off `from`'s socket) and as delivered once
         // written into `to`'s socket, so a direct neighbour's latency counts this hop.
-        let gossip = gossip_key(&frame);
+        let gossip = frame.gossip_key();
         if let Some((topic, hash)) = gossip {
             lock(&ends.log).gossip_sent(from, topic, hash, ends.start.elapsed());
         }
@@ -245,10 +256,10 @@ async fn forward_now<R, W>(
 }
 
 async fn next_frame<R>(
-    read: &mut FramedRead<R, FrameCodec>,
+    read: &mut FramedRead<R, LinkCodec>,
     from: usize,
     to: usize,
-) -> Option<Frame>
+) -> Option<WireFrame>
 where
     R: tokio::io::AsyncRead + Unpin,
 {
@@ -262,8 +273,8 @@ where
 }
 
 async fn read_shaped<R>(
-    mut read: FramedRead<R, FrameCodec>,
-    queue: mpsc::Sender<(Instant, Frame)>,
+    mut read: FramedRead<R, LinkCodec>,
+    queue: mpsc::Sender<(Instant, WireFrame)>,
     from: usize,
     to: usize,
     shaper: &Mutex<Shaper>,
@@ -272,10 +283,10 @@ async fn read_shaped<R>(
     R: tokio::io::AsyncRead + Unpin,
 {
     while let Some(frame) = next_frame(&mut read, from, to).await {
-        if let Some((topic, hash)) = gossip_key(&frame) {
+        if let Some((topic, hash)) = frame.gossip_key() {
             lock(&ends.log).gossip_sent(from, topic, hash, ends.start.elapsed());
         }
-        let len = frame.header.len() + frame.body.len();
+        let len = frame.len();
         let at = lock(shaper).deliver_at(from, to, len, Instant::now());
         if queue.send((at, frame)).await.is_err() {
             return;
@@ -284,8 +295,8 @@ async fn read_shaped<R>(
 }
 
 async fn deliver_shaped<W>(
-    mut queue: mpsc::Receiver<(Instant, Frame)>,
-    mut write: FramedWrite<W, FrameCodec>,
+    mut queue: mpsc::Receiver<(Instant, WireFrame)>,
+    mut write: FramedWrite<W, LinkCodec>,
     to: usize,
     ends: &Ends,
 ) where
@@ -293,7 +304,7 @@ async fn deliver_shaped<W>(
 {
     while let Some((at, frame)) = queue.recv().await {
         tokio::time::sleep_until(at.into()).await;
-        let gossip = gossip_key(&frame);
+        let gossip = frame.gossip_key();
         if write.send(frame).await.is_err() {
             return;
         }

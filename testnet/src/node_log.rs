@@ -2,8 +2,9 @@
 //! --event-log FILE`) subscribes to its own events and that writes them as lines of
 //! [`crate::eventlog`], one `write` per line (a kill -9 loses at most the line being written).
 //! Handles `PeerHandshaked`, `PeerDisconnected`, `GossipReceived` (from the peer manager),
-//! `BlockImported` (from gossip and sync) and [`Attested`] (from the testnet attester); sends
-//! nothing. A gossip object seen before (by hash, among the last [`SEEN_HASHES`]) is logged as a
+//! `BlockImported` (from gossip and sync), [`Attested`] (from the testnet attester) and
+//! [`WatchHead`] (poll the store for heads no import event reported); sends `GetHello` to the
+//! store when watching. A gossip object seen before (by hash, among the last [`SEEN_HASHES`]) is logged as a
 //! duplicate.
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -15,6 +16,7 @@ use std::path::Path;
 use actix::prelude::*;
 use hobbits_actors::{
     BlockImported, GossipReceived, ImportSource, PeerDisconnected, PeerHandshaked, PeerId,
+    StoreClient,
 };
 use hobbits_chain::Root;
 use hobbits_codec::Topic;
@@ -49,6 +51,22 @@ pub struct NodeLogWriter {
     seen: HashSet<Root>,
     order: VecDeque<Root>,
     failed: bool,
+    /// The head and finalized checkpoint last written, so [`WatchHead`] writes only changes.
+    last_head: Option<Root>,
+    last_finalized: Option<(u64, Root)>,
+}
+
+/// Polls the node's store every `every` and logs head and finalized changes no import event
+/// reported: blocks imported by the ETH dialect's roots sync reach the store without a
+/// `BlockImported` event, and an ETH-only node's log would otherwise never move. Each change is
+/// logged once, whichever path saw it first; its time is that of the poll that saw it.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct WatchHead {
+    /// The node's store.
+    pub store: StoreClient,
+    /// How often to look.
+    pub every: std::time::Duration,
 }
 
 impl NodeLogWriter {
@@ -65,7 +83,24 @@ impl NodeLogWriter {
             seen: HashSet::new(),
             order: VecDeque::new(),
             failed: false,
+            last_head: None,
+            last_finalized: None,
         };
+        if let NodeEvent::Started {
+            head_root,
+            finalized_epoch,
+            finalized_root,
+            ..
+        } = &started
+        {
+            let root = |h: &str| {
+                hex::decode(h.trim_start_matches("0x"))
+                    .ok()
+                    .and_then(|b| Root::from_slice(&b))
+            };
+            writer.last_head = root(head_root);
+            writer.last_finalized = root(finalized_root).map(|r| (*finalized_epoch, r));
+        }
         writer.write(started);
         if writer.failed {
             return Err(std::io::Error::other("cannot write the event log"));
@@ -183,6 +218,7 @@ impl Handler<BlockImported> for NodeLogWriter {
             via,
         });
         if o.head_changed {
+            self.last_head = Some(o.head.root);
             self.write(NodeEvent::HeadChanged {
                 root: hex(&o.head.root),
                 slot: o.head.slot.0,
@@ -190,6 +226,7 @@ impl Handler<BlockImported> for NodeLogWriter {
             });
         }
         if let Some(f) = o.finalized {
+            self.last_finalized = Some((f.epoch.0, f.root));
             self.write(NodeEvent::FinalizedChanged {
                 epoch: f.epoch.0,
                 root: hex(&f.root),
@@ -207,6 +244,44 @@ impl Handler<Attested> for NodeLogWriter {
             hash: hex(&msg.hash),
             slot: msg.slot,
             root: hex(&msg.root),
+        });
+    }
+}
+
+impl NodeLogWriter {
+    /// Logs what `hello` shows that the log does not have yet.
+    fn on_polled(&mut self, hello: &hobbits_chain::rpc::Hello) {
+        if self.last_head.is_some_and(|h| h != hello.best_root) {
+            self.write(NodeEvent::HeadChanged {
+                root: hex(&hello.best_root),
+                slot: hello.best_slot.0,
+                // A poll cannot tell a reorg from an extension; ETH sync only extends.
+                reorg: false,
+            });
+        }
+        self.last_head = Some(hello.best_root);
+        let finalized = (hello.latest_finalized_epoch.0, hello.latest_finalized_root);
+        if self.last_finalized.is_some_and(|f| f != finalized) {
+            self.write(NodeEvent::FinalizedChanged {
+                epoch: finalized.0,
+                root: hex(&finalized.1),
+            });
+        }
+        self.last_finalized = Some(finalized);
+    }
+}
+
+impl Handler<WatchHead> for NodeLogWriter {
+    type Result = ();
+
+    fn handle(&mut self, msg: WatchHead, ctx: &mut Context<Self>) {
+        let store = msg.store;
+        ctx.run_interval(msg.every, move |act, ctx| {
+            ctx.spawn(store.hello().into_actor(act).map(|polled, act, _| {
+                if let Ok(hello) = polled {
+                    act.on_polled(&hello);
+                }
+            }));
         });
     }
 }

@@ -55,6 +55,10 @@ pub async fn start_in_process(
         reason,
     };
     let mut parts = NodeParts::full();
+    if launch.dialect.speaks_eth() {
+        parts.eth_listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
+    }
+    parts.eth_peers = launch.eth_peers.clone();
     if let Some(s) = snapshot {
         let store = s
             .into_store(StoreConfig::default())
@@ -90,6 +94,11 @@ impl InProcessNode {
     /// Where the node listens.
     pub fn listen_addr(&self) -> SocketAddr {
         self.handle.listen_addr
+    }
+
+    /// Where the node listens on the ETH dialect, when it speaks it.
+    pub fn eth_addr(&self) -> Option<SocketAddr> {
+        self.handle.eth_listen_addr
     }
 
     /// The node's HELLO (head, finality), `None` when its store does not answer.

@@ -26,7 +26,7 @@ use hobbits_chain::rpc::Hello;
 use hobbits_chain::Snapshot;
 
 use crate::network::Feature;
-use crate::spec::{Action, TestnetSpec};
+use crate::spec::{Action, Dialect, TestnetSpec};
 use crate::TestnetError;
 
 pub mod in_process;
@@ -54,6 +54,10 @@ pub struct NodeLaunch {
     pub clock_skew_file: Option<PathBuf>,
     /// Where the node writes its event log, attesting too (process engines).
     pub event_log: Option<PathBuf>,
+    /// The wires it speaks: with `eth` or `both` it listens on the ETH dialect too.
+    pub dialect: Dialect,
+    /// Static peers it dials over the ETH dialect (`eth+tcp://`).
+    pub eth_peers: Vec<SocketAddr>,
 }
 
 /// Where the nodes run.
@@ -218,6 +222,14 @@ impl RunningNode {
         match self {
             RunningNode::InProcess(n) => n.listen_addr(),
             RunningNode::Process(n) => n.listen_addr(),
+        }
+    }
+
+    /// Where the node listens on the ETH dialect (nodes speaking it).
+    pub fn eth_addr(&self) -> Option<SocketAddr> {
+        match self {
+            RunningNode::InProcess(n) => n.eth_addr(),
+            RunningNode::Process(n) => n.eth_addr(),
         }
     }
 

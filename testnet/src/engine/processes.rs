@@ -28,6 +28,8 @@ use crate::TestnetError;
 pub struct ProcessNode {
     child: Child,
     addr: SocketAddr,
+    /// Where it listens on the ETH dialect, when it speaks it.
+    eth_addr: Option<SocketAddr>,
     /// Probes connect from the hub namespace (namespace engine).
     hub: Option<HubConnector>,
     /// The node's Beacon API, when it runs with `--http` (loopback nodes).
@@ -53,6 +55,9 @@ pub struct ProcessPlace {
     pub command: Vec<std::ffi::OsString>,
     /// `--listen` (`127.0.0.1:0`, or the node's own address in its namespace).
     pub listen: SocketAddr,
+    /// `--eth-listen` for a node speaking the ETH dialect (`127.0.0.1:0`, or its own address
+    /// in its namespace on `fabric::NETNS_ETH_PORT`).
+    pub eth_listen: SocketAddr,
     /// Extra `run` flags (`--ban-ms 0` behind proxies, `--genesis-time`, ...).
     pub flags: Vec<String>,
     /// Probe from this hub (namespace engine).
@@ -65,6 +70,7 @@ impl ProcessPlace {
         ProcessPlace {
             command: vec![program.as_os_str().to_owned()],
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            eth_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             flags: vec!["--ban-ms".into(), "0".into()],
             hub: None,
         }
@@ -115,6 +121,13 @@ pub async fn start_process_at(
     for p in &launch.peers {
         cmd.args(["--peer", &PeerUri::from_socket_addr(*p).to_string()]);
     }
+    let with_eth = launch.dialect.speaks_eth();
+    if with_eth {
+        cmd.args(["--eth-listen", &place.eth_listen.to_string()]);
+    }
+    for p in &launch.eth_peers {
+        cmd.args(["--peer", &format!("eth+tcp://{p}")]);
+    }
     if let Some(slot) = launch.produce {
         cmd.args(["--produce", "--slot-ms", &slot.as_millis().to_string()]);
     }
@@ -132,27 +145,31 @@ pub async fn start_process_at(
     let (tx, rx) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {
         let mut tx = Some(tx);
-        let (mut listen, mut http) = (None, None);
+        let (mut listen, mut http, mut eth) = (None, None, None);
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
             if let Some(rest) = line.strip_prefix("listening on ") {
                 listen = Some(rest.trim().to_string());
             } else if let Some(rest) = line.strip_prefix("http on http://") {
                 http = rest.trim().parse::<SocketAddr>().ok();
+            } else if let Some(rest) = line.strip_prefix("eth listening on eth+tcp://") {
+                eth = rest.trim().parse::<SocketAddr>().ok();
             }
-            if listen.is_some() && (http.is_some() || !with_http) {
+            if listen.is_some() && (http.is_some() || !with_http) && (eth.is_some() || !with_eth) {
                 if let (Some(tx), Some(l)) = (tx.take(), listen.take()) {
-                    let _ = tx.send((l, http));
+                    let _ = tx.send((l, http, eth));
                 }
             }
         }
     });
-    let (line, http) = match tokio::time::timeout(PROCESS_START_TIMEOUT, rx).await {
+    let (line, http, eth_addr) = match tokio::time::timeout(PROCESS_START_TIMEOUT, rx).await {
         Ok(Ok(lines)) => lines,
         _ => {
             let _ = child.kill();
             let _ = child.wait();
-            return Err(failed("did not print its listen (and http) address".into()));
+            return Err(failed(
+                "did not print its listen (and http, eth) address".into(),
+            ));
         }
     };
     let addr = line
@@ -163,6 +180,7 @@ pub async fn start_process_at(
         Some(addr) => Ok(RunningNode::Process(ProcessNode {
             child,
             addr,
+            eth_addr,
             hub: place.hub,
             api: http.map(|a| BeaconApi::new(a, PROBE_TIMEOUT)),
         })),
@@ -178,6 +196,11 @@ impl ProcessNode {
     /// Where the node listens.
     pub fn listen_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where the node listens on the ETH dialect, when it speaks it.
+    pub fn eth_addr(&self) -> Option<SocketAddr> {
+        self.eth_addr
     }
 
     /// The process id (for SIGSTOP / SIGCONT).

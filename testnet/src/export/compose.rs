@@ -9,7 +9,9 @@
 use std::net::Ipv4Addr;
 use std::path::Path;
 
-use super::{json, not_applied, write_export, ExportNode, IMAGE, IMAGE_BIN, METRICS_PORT, PORT};
+use super::{
+    json, not_applied, write_export, ExportNode, ETH_PORT, IMAGE, IMAGE_BIN, METRICS_PORT, PORT,
+};
 use crate::spec::TestnetSpec;
 use crate::TestnetError;
 
@@ -43,6 +45,13 @@ pub fn node_args(spec: &TestnetSpec, n: &ExportNode) -> Vec<String> {
     for &p in &n.peers {
         a.push("--peer".into());
         a.push(format!("hob+tcp://{}:{PORT}", node_addr(p)));
+    }
+    if n.dialect.speaks_eth() {
+        a.extend(["--eth-listen".into(), format!("0.0.0.0:{ETH_PORT}")]);
+    }
+    for &p in &n.eth_peers {
+        a.push("--peer".into());
+        a.push(format!("eth+tcp://{}:{ETH_PORT}", node_addr(p)));
     }
     if n.producer {
         a.extend([

@@ -86,6 +86,20 @@ pub fn export(
     program: &Path,
     dir: &Path,
 ) -> Result<(Vec<String>, Vec<String>), TestnetError> {
+    // Every pod runs `run --config FILE`, and the config file has no ETH keys (the ETH
+    // listener and `eth+tcp://` peers are flags only): refused rather than exported wrong.
+    if let Some(n) = nodes
+        .iter()
+        .find(|n| n.dialect != crate::spec::Dialect::Hobbits)
+    {
+        return Err(TestnetError::Unsupported {
+            what: format!(
+                "`dialect` = \"{}\" (node {}) with the k8s export: the pods read their peers \
+                 from the node config file, which has no ETH keys (use --export compose)",
+                n.dialect, n.index
+            ),
+        });
+    }
     let targets: Vec<String> = nodes
         .iter()
         .map(|n| format!("{}:{METRICS_PORT}", dns_name(n.index)))

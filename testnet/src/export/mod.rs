@@ -10,7 +10,7 @@ use std::path::Path;
 
 use hobbits_actors::NodeId;
 
-use crate::spec::{Action, TestnetSpec};
+use crate::spec::{Action, Dialect, TestnetSpec, Wire};
 use crate::TestnetError;
 
 pub mod compose;
@@ -58,30 +58,45 @@ pub struct ExportNode {
     pub producer: bool,
     /// It keeps its chain in `/data`.
     pub persistent: bool,
-    /// Topology neighbours it dials (both ends dial, as in netns).
+    /// Topology neighbours it dials over Hobbits (both ends dial, as in netns).
     pub peers: Vec<usize>,
     /// Slot at which it joins (0: from the start).
     pub joins_at: u64,
+    /// The wires it speaks (`dialect`, `[[node]]`): it listens on ETH too with `eth` / `both`.
+    pub dialect: Dialect,
+    /// Topology neighbours it dials over the ETH dialect (`eth+tcp://`, [`ETH_PORT`]).
+    pub eth_peers: Vec<usize>,
 }
+
+/// The port a node speaking the ETH dialect listens on for it (beside [`PORT`]).
+pub const ETH_PORT: u16 = 9001;
 
 /// The nodes of `spec` with `node_ids` (one per node).
 pub fn nodes(spec: &TestnetSpec, node_ids: &[NodeId]) -> Result<Vec<ExportNode>, TestnetError> {
     spec.validate()?;
     let edges = spec.edges()?;
+    let wires = spec.dialects.wires(&edges);
+    let neighbours = |n: usize, wire: Wire| -> Vec<usize> {
+        edges
+            .iter()
+            .zip(&wires)
+            .filter(|(_, w)| **w == wire)
+            .filter_map(|(&(a, b), _)| match (a == n, b == n) {
+                (true, _) => Some(b),
+                (_, true) => Some(a),
+                _ => None,
+            })
+            .collect()
+    };
     Ok((0..spec.nodes)
         .map(|n| ExportNode {
             index: n,
             node_id: node_ids.get(n).copied().unwrap_or(NodeId(n as u64 + 1)),
             producer: spec.producers.contains(&n),
             persistent: spec.persistent.contains(&n),
-            peers: edges
-                .iter()
-                .filter_map(|&(a, b)| match (a == n, b == n) {
-                    (true, _) => Some(b),
-                    (_, true) => Some(a),
-                    _ => None,
-                })
-                .collect(),
+            peers: neighbours(n, Wire::Hobbits),
+            dialect: spec.dialects.of(n),
+            eth_peers: neighbours(n, Wire::Eth),
             joins_at: spec
                 .events
                 .iter()

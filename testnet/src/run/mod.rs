@@ -145,15 +145,16 @@ pub async fn run_testnet(
             NetnsNet::preflight(&plan).map_err(|e| TestnetError::Unsupported {
                 what: e.to_string(),
             })?;
-            Fabric::kernel(&plan)?
+            Fabric::kernel_wired(&plan, spec.dialects.wires(&edges))?
         }
         _ => {
             let bandwidth_events = spec
                 .events
                 .iter()
                 .any(|e| matches!(e.action, Action::SetBandwidth { .. }));
-            Fabric::proxies(
+            Fabric::proxies_wired(
                 &edges,
+                &spec.dialects.wires(&edges),
                 &first,
                 log.clone(),
                 start,

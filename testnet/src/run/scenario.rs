@@ -7,9 +7,9 @@ use nix::sys::signal::Signal;
 use super::{lock, ms, Net};
 use crate::engine::netns::NetnsNet;
 use crate::engine::{Mode, NodeLaunch, ProcessPlace, RunningNode};
-use crate::fabric::NETNS_PORT;
+use crate::fabric::{NETNS_ETH_PORT, NETNS_PORT};
 use crate::report::CatchUp;
-use crate::spec::Action;
+use crate::spec::{Action, Wire};
 use crate::TestnetError;
 
 impl Net<'_> {
@@ -22,6 +22,8 @@ impl Net<'_> {
             index: node,
             node_id: self.node_ids[node],
             peers: self.fabric.peers_for(node),
+            dialect: self.spec.dialects.of(node),
+            eth_peers: self.fabric.peers_on(node, Wire::Eth),
             data_dir: self.data_root.for_node(self.spec, node),
             clock_skew_file: self.data_root.skew_file(self.spec, node),
             event_log: self.data_root.event_log(node),
@@ -50,13 +52,15 @@ impl Net<'_> {
             (Mode::Netns { program, .. }, Some((net, hub))) => Some(ProcessPlace {
                 command: net.lab().command_line(node, program),
                 listen: std::net::SocketAddr::from((net.addr(node), NETNS_PORT)),
+                eth_listen: std::net::SocketAddr::from((net.addr(node), NETNS_ETH_PORT)),
                 flags: vec!["--genesis-time".into(), self.genesis_time.to_string()],
                 hub: Some(hub.clone()),
             }),
             _ => None,
         };
         let running = self.options.mode.start(&launch, snapshot, place).await?;
-        self.fabric.node_started(node, running.listen_addr());
+        self.fabric
+            .node_started_on(node, running.listen_addr(), running.eth_addr());
         self.observed.started(node, from_store);
         self.observed.fault_ended(&format!("kill {node}"));
         self.nodes[node] = Some(running);

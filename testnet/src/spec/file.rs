@@ -15,6 +15,9 @@ struct SpecFile {
     nodes: Option<usize>,
     seed: Option<u64>,
     producers: Option<Vec<usize>>,
+    dialect: Option<String>,
+    #[serde(default)]
+    node: Vec<NodeFile>,
     slot_ms: Option<u64>,
     slots: Option<u64>,
     settle_ms: Option<u64>,
@@ -25,6 +28,14 @@ struct SpecFile {
     persistent: Vec<usize>,
     engine: Option<String>,
     network: Option<NetworkFile>,
+}
+
+/// A `[[node]]` table: keys of one node.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NodeFile {
+    index: usize,
+    dialect: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -67,6 +78,7 @@ pub(super) fn parse_file(text: &str) -> Result<TestnetSpec, SpecError> {
     if let Some(p) = parsed.producers {
         spec.producers = p;
     }
+    spec.dialects = dialects_from_file(parsed.dialect, parsed.node)?;
     if let Some(ms) = parsed.slot_ms {
         spec.slot = Duration::from_millis(ms);
     }
@@ -88,6 +100,34 @@ pub(super) fn parse_file(text: &str) -> Result<TestnetSpec, SpecError> {
         spec.events.push(event_from_file(index, e)?);
     }
     Ok(spec)
+}
+
+fn dialects_from_file(
+    default: Option<String>,
+    nodes: Vec<NodeFile>,
+) -> Result<super::Dialects, SpecError> {
+    let parse = |key: String, text: &str| {
+        text.parse::<super::Dialect>()
+            .map_err(|reason| SpecError::Dialect {
+                reason: format!("{key}: {reason}"),
+            })
+    };
+    let mut dialects = super::Dialects::default();
+    if let Some(d) = default {
+        dialects.default = parse("`dialect`".into(), &d)?;
+    }
+    for n in nodes {
+        let key = format!("`[[node]]` index {} `dialect`", n.index);
+        if let Some(d) = n.dialect {
+            let d = parse(key.clone(), &d)?;
+            if dialects.per_node.insert(n.index, d).is_some() {
+                return Err(SpecError::Dialect {
+                    reason: format!("{key}: node {} has two `[[node]]` tables", n.index),
+                });
+            }
+        }
+    }
+    Ok(dialects)
 }
 
 fn topology_from_file(t: TopologyFile) -> Result<Topology, SpecError> {

@@ -15,14 +15,19 @@
 //! (`node`, `up_mbit`, `down_mbit`; absent = unlimited), `clock_skew` (`node`, `skew_ms`).
 //! `engine = "in-process" | "processes" | "netns"`. `persistent = [nodes]`: those nodes keep their chain in a data directory, so a `restart`
 //! after a `kill` reopens their store. `[network]`: the link model ([`crate::network`]).
+//! `dialect` = `hobbits` | `eth` | `both` (every node's wire, default `hobbits`) and `[[node]]`
+//! tables with `index` and `dialect` for the nodes that differ (`dialect.rs`).
 //!
 //! This file owns the types and overrides; `validate.rs` checks a spec against its own timeline,
 //! `file.rs` reads the TOML shape.
 
+mod dialect;
 mod file;
 #[cfg(test)]
 mod tests;
 mod validate;
+
+pub use dialect::{link_wire, Dialect, Dialects, Wire};
 
 use crate::network::{Loss, NetworkError, NetworkSpec};
 use crate::topology::{Topology, TopologyError};
@@ -90,6 +95,12 @@ pub enum SpecError {
     /// A bad `[network]` section.
     #[error("bad network: {0}")]
     Network(#[from] NetworkError),
+    /// Node dialects that cannot be linked as the topology asks.
+    #[error("bad dialects: {reason}")]
+    Dialect {
+        /// What is wrong, naming the key.
+        reason: String,
+    },
     /// A scenario event that is malformed or impossible at its time.
     #[error("event {index} (at slot {at_slot}, {action}): {reason}")]
     BadEvent {
@@ -280,6 +291,8 @@ pub struct TestnetSpec {
     pub seed: u64,
     /// Nodes that produce a block every slot.
     pub producers: Vec<usize>,
+    /// The wire each node speaks (`dialect`, `[[node]]`), hence the wire of each link.
+    pub dialects: Dialects,
     /// Slot duration.
     pub slot: Duration,
     /// Slots produced before the run stops producing and judges convergence.
@@ -354,6 +367,7 @@ impl TestnetSpec {
             topology: Topology::Random { degree: 3 },
             seed: 1,
             producers: vec![0],
+            dialects: Dialects::default(),
             slot: Duration::from_millis(250),
             slots,
             settle: Duration::from_secs(4),

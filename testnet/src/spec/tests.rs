@@ -304,3 +304,65 @@ fn impossible_faults_are_refused_naming_the_event() {
         .to_string();
     assert!(err.contains("`network.loss`"), "{err}");
 }
+
+#[test]
+fn dialects_per_node_with_a_default_and_links_both_ends_speak() {
+    let mixed = r#"
+nodes = 4
+dialect = "both"
+[topology]
+kind = "line"
+[[node]]
+index = 0
+dialect = "hobbits"
+[[node]]
+index = 3
+dialect = "eth"
+"#;
+    let spec = TestnetSpec::from_toml(mixed).expect("valid");
+    let kinds: Vec<Dialect> = (0..4).map(|n| spec.dialects.of(n)).collect();
+    assert_eq!(
+        kinds,
+        vec![Dialect::Hobbits, Dialect::Both, Dialect::Both, Dialect::Eth]
+    );
+    let edges = spec.edges().expect("edges");
+    assert_eq!(
+        spec.dialects.wires(&edges),
+        vec![Wire::Hobbits, Wire::Hobbits, Wire::Eth]
+    );
+    assert!(!spec.dialects.all_hobbits());
+    assert!(TestnetSpec::default_for(4).dialects.all_hobbits());
+
+    // Node 0 (hobbits) next to node 1 (eth): no wire, refused naming the key and both nodes.
+    let impossible = mixed.replace("dialect = \"both\"", "dialect = \"eth\"");
+    let err = TestnetSpec::from_toml(&impossible).expect_err("no common dialect");
+    let text = err.to_string();
+    assert!(
+        text.contains("`dialect`") && text.contains("nodes 0 (hobbits) and 1 (eth)"),
+        "{text}"
+    );
+    let err = TestnetSpec::from_toml("nodes = 2\ndialect = \"quic\"").expect_err("bad name");
+    assert!(
+        err.to_string().contains("`dialect`: dialect `quic`"),
+        "{err}"
+    );
+    let err = TestnetSpec::from_toml("nodes = 2\n[[node]]\nindex = 5\ndialect = \"eth\"")
+        .expect_err("no node 5");
+    assert!(
+        matches!(err, SpecError::NoSuchNode { node: 5, .. }),
+        "{err}"
+    );
+    // Cutting an ETH link is refused (nothing would redial it); a Hobbits link may be cut.
+    let cut =
+        |link: &str| format!("{mixed}\n[[event]]\nat_slot = 2\naction = \"cut\"\nlink = {link}\n");
+    let err = TestnetSpec::from_toml(&cut("[2, 3]")).expect_err("ETH link cut");
+    assert!(
+        err.to_string()
+            .contains("event 0 (`cut` at slot 2) cuts the ETH link 2-3"),
+        "{err}"
+    );
+    assert!(TestnetSpec::from_toml(&cut("[0, 1]")).is_ok());
+    let err = TestnetSpec::from_toml("nodes = 2\n[[node]]\nindex = 1\ncolour = \"red\"")
+        .expect_err("unknown key");
+    assert!(err.to_string().contains("colour"), "{err}");
+}

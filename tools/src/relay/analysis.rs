@@ -20,7 +20,7 @@ use super::deviation::{Deviation, DeviationCode};
 pub use super::fields::{payload_fields, short_hex};
 use super::protocols::on_gossip;
 use super::record::{
-    ConnectionId, FrameMessage, RelayDirection, RelayEvent, RelayedFrame, Unanswered,
+    ConnectionId, FrameMessage, RelayDirection, RelayEvent, RelayedFrame, Unanswered, WireProtocol,
 };
 
 /// What the analysis needs to know (a subset of the relay's configuration).
@@ -310,7 +310,7 @@ impl PairAnalyzer {
             seq,
             at_ms,
             version: frame.version,
-            protocol: frame.protocol,
+            protocol: WireProtocol::Ewp(frame.protocol),
             header_len: frame.header.len(),
             body_len: frame.body.len(),
             message: FrameMessage::Undecoded,

@@ -418,3 +418,54 @@ fn text_framing_is_reported_whether_or_not_it_is_decoded() {
     assert_eq!(deviations(&events), vec![DeviationCode::TextFraming]);
     assert!(!b.is_decoding(C2S));
 }
+
+#[test]
+fn overlay_control_frames_decode_and_tuweni_numbering_is_flagged() {
+    use hobbits_codec::gossip_control::{ControlMessage, ControlVerb};
+    use hobbits_codec::MessageHash;
+    use ssz::Encode;
+    let mut a = analyzer();
+    let now = Instant::now();
+    // Our control verbs (docs/PROTOCOL.md, "Gossip overlay"): no deviation, the verb as label.
+    let ihave = ControlMessage::new(ControlVerb::IHave, vec![MessageHash([7; 32])])
+        .expect("ihave")
+        .to_frame()
+        .expect("frame");
+    let f = one_frame(&mut a, C2S, &wire(&ihave), now);
+    assert!(f.deviations.is_empty(), "{f}");
+    assert_eq!(f.message.label(), "IHAVE");
+    assert!(f.to_string().contains("hashes=1"), "{f}");
+    // A block GOSSIP under method id 3 (Tuweni's Plumtree: IHAVE 0, GRAFT 1, PRUNE 2, GOSSIP 3):
+    // GOSSIP_NUMBERING, and the block is still decoded.
+    let block = hobbits_chain::BeaconBlock::default();
+    let mut env = GossipEnvelope::new(
+        Topic::Block,
+        block.signing_root(),
+        bytes::Bytes::from(block.as_ssz_bytes()),
+        1,
+    );
+    env.header.method_id = 3;
+    let f = one_frame(&mut a, S2C, &wire(&env.to_frame().expect("frame")), now);
+    assert_eq!(codes(&f), vec![DeviationCode::GossipNumbering], "{f}");
+    assert_eq!(f.message.label(), "BLOCK");
+    assert!(f.to_string().contains("slot=0"), "{f}");
+    // The same block under method id 0 is clean; under 9, an unknown method.
+    env.header.method_id = 0;
+    assert!(codes(&one_frame(
+        &mut a,
+        S2C,
+        &wire(&env.to_frame().expect("frame")),
+        now
+    ))
+    .is_empty());
+    env.header.method_id = 9;
+    assert_eq!(
+        codes(&one_frame(
+            &mut a,
+            S2C,
+            &wire(&env.to_frame().expect("frame")),
+            now
+        )),
+        vec![DeviationCode::UnknownMethod]
+    );
+}

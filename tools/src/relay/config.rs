@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use hobbits_codec::eth::EthLimits;
 use hobbits_codec::FrameLimits;
 
 use super::analysis::AnalyzerSettings;
@@ -28,6 +29,16 @@ pub enum RelayError {
         /// The OS error.
         source: std::io::Error,
     },
+}
+
+/// Which wire the relayed peers speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RelayDialect {
+    /// EWP v3 frames (`hob+tcp://`).
+    #[default]
+    Ewp,
+    /// The ETH raw-TCP dialect of the eth2 RPC interface (`eth+tcp://`).
+    Eth,
 }
 
 /// How a relay runs.
@@ -57,6 +68,11 @@ pub struct RelayConfig {
     pub event_capacity: usize,
     /// Keep each frame's bytes in its record (the `--raw` hex). Default false.
     pub keep_raw: bool,
+    /// The wire both sides speak; decides how the copy is decoded. Default EWP.
+    pub dialect: RelayDialect,
+    /// Limits the copy is framed with under the ETH dialect (a message above them is still
+    /// forwarded; the direction is reported `FRAME_TOO_LARGE`). Default: the codec's.
+    pub eth_limits: EthLimits,
 }
 
 impl RelayConfig {
@@ -74,6 +90,8 @@ impl RelayConfig {
             read_buffer: 16 * 1024,
             event_capacity: 4096,
             keep_raw: false,
+            dialect: RelayDialect::Ewp,
+            eth_limits: EthLimits::default(),
         }
     }
 
@@ -86,6 +104,9 @@ impl RelayConfig {
         self.limits
             .validate()
             .map_err(|e| invalid("limits", &e.to_string()))?;
+        self.eth_limits
+            .validate()
+            .map_err(|e| invalid("eth_limits", &e.to_string()))?;
         for (field, d) in [
             ("request_timeout", self.request_timeout),
             ("ping_timeout", self.ping_timeout),

@@ -1,5 +1,5 @@
 //! Relay deviation codes: [`DeviationCode`] (a stable short code per way a peer departs from the
-//! EWP v3 spec or from request/response discipline) and [`Deviation`] (a code with a one-line
+//! EWP v3 spec or the ETH raw-TCP dialect or from request/response discipline) and [`Deviation`] (a code with a one-line
 //! explanation of this occurrence). Plain data; handles and sends no messages. The codes are listed
 //! with their meaning in docs/PROTOCOL.md, "Relay deviation codes".
 
@@ -52,11 +52,28 @@ pub enum DeviationCode {
     TextFraming,
     /// A whole frame whose header or body does not decode as its protocol's message.
     BadMessage,
+    /// A GOSSIP message (a `topic`, a non-BSON body) under a control verb's method id (1-4):
+    /// another numbering of the gossip verbs (Tuweni's Plumtree put GOSSIP at 3).
+    GossipNumbering,
+    /// ETH: a message whose kind byte is neither 1 (request) nor 0 (response), or empty.
+    EthKind,
+    /// ETH: a count over a cap: a request above the spec's or the limits' caps (count > 32768,
+    /// too many roots or hashes, a long user agent), or a response with more roots than `count`,
+    /// more headers than `max_headers`, or not one body per root asked.
+    EthCount,
+    /// ETH: a request reusing the id of a request of the same sender still unanswered.
+    EthIdReuse,
+    /// ETH: a response code the spec does not define (below 1000 and not 0/10/20/30/40).
+    EthResponseCode,
+    /// ETH: a response code that is not the one the request earns.
+    EthWrongCode,
+    /// ETH: beacon_block_roots pairs not in ascending slot order.
+    EthRootsOrder,
 }
 
 impl DeviationCode {
     /// Every code, in documentation order.
-    pub const ALL: [DeviationCode; 21] = [
+    pub const ALL: [DeviationCode; 28] = [
         Self::HelloNestedDoc,
         Self::HelloFlatDoc,
         Self::NestedDocBody,
@@ -78,6 +95,13 @@ impl DeviationCode {
         Self::FramingError,
         Self::TextFraming,
         Self::BadMessage,
+        Self::GossipNumbering,
+        Self::EthKind,
+        Self::EthCount,
+        Self::EthIdReuse,
+        Self::EthResponseCode,
+        Self::EthWrongCode,
+        Self::EthRootsOrder,
     ];
 
     /// The stable short code printed and counted (`HELLO_NESTED_DOC`, `ID_TYPE`, ...).
@@ -104,6 +128,13 @@ impl DeviationCode {
             Self::FramingError => "FRAMING_ERROR",
             Self::TextFraming => "TEXT_FRAMING",
             Self::BadMessage => "BAD_MESSAGE",
+            Self::GossipNumbering => "GOSSIP_NUMBERING",
+            Self::EthKind => "ETH_KIND",
+            Self::EthCount => "ETH_COUNT",
+            Self::EthIdReuse => "ETH_ID_REUSE",
+            Self::EthResponseCode => "ETH_RESPONSE_CODE",
+            Self::EthWrongCode => "ETH_WRONG_CODE",
+            Self::EthRootsOrder => "ETH_ROOTS_ORDER",
         }
     }
 
@@ -142,6 +173,15 @@ impl DeviationCode {
                 "2019 text framing line `EWP 3 ...` instead of the binary prefix (decoded only with --accept-text-framing)"
             }
             Self::BadMessage => "frame does not decode as its protocol's message",
+            Self::GossipNumbering => {
+                "GOSSIP message under a control verb's method id (Tuweni's Plumtree numbering: GOSSIP at 3)"
+            }
+            Self::EthKind => "ETH message kind byte is neither 1 (request) nor 0 (response)",
+            Self::EthCount => "ETH count over a cap, or a response with more items than asked",
+            Self::EthIdReuse => "ETH request reuses the id of an outstanding request",
+            Self::EthResponseCode => "ETH response code not defined by the spec",
+            Self::EthWrongCode => "ETH response code is not the one the request earns",
+            Self::EthRootsOrder => "ETH beacon_block_roots not in ascending slot order",
         }
     }
 }

@@ -1,12 +1,13 @@
 //! The checks of one decoded frame, by protocol, for [`PairAnalyzer`]: RPC (BSON header and body
 //! shapes, unknown methods, missing fields, payload decoding, request / response matching by id),
 //! PING (pong matched to an outstanding ping by body) and GOSSIP (method id, message_hash, the
-//! object's summary). Each fills the frame's [`RelayedFrame`] record. Handles no messages.
+//! object's summary; the overlay's control verbs; a GOSSIP under Tuweni's numbering). Each fills the frame's [`RelayedFrame`] record. Handles no messages.
 
 use std::time::Instant;
 
 use hobbits_codec::bson_compat;
 use hobbits_codec::gossip::GOSSIP_METHOD_ID;
+use hobbits_codec::gossip_control::{ControlEnvelope, ControlError, GossipMethod};
 use hobbits_codec::ping::PingKind;
 use hobbits_codec::rpc::{BodyShape, RpcBody, RpcMethod};
 use hobbits_codec::{Frame, GossipEnvelope, GossipObject, PingFrame, RpcEnvelope};
@@ -236,6 +237,29 @@ pub(super) fn on_gossip(frame: &Frame, rec: &mut RelayedFrame) {
     if let Ok(doc) = bson_compat::parse_document(&frame.header, "header") {
         check_field_types(&doc, Part::Header, &mut rec.deviations);
     }
+    // A control verb (1-4) is read as the overlay's; a GOSSIP message under another numbering is
+    // reported and then decoded as the GOSSIP it is.
+    let mut numbering = false;
+    if let Ok(GossipMethod::Control(_)) = GossipMethod::of_header(&frame.header) {
+        match ControlEnvelope::from_frame(frame) {
+            Ok(env) => return on_control(&env, rec),
+            Err(ControlError::GossipNumbering { method_id }) => {
+                numbering = true;
+                rec.deviations.push(Deviation::new(
+                    DeviationCode::GossipNumbering,
+                    format!(
+                        "GOSSIP message (topic, non-BSON body) under method_id {method_id}, a control verb here; \
+                         Tuweni's Plumtree numbered GOSSIP 3"
+                    ),
+                ));
+            }
+            Err(e) => {
+                rec.deviations
+                    .push(Deviation::new(DeviationCode::BadMessage, e.to_string()));
+                return;
+            }
+        }
+    }
     let env = match GossipEnvelope::from_frame(frame) {
         Ok(env) => env,
         Err(e) => {
@@ -250,7 +274,7 @@ pub(super) fn on_gossip(frame: &Frame, rec: &mut RelayedFrame) {
         topic: h.topic,
         announcement: env.is_announcement(),
     };
-    if h.method_id != GOSSIP_METHOD_ID {
+    if h.method_id != GOSSIP_METHOD_ID && !numbering {
         rec.deviations.push(Deviation::new(
             DeviationCode::UnknownMethod,
             format!("GOSSIP method_id {} is not 0 (GOSSIP)", h.method_id),
@@ -287,4 +311,20 @@ pub(super) fn on_gossip(frame: &Frame, rec: &mut RelayedFrame) {
     }
     rec.fields
         .push(("hash", FieldValue::Text(short_hex(&h.hash.0))));
+}
+
+/// A gossip overlay control frame (PRUNE, GRAFT, IHAVE, IWANT; docs/PROTOCOL.md, "Gossip
+/// overlay"): its verb, how many hashes and the first of them.
+fn on_control(env: &ControlEnvelope, rec: &mut RelayedFrame) {
+    let message = &env.message;
+    rec.message = FrameMessage::Control {
+        verb: message.verb,
+        hashes: message.hashes.len(),
+    };
+    rec.fields
+        .push(("hashes", FieldValue::Uint(message.hashes.len() as u64)));
+    if let Some(first) = message.hashes.first() {
+        rec.fields
+            .push(("first", FieldValue::Text(short_hex(&first.0))));
+    }
 }

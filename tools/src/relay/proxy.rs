@@ -1,6 +1,6 @@
 //! The relay's network side on tokio: [`Relay::start`] binds the listen address and accepts
 //! clients; each gets one upstream connection and two pumps that forward bytes unchanged (write
-//! first, then hand a copy to the pair's [`PairAnalyzer`]), plus a ticker for timeouts. Events go
+//! first, then hand a copy to the pair's [`DialectAnalyzer`]: EWP or ETH), plus a ticker for timeouts. Events go
 //! to the [`RelayHandle`]'s bounded channel (never blocking the traffic) and into its
 //! [`RelaySummary`]. One tracing span per connection pair.
 
@@ -17,7 +17,8 @@ use tokio::task::JoinSet;
 use tracing::{debug, info, warn, Instrument};
 
 use super::analysis::PairAnalyzer;
-use super::config::{RelayConfig, RelayError};
+use super::config::{RelayConfig, RelayDialect, RelayError};
+use super::eth::{DialectAnalyzer, EthPairAnalyzer};
 use super::record::{ConnectionId, RelayDirection, RelayEvent};
 use super::summary::RelaySummary;
 
@@ -235,10 +236,13 @@ async fn relay_pair(
         client: client_addr,
         upstream: upstream_addr,
     });
-    let analyzer = Arc::new(Mutex::new(PairAnalyzer::new(
-        conn,
-        config.analyzer_settings(),
-    )));
+    let settings = config.analyzer_settings();
+    let analyzer = Arc::new(Mutex::new(match config.dialect {
+        RelayDialect::Ewp => DialectAnalyzer::Ewp(PairAnalyzer::new(conn, settings)),
+        RelayDialect::Eth => {
+            DialectAnalyzer::Eth(EthPairAnalyzer::new(conn, settings, config.eth_limits))
+        }
+    }));
     let (client_read, client_write) = client.into_split();
     let (upstream_read, upstream_write) = upstream.into_split();
     let c2s = pump(
@@ -292,7 +296,7 @@ async fn pump(
     mut to: OwnedWriteHalf,
     direction: RelayDirection,
     read_buffer: usize,
-    analyzer: Arc<Mutex<PairAnalyzer>>,
+    analyzer: Arc<Mutex<DialectAnalyzer>>,
     shared: Arc<Shared>,
 ) {
     let mut buf = vec![0u8; read_buffer];

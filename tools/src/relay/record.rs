@@ -7,6 +7,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
+use hobbits_codec::eth::{EthMethod, MessageKind, ResponseCode};
+use hobbits_codec::gossip_control::ControlVerb;
 use hobbits_codec::ping::PingKind;
 use hobbits_codec::rpc::{BodyShape, RequestId, RpcMethod};
 use hobbits_codec::{Protocol, Topic};
@@ -82,6 +84,32 @@ impl fmt::Display for FieldValue {
     }
 }
 
+/// The protocol of a relayed message: an EWP frame's protocol byte, or a message of the ETH
+/// raw-TCP dialect (docs/PROTOCOL.md, "The ETH raw-TCP dialect").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WireProtocol {
+    /// An EWP v3 frame (RPC, GOSSIP or PING).
+    Ewp(Protocol),
+    /// An ETH message (`ETH` prefix, SSZ envelope).
+    Eth,
+}
+
+impl WireProtocol {
+    /// `RPC`, `GOSSIP`, `PING` or `ETH`, as printed and counted.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Ewp(p) => p.name(),
+            Self::Eth => "ETH",
+        }
+    }
+}
+
+impl fmt::Display for WireProtocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// How an RPC frame relates to the other direction's requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RpcRole {
@@ -133,10 +161,31 @@ pub enum FrameMessage {
         /// True for an empty body (announcement).
         announcement: bool,
     },
+    /// A gossip overlay control frame (GOSSIP protocol, method id 1-4).
+    Control {
+        /// PRUNE, GRAFT, IHAVE or IWANT.
+        verb: ControlVerb,
+        /// How many `message_hash`es it carries.
+        hashes: usize,
+    },
     /// A PING-protocol frame.
     Ping {
         /// `ping` or `pong`.
         kind: PingKind,
+    },
+    /// A message of the ETH dialect.
+    Eth {
+        /// Request or response.
+        kind: MessageKind,
+        /// `id`.
+        id: RequestId,
+        /// A request's `method_id`; for a response, the method of the request it answers
+        /// (`None` when it answers none the relay saw).
+        method: Option<EthMethod>,
+        /// A response's `response_code` (`None` for a request).
+        code: Option<ResponseCode>,
+        /// Request, response, notice (goodbye) or unmatched.
+        role: RpcRole,
     },
     /// A whole frame whose header or body did not decode (see the `BAD_MESSAGE` deviation).
     Undecoded,
@@ -148,12 +197,23 @@ impl FrameMessage {
         match self {
             Self::Rpc { method, .. } => method.to_string(),
             Self::Gossip { topic, .. } => topic.name().to_string(),
+            Self::Control { verb, .. } => verb.name().to_string(),
             Self::Ping {
                 kind: PingKind::Ping,
             } => "ping".into(),
             Self::Ping {
                 kind: PingKind::Pong,
             } => "pong".into(),
+            Self::Eth {
+                kind: MessageKind::Request,
+                method,
+                ..
+            } => method.map_or("?".into(), |m| m.to_string()),
+            Self::Eth { method, code, .. } => format!(
+                "{} -> {}",
+                method.map_or("?".into(), |m| m.to_string()),
+                code.map_or(0, ResponseCode::as_u16)
+            ),
             Self::Undecoded => "?".into(),
         }
     }
@@ -170,13 +230,13 @@ pub struct RelayedFrame {
     pub seq: u64,
     /// Wall-clock time it passed, milliseconds since the Unix epoch.
     pub at_ms: u64,
-    /// EWP version.
+    /// EWP version (0 for an ETH message, which has none).
     pub version: u32,
-    /// Protocol byte.
-    pub protocol: Protocol,
-    /// Header length in bytes.
+    /// Protocol byte, or ETH.
+    pub protocol: WireProtocol,
+    /// Header length in bytes (ETH: the prefix, kind byte and envelope's fixed part, 22).
     pub header_len: usize,
-    /// Body length in bytes.
+    /// Body length in bytes (ETH: the request body or response result).
     pub body_len: usize,
     /// The decoded message.
     pub message: FrameMessage,
@@ -213,6 +273,12 @@ impl fmt::Display for RelayedFrame {
             self.protocol,
             self.message.label()
         )?;
+        if let FrameMessage::Eth { id, role, .. } = &self.message {
+            write!(f, " id={} {}", id.0, role.name())?;
+            if let RpcRole::Response { latency } = role {
+                write!(f, " ({}ms)", latency.as_millis())?;
+            }
+        }
         if let FrameMessage::Rpc {
             id, role, shape, ..
         } = &self.message
@@ -226,7 +292,7 @@ impl fmt::Display for RelayedFrame {
             }
         }
         write!(f, " hdr={} body={}", self.header_len, self.body_len)?;
-        if self.version != hobbits_codec::frame::EWP_VERSION {
+        if self.protocol != WireProtocol::Eth && self.version != hobbits_codec::frame::EWP_VERSION {
             write!(f, " v={}", self.version)?;
         }
         for (name, value) in &self.fields {

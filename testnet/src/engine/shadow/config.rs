@@ -17,7 +17,7 @@ use hobbits_actors::NodeId;
 
 use super::site::{SiteFile, SiteNode, MAX_SITE_NODES};
 use crate::network::Feature;
-use crate::spec::{Action, TestnetSpec};
+use crate::spec::{Action, TestnetSpec, Wire};
 use crate::TestnetError;
 
 /// Shadow's simulated clock starts at 2000-01-01 00:00:00 UTC (seconds since the Unix epoch).
@@ -26,6 +26,8 @@ pub const SHADOW_EPOCH_S: u64 = 946_684_800;
 pub const START: Duration = Duration::from_secs(1);
 /// The port every node listens on (each host has its own address).
 pub const PORT: u16 = 9000;
+/// The port a node speaking the ETH dialect listens on for it (beside [`PORT`]).
+pub const ETH_PORT: u16 = 9001;
 /// Each node's event log, in its host's directory (`shadow.data/hosts/<host>/`).
 pub const EVENT_LOG: &str = "events.jsonl";
 /// Bandwidth of a graph node (Shadow requires one; a node's own limit is set on its host).
@@ -284,6 +286,8 @@ impl ShadowPlan {
             .map(|n| {
                 spec.producers.contains(&n)
                     || spec.persistent.contains(&n)
+                    // A site runs Hobbits-only nodes (its nodes have no ETH listener).
+                    || spec.dialects.of(n) != crate::spec::Dialect::Hobbits
                     || processes[n].len() != 1
                     || processes[n][0].start != START
                     || processes[n][0].end != ProcessEnd::Running
@@ -437,17 +441,30 @@ impl ShadowPlan {
             .collect();
         let addr = |n: usize| addrs[n].clone();
         let mut neighbours = vec![Vec::new(); spec.nodes];
-        for &(x, y) in &edges {
-            neighbours[x].push(y);
-            neighbours[y].push(x);
+        for (&(x, y), wire) in edges.iter().zip(spec.dialects.wires(&edges)) {
+            neighbours[x].push((y, wire));
+            neighbours[y].push((x, wire));
         }
+        // A node speaking the ETH dialect listens for it on its host's address, port ETH_PORT
+        // (it runs alone on its host).
+        let eth_addrs: Vec<String> = node_host
+            .iter()
+            .map(|&(h, _)| format!("{}:{ETH_PORT}", hosts[h].addr))
+            .collect();
+        let eth_addr = |n: usize| eth_addrs[n].clone();
         // Both ends of a link dial (the node keeps one connection per peer), as in netns.
         let peers = |n: usize| -> Vec<String> {
             neighbours[n]
                 .iter()
-                .map(|&o| format!("hob+tcp://{}", addr(o)))
+                .map(|&(o, wire)| match wire {
+                    Wire::Hobbits => format!("hob+tcp://{}", addr(o)),
+                    Wire::Eth => format!("eth+tcp://{}", eth_addr(o)),
+                })
                 .collect()
         };
+        let eth_listen: Vec<Option<String>> = (0..spec.nodes)
+            .map(|n| spec.dialects.of(n).speaks_eth().then(|| eth_addr(n)))
+            .collect();
         let genesis_s = genesis.to_string();
         for host in &mut hosts {
             let nodes = host.nodes.clone();
@@ -468,6 +485,9 @@ impl ShadowPlan {
                 ];
                 if attest {
                     a.push("--attest".into());
+                }
+                if let Some(eth) = &eth_listen[n] {
+                    a.extend(["--eth-listen".into(), eth.clone()]);
                 }
                 for p in peers(n) {
                     a.push("--peer".into());
