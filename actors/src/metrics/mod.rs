@@ -196,6 +196,19 @@ pub struct SlotCounters {
     pub evicted: Vec<(&'static str, u64)>,
 }
 
+/// Frames and bytes of one protocol since the start ([`Metrics::traffic`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Traffic {
+    /// Frames read.
+    pub frames_received: u64,
+    /// Bytes read (whole frames).
+    pub bytes_received: u64,
+    /// Frames written.
+    pub frames_sent: u64,
+    /// Bytes written (whole frames).
+    pub bytes_sent: u64,
+}
+
 /// Gossip counters (the gossip actor's, copied).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct GossipGauges {
@@ -411,6 +424,19 @@ impl Metrics {
         let l = protocol_label(protocol);
         self.frames_sent.get_or_create(&l).inc();
         self.bytes_sent.get_or_create(&l).inc_by(len as u64);
+    }
+
+    /// The frames and bytes of `protocol` counted so far, both ways (the testnet's event log reads
+    /// the gossip ones: docs/TESTNETS.md).
+    pub fn traffic(&self, protocol: Protocol) -> Traffic {
+        let l = protocol_label(protocol);
+        let get = |f: &Family<ProtocolLabels, Counter>| f.get(&l).map_or(0, |c| c.get());
+        Traffic {
+            frames_received: get(&self.frames_received),
+            bytes_received: get(&self.bytes_received),
+            frames_sent: get(&self.frames_sent),
+            bytes_sent: get(&self.bytes_sent),
+        }
     }
 
     /// An RPC exchange finished: `latency` from request to response, `ok` false for a client

@@ -228,3 +228,19 @@ fn zero_bounds_are_refused() {
         })
     ));
 }
+
+#[test]
+fn traffic_reads_the_frame_and_byte_counters_of_one_protocol() {
+    let m = filled();
+    m.frame_in(Protocol::Gossip, 50);
+    assert_eq!(
+        m.traffic(Protocol::Gossip),
+        Traffic {
+            frames_received: 1,
+            bytes_received: 50,
+            frames_sent: 1,
+            bytes_sent: 300,
+        }
+    );
+    assert_eq!(m.traffic(Protocol::Ping), Traffic::default());
+}

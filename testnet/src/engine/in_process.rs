@@ -55,6 +55,9 @@ pub async fn start_in_process(
         reason,
     };
     let mut parts = NodeParts::full();
+    if let Some(gossip) = parts.gossip.as_mut().filter(|_| launch.gossip_overlay) {
+        gossip.overlay = hobbits_actors::gossip::overlay::OverlayConfig::default();
+    }
     if let Some(s) = snapshot {
         let store = s
             .into_store(StoreConfig::default())

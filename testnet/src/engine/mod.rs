@@ -54,6 +54,8 @@ pub struct NodeLaunch {
     pub clock_skew_file: Option<PathBuf>,
     /// Where the node writes its event log, attesting too (process engines).
     pub event_log: Option<PathBuf>,
+    /// It runs the gossip overlay (`run --gossip-overlay`) rather than plain flood.
+    pub gossip_overlay: bool,
 }
 
 /// Where the nodes run.

@@ -115,6 +115,9 @@ pub async fn start_process_at(
     for p in &launch.peers {
         cmd.args(["--peer", &PeerUri::from_socket_addr(*p).to_string()]);
     }
+    if launch.gossip_overlay {
+        cmd.arg("--gossip-overlay");
+    }
     if let Some(slot) = launch.produce {
         cmd.args(["--produce", "--slot-ms", &slot.as_millis().to_string()]);
     }

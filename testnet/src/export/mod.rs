@@ -62,6 +62,8 @@ pub struct ExportNode {
     pub peers: Vec<usize>,
     /// Slot at which it joins (0: from the start).
     pub joins_at: u64,
+    /// It runs the gossip overlay (`run --gossip-overlay`).
+    pub gossip_overlay: bool,
 }
 
 /// The nodes of `spec` with `node_ids` (one per node).
@@ -74,6 +76,7 @@ pub fn nodes(spec: &TestnetSpec, node_ids: &[NodeId]) -> Result<Vec<ExportNode>,
             node_id: node_ids.get(n).copied().unwrap_or(NodeId(n as u64 + 1)),
             producer: spec.producers.contains(&n),
             persistent: spec.persistent.contains(&n),
+            gossip_overlay: spec.gossip_overlay.on(n),
             peers: edges
                 .iter()
                 .filter_map(|&(a, b)| match (a == n, b == n) {

@@ -63,6 +63,12 @@ fn verb_index(verb: ControlVerb) -> usize {
     usize::from(verb.method_id()).saturating_sub(1)
 }
 
+/// The length of `message`'s frame as the codec writes it (prefix, header, body); 0 for one it
+/// would refuse to write.
+pub fn control_frame_len(message: &ControlMessage) -> u64 {
+    message.to_frame().map_or(0, |f| f.encoded_len() as u64)
+}
+
 impl<P: Copy + Ord + Debug, O: Clone> Overlay<P, O> {
     /// A router with no peer (the configuration is validated).
     pub fn new(config: OverlayConfig) -> Result<Self, OverlayError> {
@@ -338,6 +344,8 @@ impl<P: Copy + Ord + Debug, O: Clone> Overlay<P, O> {
             return Vec::new();
         }
         self.stats.control_received += 1;
+        self.stats.control_received_by_verb[verb_index(message.verb)] += 1;
+        self.stats.control_bytes_received[verb_index(message.verb)] += control_frame_len(&message);
         let mut actions = Vec::new();
         let ControlMessage { verb, hashes } = message;
         match verb {
@@ -442,15 +450,14 @@ impl<P: Copy + Ord + Debug, O: Clone> Overlay<P, O> {
                 (ControlVerb::IHave, ihave),
             ] {
                 for chunk in hashes.chunks(MAX_CONTROL_HASHES) {
+                    let message = ControlMessage {
+                        verb,
+                        hashes: chunk.to_vec(),
+                    };
                     self.stats.control_sent[verb_index(verb)] += 1;
                     self.stats.hashes_sent[verb_index(verb)] += chunk.len() as u64;
-                    actions.push(Action::SendControl {
-                        to: *peer,
-                        message: ControlMessage {
-                            verb,
-                            hashes: chunk.to_vec(),
-                        },
-                    });
+                    self.stats.control_bytes_sent[verb_index(verb)] += control_frame_len(&message);
+                    actions.push(Action::SendControl { to: *peer, message });
                 }
             }
         }

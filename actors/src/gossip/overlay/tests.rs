@@ -112,6 +112,12 @@ fn a_new_tree_pushes_to_everyone_then_a_duplicate_prunes_its_sender() {
     );
     assert_eq!(r.stats().duplicates, 4);
     assert_eq!(r.stats().control_sent, [1, 0, 0, 0]);
+    // The PRUNE's bytes: its frame as the codec writes it.
+    let frame = msg(ControlVerb::Prune, &[1]).to_frame().expect("encodes");
+    assert_eq!(
+        r.stats().control_bytes_sent,
+        [frame.encoded_len() as u64, 0, 0, 0]
+    );
 }
 
 #[test]
@@ -434,9 +440,15 @@ fn a_control_flood_is_dropped_and_penalised_once_per_window() {
     assert_eq!(penalties, 1);
     assert_eq!(r.stats().control_received, 3);
     assert_eq!(r.stats().control_ignored, 7);
+    // Frames and bytes by verb count only the frames acted upon.
+    let ihave = control_frame_len(&msg(ControlVerb::IHave, &[5]));
+    assert!(ihave > 64, "{ihave}");
+    assert_eq!(r.stats().control_received_by_verb, [0, 0, 3, 0]);
+    assert_eq!(r.stats().control_bytes_received, [0, 0, 3 * ihave, 0]);
     // The next window accepts frames again.
     r.on_control(ms(t0, 1000), A, msg(ControlVerb::Prune, &[]));
     assert_eq!(r.stats().control_received, 4);
+    assert_eq!(r.stats().control_received_by_verb, [1, 0, 3, 0]);
 }
 
 #[test]

@@ -260,8 +260,16 @@ pub struct OverlayStats {
     pub control_sent: [u64; 4],
     /// Hashes carried by the control frames sent, by verb.
     pub hashes_sent: [u64; 4],
+    /// Bytes of the control frames sent, by verb (each frame as the codec writes it: prefix,
+    /// header and body).
+    pub control_bytes_sent: [u64; 4],
     /// Control frames received and acted upon.
     pub control_received: u64,
+    /// ...by verb: PRUNE, GRAFT, IHAVE, IWANT.
+    pub control_received_by_verb: [u64; 4],
+    /// Bytes of those frames, by verb (as the codec writes them: our peers write the same bytes;
+    /// a frame in Artemis' header-hash shape is counted as we would write it).
+    pub control_bytes_received: [u64; 4],
     /// Control frames ignored (from a flood peer, or received in flood mode, or over a limit).
     pub control_ignored: u64,
     /// Missing objects that arrived after being asked for.

@@ -469,6 +469,9 @@ impl ShadowPlan {
                 if attest {
                     a.push("--attest".into());
                 }
+                if spec.gossip_overlay.on(n) {
+                    a.push("--gossip-overlay".into());
+                }
                 for p in peers(n) {
                     a.push("--peer".into());
                     a.push(p);
@@ -493,6 +496,7 @@ impl ShadowPlan {
                         node_id: node_ids[n].0,
                         peers: peers(n),
                         event_log: Some(site_log(n)),
+                        gossip_overlay: spec.gossip_overlay.on(n),
                     })
                     .collect();
             }
