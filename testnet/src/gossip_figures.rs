@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::eventlog::{GossipTraffic, NodeEvent, NodeLog};
 use crate::invariants::Outage;
 use crate::logreport::{self, Topic};
-use crate::report::{percentile, TestnetReport};
+use crate::report::{percentile, EventRecord, TestnetReport};
 
 /// A slot's block p99 may be this much above the flood run's and still count as repaired (the
 /// issue's "p99 no worse than 1.25x flood").
@@ -355,13 +355,30 @@ fn repairs(flood: &TestnetReport, overlay: &TestnetReport) -> Vec<Repair> {
                 (None, _) => s.received == 0,
             }
     };
-    overlay
-        .events
-        .iter()
-        .filter(|e| {
-            ["kill", "partition", "heal_partition", "cut", "heal"]
-                .iter()
-                .any(|k| e.what.starts_with(k))
+    // Disruptions (as `Action`'s Display words them), those of one slot together.
+    let mut disruptions: BTreeMap<u64, (String, usize)> = BTreeMap::new();
+    for e in overlay.events.iter().filter(|e| {
+        e.what.ends_with(" killed")
+            || e.what.ends_with(" cut")
+            || e.what.ends_with(" healed")
+            || e.what.starts_with("partition ")
+    }) {
+        disruptions
+            .entry(e.at_slot)
+            .or_insert_with(|| (e.what.clone(), 0))
+            .1 += 1;
+    }
+    disruptions
+        .into_iter()
+        .map(|(at_slot, (what, n))| EventRecord {
+            t_ms: 0.0,
+            at_slot,
+            what: if n > 1 {
+                format!("{what} (and {} more)", n - 1)
+            } else {
+                what
+            },
+            error: None,
         })
         .map(|e| {
             let after: Vec<&SlotPropagation> = overlay

@@ -137,12 +137,15 @@ fn run(
         seed: 5,
         slots: 10,
         node_reports: vec![node(t), node(GossipTraffic::default())],
-        events: vec![EventRecord {
-            t_ms: 0.0,
-            at_slot: 4,
-            what: "kill node 1".into(),
-            error: None,
-        }],
+        events: ["node 1 killed", "node 0 joins", "node 2 killed"]
+            .iter()
+            .map(|what| EventRecord {
+                t_ms: 0.0,
+                at_slot: 4,
+                what: what.to_string(),
+                error: None,
+            })
+            .collect(),
         block_slots: p99
             .iter()
             .map(|&(slot, ms, missed)| SlotPropagation {
@@ -191,7 +194,8 @@ fn the_comparison_gives_the_issues_ratios_and_the_repair_time() {
     assert_eq!(c.p99_ratio, Some(160.0 / 150.0));
     assert!(c.mismatch.is_empty());
     // Slot 4 missed a node, slot 5 was 2x flood, slot 6 within 1.25x: repaired 2 slots after.
-    assert_eq!(c.repairs.len(), 1);
+    assert_eq!(c.repairs.len(), 1, "two kills in one slot, one row");
+    assert_eq!(c.repairs[0].event, "node 1 killed (and 1 more)");
     assert_eq!(c.repairs[0].slots, Some(2));
     assert_eq!(c.repairs[0].pulls, 2);
     let text = c.render().join("\n");
