@@ -59,7 +59,10 @@ fn a_mixed_testnet_heals_a_partition_and_reports_its_gossip_figures() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("CONVERGED"), "{stdout}");
-    assert!(stdout.contains("gossip figures (6 overlay nodes)"), "{stdout}");
+    assert!(
+        stdout.contains("gossip figures (6 overlay nodes)"),
+        "{stdout}"
+    );
     let r: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).expect("json written")).expect("json");
     let _ = std::fs::remove_file(&file);

@@ -184,6 +184,24 @@ pub struct NodeGauges {
     pub sync: Option<SyncGauges>,
     /// Connections refused and evicted by the peer manager, by reason (label, count).
     pub slots: Option<SlotCounters>,
+    /// The gossip overlay's control traffic, when the node runs the overlay.
+    pub overlay: Option<ControlCounters>,
+}
+
+/// The gossip overlay's control traffic (the router's counters, copied), per verb in method id
+/// order: PRUNE, GRAFT, IHAVE, IWANT.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ControlCounters {
+    /// Control frames sent.
+    pub frames_sent: [u64; 4],
+    /// Their bytes (whole frames).
+    pub bytes_sent: [u64; 4],
+    /// Control frames received and acted upon.
+    pub frames_received: [u64; 4],
+    /// Their bytes.
+    pub bytes_received: [u64; 4],
+    /// Objects announced, asked for and received (repairs by pull).
+    pub pulls: u64,
 }
 
 /// The peer manager's slot counters (docs/PROTOCOL.md, "Connection slots"), by reason label.
