@@ -206,6 +206,10 @@ pub fn run(args: RunArgs) -> ExitCode {
         if let Some(gossip) = parts.gossip.as_mut().filter(|_| args.gossip_overlay) {
             gossip.overlay = hobbits_actors::gossip::overlay::OverlayConfig::default();
         }
+        // The event log's `gossip_traffic` lines read the frame and byte counters.
+        if args.event_log.is_some() && parts.metrics.is_none() && parts.http_addr.is_none() {
+            parts.metrics = Some(std::sync::Arc::default());
+        }
         let node = match start_node(config, parts).await {
             Ok(n) => n,
             Err(e) => return failure(e),
@@ -293,6 +297,7 @@ pub(super) async fn observe_node(
             };
             let writer = NodeLogWriter::create(path, started)
                 .map_err(|e| format!("event log {}: {e}", path.display()))?
+                .with_traffic(node.gossip.clone(), node.metrics.clone())
                 .start();
             node.manager.do_send(Subscribe {
                 handshaked: Some(writer.clone().recipient()),

@@ -57,10 +57,17 @@ pub fn run(args: SiteArgs) -> ExitCode {
                 Ok(s) => Box::new(s),
                 Err(e) => return failure(e),
             };
-            let parts = NodeParts {
+            let mut parts = NodeParts {
                 store: Some(store),
                 ..NodeParts::full()
             };
+            if let Some(gossip) = parts.gossip.as_mut().filter(|_| n.gossip_overlay) {
+                gossip.overlay = hobbits_actors::gossip::overlay::OverlayConfig::default();
+            }
+            // The event log's `gossip_traffic` lines read the frame and byte counters.
+            if n.event_log.is_some() {
+                parts.metrics = Some(std::sync::Arc::default());
+            }
             let node = match start_node(config, parts).await {
                 Ok(node) => node,
                 Err(e) => return failure(e),

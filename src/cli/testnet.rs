@@ -50,6 +50,10 @@ pub struct TestnetArgs {
     /// Ignore the scenario (no joins, kills or link cuts).
     #[arg(long)]
     pub no_scenario: bool,
+    /// Every node runs the gossip overlay (`on`) or plain flood (`off`), whatever the file's
+    /// `gossip_overlay` says: the same testnet both ways, for comparing the two.
+    #[arg(long, value_name = "on|off", value_parser = parse_on_off)]
+    pub gossip_overlay: Option<bool>,
     /// One OS process per node (this binary's `run`), observed over the wire
     /// (the same as `--engine processes`).
     #[arg(long)]
@@ -76,6 +80,11 @@ pub struct TestnetArgs {
     /// Write the report as JSON to FILE.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// After the run, compare its gossip figures with a flood run of the same testnet saved by
+    /// `--json` (run it with `--gossip-overlay off`): duplicates, control overhead against the
+    /// bytes saved, p99, repair after each disruption (docs/TESTNETS.md, "Gossip figures").
+    #[arg(long, value_name = "FILE.json")]
+    pub compare_flood: Option<PathBuf>,
     /// Draw propagation latency and head slots over time as SVG to FILE.
     #[arg(long, value_name = "FILE")]
     pub plot: Option<PathBuf>,
@@ -118,6 +127,7 @@ impl TestnetArgs {
             slots: self.slots,
             settle_ms: self.settle_ms,
             no_scenario: self.no_scenario,
+            gossip_overlay: self.gossip_overlay,
         };
         let mut spec = base;
         // The built-in scenario follows --slots, so a shorter run keeps its shape.
@@ -156,6 +166,10 @@ pub fn run(args: TestnetArgs) -> ExitCode {
     if let Some(export) = &args.export {
         return export_files(&spec, export, args.site_size);
     }
+    let baseline = match args.compare_flood.as_deref().map(read_baseline).transpose() {
+        Ok(b) => b,
+        Err(e) => return bad_input(format!("--compare-flood {e}")),
+    };
     let engine = match (&args.engine, args.processes) {
         (Some(name), _) => match name.parse::<EngineName>() {
             Ok(e) => e,
@@ -227,6 +241,12 @@ pub fn run(args: TestnetArgs) -> ExitCode {
         Some(Err(e)) => return failure(e),
     };
     print!("{}", report.render());
+    if let Some(flood) = &baseline {
+        match hobbits_testnet::gossip_figures::GossipComparison::of(flood, &report) {
+            Some(c) => c.render().iter().for_each(|l| println!("{l}")),
+            None => println!("overlay vs flood: this run has no gossip figures"),
+        }
+    }
     if let Some(path) = &args.json {
         let text = match serde_json::to_string_pretty(&report) {
             Ok(t) => t,
@@ -334,4 +354,22 @@ fn check_saved(dir: &std::path::Path) -> ExitCode {
         println!("{line}");
     }
     ExitCode::from(report.exit_code())
+}
+
+/// `on` / `off` (also `true` / `false`).
+fn parse_on_off(s: &str) -> Result<bool, String> {
+    match s {
+        "on" | "true" => Ok(true),
+        "off" | "false" => Ok(false),
+        other => Err(format!("`{other}`: expected on or off")),
+    }
+}
+
+/// `--compare-flood FILE`: the flood run's report, read before running.
+fn read_baseline(path: &std::path::Path) -> Result<TestnetReport, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    hobbits_testnet::gossip_figures::read_saved(&json)
+        .map_err(|e| format!("{}: {e}", path.display()))
 }

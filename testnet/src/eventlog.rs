@@ -14,6 +14,7 @@
 //! | `produced` / `attested` | `root`, `hash`, `slot` / `hash`, `slot`, `root` | this node made it |
 //! | `head_changed` | `root`, `slot`, `reorg` | new head (`reorg`: not a descendant of the previous) |
 //! | `finalized_changed` | `epoch`, `root` | new finalized checkpoint |
+//! | `gossip_traffic` | the fields of [`GossipTraffic`] (counters since the process started) | every [`TRAFFIC_INTERVAL_MS`] while they change |
 //!
 //! Unknown kinds and malformed lines are counted and skipped by the reader (a newer writer or a
 //! line cut by kill -9 must not stop a report).
@@ -21,6 +22,72 @@
 use std::io::BufRead;
 
 use serde::{Deserialize, Serialize};
+
+/// How often a node writes its `gossip_traffic` line (when a counter changed), milliseconds.
+pub const TRAFFIC_INTERVAL_MS: u64 = 500;
+
+/// A node's gossip traffic since its process started (a restarted node starts from zero; the
+/// reader sums the last line of each process). Frames and bytes are whole frames (prefix, header,
+/// body) of the GOSSIP protocol: objects and overlay control together. Per-verb arrays are in
+/// method id order: PRUNE, GRAFT, IHAVE, IWANT (all zero on a flood node).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GossipTraffic {
+    /// GOSSIP-protocol frames written.
+    pub frames_sent: u64,
+    /// Their bytes.
+    pub bytes_sent: u64,
+    /// GOSSIP-protocol frames read.
+    pub frames_received: u64,
+    /// Their bytes.
+    pub bytes_received: u64,
+    /// Overlay control frames written, by verb.
+    pub control_frames_sent: [u64; 4],
+    /// Their bytes, by verb.
+    pub control_bytes_sent: [u64; 4],
+    /// Overlay control frames read and acted upon, by verb.
+    pub control_frames_received: [u64; 4],
+    /// Their bytes, by verb.
+    pub control_bytes_received: [u64; 4],
+    /// Objects announced (IHAVE), asked for (IWANT) and received: pulls that repaired a gap.
+    pub repaired: u64,
+    /// Trees moved to a peer that announced sooner than the parent pushed (GRAFT).
+    pub moved: u64,
+    /// Missing objects given up (no announcer sent them).
+    pub gave_up: u64,
+    /// Objects this node sent in answer to IWANT.
+    pub served: u64,
+}
+
+impl GossipTraffic {
+    /// Control frames written, every verb.
+    pub fn control_frames(&self) -> u64 {
+        self.control_frames_sent.iter().sum()
+    }
+
+    /// Control bytes written, every verb.
+    pub fn control_bytes(&self) -> u64 {
+        self.control_bytes_sent.iter().sum()
+    }
+
+    /// Adds `other` field by field (the processes of one node, or the nodes of a run).
+    pub fn add(&mut self, other: &GossipTraffic) {
+        self.frames_sent += other.frames_sent;
+        self.bytes_sent += other.bytes_sent;
+        self.frames_received += other.frames_received;
+        self.bytes_received += other.bytes_received;
+        for i in 0..4 {
+            self.control_frames_sent[i] += other.control_frames_sent[i];
+            self.control_bytes_sent[i] += other.control_bytes_sent[i];
+            self.control_frames_received[i] += other.control_frames_received[i];
+            self.control_bytes_received[i] += other.control_bytes_received[i];
+        }
+        self.repaired += other.repaired;
+        self.moved += other.moved;
+        self.gave_up += other.gave_up;
+        self.served += other.served;
+    }
+}
 
 /// One line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,6 +218,8 @@ pub enum NodeEvent {
         /// Its root.
         root: String,
     },
+    /// The node's gossip traffic so far.
+    GossipTraffic(GossipTraffic),
 }
 
 /// One node's log as read.
@@ -225,6 +294,38 @@ mod tests {
                 via: Via::Sync
             }
         );
+    }
+
+    #[test]
+    fn gossip_traffic_lines_round_trip_and_old_ones_default_missing_fields() {
+        let t = GossipTraffic {
+            bytes_sent: 900,
+            control_frames_sent: [1, 2, 3, 4],
+            repaired: 2,
+            ..Default::default()
+        };
+        let text = NodeLog::encode(&LogLine {
+            t_us: 7,
+            event: NodeEvent::GossipTraffic(t),
+        });
+        assert!(text.starts_with(
+            "{\"t_us\":7,\"event\":\"gossip_traffic\",\"frames_sent\":0,\"bytes_sent\":900,"
+        ));
+        let back = NodeLog::read(text.as_bytes()).expect("reads");
+        assert_eq!(back.lines[0].event, NodeEvent::GossipTraffic(t));
+        let old = "{\"t_us\":1,\"event\":\"gossip_traffic\",\"bytes_sent\":5}\n";
+        let log = NodeLog::read(old.as_bytes()).expect("reads");
+        assert_eq!(
+            log.lines[0].event,
+            NodeEvent::GossipTraffic(GossipTraffic {
+                bytes_sent: 5,
+                ..Default::default()
+            })
+        );
+        assert_eq!((t.control_frames(), t.control_bytes()), (10, 0));
+        let mut sum = t;
+        sum.add(&t);
+        assert_eq!((sum.bytes_sent, sum.control_frames_sent[3]), (1800, 8));
     }
 
     #[test]

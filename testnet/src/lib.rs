@@ -16,7 +16,8 @@
 //!   ([`engine::processes`]);
 //! - [`run`]: the driver ([`run_testnet`]);
 //! - [`export`]: the testnet as Kubernetes objects or a Compose file;
-//! - [`report`] and [`svg`]: the report, its text, JSON (serde) and SVG forms.
+//! - [`report`] and [`svg`]: the report, its text, JSON (serde) and SVG forms;
+//! - [`gossip_figures`]: the gossip overlay's figures from the event logs, and flood vs overlay.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), hobbits_testnet::TestnetError> {
@@ -34,6 +35,7 @@ pub mod engine;
 pub mod eventlog;
 pub mod export;
 pub mod fabric;
+pub mod gossip_figures;
 pub mod invariants;
 pub mod link;
 pub mod link_codec;

@@ -46,10 +46,41 @@ pub struct LogCounters {
     pub originated: u64,
 }
 
+/// One object's propagation.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ObjectSamples {
+    /// Its slot (the block's, or the attested one).
+    pub slot: u64,
+    /// When its origin made it (µs, the origin's clock).
+    pub origin_us: u64,
+    /// Per receiving node that had it: time until it first did, ms.
+    pub per_node: Vec<f64>,
+    /// Nodes live at its origin time that never received it by gossip.
+    pub missed: usize,
+}
+
 /// Propagation of `topic` across `logs` (index = node), with `outages` telling who was live.
 pub fn propagation(logs: &[NodeLog], outages: &[Outage], topic: Topic) -> PropagationSamples {
-    // Origin time of each object (earliest origin line).
-    let mut origin: BTreeMap<&str, (u64, usize)> = BTreeMap::new();
+    let objects = per_object(logs, outages, topic);
+    let mut out = PropagationSamples {
+        objects: objects.len(),
+        ..Default::default()
+    };
+    for o in objects {
+        if o.missed == 0 {
+            out.reached_all += 1;
+            out.to_all_nodes
+                .push(o.per_node.iter().copied().fold(0.0, f64::max));
+        }
+        out.per_node.extend(o.per_node);
+    }
+    out
+}
+
+/// Propagation of each object of `topic`, in the order of their hashes.
+pub fn per_object(logs: &[NodeLog], outages: &[Outage], topic: Topic) -> Vec<ObjectSamples> {
+    // Origin time, node and slot of each object (earliest origin line).
+    let mut origin: BTreeMap<&str, (u64, usize, u64)> = BTreeMap::new();
     // First receipt per (object, node).
     let mut first: BTreeMap<(&str, usize), u64> = BTreeMap::new();
     let mut started: Vec<Option<u64>> = vec![None; logs.len()];
@@ -60,11 +91,21 @@ pub fn propagation(logs: &[NodeLog], outages: &[Outage], topic: Topic) -> Propag
                 (NodeEvent::Started { .. }, _) => {
                     started[node] = Some(started[node].map_or(t, |s| s.min(t)));
                 }
-                (NodeEvent::Produced { hash: root, .. }, Topic::Blocks)
-                | (NodeEvent::Attested { hash: root, .. }, Topic::Attestations) => {
-                    let e = origin.entry(root.as_str()).or_insert((t, node));
+                (
+                    NodeEvent::Produced {
+                        hash: root, slot, ..
+                    },
+                    Topic::Blocks,
+                )
+                | (
+                    NodeEvent::Attested {
+                        hash: root, slot, ..
+                    },
+                    Topic::Attestations,
+                ) => {
+                    let e = origin.entry(root.as_str()).or_insert((t, node, *slot));
                     if t < e.0 {
-                        *e = (t, node);
+                        *e = (t, node, *slot);
                     }
                 }
                 (
@@ -98,30 +139,24 @@ pub fn propagation(logs: &[NodeLog], outages: &[Outage], topic: Topic) -> Propag
                 .iter()
                 .any(|o| o.node == node && o.from_us <= t && o.until_us.is_none_or(|u| t < u))
     };
-    let mut out = PropagationSamples {
-        objects: origin.len(),
-        ..Default::default()
-    };
-    for (object, (t0, from)) in &origin {
-        let mut last = Some(0.0f64);
+    let mut out = Vec::with_capacity(origin.len());
+    for (object, (t0, from, slot)) in &origin {
+        let mut o = ObjectSamples {
+            slot: *slot,
+            origin_us: *t0,
+            ..Default::default()
+        };
         for node in (0..logs.len()).filter(|n| n != from) {
             match first.get(&(*object, node)) {
-                Some(t) if *t >= *t0 => {
-                    let ms = (*t - *t0) as f64 / 1000.0;
-                    out.per_node.push(ms);
-                    last = last.map(|l| l.max(ms));
-                }
+                Some(t) if *t >= *t0 => o.per_node.push((*t - *t0) as f64 / 1000.0),
                 // A receipt stamped before the origin: clocks of one machine do not do that,
                 // count it as instant rather than drop it.
-                Some(_) => out.per_node.push(0.0),
-                None if live(node, *t0) => last = None,
+                Some(_) => o.per_node.push(0.0),
+                None if live(node, *t0) => o.missed += 1,
                 None => {}
             }
         }
-        if let Some(ms) = last {
-            out.reached_all += 1;
-            out.to_all_nodes.push(ms);
-        }
+        out.push(o);
     }
     out
 }

@@ -4,7 +4,9 @@
 //! Handles `PeerHandshaked`, `PeerDisconnected`, `GossipReceived` (from the peer manager),
 //! `BlockImported` (from gossip and sync), [`Attested`] (from the testnet attester) and
 //! [`WatchHead`] (poll the store for heads no import event reported); sends `GetHello` to the
-//! store when watching. A gossip object seen before (by hash, among the last [`SEEN_HASHES`]) is logged as a
+//! store when watching, and `GetOverlayStats` to the gossip actor every [`TRAFFIC_INTERVAL_MS`]
+//! (with [`NodeLogWriter::with_traffic`]), writing a `gossip_traffic` line when a counter changed.
+//! A gossip object seen before (by hash, among the last [`SEEN_HASHES`]) is logged as a
 //! duplicate.
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -12,16 +14,21 @@ use std::fs::File;
 use std::io::{LineWriter, Write};
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
 
 use actix::prelude::*;
+use hobbits_actors::gossip::overlay::OverlayStats;
+use hobbits_actors::gossip::{GetOverlayStats, GossipActor};
+use hobbits_actors::metrics::Metrics;
 use hobbits_actors::{
     BlockImported, GossipReceived, ImportSource, PeerDisconnected, PeerHandshaked, PeerId,
     StoreClient,
 };
 use hobbits_chain::Root;
-use hobbits_codec::Topic;
+use hobbits_codec::{Protocol, Topic};
 
-use crate::eventlog::{LogLine, NodeEvent, NodeLog, Via};
+use crate::eventlog::{GossipTraffic, LogLine, NodeEvent, NodeLog, Via, TRAFFIC_INTERVAL_MS};
 use crate::observe::now_us;
 
 /// Gossip hashes remembered to tell duplicates.
@@ -54,6 +61,38 @@ pub struct NodeLogWriter {
     /// The head and finalized checkpoint last written, so [`WatchHead`] writes only changes.
     last_head: Option<Root>,
     last_finalized: Option<(u64, Root)>,
+    traffic: Option<TrafficSource>,
+    last_traffic: GossipTraffic,
+}
+
+/// Where the `gossip_traffic` counters come from.
+#[derive(Debug, Clone)]
+struct TrafficSource {
+    gossip: Option<Addr<GossipActor>>,
+    metrics: Option<Arc<Metrics>>,
+}
+
+/// The `gossip_traffic` line of a node's counters: frames and bytes from its metrics, control
+/// traffic and repairs from its overlay (`None` on a flood node: zeros).
+pub fn traffic_of(metrics: Option<&Metrics>, overlay: Option<&OverlayStats>) -> GossipTraffic {
+    let wire = metrics
+        .map(|m| m.traffic(Protocol::Gossip))
+        .unwrap_or_default();
+    let o = overlay.copied().unwrap_or_default();
+    GossipTraffic {
+        frames_sent: wire.frames_sent,
+        bytes_sent: wire.bytes_sent,
+        frames_received: wire.frames_received,
+        bytes_received: wire.bytes_received,
+        control_frames_sent: o.control_sent,
+        control_bytes_sent: o.control_bytes_sent,
+        control_frames_received: o.control_received_by_verb,
+        control_bytes_received: o.control_bytes_received,
+        repaired: o.repaired,
+        moved: o.moved,
+        gave_up: o.gave_up,
+        served: o.served,
+    }
 }
 
 /// Polls the node's store every `every` and logs head and finalized changes no import event
@@ -85,6 +124,8 @@ impl NodeLogWriter {
             failed: false,
             last_head: None,
             last_finalized: None,
+            traffic: None,
+            last_traffic: GossipTraffic::default(),
         };
         if let NodeEvent::Started {
             head_root,
@@ -106,6 +147,37 @@ impl NodeLogWriter {
             return Err(std::io::Error::other("cannot write the event log"));
         }
         Ok(writer)
+    }
+
+    /// Also writes the node's gossip traffic (`gossip_traffic` lines): wire counters from
+    /// `metrics`, control counters from `gossip`'s overlay.
+    pub fn with_traffic(
+        mut self,
+        gossip: Option<Addr<GossipActor>>,
+        metrics: Option<Arc<Metrics>>,
+    ) -> Self {
+        self.traffic = Some(TrafficSource { gossip, metrics });
+        self
+    }
+
+    /// Queries the counters and writes a line if one changed.
+    fn sample_traffic(&mut self, ctx: &mut Context<Self>) {
+        let Some(source) = self.traffic.clone() else {
+            return;
+        };
+        let fut = async move {
+            let overlay = match &source.gossip {
+                Some(g) => g.send(GetOverlayStats).await.ok().flatten(),
+                None => None,
+            };
+            traffic_of(source.metrics.as_deref(), overlay.as_ref())
+        };
+        ctx.spawn(fut.into_actor(self).map(|traffic, act, _| {
+            if traffic != act.last_traffic {
+                act.last_traffic = traffic;
+                act.write(NodeEvent::GossipTraffic(traffic));
+            }
+        }));
     }
 
     fn write(&mut self, event: NodeEvent) {
@@ -144,6 +216,14 @@ impl NodeLogWriter {
 
 impl Actor for NodeLogWriter {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        if self.traffic.is_some() {
+            ctx.run_interval(Duration::from_millis(TRAFFIC_INTERVAL_MS), |act, ctx| {
+                act.sample_traffic(ctx);
+            });
+        }
+    }
 }
 
 impl Handler<PeerHandshaked> for NodeLogWriter {

@@ -4,6 +4,8 @@
 
 use serde::Serialize;
 
+use crate::eventlog::GossipTraffic;
+use crate::gossip_figures::{GossipSummary, SlotPropagation};
 use crate::invariants::InvariantResult;
 
 /// Nearest-rank percentile `p` (0 < p ≤ 100) of `sorted` (ascending); `None` when empty.
@@ -109,6 +111,9 @@ pub struct NodeReport {
     pub node_stats: Option<NodeGossipStats>,
     /// Resident memory of the node's process at the end, KiB (process engines).
     pub rss_kib: Option<u64>,
+    /// Its gossip traffic, bytes and overlay control (from its event log's `gossip_traffic`
+    /// lines: process engines).
+    pub traffic: Option<GossipTraffic>,
 }
 
 /// A node's own view of its gossip (from its gossip actor).
@@ -242,6 +247,11 @@ pub struct TestnetReport {
     pub invariants: Vec<InvariantResult>,
     /// The netns engine's packet delayer, when links had a latency.
     pub delayer: Option<DelayerReport>,
+    /// The gossip figures (duplicates, control frames and bytes per object, bytes, p50/p99,
+    /// delivery), when the nodes wrote `gossip_traffic` lines (process engines).
+    pub gossip: Option<GossipSummary>,
+    /// Each block's propagation, in slot order (from the event logs: process engines).
+    pub block_slots: Vec<SlotPropagation>,
 }
 
 impl TestnetReport {
@@ -340,6 +350,9 @@ impl TestnetReport {
             w(format!(
                 "gossip: {dup:.2} duplicates per node per object, delivery ratio {delivery:.4}"
             ));
+        }
+        for line in self.gossip.iter().flat_map(GossipSummary::render) {
+            w(line);
         }
         w("gossip frames per node, on the wire (sent = relayed + orig; dup = received again) and as \
            the node counted them (relayed, dedup):"

@@ -184,6 +184,24 @@ pub struct NodeGauges {
     pub sync: Option<SyncGauges>,
     /// Connections refused and evicted by the peer manager, by reason (label, count).
     pub slots: Option<SlotCounters>,
+    /// The gossip overlay's control traffic, when the node runs the overlay.
+    pub overlay: Option<ControlCounters>,
+}
+
+/// The gossip overlay's control traffic (the router's counters, copied), per verb in method id
+/// order: PRUNE, GRAFT, IHAVE, IWANT.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ControlCounters {
+    /// Control frames sent.
+    pub frames_sent: [u64; 4],
+    /// Their bytes (whole frames).
+    pub bytes_sent: [u64; 4],
+    /// Control frames received and acted upon.
+    pub frames_received: [u64; 4],
+    /// Their bytes.
+    pub bytes_received: [u64; 4],
+    /// Objects announced, asked for and received (repairs by pull).
+    pub pulls: u64,
 }
 
 /// The peer manager's slot counters (docs/PROTOCOL.md, "Connection slots"), by reason label.
@@ -194,6 +212,19 @@ pub struct SlotCounters {
     pub refused: Vec<(&'static str, u64)>,
     /// Connections closed to make room: `pending` (pending cap), `displaced` (peer slots).
     pub evicted: Vec<(&'static str, u64)>,
+}
+
+/// Frames and bytes of one protocol since the start ([`Metrics::traffic`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Traffic {
+    /// Frames read.
+    pub frames_received: u64,
+    /// Bytes read (whole frames).
+    pub bytes_received: u64,
+    /// Frames written.
+    pub frames_sent: u64,
+    /// Bytes written (whole frames).
+    pub bytes_sent: u64,
 }
 
 /// Gossip counters (the gossip actor's, copied).
@@ -411,6 +442,19 @@ impl Metrics {
         let l = protocol_label(protocol);
         self.frames_sent.get_or_create(&l).inc();
         self.bytes_sent.get_or_create(&l).inc_by(len as u64);
+    }
+
+    /// The frames and bytes of `protocol` counted so far, both ways (the testnet's event log reads
+    /// the gossip ones: docs/TESTNETS.md).
+    pub fn traffic(&self, protocol: Protocol) -> Traffic {
+        let l = protocol_label(protocol);
+        let get = |f: &Family<ProtocolLabels, Counter>| f.get(&l).map_or(0, |c| c.get());
+        Traffic {
+            frames_received: get(&self.frames_received),
+            bytes_received: get(&self.bytes_received),
+            frames_sent: get(&self.frames_sent),
+            bytes_sent: get(&self.bytes_sent),
+        }
     }
 
     /// An RPC exchange finished: `latency` from request to response, `ok` false for a client

@@ -54,6 +54,23 @@ fn counters_by_reason(
     Ok(())
 }
 
+/// A counter family labelled by `direction` (sent, received) and `verb` (method id order).
+fn control_by_verb(
+    e: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    [sent, received]: [[u64; 4]; 2],
+) -> fmt::Result {
+    let mut m = e.encode_descriptor(name, help, None, MetricType::Counter)?;
+    for (direction, values) in [("sent", sent), ("received", received)] {
+        for (verb, v) in ["prune", "graft", "ihave", "iwant"].iter().zip(values) {
+            ConstCounter::new(v)
+                .encode(m.encode_family(&[("direction", direction), ("verb", *verb)])?)?;
+        }
+    }
+    Ok(())
+}
+
 impl Collector for InteropValues {
     fn encode(&self, mut e: DescriptorEncoder<'_>) -> fmt::Result {
         let n = lock(&self.0).clone();
@@ -159,6 +176,26 @@ impl Collector for NodeValues {
             ] {
                 counter(e, name, help, v)?;
             }
+        }
+        if let Some(o) = &n.overlay {
+            control_by_verb(
+                e,
+                "gossip_control_frames",
+                "Gossip overlay control frames, by direction and verb.",
+                [o.frames_sent, o.frames_received],
+            )?;
+            control_by_verb(
+                e,
+                "gossip_control_bytes",
+                "Bytes of gossip overlay control frames (whole frames), by direction and verb.",
+                [o.bytes_sent, o.bytes_received],
+            )?;
+            counter(
+                e,
+                "gossip_pulls",
+                "Objects announced (IHAVE), asked for (IWANT) and received: overlay repairs.",
+                o.pulls,
+            )?;
         }
         if let Some(y) = &n.sync {
             gauge(

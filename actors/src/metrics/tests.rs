@@ -44,6 +44,12 @@ fn filled() -> Metrics {
             refused: vec![("accept_rate", 7)],
             evicted: vec![("pending", 4)],
         }),
+        overlay: Some(ControlCounters {
+            frames_sent: [1, 0, 6, 0],
+            bytes_sent: [90, 0, 612, 0],
+            pulls: 2,
+            ..Default::default()
+        }),
     });
     m
 }
@@ -227,4 +233,43 @@ fn zero_bounds_are_refused() {
             field: "ping_interval"
         })
     ));
+}
+
+#[test]
+fn traffic_reads_the_frame_and_byte_counters_of_one_protocol() {
+    let m = filled();
+    m.frame_in(Protocol::Gossip, 50);
+    assert_eq!(
+        m.traffic(Protocol::Gossip),
+        Traffic {
+            frames_received: 1,
+            bytes_received: 50,
+            frames_sent: 1,
+            bytes_sent: 300,
+        }
+    );
+    assert_eq!(m.traffic(Protocol::Ping), Traffic::default());
+}
+
+#[test]
+fn overlay_control_traffic_is_exported_by_direction_and_verb() {
+    let text = filled().render();
+    let v = |series: &str| value(&text, series).unwrap_or_else(|| panic!("{series}: {text}"));
+    assert_eq!(
+        v("hobbits_gossip_control_frames_total{direction=\"sent\",verb=\"ihave\"}"),
+        6.0
+    );
+    assert_eq!(
+        v("hobbits_gossip_control_bytes_total{direction=\"sent\",verb=\"prune\"}"),
+        90.0
+    );
+    assert_eq!(
+        v("hobbits_gossip_control_frames_total{direction=\"received\",verb=\"iwant\"}"),
+        0.0
+    );
+    assert_eq!(v("hobbits_gossip_pulls_total"), 2.0);
+    // A flood node has no overlay: no family.
+    let m = Metrics::default();
+    m.set_node(NodeGauges::default());
+    assert!(!m.render().contains("gossip_control"));
 }

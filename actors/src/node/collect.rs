@@ -3,7 +3,7 @@
 //! finality, block count), gossip and sync (counters, progress), each answer bounded by
 //! `MetricsConfig::query_timeout`, and stores the values in the registry (the registry's
 //! [`Refresh`]). Sends `GetPeers` and `GetManagerStats` (manager: peers; refusals and evictions
-//! by reason), `GetStoreStatus` (store), `GetGossipStats` (gossip),
+//! by reason), `GetStoreStatus` (store), `GetGossipStats` and `GetOverlayStats` (gossip),
 //! `GetSyncState` (sync); handles none.
 
 use std::future::Future;
@@ -13,8 +13,8 @@ use std::time::Duration;
 use actix::prelude::*;
 
 use super::NodeHandle;
-use crate::gossip::{GetGossipStats, GossipActor, GossipStats};
-use crate::metrics::{GossipGauges, Metrics, Refresh, SlotCounters, SyncGauges};
+use crate::gossip::{GetGossipStats, GetOverlayStats, GossipActor, GossipStats};
+use crate::metrics::{ControlCounters, GossipGauges, Metrics, Refresh, SlotCounters, SyncGauges};
 use crate::peer_manager::{GetManagerStats, GetPeers, ManagerStats, PeerManager};
 use crate::store::StoreClient;
 use crate::sync::{GetSyncState, SyncActor, SyncState, SyncStatus};
@@ -122,6 +122,15 @@ impl MetricsCollector {
         if let Some(g) = &self.gossip {
             if let Some(stats) = bounded(t, g.send(GetGossipStats)).await {
                 node.gossip = Some(gossip_gauges(&stats));
+            }
+            if let Some(Some(o)) = bounded(t, g.send(GetOverlayStats)).await {
+                node.overlay = Some(ControlCounters {
+                    frames_sent: o.control_sent,
+                    bytes_sent: o.control_bytes_sent,
+                    frames_received: o.control_received_by_verb,
+                    bytes_received: o.control_bytes_received,
+                    pulls: o.repaired,
+                });
             }
         }
         if let Some(s) = &self.sync {

@@ -59,6 +59,9 @@ pub async fn start_in_process(
         parts.eth_listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
     }
     parts.eth_peers = launch.eth_peers.clone();
+    if let Some(gossip) = parts.gossip.as_mut().filter(|_| launch.gossip_overlay) {
+        gossip.overlay = hobbits_actors::gossip::overlay::OverlayConfig::default();
+    }
     if let Some(s) = snapshot {
         let store = s
             .into_store(StoreConfig::default())

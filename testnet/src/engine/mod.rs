@@ -58,6 +58,8 @@ pub struct NodeLaunch {
     pub dialect: Dialect,
     /// Static peers it dials over the ETH dialect (`eth+tcp://`).
     pub eth_peers: Vec<SocketAddr>,
+    /// It runs the gossip overlay (`run --gossip-overlay`) rather than plain flood.
+    pub gossip_overlay: bool,
 }
 
 /// Where the nodes run.

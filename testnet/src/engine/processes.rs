@@ -128,6 +128,9 @@ pub async fn start_process_at(
     for p in &launch.eth_peers {
         cmd.args(["--peer", &format!("eth+tcp://{p}")]);
     }
+    if launch.gossip_overlay {
+        cmd.arg("--gossip-overlay");
+    }
     if let Some(slot) = launch.produce {
         cmd.args(["--produce", "--slot-ms", &slot.as_millis().to_string()]);
     }

@@ -63,6 +63,9 @@ pub fn node_args(spec: &TestnetSpec, n: &ExportNode) -> Vec<String> {
     if n.persistent {
         a.extend(["--data-dir".into(), "/data".into()]);
     }
+    if n.gossip_overlay {
+        a.push("--gossip-overlay".into());
+    }
     a
 }
 

@@ -62,8 +62,14 @@ pub fn manifests(spec: &TestnetSpec, nodes: &[ExportNode]) -> String {
         "---\napiVersion: v1\nkind: Service\nmetadata:\n  name: {NAME}\n  labels:\n    app: {NAME}\nspec:\n  clusterIP: None\n  publishNotReadyAddresses: true\n  selector:\n    app: {NAME}\n  ports:\n    - name: hobbits\n      port: {PORT}\n      targetPort: {PORT}\n    - name: metrics\n      port: {METRICS_PORT}\n      targetPort: {METRICS_PORT}\n"
     ));
     let persistent = nodes.iter().any(|n| n.persistent);
+    // The pods share their arguments: the overlay runs on all of them or none (`overlay_note`).
+    let overlay = if !nodes.is_empty() && nodes.iter().all(|n| n.gossip_overlay) {
+        ", \"--gossip-overlay\""
+    } else {
+        ""
+    };
     y.push_str(&format!(
-        "---\napiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: {NAME}\n  labels:\n    app: {NAME}\nspec:\n  serviceName: {NAME}\n  replicas: {}\n  podManagementPolicy: Parallel\n  selector:\n    matchLabels:\n      app: {NAME}\n  template:\n    metadata:\n      labels:\n        app: {NAME}\n      annotations:\n        prometheus.io/scrape: \"true\"\n        prometheus.io/port: \"{METRICS_PORT}\"\n        prometheus.io/path: /metrics\n    spec:\n      containers:\n        - name: node\n          image: {IMAGE}\n          imagePullPolicy: Never\n          args: [\"run\", \"--config\", \"/etc/hobbits/$(POD_NAME).toml\", \"--attest\"]\n          env:\n            - name: POD_NAME\n              valueFrom:\n                fieldRef:\n                  fieldPath: metadata.name\n          ports:\n            - name: hobbits\n              containerPort: {PORT}\n            - name: metrics\n              containerPort: {METRICS_PORT}\n          readinessProbe:\n            exec:\n              command: [\"{IMAGE_BIN}\", \"status\", \"hob+tcp://127.0.0.1:{PORT}\"]\n            periodSeconds: 5\n            timeoutSeconds: 3\n          livenessProbe:\n            tcpSocket:\n              port: {PORT}\n            initialDelaySeconds: 5\n            periodSeconds: 10\n          volumeMounts:\n            - name: config\n              mountPath: /etc/hobbits\n              readOnly: true\n",
+        "---\napiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: {NAME}\n  labels:\n    app: {NAME}\nspec:\n  serviceName: {NAME}\n  replicas: {}\n  podManagementPolicy: Parallel\n  selector:\n    matchLabels:\n      app: {NAME}\n  template:\n    metadata:\n      labels:\n        app: {NAME}\n      annotations:\n        prometheus.io/scrape: \"true\"\n        prometheus.io/port: \"{METRICS_PORT}\"\n        prometheus.io/path: /metrics\n    spec:\n      containers:\n        - name: node\n          image: {IMAGE}\n          imagePullPolicy: Never\n          args: [\"run\", \"--config\", \"/etc/hobbits/$(POD_NAME).toml\", \"--attest\"{overlay}]\n          env:\n            - name: POD_NAME\n              valueFrom:\n                fieldRef:\n                  fieldPath: metadata.name\n          ports:\n            - name: hobbits\n              containerPort: {PORT}\n            - name: metrics\n              containerPort: {METRICS_PORT}\n          readinessProbe:\n            exec:\n              command: [\"{IMAGE_BIN}\", \"status\", \"hob+tcp://127.0.0.1:{PORT}\"]\n            periodSeconds: 5\n            timeoutSeconds: 3\n          livenessProbe:\n            tcpSocket:\n              port: {PORT}\n            initialDelaySeconds: 5\n            periodSeconds: 10\n          volumeMounts:\n            - name: config\n              mountPath: /etc/hobbits\n              readOnly: true\n",
         nodes.len()
     ));
     if persistent {
@@ -104,11 +110,18 @@ pub fn export(
         .iter()
         .map(|n| format!("{}:{METRICS_PORT}", dns_name(n.index)))
         .collect();
-    let missing = not_applied(
+    let mut missing = not_applied(
         spec,
         "Kubernetes",
         "the StatefulSet starts every pod at once (podManagementPolicy Parallel); scale it up by hand to join late",
     );
+    let overlay = nodes.iter().filter(|n| n.gossip_overlay).count();
+    if overlay > 0 && overlay < nodes.len() {
+        missing.push(format!(
+            "`gossip_overlay` per node ({overlay} of {} nodes): the StatefulSet's pods share their arguments, so every pod floods",
+            nodes.len()
+        ));
+    }
     let files = write_export(
         dir,
         program,

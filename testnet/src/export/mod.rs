@@ -66,6 +66,8 @@ pub struct ExportNode {
     pub dialect: Dialect,
     /// Topology neighbours it dials over the ETH dialect (`eth+tcp://`, [`ETH_PORT`]).
     pub eth_peers: Vec<usize>,
+    /// It runs the gossip overlay (`run --gossip-overlay`).
+    pub gossip_overlay: bool,
 }
 
 /// The port a node speaking the ETH dialect listens on for it (beside [`PORT`]).
@@ -97,6 +99,7 @@ pub fn nodes(spec: &TestnetSpec, node_ids: &[NodeId]) -> Result<Vec<ExportNode>,
             peers: neighbours(n, Wire::Hobbits),
             dialect: spec.dialects.of(n),
             eth_peers: neighbours(n, Wire::Eth),
+            gossip_overlay: spec.gossip_overlay.on(n),
             joins_at: spec
                 .events
                 .iter()

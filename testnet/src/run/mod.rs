@@ -465,9 +465,12 @@ impl Net<'_> {
         Some(crate::report::LatencySummary::of(&floors))
     }
 
-    /// The event logs the nodes wrote (netns engine), read back.
+    /// The event logs the nodes wrote (process engines), read back.
     fn node_event_logs(&self) -> Option<Vec<NodeLog>> {
-        if !matches!(self.options.mode, Mode::Netns { .. }) {
+        if !matches!(
+            self.options.mode,
+            Mode::Netns { .. } | Mode::Processes { .. }
+        ) {
             return None;
         }
         let logs = (0..self.spec.nodes)
@@ -487,9 +490,12 @@ impl Net<'_> {
         let (mut blocks, mut block_samples) = log.propagation(Topic::Block);
         let (mut attestations, _) = log.propagation(Topic::Attestation);
         // Without proxies (netns) the nodes' own event logs tell what travelled, on their clocks.
-        let node_logs = self.node_event_logs();
-        let log_counters = node_logs.as_ref().map(|logs| logreport::counters(logs));
-        if let Some(logs) = &node_logs {
+        let all_logs = self.node_event_logs();
+        let node_logs = all_logs
+            .as_ref()
+            .filter(|_| matches!(self.options.mode, Mode::Netns { .. }));
+        let log_counters = node_logs.map(|logs| logreport::counters(logs));
+        if let Some(logs) = node_logs {
             let outages = self.observed.record().outages;
             let b = logreport::propagation(logs, &outages, logreport::Topic::Blocks);
             blocks = b.summary();
@@ -527,10 +533,11 @@ impl Net<'_> {
                     gossip_duplicates: c.duplicates,
                     node_stats: self.node_stats[i],
                     rss_kib: self.nodes[i].as_ref().and_then(RunningNode::rss_kib),
+                    traffic: None,
                 }
             })
             .collect();
-        TestnetReport {
+        let mut report = TestnetReport {
             mode: self.options.mode.name().into(),
             nodes: self.spec.nodes,
             topology: self.spec.topology.to_string(),
@@ -555,7 +562,17 @@ impl Net<'_> {
             delayer: self.delayer_report(),
             invariants,
             wall_ms: ms(self.start.elapsed()),
+            gossip: None,
+            block_slots: Vec::new(),
+        };
+        if let Some(logs) = &all_logs {
+            let outages = self.observed.record().outages;
+            let overlay = (0..self.spec.nodes)
+                .filter(|&n| self.spec.gossip_overlay.on(n))
+                .count();
+            crate::gossip_figures::fill(&mut report, logs, &outages, overlay);
         }
+        report
     }
 
     async fn stop_all(mut self) -> Result<(), TestnetError> {

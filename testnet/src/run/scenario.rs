@@ -27,6 +27,7 @@ impl Net<'_> {
             data_dir: self.data_root.for_node(self.spec, node),
             clock_skew_file: self.data_root.skew_file(self.spec, node),
             event_log: self.data_root.event_log(node),
+            gossip_overlay: self.spec.gossip_overlay.on(node),
             produce: self
                 .spec
                 .producers

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{Action, ScenarioEvent, SpecError, TestnetSpec, Topology};
+use super::{Action, GossipOverlay, ScenarioEvent, SpecError, TestnetSpec, Topology};
 use crate::network::{mbit, Loss, NetworkFile, NetworkSpec};
 
 #[derive(Debug, Deserialize)]
@@ -28,6 +28,25 @@ struct SpecFile {
     persistent: Vec<usize>,
     engine: Option<String>,
     network: Option<NetworkFile>,
+    gossip_overlay: Option<GossipOverlayFile>,
+}
+
+/// `gossip_overlay = true` or `[gossip_overlay]` with `default`, `overlay`, `flood`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum GossipOverlayFile {
+    All(bool),
+    Nodes(GossipOverlayTable),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GossipOverlayTable {
+    default: Option<bool>,
+    #[serde(default)]
+    overlay: Vec<usize>,
+    #[serde(default)]
+    flood: Vec<usize>,
 }
 
 /// A `[[node]]` table: keys of one node.
@@ -96,6 +115,15 @@ pub(super) fn parse_file(text: &str) -> Result<TestnetSpec, SpecError> {
     if let Some(n) = parsed.network {
         spec.network = NetworkSpec::from_file(n)?;
     }
+    spec.gossip_overlay = match parsed.gossip_overlay {
+        None => GossipOverlay::default(),
+        Some(GossipOverlayFile::All(on)) => GossipOverlay::all(on),
+        Some(GossipOverlayFile::Nodes(t)) => GossipOverlay {
+            default: t.default.unwrap_or(false),
+            overlay: t.overlay.into_iter().collect(),
+            flood: t.flood.into_iter().collect(),
+        },
+    };
     for (index, e) in parsed.event.into_iter().enumerate() {
         spec.events.push(event_from_file(index, e)?);
     }

@@ -13,6 +13,8 @@
 //! (`groups = { name = [nodes], ... }`: links between groups cut; unlisted nodes form one more
 //! group) and `heal_partition`, `loss` (`link`, `loss` fraction, both directions), `bandwidth`
 //! (`node`, `up_mbit`, `down_mbit`; absent = unlimited), `clock_skew` (`node`, `skew_ms`).
+//! `gossip_overlay = true | false`, or `[gossip_overlay]` with `default`, `overlay = [nodes]`,
+//! `flood = [nodes]` ([`GossipOverlay`]: which nodes run `--gossip-overlay`).
 //! `engine = "in-process" | "processes" | "netns"`. `persistent = [nodes]`: those nodes keep their chain in a data directory, so a `restart`
 //! after a `kill` reopens their store. `[network]`: the link model ([`crate::network`]).
 //! `dialect` = `hobbits` | `eth` | `both` (every node's wire, default `hobbits`) and `[[node]]`
@@ -308,6 +310,45 @@ pub struct TestnetSpec {
     pub network: NetworkSpec,
     /// The engine the file asks for (the command line may override it).
     pub engine: Option<EngineName>,
+    /// Which nodes run the gossip overlay (`run --gossip-overlay`); the others flood.
+    pub gossip_overlay: GossipOverlay,
+}
+
+/// Which nodes run the gossip overlay (docs/PROTOCOL.md, "Gossip overlay"): file key
+/// `gossip_overlay = true | false` (every node), or a table `[gossip_overlay]` with `default`
+/// (the nodes not listed; default false), `overlay = [nodes]` and `flood = [nodes]`, so a mixed
+/// flood/overlay network can be described.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GossipOverlay {
+    /// Whether a node not listed runs the overlay.
+    pub default: bool,
+    /// Nodes that run the overlay whatever the default.
+    pub overlay: BTreeSet<usize>,
+    /// Nodes that flood whatever the default.
+    pub flood: BTreeSet<usize>,
+}
+
+impl GossipOverlay {
+    /// Every node the same way.
+    pub fn all(on: bool) -> Self {
+        GossipOverlay {
+            default: on,
+            ..GossipOverlay::default()
+        }
+    }
+
+    /// Whether `node` runs the overlay.
+    pub fn on(&self, node: usize) -> bool {
+        if self.overlay.contains(&node) {
+            return true;
+        }
+        !self.flood.contains(&node) && self.default
+    }
+
+    /// Whether any of the first `nodes` nodes runs the overlay.
+    pub fn any(&self, nodes: usize) -> bool {
+        (0..nodes).any(|n| self.on(n))
+    }
 }
 
 /// The engines a file or the command line can name.
@@ -375,6 +416,7 @@ impl TestnetSpec {
             persistent: Vec::new(),
             network: NetworkSpec::default(),
             engine: None,
+            gossip_overlay: GossipOverlay::default(),
         }
     }
 
@@ -419,6 +461,9 @@ impl TestnetSpec {
         }
         if o.no_scenario {
             self.events.clear();
+        }
+        if let Some(on) = o.gossip_overlay {
+            self.gossip_overlay = GossipOverlay::all(on);
         }
         self.validate()?;
         Ok(self)
@@ -466,4 +511,6 @@ pub struct SpecOverrides {
     pub settle_ms: Option<u64>,
     /// Drop every scenario event.
     pub no_scenario: bool,
+    /// Every node runs the gossip overlay (true) or floods (false), whatever the file says.
+    pub gossip_overlay: Option<bool>,
 }

@@ -366,3 +366,39 @@ dialect = "eth"
         .expect_err("unknown key");
     assert!(err.to_string().contains("colour"), "{err}");
 }
+
+#[test]
+fn gossip_overlay_for_every_node_or_node_by_node() {
+    let none = TestnetSpec::from_toml("nodes = 4").expect("valid");
+    assert!(!none.gossip_overlay.any(4));
+    let all = TestnetSpec::from_toml("nodes = 4\ngossip_overlay = true").expect("valid");
+    assert!((0..4).all(|n| all.gossip_overlay.on(n)));
+    let mixed =
+        TestnetSpec::from_toml("nodes = 4\n[gossip_overlay]\ndefault = true\nflood = [1, 3]")
+            .expect("valid");
+    let on: Vec<bool> = (0..4).map(|n| mixed.gossip_overlay.on(n)).collect();
+    assert_eq!(on, vec![true, false, true, false]);
+    let few = TestnetSpec::from_toml("nodes = 4\n[gossip_overlay]\noverlay = [2]").expect("valid");
+    let on: Vec<bool> = (0..4).map(|n| few.gossip_overlay.on(n)).collect();
+    assert_eq!(on, vec![false, false, true, false]);
+    // The command line sets every node either way.
+    let o = SpecOverrides {
+        gossip_overlay: Some(false),
+        ..Default::default()
+    };
+    let off = mixed.with_overrides(&o).expect("valid");
+    assert!(!off.gossip_overlay.any(4));
+    let err = |text: &str| TestnetSpec::from_toml(text).expect_err(text);
+    assert!(matches!(
+        err("nodes = 4\n[gossip_overlay]\noverlay = [4]"),
+        SpecError::NoSuchNode { .. }
+    ));
+    assert!(matches!(
+        err("nodes = 4\n[gossip_overlay]\noverlay = [1]\nflood = [1]"),
+        SpecError::Parse { .. }
+    ));
+    assert!(matches!(
+        err("nodes = 4\n[gossip_overlay]\neverything = true"),
+        SpecError::Parse { .. }
+    ));
+}

@@ -39,6 +39,15 @@ impl TestnetSpec {
         for &p in &self.persistent {
             self.check_node("persistent", p)?;
         }
+        let overlay = &self.gossip_overlay;
+        for &n in overlay.overlay.iter().chain(&overlay.flood) {
+            self.check_node("gossip_overlay", n)?;
+        }
+        if let Some(&n) = overlay.overlay.intersection(&overlay.flood).next() {
+            return Err(SpecError::Parse {
+                reason: format!("gossip_overlay: node {n} is in both `overlay` and `flood`"),
+            });
+        }
         self.network.validate(self.nodes)?;
         let edges = self.edges()?;
         self.dialects.validate(self.nodes, &edges)?;

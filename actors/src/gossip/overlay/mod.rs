@@ -63,6 +63,12 @@ fn verb_index(verb: ControlVerb) -> usize {
     usize::from(verb.method_id()).saturating_sub(1)
 }
 
+/// The length of `message`'s frame as the codec writes it (prefix, header, body); 0 for one it
+/// would refuse to write.
+pub fn control_frame_len(message: &ControlMessage) -> u64 {
+    message.to_frame().map_or(0, |f| f.encoded_len() as u64)
+}
+
 impl<P: Copy + Ord + Debug, O: Clone> Overlay<P, O> {
     /// A router with no peer (the configuration is validated).
     pub fn new(config: OverlayConfig) -> Result<Self, OverlayError> {
@@ -177,8 +183,14 @@ impl<P: Copy + Ord + Debug, O: Clone> Overlay<P, O> {
         let mut entry = Entry::new(route, current, ObjectState::Pending);
         entry.sources.insert(from);
         let mut faster = None;
+        let mut grafted = Vec::new();
         if let Some(m) = self.resolve_missing(&id) {
+            grafted.clone_from(&m.grafted);
             entry.asked.extend(m.asked_before.iter().chain(&m.asked));
+            // Its announcers hold it: neither pushed to nor announced to.
+            entry
+                .sources
+                .extend(m.announcers.iter().chain(&m.asked_before).chain(&m.asked));
             // Announced before it was pushed here, by a margin: the announcer has a shorter
             // path from the origin.
             let early = now.saturating_duration_since(m.first_seen) >= self.config.graft_margin;
@@ -191,6 +203,10 @@ impl<P: Copy + Ord + Debug, O: Clone> Overlay<P, O> {
         let answer = entry.asked.contains(&from);
         self.stats.repaired += u64::from(answer);
         if let Route::Tree(key) = route {
+            // The GRAFTs of the repair undid our PRUNEs: their next duplicates prune again.
+            for p in grafted {
+                self.trees.grafted(key, p);
+            }
             if answer {
                 self.trees.grafted(key, from);
             } else if overlay_sender && current {
@@ -275,7 +291,8 @@ impl<P: Copy + Ord + Debug, O: Clone> Overlay<P, O> {
         sources: &BTreeSet<P>,
     ) -> Vec<Action<P, O>> {
         let mut to = Vec::new();
-        for (peer, state) in &mut self.peers {
+        let mut lazy_peers = Vec::new();
+        for (peer, state) in &self.peers {
             if sources.contains(peer) {
                 continue;
             }
@@ -283,10 +300,25 @@ impl<P: Copy + Ord + Debug, O: Clone> Overlay<P, O> {
                 Route::Flood => false,
                 Route::Tree(key) => state.is_overlay() && self.trees.is_lazy(key, *peer),
             };
-            if !lazy {
+            if lazy {
+                lazy_peers.push(*peer);
+            } else {
                 to.push(*peer);
-                continue;
             }
+        }
+        // At most `max_ihave_peers` of them, from an offset the object's hash picks.
+        let cap = self.config.max_ihave_peers;
+        if lazy_peers.len() > cap {
+            let mut head = [0u8; 8];
+            head.copy_from_slice(&id.0[..8]);
+            let offset = (u64::from_le_bytes(head) % lazy_peers.len() as u64) as usize;
+            lazy_peers.rotate_left(offset);
+            lazy_peers.truncate(cap);
+        }
+        for peer in lazy_peers {
+            let Some(state) = self.peers.get_mut(&peer) else {
+                continue;
+            };
             if state.ihave.len() >= self.config.max_pending_ihave {
                 state.ihave.pop_front();
                 self.stats.dropped_at_bound += 1;
@@ -338,6 +370,8 @@ impl<P: Copy + Ord + Debug, O: Clone> Overlay<P, O> {
             return Vec::new();
         }
         self.stats.control_received += 1;
+        self.stats.control_received_by_verb[verb_index(message.verb)] += 1;
+        self.stats.control_bytes_received[verb_index(message.verb)] += control_frame_len(&message);
         let mut actions = Vec::new();
         let ControlMessage { verb, hashes } = message;
         match verb {
@@ -375,7 +409,9 @@ impl<P: Copy + Ord + Debug, O: Clone> Overlay<P, O> {
         self.stats.dropped_at_bound += (hashes.len() - taken) as u64;
         let deadline = now + self.config.graft_timeout;
         for id in &hashes[..taken] {
-            if self.messages.contains(id) {
+            if let Some(entry) = self.messages.get_mut(id) {
+                // It holds it: our IHAVE to it, if still pending, would be wasted.
+                entry.sources.insert(from);
                 continue;
             }
             if self.missing.announce(*id, from, now, deadline) == Announced::Full {
@@ -442,15 +478,14 @@ impl<P: Copy + Ord + Debug, O: Clone> Overlay<P, O> {
                 (ControlVerb::IHave, ihave),
             ] {
                 for chunk in hashes.chunks(MAX_CONTROL_HASHES) {
+                    let message = ControlMessage {
+                        verb,
+                        hashes: chunk.to_vec(),
+                    };
                     self.stats.control_sent[verb_index(verb)] += 1;
                     self.stats.hashes_sent[verb_index(verb)] += chunk.len() as u64;
-                    actions.push(Action::SendControl {
-                        to: *peer,
-                        message: ControlMessage {
-                            verb,
-                            hashes: chunk.to_vec(),
-                        },
-                    });
+                    self.stats.control_bytes_sent[verb_index(verb)] += control_frame_len(&message);
+                    actions.push(Action::SendControl { to: *peer, message });
                 }
             }
         }
@@ -484,11 +519,20 @@ impl<P: Copy + Ord + Debug, O: Clone> Overlay<P, O> {
                 continue;
             }
             p.outstanding += 1;
-            // The first ask also grafts: the tree is broken upstream, this announcer repairs it.
-            if m.asks == 0 {
-                p.graft.push(id);
-            }
             p.iwant.push(id);
+            // The first ask also grafts: the tree is broken upstream. Every announcer known is
+            // grafted, so that the next object comes pushed by each and the fastest path wins
+            // (one announcer would be the first to announce, not the closest to the origin).
+            if m.asks == 0 {
+                for g in std::iter::once(a).chain(m.announcers.iter().copied()) {
+                    if let Some(q) = self.peers.get_mut(&g).filter(|q| q.is_overlay()) {
+                        if q.graft.len() < MAX_PENDING_CONTROL {
+                            q.graft.push(id);
+                            m.grafted.push(g);
+                        }
+                    }
+                }
+            }
             m.asks += 1;
             m.asked = Some(a);
             self.missing

@@ -44,7 +44,8 @@ pub(super) struct Entry<P, O> {
     pub(super) current: bool,
     /// Where it stands.
     pub(super) state: ObjectState<O>,
-    /// Peers it came from (bounded by the peers connected).
+    /// Peers known to hold it: it came from them, or they announced it (IHAVE). Neither
+    /// pushed to nor announced to (bounded by the peers connected).
     pub(super) sources: BTreeSet<P>,
     /// Peers asked for it: their copies are answers, never tree faults.
     pub(super) asked: BTreeSet<P>,
@@ -135,6 +136,9 @@ pub(super) struct MissingEntry<P> {
     pub(super) asked_before: Vec<P>,
     /// Asks made so far (the first is a GRAFT and an IWANT, the others IWANT).
     pub(super) asks: u32,
+    /// The announcers sent a GRAFT with the first ask (every one then known): the next object
+    /// comes pushed by each, the fastest becomes the parent, the others' duplicates are pruned.
+    pub(super) grafted: Vec<P>,
     /// When the first announcement arrived.
     pub(super) first_seen: Instant,
     timer: (Instant, u64),
@@ -213,6 +217,7 @@ impl<P: Copy + Ord> Missing<P> {
                 asked: None,
                 asked_before: Vec::new(),
                 asks: 0,
+                grafted: Vec::new(),
                 first_seen: now,
                 timer,
             },

@@ -112,6 +112,12 @@ fn a_new_tree_pushes_to_everyone_then_a_duplicate_prunes_its_sender() {
     );
     assert_eq!(r.stats().duplicates, 4);
     assert_eq!(r.stats().control_sent, [1, 0, 0, 0]);
+    // The PRUNE's bytes: its frame as the codec writes it.
+    let frame = msg(ControlVerb::Prune, &[1]).to_frame().expect("encodes");
+    assert_eq!(
+        r.stats().control_bytes_sent,
+        [frame.encoded_len() as u64, 0, 0, 0]
+    );
 }
 
 #[test]
@@ -148,12 +154,14 @@ fn a_missing_object_is_grafted_then_wanted_from_the_next_announcer() {
     r.on_control(ms(t0, 10), B, msg(ControlVerb::IHave, &[7]));
     // Before graft_timeout (150 ms) nothing is asked: the pushed copy may only be late.
     assert!(r.on_tick(ms(t0, 100)).is_empty());
-    // The first ask repairs the tree too: GRAFT and IWANT to the first announcer.
+    // The first ask repairs the tree too: GRAFT and IWANT to the first announcer, GRAFT to
+    // the other (the fastest of their next pushes will make the parent).
     assert_eq!(
         control(&r.on_tick(ms(t0, 150))),
         vec![
             (A, ControlVerb::Graft, vec![7]),
-            (A, ControlVerb::IWant, vec![7])
+            (A, ControlVerb::IWant, vec![7]),
+            (B, ControlVerb::Graft, vec![7])
         ]
     );
     // A does not deliver within request_timeout (400 ms): penalised, B is asked by IWANT.
@@ -165,7 +173,8 @@ fn a_missing_object_is_grafted_then_wanted_from_the_next_announcer() {
     assert_eq!(control(&out), vec![(B, ControlVerb::IWant, vec![7])]);
     // B answers: a repair; A's late copy is an answer too, not a tree fault.
     assert_eq!(r.on_object(ms(t0, 600), B, meta(id(7), X)), Arrival::New);
-    assert_eq!(pushed_to(&r.on_validated(id(7), 7)), vec![A, C]);
+    // Its announcers hold it: only C gets it pushed.
+    assert_eq!(pushed_to(&r.on_validated(id(7), 7)), vec![C]);
     assert_eq!(
         r.on_object(ms(t0, 610), A, meta(id(7), X)),
         Arrival::Duplicate
@@ -174,6 +183,18 @@ fn a_missing_object_is_grafted_then_wanted_from_the_next_announcer() {
     let stats = r.stats();
     assert_eq!((stats.repaired, stats.gave_up, stats.penalties), (1, 0, 1));
     assert_eq!(stats.missing, 0);
+    // Both grafted announcers push the next object: the first is the parent, the other's
+    // duplicate is pruned.
+    assert_eq!(r.on_object(ms(t0, 900), A, meta(id(8), X)), Arrival::New);
+    r.on_validated(id(8), 8);
+    assert_eq!(
+        r.on_object(ms(t0, 920), B, meta(id(8), X)),
+        Arrival::Duplicate
+    );
+    assert_eq!(
+        control(&r.on_tick(ms(t0, 1000))),
+        vec![(B, ControlVerb::Prune, vec![8])]
+    );
 }
 
 #[test]
@@ -239,6 +260,41 @@ fn repair_after_the_eager_parent_leaves() {
     // what reaches it some other way, and its copies are first copies, not duplicates.
     assert_eq!(r.eager_peers(X), vec![B, C]);
     assert_eq!(r.stats().repaired, 1);
+}
+
+#[test]
+fn a_peer_that_announced_an_object_gets_no_ihave_for_it() {
+    let t0 = Instant::now();
+    let mut r = overlay_peers(&[A, B, C]);
+    receive(&mut r, t0, A, 1, X);
+    r.on_control(t0, B, msg(ControlVerb::Prune, &[1]));
+    r.on_control(t0, C, msg(ControlVerb::Prune, &[1]));
+    assert!(pushed_to(&receive(&mut r, ms(t0, 10), A, 2, X)).is_empty());
+    // B announced it before our batch went out: only C is told.
+    r.on_control(ms(t0, 50), B, msg(ControlVerb::IHave, &[2]));
+    assert_eq!(
+        control(&r.on_tick(ms(t0, 100))),
+        vec![(C, ControlVerb::IHave, vec![2])]
+    );
+}
+
+#[test]
+fn an_object_is_announced_to_at_most_max_ihave_peers_a_different_subset_each() {
+    let t0 = Instant::now();
+    let peers = [1, 2, 3, 4, 5, 6, 7];
+    let mut r = overlay_peers(&peers);
+    receive(&mut r, t0, 1, 1, X);
+    for p in 2..=7 {
+        r.on_control(t0, p, msg(ControlVerb::Prune, &[1]));
+    }
+    let mut told = std::collections::BTreeSet::new();
+    for n in 2..8u8 {
+        assert!(pushed_to(&receive(&mut r, ms(t0, u64::from(n)), 1, n, X)).is_empty());
+        let out = control(&r.on_tick(ms(t0, 100 * u64::from(n))));
+        assert_eq!(out.len(), 4, "object {n}: {out:?}");
+        told.extend(out.iter().map(|c| c.0));
+    }
+    assert_eq!(told.len(), 6, "every lazy peer hears of some: {told:?}");
 }
 
 #[test]
@@ -434,9 +490,15 @@ fn a_control_flood_is_dropped_and_penalised_once_per_window() {
     assert_eq!(penalties, 1);
     assert_eq!(r.stats().control_received, 3);
     assert_eq!(r.stats().control_ignored, 7);
+    // Frames and bytes by verb count only the frames acted upon.
+    let ihave = control_frame_len(&msg(ControlVerb::IHave, &[5]));
+    assert!(ihave > 64, "{ihave}");
+    assert_eq!(r.stats().control_received_by_verb, [0, 0, 3, 0]);
+    assert_eq!(r.stats().control_bytes_received, [0, 0, 3 * ihave, 0]);
     // The next window accepts frames again.
     r.on_control(ms(t0, 1000), A, msg(ControlVerb::Prune, &[]));
     assert_eq!(r.stats().control_received, 4);
+    assert_eq!(r.stats().control_received_by_verb, [1, 0, 3, 0]);
 }
 
 #[test]

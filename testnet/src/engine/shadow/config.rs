@@ -489,6 +489,9 @@ impl ShadowPlan {
                 if let Some(eth) = &eth_listen[n] {
                     a.extend(["--eth-listen".into(), eth.clone()]);
                 }
+                if spec.gossip_overlay.on(n) {
+                    a.push("--gossip-overlay".into());
+                }
                 for p in peers(n) {
                     a.push("--peer".into());
                     a.push(p);
@@ -513,6 +516,7 @@ impl ShadowPlan {
                         node_id: node_ids[n].0,
                         peers: peers(n),
                         event_log: Some(site_log(n)),
+                        gossip_overlay: spec.gossip_overlay.on(n),
                     })
                     .collect();
             }

@@ -164,6 +164,7 @@ pub fn build(spec: &TestnetSpec, plan: &ShadowPlan, record: &RunRecord) -> Testn
                 gossip_duplicates: c.duplicates,
                 node_stats: None,
                 rss_kib: None,
+                traffic: None,
             }
         })
         .collect();
@@ -219,7 +220,7 @@ pub fn build(spec: &TestnetSpec, plan: &ShadowPlan, record: &RunRecord) -> Testn
             }
         })
         .collect();
-    TestnetReport {
+    let mut report = TestnetReport {
         mode: "shadow".into(),
         nodes: spec.nodes,
         topology: spec.topology.to_string(),
@@ -244,7 +245,14 @@ pub fn build(spec: &TestnetSpec, plan: &ShadowPlan, record: &RunRecord) -> Testn
         wall_ms: 0.0,
         invariants,
         delayer: None,
-    }
+        gossip: None,
+        block_slots: Vec::new(),
+    };
+    let overlay = (0..spec.nodes)
+        .filter(|&n| spec.gossip_overlay.on(n))
+        .count();
+    crate::gossip_figures::fill(&mut report, logs, &record.outages, overlay);
+    report
 }
 
 /// Every node's head slot from the start to the end of the simulation, a quarter slot apart (or

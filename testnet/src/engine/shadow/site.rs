@@ -35,6 +35,9 @@ pub struct SiteNode {
     pub peers: Vec<String>,
     /// Its event log (relative: to the site's working directory).
     pub event_log: Option<String>,
+    /// It runs the gossip overlay (as `run --gossip-overlay`); absent: plain flood.
+    #[serde(default)]
+    pub gossip_overlay: bool,
 }
 
 /// Why a site file is refused.
