@@ -13,7 +13,8 @@
 //!    (range sync) and over the ETH dialect (through roots), in the same run.
 //!
 //! Run: `cargo bench -p hobbits-actors --bench propagation` (env `PROP_SIZES=10,50,100`,
-//! `PROP_BLOCKS=20`, `SYNC_BLOCKS=10000` to change the sizes; `PROP_GOSSIP=flood` (default),
+//! `PROP_BLOCKS=20`, `SYNC_BLOCKS=10000` to change the sizes, `PROP_TOPO=line` or `mesh` for one
+//! topology only (default both); `PROP_GOSSIP=flood` (default),
 //! `overlay` or `flood,overlay` for plain flood gossip, the gossip overlay, or both in one run).
 
 use std::collections::{HashMap, HashSet};
@@ -415,6 +416,13 @@ fn main() {
         .split(',')
         .map(|m| m.trim() == "overlay")
         .collect();
+    // `PROP_TOPO=line`, `mesh` or `line,mesh` (default): which topologies to run (one alone, to
+    // profile it).
+    let topologies: Vec<bool> = std::env::var("PROP_TOPO")
+        .unwrap_or_else(|_| "line,mesh".into())
+        .split(',')
+        .map(|t| t.trim() == "mesh")
+        .collect();
     let system = actix_rt::System::new();
     system.block_on(async move {
         // Size of a produced block's SSZ, so the baseline carries as many bytes.
@@ -441,7 +449,7 @@ fn main() {
             "ratio"
         );
         for &n in &sizes {
-            for mesh in [false, true] {
+            for mesh in topologies.iter().copied() {
                 let edges = topology(n, mesh, 42);
                 let raw = raw_propagation(n, &edges, blocks, payload).await;
                 for &overlay in &modes {
