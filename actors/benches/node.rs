@@ -1,6 +1,9 @@
 //! Node benchmark (a bench binary, `cargo bench -p hobbits-actors --bench node`):
-//! 1. PING round trip through a running node vs a raw TCP echo server in the same run (same client
-//!    code: write the 48-byte PING frame, read 48 bytes back), as medians and their ratio;
+//! 1. PING round trip through a running node vs a std blocking TCP echo server in the same run
+//!    (same client code: write the 48-byte PING frame, read 48 bytes back), as medians and their
+//!    ratio. The echo answers from its own thread (a thread per connection, blocking reads), as the
+//!    node answers from its own: both round trips wake another thread twice, so the ratio compares
+//!    the work of answering, not thread hand-offs only one side pays;
 //! 2. GET_STATUS throughput over one handshaked connection, pipelined (64 in flight). This measures
 //!    the serving path, so the node runs with the per-peer RPC rate limit lifted to its ceiling
 //!    (`rpc_rate_per_sec` = `rpc_burst` = 1,000,000): at the default 200/s with a burst of 400 the
@@ -22,7 +25,7 @@ use hobbits_chain::{Epoch, Root, Slot};
 use hobbits_codec::rpc::{RequestId, RpcEnvelope, RpcPayload};
 use hobbits_codec::{Frame, FrameCodec, PingFrame};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio_util::codec::{Decoder, Encoder};
 
 fn frame_bytes(frame: Frame) -> Vec<u8> {
@@ -49,19 +52,22 @@ fn start_node_thread(config: NodeConfig) -> (SocketAddr, Root) {
     rx.recv().expect("node started")
 }
 
-async fn echo_server() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+/// A std blocking TCP echo server on its own thread, a thread per connection.
+fn echo_server() -> SocketAddr {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = listener.accept().await {
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut s) = conn else { break };
             let _ = s.set_nodelay(true);
-            tokio::spawn(async move {
+            std::thread::spawn(move || {
                 let mut buf = vec![0u8; 4096];
                 loop {
-                    match s.read(&mut buf).await {
+                    match s.read(&mut buf) {
                         Ok(0) | Err(_) => break,
                         Ok(n) => {
-                            if s.write_all(&buf[..n]).await.is_err() {
+                            if s.write_all(&buf[..n]).is_err() {
                                 break;
                             }
                         }
@@ -201,7 +207,7 @@ fn main() {
         .build()
         .expect("runtime");
     rt.block_on(async {
-        let echo_addr = echo_server().await;
+        let echo_addr = echo_server();
         let ping = frame_bytes(PingFrame::ping(vec![7u8; 32]).to_frame());
         // Warm up both, then alternate rounds so drift hits both alike.
         rtts(node_addr, &ping, 200).await;

@@ -5,12 +5,16 @@
 //!    average degree ~8: hobbits nodes (sync + gossip actors, real EWP frames) beside a raw-TCP
 //!    flood relay of the same topology (length-prefixed block bytes, relay once per id to every
 //!    neighbour but the sender) as the baseline. Median over `BLOCKS` blocks published one at a
-//!    time from node 0; time from publish to the last node's import.
+//!    time from node 0; time from publish to the last node's import, as wall time and as the
+//!    process's CPU time (`CLOCK_PROCESS_CPUTIME_ID`). Everything runs on one thread, so the CPU
+//!    time is the work done along the propagation, and unlike the wall time it does not grow
+//!    when other processes take the CPU (a shared machine, or this bench run under `nice`).
 //! 2. Sync throughput: a fresh node syncing 10 000 blocks from one peer (blocks/s), over Hobbits
 //!    (range sync) and over the ETH dialect (through roots), in the same run.
 //!
 //! Run: `cargo bench -p hobbits-actors --bench propagation` (env `PROP_SIZES=10,50,100`,
-//! `PROP_BLOCKS=20`, `SYNC_BLOCKS=10000` to change the sizes; `PROP_GOSSIP=flood` (default),
+//! `PROP_BLOCKS=20`, `SYNC_BLOCKS=10000` to change the sizes, `PROP_TOPO=line` or `mesh` for one
+//! topology only (default both); `PROP_GOSSIP=flood` (default),
 //! `overlay` or `flood,overlay` for plain flood gossip, the gossip overlay, or both in one run).
 
 use std::collections::{HashMap, HashSet};
@@ -45,6 +49,32 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
+/// CPU time used by this process so far (every thread; zero if the clock cannot be read).
+fn cpu_now() -> Duration {
+    use nix::time::{clock_gettime, ClockId};
+    clock_gettime(ClockId::CLOCK_PROCESS_CPUTIME_ID).map_or(Duration::ZERO, Duration::from)
+}
+
+/// Medians of one propagation run: wall time and CPU time from publish to the last import.
+#[derive(Clone, Copy)]
+struct Timing {
+    wall: Duration,
+    cpu: Duration,
+}
+
+impl Timing {
+    fn of(runs: Vec<(Duration, Duration)>) -> Self {
+        let (wall, cpu) = runs.into_iter().unzip();
+        Timing {
+            wall: median(wall),
+            cpu: median(cpu),
+        }
+    }
+}
+
+/// An import (or the raw relay's first receipt) at a node: node, object, wall and CPU clocks.
+type Arrival<T> = (usize, T, Instant, Duration);
+
 /// Edges (i dials j, i > j) of a line or a seeded random mesh where each node dials up to 4
 /// others (average degree ~8).
 fn topology(n: usize, mesh: bool, seed: u64) -> Vec<(usize, usize)> {
@@ -74,7 +104,7 @@ const QUEUE: usize = 4096;
 /// Forwards imports to a channel.
 struct Collector {
     node: usize,
-    tx: mpsc::Sender<(usize, Root, Instant)>,
+    tx: mpsc::Sender<Arrival<Root>>,
 }
 
 impl Actor for Collector {
@@ -86,7 +116,7 @@ impl Handler<BlockImported> for Collector {
     fn handle(&mut self, msg: BlockImported, _: &mut Context<Self>) {
         let _ = self
             .tx
-            .try_send((self.node, msg.outcome.root, Instant::now()));
+            .try_send((self.node, msg.outcome.root, Instant::now(), cpu_now()));
     }
 }
 
@@ -121,7 +151,7 @@ async fn hobbits_propagation(
     edges: &[(usize, usize)],
     blocks: usize,
     overlay: bool,
-) -> Duration {
+) -> Timing {
     let mut nodes: Vec<NodeHandle> = Vec::new();
     let (tx, mut rx) = mpsc::channel(QUEUE);
     for i in 0..n {
@@ -175,29 +205,29 @@ async fn hobbits_propagation(
             .expect("produce");
         // Drain the producer's own event.
         let root = outcome.root;
-        let t0 = Instant::now();
+        let (t0, cpu0) = (Instant::now(), cpu_now());
         nodes[0]
             .gossip
             .as_ref()
             .expect("gossip runs")
             .do_send(BlockProduced { block, outcome });
         let mut seen: HashSet<usize> = HashSet::new();
-        let mut last = t0;
+        let mut last = (t0, cpu0);
         while seen.len() < n - 1 {
-            let (node, r, at) = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+            let (node, r, at, cpu) = tokio::time::timeout(Duration::from_secs(30), rx.recv())
                 .await
                 .expect("propagation stalled")
                 .expect("channel");
             if r == root && node != 0 && seen.insert(node) {
-                last = at;
+                last = (at, cpu);
             }
         }
-        times.push(last - t0);
+        times.push((last.0 - t0, last.1.saturating_sub(cpu0)));
     }
     for node in &nodes {
         node.shutdown(Duration::from_secs(2)).await;
     }
-    median(times)
+    Timing::of(times)
 }
 
 /// The baseline: a raw-TCP flood relay. Frame: u32 length, 8-byte id, payload.
@@ -206,8 +236,8 @@ async fn raw_propagation(
     edges: &[(usize, usize)],
     blocks: usize,
     payload: usize,
-) -> Duration {
-    let (tx, mut rx) = mpsc::channel::<(usize, u64, Instant)>(QUEUE);
+) -> Timing {
+    let (tx, mut rx) = mpsc::channel::<Arrival<u64>>(QUEUE);
     let mut listeners = Vec::new();
     let mut addrs = Vec::new();
     for _ in 0..n {
@@ -238,7 +268,7 @@ async fn raw_propagation(
                 if !seen.insert(id) {
                     continue;
                 }
-                let _ = report.try_send((i, id, Instant::now()));
+                let _ = report.try_send((i, id, Instant::now(), cpu_now()));
                 for (peer, out) in outs.lock().await.iter() {
                     if *peer != from {
                         let _ = out.try_send(frame.clone());
@@ -300,22 +330,22 @@ async fn raw_propagation(
         frame.extend_from_slice(&((8 + payload) as u32).to_be_bytes());
         frame.extend_from_slice(&(id + 1).to_be_bytes());
         frame.resize(12 + payload, 0xAB);
-        let t0 = Instant::now();
+        let (t0, cpu0) = (Instant::now(), cpu_now());
         inject_tx.try_send(Arc::new(frame)).expect("inject");
         let mut seen = HashSet::new();
-        let mut last = t0;
+        let mut last = (t0, cpu0);
         while seen.len() < n - 1 {
-            let (node, got, at) = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+            let (node, got, at, cpu) = tokio::time::timeout(Duration::from_secs(30), rx.recv())
                 .await
                 .expect("raw propagation stalled")
                 .expect("channel");
             if got == id + 1 && node != 0 && seen.insert(node) {
-                last = at;
+                last = (at, cpu);
             }
         }
-        times.push(last - t0);
+        times.push((last.0 - t0, last.1.saturating_sub(cpu0)));
     }
-    median(times)
+    Timing::of(times)
 }
 
 async fn sync_throughput(blocks: u64) -> (Duration, f64) {
@@ -386,6 +416,13 @@ fn main() {
         .split(',')
         .map(|m| m.trim() == "overlay")
         .collect();
+    // `PROP_TOPO=line`, `mesh` or `line,mesh` (default): which topologies to run (one alone, to
+    // profile it).
+    let topologies: Vec<bool> = std::env::var("PROP_TOPO")
+        .unwrap_or_else(|_| "line,mesh".into())
+        .split(',')
+        .map(|t| t.trim() == "mesh")
+        .collect();
     let system = actix_rt::System::new();
     system.block_on(async move {
         // Size of a produced block's SSZ, so the baseline carries as many bytes.
@@ -400,23 +437,36 @@ fn main() {
             "propagation of one block ({payload} B SSZ) to all nodes, median of {blocks} blocks"
         );
         println!(
-            "{:<6} {:<5} {:<8} {:>12} {:>12} {:>7}",
-            "nodes", "topo", "gossip", "hobbits", "raw tcp", "ratio"
+            "{:<6} {:<5} {:<8} {:>12} {:>12} {:>7} {:>12} {:>12} {:>7}",
+            "nodes",
+            "topo",
+            "gossip",
+            "hobbits",
+            "raw tcp",
+            "ratio",
+            "hobbits cpu",
+            "raw cpu",
+            "ratio"
         );
         for &n in &sizes {
-            for mesh in [false, true] {
+            for mesh in topologies.iter().copied() {
                 let edges = topology(n, mesh, 42);
                 let raw = raw_propagation(n, &edges, blocks, payload).await;
                 for &overlay in &modes {
                     let hob = hobbits_propagation(n, &edges, blocks, overlay).await;
+                    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+                    let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
                     println!(
-                        "{:<6} {:<5} {:<8} {:>10.2}ms {:>10.2}ms {:>6.2}x",
+                        "{:<6} {:<5} {:<8} {:>10.2}ms {:>10.2}ms {:>6.2}x {:>10.2}ms {:>10.2}ms {:>6.2}x",
                         n,
                         if mesh { "mesh" } else { "line" },
                         if overlay { "overlay" } else { "flood" },
-                        hob.as_secs_f64() * 1e3,
-                        raw.as_secs_f64() * 1e3,
-                        hob.as_secs_f64() / raw.as_secs_f64()
+                        ms(hob.wall),
+                        ms(raw.wall),
+                        ratio(hob.wall, raw.wall),
+                        ms(hob.cpu),
+                        ms(raw.cpu),
+                        ratio(hob.cpu, raw.cpu)
                     );
                 }
             }

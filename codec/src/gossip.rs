@@ -4,7 +4,13 @@
 //! Header BSON `{method_id, topic, timestamp (ms), message_hash (32 bytes), hash (32 bytes)}`; body
 //! the SSZ of the object, or empty for an announcement. `message_hash` = SHA-256 of the body
 //! (see docs/PROTOCOL.md). Messages handled: GOSSIP (method 0); other method ids are carried.
+//!
+//! Hot path: the header is read from the raw BSON and written straight to bytes for the usual
+//! shape (`GossipHeader::from_bson`, `to_bson`), with the `Document` path as the reference both
+//! agree with (tests) and the fallback for every other shape.
 
+use bson::raw::{RawBsonRef, RawDocument};
+use bson::spec::BinarySubtype;
 use bson::{Bson, Document};
 use bytes::Bytes;
 use hobbits_chain::{Attestation, BeaconBlock, Root};
@@ -127,6 +133,148 @@ impl GossipHeader {
         })
     }
 
+    /// Reads a header from its BSON bytes: the same header, or the same error, as
+    /// [`GossipHeader::from_document`] of the parsed document. The usual shape (the five keys once
+    /// each, integers as int32/int64, hashes as 32-byte binaries, scalar extra headers) is read
+    /// straight from the raw bytes without building a `Document`; anything else (hex hashes,
+    /// doubles, nested extras, repeated keys, errors) goes through the tolerant document path.
+    pub fn from_bson(bytes: &[u8]) -> Result<Self, CodecError> {
+        if let Some(header) = Self::from_raw_usual(bytes) {
+            return Ok(header);
+        }
+        Self::from_document(bson_compat::parse_document(bytes, "header")?)
+    }
+
+    /// The fast path of [`GossipHeader::from_bson`]: `None` whenever the header is not of the usual
+    /// shape, so the document path decides (and reports any error).
+    fn from_raw_usual(bytes: &[u8]) -> Option<Self> {
+        fn once<T>(slot: &mut Option<T>, value: Option<T>) -> Option<()> {
+            if slot.is_some() {
+                return None;
+            }
+            *slot = Some(value?);
+            Some(())
+        }
+        fn uint(value: RawBsonRef<'_>, max: u64) -> Option<u64> {
+            let v = match value {
+                RawBsonRef::Int32(v) => u64::try_from(v).ok()?,
+                RawBsonRef::Int64(v) => u64::try_from(v).ok()?,
+                _ => return None,
+            };
+            (v <= max).then_some(v)
+        }
+        fn hash(value: RawBsonRef<'_>) -> Option<[u8; 32]> {
+            match value {
+                RawBsonRef::Binary(b)
+                    if matches!(b.subtype, BinarySubtype::Generic | BinarySubtype::BinaryOld) =>
+                {
+                    b.bytes.try_into().ok()
+                }
+                _ => None,
+            }
+        }
+        let raw = RawDocument::from_bytes(bytes).ok()?;
+        let (mut method_id, mut topic, mut timestamp, mut message_hash, mut hash_) =
+            (None, None, None, None, None);
+        let mut extra = Document::new();
+        for element in raw.iter() {
+            let (key, value) = element.ok()?;
+            match key.as_str() {
+                "method_id" => once(&mut method_id, uint(value, u64::from(u16::MAX)))?,
+                "topic" => once(
+                    &mut topic,
+                    match value {
+                        RawBsonRef::String(s) => Topic::from_name(s).ok(),
+                        _ => None,
+                    },
+                )?,
+                "timestamp" => once(&mut timestamp, uint(value, u64::MAX))?,
+                "message_hash" => once(&mut message_hash, hash(value))?,
+                "hash" => once(&mut hash_, hash(value))?,
+                other => {
+                    let scalar = matches!(
+                        value,
+                        RawBsonRef::Int32(_)
+                            | RawBsonRef::Int64(_)
+                            | RawBsonRef::Double(_)
+                            | RawBsonRef::String(_)
+                            | RawBsonRef::Boolean(_)
+                            | RawBsonRef::Null
+                            | RawBsonRef::Binary(_)
+                    );
+                    if !scalar || extra.contains_key(other) {
+                        return None;
+                    }
+                    extra.insert(other, Bson::try_from(value).ok()?);
+                }
+            }
+        }
+        Some(Self {
+            method_id: method_id? as u16,
+            topic: topic?,
+            timestamp_ms: timestamp?,
+            message_hash: MessageHash(message_hash?),
+            hash: Root(hash_?),
+            extra,
+        })
+    }
+
+    /// The header's BSON bytes: byte for byte what [`GossipHeader::to_document`] serialises to,
+    /// written without building a `Document` for the five spec keys (the extra headers, if any,
+    /// are serialised by the BSON library and appended).
+    pub fn to_bson(&self) -> Result<Vec<u8>, CodecError> {
+        fn key(out: &mut Vec<u8>, kind: u8, name: &str) {
+            out.push(kind);
+            out.extend_from_slice(name.as_bytes());
+            out.push(0);
+        }
+        fn binary32(out: &mut Vec<u8>, name: &str, bytes: &[u8; 32]) {
+            key(out, 0x05, name);
+            out.extend_from_slice(&32i32.to_le_bytes());
+            out.push(0); // subtype 0, generic
+            out.extend_from_slice(bytes);
+        }
+        let timestamp = i64::try_from(self.timestamp_ms).map_err(|_| CodecError::Encode {
+            what: "gossip timestamp",
+            reason: format!("{} does not fit a BSON int64", self.timestamp_ms),
+        })?;
+        let mut extra = Document::new();
+        for (k, v) in &self.extra {
+            if !GOSSIP_KEYS.contains(&k.as_str()) {
+                extra.insert(k.clone(), v.clone());
+            }
+        }
+        let extra = if extra.is_empty() {
+            Vec::new()
+        } else {
+            bson_compat::write_document(&extra, "gossip header")?
+        };
+        let topic = self.topic.name();
+        let mut out = Vec::with_capacity(160 + extra.len());
+        out.extend_from_slice(&[0; 4]);
+        key(&mut out, 0x10, "method_id");
+        out.extend_from_slice(&i32::from(self.method_id).to_le_bytes());
+        key(&mut out, 0x02, "topic");
+        out.extend_from_slice(&(topic.len() as i32 + 1).to_le_bytes());
+        out.extend_from_slice(topic.as_bytes());
+        out.push(0);
+        key(&mut out, 0x12, "timestamp");
+        out.extend_from_slice(&timestamp.to_le_bytes());
+        binary32(&mut out, "message_hash", &self.message_hash.0);
+        binary32(&mut out, "hash", &self.hash.0);
+        // The extras' elements: their document without its length prefix and final NUL.
+        if let Some(elements) = extra.get(4..extra.len().saturating_sub(1)) {
+            out.extend_from_slice(elements);
+        }
+        out.push(0);
+        let len = i32::try_from(out.len()).map_err(|_| CodecError::Encode {
+            what: "gossip header",
+            reason: "longer than a BSON document can be".into(),
+        })?;
+        out[..4].copy_from_slice(&len.to_le_bytes());
+        Ok(out)
+    }
+
     /// The header document as written: `method_id` int32, `topic` string, `timestamp` int64,
     /// hashes binary subtype 0, then the extra headers.
     pub fn to_document(&self) -> Result<Document, CodecError> {
@@ -194,8 +342,7 @@ impl GossipEnvelope {
                 found: frame.protocol.name(),
             });
         }
-        let header =
-            GossipHeader::from_document(bson_compat::parse_document(&frame.header, "header")?)?;
+        let header = GossipHeader::from_bson(&frame.header)?;
         Ok(Self {
             header,
             body: frame.body.clone(),
@@ -204,8 +351,11 @@ impl GossipEnvelope {
 
     /// The frame (version 3) for this envelope.
     pub fn to_frame(&self) -> Result<Frame, CodecError> {
-        let header = bson_compat::write_document(&self.header.to_document()?, "gossip header")?;
-        Ok(Frame::new(Protocol::Gossip, header, self.body.clone()))
+        Ok(Frame::new(
+            Protocol::Gossip,
+            self.header.to_bson()?,
+            self.body.clone(),
+        ))
     }
 
     /// True for an announcement (empty body).
@@ -269,6 +419,153 @@ mod tests {
             GossipHeader::from_document(doc),
             Err(CodecError::UnknownTopic { .. })
         ));
+    }
+
+    /// The document path `from_bson` must agree with, result for result.
+    fn slow(bytes: &[u8]) -> Result<GossipHeader, CodecError> {
+        GossipHeader::from_document(bson_compat::parse_document(bytes, "header")?)
+    }
+
+    fn same(bytes: &[u8]) {
+        let (fast, slow) = (GossipHeader::from_bson(bytes), slow(bytes));
+        assert_eq!(
+            format!("{fast:?}"),
+            format!("{slow:?}"),
+            "{}",
+            hex::encode(bytes)
+        );
+    }
+
+    #[test]
+    fn the_usual_header_is_read_without_the_document_path() {
+        let mut env = GossipEnvelope::new(Topic::Block, Root([9; 32]), Bytes::from_static(b"x"), 7);
+        env.header.extra.insert("origin", 12i64);
+        let bytes = env.to_frame().expect("encode").header;
+        let fast = GossipHeader::from_raw_usual(&bytes).expect("usual shape");
+        assert_eq!(fast, env.header);
+        same(&bytes);
+    }
+
+    #[test]
+    fn unusual_shapes_fall_back_to_the_same_result() {
+        let h = bson_compat::binary(vec![3u8; 32]);
+        let docs = [
+            // hex hashes, a double, a nested extra, a repeated key, missing keys, bad types
+            bson::doc! { "method_id": 0, "topic": "BLOCK", "timestamp": 1.0f64,
+            "message_hash": format!("0x{}", hex::encode([3u8; 32])), "hash": h.clone() },
+            bson::doc! { "method_id": 0, "topic": "BLOCK", "timestamp": 1i64,
+            "message_hash": h.clone(), "hash": h.clone(), "x": { "y": 1 } },
+            bson::doc! { "method_id": 0, "topic": "BLOCK", "timestamp": 1i64, "hash": h.clone() },
+            bson::doc! { "method_id": 70000, "topic": "BLOCK", "timestamp": 1i64,
+            "message_hash": h.clone(), "hash": h.clone() },
+            bson::doc! { "method_id": -1, "topic": "BLOCK", "timestamp": 1i64,
+            "message_hash": h.clone(), "hash": h.clone() },
+            bson::doc! { "method_id": 0, "topic": 5, "timestamp": 1i64,
+            "message_hash": h.clone(), "hash": h.clone() },
+            bson::doc! { "method_id": 0, "topic": "block", "timestamp": 1i64,
+            "message_hash": h.clone(), "hash": h.clone() },
+            bson::doc! { "method_id": 0, "topic": "BLOCK", "timestamp": -5i64,
+            "message_hash": h.clone(), "hash": bson_compat::binary(vec![1u8; 31]) },
+        ];
+        for doc in docs {
+            same(&bson_compat::write_document(&doc, "test").expect("encode"));
+        }
+        // A key written twice (the document path keeps the last value in the first position).
+        let mut raw = vec![0u8; 4];
+        for (k, v) in [("method_id", 0i32), ("topic", 0), ("method_id", 1)] {
+            raw.push(0x10);
+            raw.extend_from_slice(k.as_bytes());
+            raw.push(0);
+            raw.extend_from_slice(&v.to_le_bytes());
+        }
+        raw.push(0);
+        let len = raw.len() as i32;
+        raw[..4].copy_from_slice(&len.to_le_bytes());
+        same(&raw);
+        same(b"");
+        same(&[5, 0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn the_direct_writer_matches_the_document_writer() {
+        let doc_bytes = |h: &GossipHeader| {
+            bson_compat::write_document(&h.to_document().expect("doc"), "gossip header")
+        };
+        let mut env =
+            GossipEnvelope::new(Topic::Block, Root([5; 32]), Bytes::new(), i64::MAX as u64);
+        assert_eq!(env.header.to_bson().ok(), doc_bytes(&env.header).ok());
+        env.header.method_id = u16::MAX;
+        env.header.extra.insert("origin", 77i64);
+        env.header
+            .extra
+            .insert("nested", bson::doc! { "a": [1, 2] });
+        // A spec key left in `extra` is written once, from the typed field.
+        env.header.extra.insert("hash", "ignored");
+        assert_eq!(env.header.to_bson().ok(), doc_bytes(&env.header).ok());
+        env.header.timestamp_ms = i64::MAX as u64 + 1;
+        assert!(matches!(
+            env.header.to_bson(),
+            Err(CodecError::Encode { .. })
+        ));
+        assert!(env.header.to_document().is_err());
+    }
+
+    proptest::proptest! {
+        /// Random headers encode to the same bytes both ways and read back as themselves.
+        #[test]
+        fn direct_writer_round_trips(
+            method_id in proptest::prelude::any::<u16>(),
+            ts in 0u64..=i64::MAX as u64,
+            mh in proptest::prelude::any::<[u8; 32]>(),
+            hash in proptest::prelude::any::<[u8; 32]>(),
+            extras in proptest::collection::vec(("[a-z]{1,8}", proptest::prelude::any::<i64>()), 0..4),
+            block in proptest::prelude::any::<bool>(),
+        ) {
+            let mut extra = Document::new();
+            for (k, v) in extras {
+                if !GOSSIP_KEYS.contains(&k.as_str()) {
+                    extra.insert(k, v);
+                }
+            }
+            let header = GossipHeader {
+                method_id,
+                topic: if block { Topic::Block } else { Topic::Attestation },
+                timestamp_ms: ts,
+                message_hash: MessageHash(mh),
+                hash: Root(hash),
+                extra,
+            };
+            let direct = header.to_bson().expect("direct");
+            let via_doc = bson_compat::write_document(&header.to_document().expect("doc"), "h")
+                .expect("doc bytes");
+            proptest::prop_assert_eq!(&direct, &via_doc);
+            let back = GossipHeader::from_bson(&direct).expect("read back");
+            proptest::prop_assert_eq!(back, header);
+        }
+    }
+
+    proptest::proptest! {
+        /// Any bytes, and every single-byte corruption of a valid header (with extras), read the
+        /// same through both paths.
+        #[test]
+        fn fast_and_document_paths_agree(
+            junk in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+            at in 0usize..400,
+            byte in proptest::prelude::any::<u8>(),
+            ts in proptest::prelude::any::<u64>(),
+            extra in proptest::prelude::any::<i32>(),
+        ) {
+            same(&junk);
+            let mut env = GossipEnvelope::new(
+                Topic::Attestation, Root([4; 32]), Bytes::from_static(b"abc"), ts >> 1);
+            env.header.extra.insert("hops", extra);
+            env.header.extra.insert("note", "n");
+            let mut bytes = env.to_frame().expect("encode").header.to_vec();
+            same(&bytes);
+            let i = at % bytes.len();
+            bytes[i] = byte;
+            same(&bytes);
+        }
     }
 
     #[test]

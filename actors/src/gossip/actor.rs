@@ -237,7 +237,6 @@ impl GossipActor {
         let store = self.links.store.clone();
         match object {
             CheckedObject::Block(block) => {
-                let orphan = block.block().clone();
                 let fut = store.import_hashed_block(block);
                 ctx.spawn(fut.into_actor(self).map(move |result, act, _| {
                     let verdict = block_verdict(&result);
@@ -251,11 +250,11 @@ impl GossipActor {
                             });
                         }
                         (ImportVerdict::Orphan, _) => {
-                            if let Some(r) = &act.links.orphans {
-                                let _ = r.try_send(OrphanBlockReceived {
-                                    peer: from,
-                                    block: orphan,
-                                });
+                            // Decoded again from the message kept for the relay, in this rare
+                            // case only, rather than a copy of every block kept for it.
+                            let orphan = act.router.block_in_progress(&hash);
+                            if let (Some(r), Some(block)) = (&act.links.orphans, orphan) {
+                                let _ = r.try_send(OrphanBlockReceived { peer: from, block });
                             }
                         }
                         (ImportVerdict::Invalid { reason }, _) => act.penalize(

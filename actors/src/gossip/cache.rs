@@ -12,10 +12,11 @@ pub enum SeenKey {
     Message([u8; 32]),
     /// An object's hash_tree_root (gossip `hash`).
     Object([u8; 32]),
-    /// A full message that passed validation: SHA-256 of `message_hash ‖ hash`. A later frame
-    /// whose body hashes to that `message_hash` and which names that `hash` carries the same
-    /// validated object, so it is a duplicate without decoding or re-hashing the object.
-    Validated([u8; 32]),
+    /// A full message that passed validation: its `message_hash` and `hash`, the pair itself (no
+    /// hash of it to compute). A later frame whose body hashes to that `message_hash` and which
+    /// names that `hash` carries the same validated object, so it is a duplicate without decoding
+    /// or re-hashing the object.
+    Validated([u8; 32], [u8; 32]),
 }
 
 /// The cache.

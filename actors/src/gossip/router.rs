@@ -21,10 +21,9 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use hobbits_chain::{Attestation, HashTreeRoot, HashedBlock, Root};
+use hobbits_chain::{Attestation, BeaconBlock, HashTreeRoot, HashedBlock, Root};
 use hobbits_codec::{GossipEnvelope, GossipHeader, GossipObject, MessageHash, Topic};
-use sha2::{Digest, Sha256};
-use ssz::Encode;
+use ssz::{Decode, Encode};
 
 use crate::events::Penalty;
 use crate::gossip::cache::{SeenCache, SeenKey};
@@ -270,10 +269,7 @@ fn object_hash(object: &GossipObject) -> Root {
 
 /// The seen-cache key of a validated full message (`message_hash`, `hash`).
 fn validated_key(message: MessageHash, hash: Root) -> SeenKey {
-    let mut h = Sha256::new();
-    h.update(message.0);
-    h.update(hash.0);
-    SeenKey::Validated(h.finalize().into())
+    SeenKey::Validated(message.0, hash.0)
 }
 
 fn object_topic(object: &GossipObject) -> Topic {
@@ -417,6 +413,15 @@ impl GossipRouter {
             },
         );
         Verdict::Import { hash, object }
+    }
+
+    /// The block being imported under `hash`, decoded again from the full message kept for its
+    /// relay (what sync needs of an orphan; `None` when nothing is in progress under `hash`).
+    pub fn block_in_progress(&self, hash: &Root) -> Option<BeaconBlock> {
+        let message = self.in_progress.get(hash)?.message.as_ref()?;
+        (message.header.topic == Topic::Block)
+            .then(|| BeaconBlock::from_ssz_bytes(&message.body).ok())
+            .flatten()
     }
 
     /// The store already had an announced object: nothing to fetch.

@@ -289,6 +289,9 @@ fn orphans_and_known_objects_are_not_relayed() {
         recv(&mut r, 1, &full(&b), now),
         Verdict::Import { .. }
     ));
+    // What sync gets of an orphan: the block, decoded again from the message kept for the relay.
+    assert_eq!(r.block_in_progress(&b.hash_tree_root()), Some(b.clone()));
+    assert_eq!(r.block_in_progress(&Root([9; 32])), None);
     assert_eq!(
         r.on_imported(b.hash_tree_root(), Topic::Block, &ImportVerdict::Orphan),
         None
@@ -305,6 +308,11 @@ fn orphans_and_known_objects_are_not_relayed() {
             &ImportVerdict::AlreadyKnown
         ),
         None
+    );
+    assert_eq!(
+        r.block_in_progress(&b.hash_tree_root()),
+        None,
+        "no longer in progress"
     );
     let s = r.stats();
     assert_eq!((s.orphans, s.already_known, s.relayed), (1, 1, 0));
