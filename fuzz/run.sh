@@ -6,7 +6,7 @@
 #   fuzz/run.sh all SECONDS [RUNS]      each target in turn, one at a time
 #   fuzz/run.sh TARGET repro FILE       run TARGET once on FILE (a crash artifact or a seed)
 #
-# TARGET: frame_decode | bson_envelope | ssz_payload | snapshot_decode | peer_session
+# TARGET: frame_decode | bson_envelope | ssz_payload | snapshot_decode | peer_session | state_machines
 # Environment:
 #   SANITIZER=none (default) | address   (address needs RUSTC_BOOTSTRAP=1 on stable; set here)
 #   MAX_LEN=N                            libFuzzer -max_len (default: per target, below)
@@ -16,7 +16,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")"
-targets=(frame_decode bson_envelope ssz_payload snapshot_decode peer_session)
+targets=(frame_decode bson_envelope ssz_payload snapshot_decode peer_session state_machines)
 sanitizer="${SANITIZER:-none}"
 
 usage() {

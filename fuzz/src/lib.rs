@@ -13,23 +13,27 @@
 //! - [`snapshot::check`]: `Snapshot::decode` on raw bytes and on bytes given a valid checksum,
 //!   then `into_store`;
 //! - [`session::check`]: a whole `PeerSession` actor driven through an in-memory socket (bytes,
-//!   read splits and `Pending` returns chosen by the input).
+//!   read splits and `Pending` returns chosen by the input);
+//! - [`machines::check`]: the sync machine, the gossip router and the gossip overlay driven by
+//!   event sequences the `arbitrary` crate decodes from the input, with invariants after each.
 
 #![forbid(unsafe_code)]
 
 pub mod envelope;
 pub mod frame;
+pub mod machines;
 pub mod session;
 pub mod snapshot;
 pub mod ssz;
 
 /// Names of the fuzz targets, as `cargo fuzz run` and `fuzz/run.sh` take them.
-pub const TARGETS: [&str; 5] = [
+pub const TARGETS: [&str; 6] = [
     "frame_decode",
     "bson_envelope",
     "ssz_payload",
     "snapshot_decode",
     "peer_session",
+    "state_machines",
 ];
 
 /// Runs the check of `target` on `data` (for drivers other than libFuzzer, and for tests).
@@ -41,6 +45,7 @@ pub fn run(target: &str, data: &[u8]) -> bool {
         "ssz_payload" => ssz::check(data),
         "snapshot_decode" => snapshot::check(data),
         "peer_session" => session::check(data),
+        "state_machines" => machines::check(data),
         _ => return false,
     }
     true
