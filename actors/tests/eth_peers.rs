@@ -1,6 +1,7 @@
 //! ETH peers are peers like any other (issue 14, item 3), on 127.0.0.1: a connection of the ETH
 //! raw-TCP dialect takes a pending slot until its hello and counts against the per-address caps
-//! of the one peer table (so a Hobbits connection from the same address is refused), a fault on
+//! of the one peer table (so a Hobbits connection from the same address is refused), an ETH peer
+//! fills a `max_peers_per_ip` slot (a Hobbits newcomer from its address is then refused), a fault on
 //! the ETH wire is scored and, at the threshold, bans the address for both wires, and the HTTP API
 //! lists ETH peers with their dialect and counts them.
 
@@ -15,7 +16,7 @@ use hobbits_actors::test_support::http::get;
 use hobbits_actors::NodeParts;
 use hobbits_codec::eth::{EthCodec, EthHello, EthLimits, EthMessage, EthRequest, EthRequestBody};
 use hobbits_codec::rpc::RequestId;
-use support::{node_config, start, wait_for, TestNode, DEADLINE};
+use support::{hello_as, node_config, start, wait_for, RawClient, TestNode, DEADLINE};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
@@ -78,6 +79,48 @@ async fn a_pending_eth_connection_holds_the_address_pending_slot_for_both_wires(
     node.stop().await;
 }
 
+/// Sends our hello on `io` (the node's own, so it is accepted).
+async fn eth_hello(node: &TestNode, io: &mut Framed<TcpStream, EthCodec>) {
+    let hello = EthHello::from(&node.node.store.hello().await.expect("hello"));
+    let req = EthRequest::new(RequestId(1), &EthRequestBody::Hello(hello));
+    io.send(EthMessage::Request(req).to_frame())
+        .await
+        .expect("hello");
+}
+
+#[actix_rt::test]
+async fn an_eth_peer_fills_the_address_peer_slot_for_both_wires() {
+    support::init_tracing();
+    let node = eth_listening(94, |c| c.limits.max_peers_per_ip = 1).await;
+    let eth = node.node.eth_listen_addr.expect("eth listener");
+    let mut io = Framed::new(
+        TcpStream::connect(eth).await.expect("connect"),
+        EthCodec::new(EthLimits::default()),
+    );
+    eth_hello(&node, &mut io).await;
+    wait_for("the ETH peer", DEADLINE, || async {
+        let peers = node.node.peers().await;
+        peers
+            .iter()
+            .any(|p| p.dialect == Dialect::Eth && p.handshaked)
+            .then_some(())
+    })
+    .await;
+    // A Hobbits peer from the same address: its HELLO is answered, then the slot is refused.
+    let mut raw = RawClient::connect(node.addr()).await.expect("connect");
+    let _ = hello_as(&mut raw, &node.node, 4242).await;
+    assert!(
+        raw.closed_within(DEADLINE).await,
+        "no second peer from 127.0.0.1"
+    );
+    assert_eq!(stats(&node).await.refused_peers_per_ip, 1);
+    let peers = node.node.peers().await;
+    assert_eq!(peers.len(), 1, "{peers:?}");
+    assert_eq!(peers[0].dialect, Dialect::Eth);
+    drop(io);
+    node.stop().await;
+}
+
 #[actix_rt::test]
 async fn a_fault_on_the_eth_wire_bans_the_address_on_both_wires() {
     support::init_tracing();
@@ -123,12 +166,7 @@ async fn the_api_lists_eth_peers_with_their_dialect_and_counts_them() {
     let eth = node.node.eth_listen_addr.expect("eth listener");
     let stream = TcpStream::connect(eth).await.expect("connect");
     let mut io = Framed::new(stream, EthCodec::new(EthLimits::default()));
-    let hello = EthHello::from(&node.node.store.hello().await.expect("hello"));
-    let body = EthRequestBody::Hello(hello);
-    let req = EthRequest::new(RequestId(1), &body);
-    io.send(EthMessage::Request(req).to_frame())
-        .await
-        .expect("hello");
+    eth_hello(&node, &mut io).await;
     let peers = wait_for("the ETH peer in the API", DEADLINE, || async {
         let reply = get(http, "/eth/v1/node/peers", None).await.json();
         let connected = reply["data"]

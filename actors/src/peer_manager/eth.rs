@@ -1,9 +1,9 @@
 //! The peer manager's second wire, the ETH raw-TCP dialect (docs/PROTOCOL.md, "The ETH raw-TCP
 //! dialect"): its listener (`NodeParts::eth_listen`), its static peers (`eth+tcp://`, dialed and
-//! redialed like Hobbits ones) and [`DialEth`], and the start of an `EthSession` for a connection
-//! the peer table admitted. ETH connections share the table with Hobbits ones: the same slots,
-//! per-address caps, bans and scores (docs/ARCHITECTURE.md, "One manager, two wires"). Sync
-//! through roots reads the ETH peers from `GetPeers` (`crate::sync::roots::coordinate`).
+//! redialed like Hobbits ones) and [`DialEth`]; the manager starts an `EthSession` for each ETH
+//! connection the peer table admits. ETH connections share the table with Hobbits ones: the same
+//! slots, per-address caps, bans and scores (docs/ARCHITECTURE.md, "One manager, two wires").
+//! Sync through roots reads the ETH peers from `GetPeers` (`crate::sync::roots::coordinate`).
 //!
 //! Part of the manager actor. Handles [`DialEth`] and the ETH listener's accepts ([`EthAccepted`]).
 
@@ -18,7 +18,7 @@ use tracing::{debug, warn};
 use super::PeerManager;
 use crate::events::{Disconnect, SessionHandle};
 use crate::peer_session::eth::{EthSession, EthSessionSettings};
-use crate::peer_session::{PeerSession, SessionLinks};
+use crate::peer_session::PeerSession;
 use crate::peer_table::{Dialect, Direction, PeerId};
 use hobbits_codec::uri::PeerUri;
 
@@ -94,20 +94,6 @@ impl PeerManager {
             });
             self.eth_listener_handle = Some(ctx.add_stream(accepts));
         }
-    }
-
-    /// The session of an admitted ETH connection.
-    pub(super) fn start_eth_session(
-        &self,
-        stream: TcpStream,
-        peer: PeerId,
-        addr: SocketAddr,
-        direction: Direction,
-        links: SessionLinks,
-        eth: &EthManagerSettings,
-    ) -> SessionAddr {
-        let session = EthSession::start(stream, peer, addr, direction, eth.session.clone(), links);
-        SessionAddr::Eth(session)
     }
 }
 

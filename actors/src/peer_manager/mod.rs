@@ -36,6 +36,7 @@ use crate::events::{
     GossipReceived, GossipSubscribers, PeerDisconnected, PeerHandshaked, PeerPenalized, Penalty,
     GOODBYE_DUPLICATE, GOODBYE_TOO_MANY_PEERS,
 };
+use crate::peer_session::eth::EthSession;
 use crate::peer_session::{
     PeerSession, ReportHandshake, SessionClosed, SessionLinks, SessionSettings,
 };
@@ -247,7 +248,11 @@ impl PeerManager {
         slot: Option<usize>,
         ctx: &mut Context<Self>,
     ) {
-        let eth = self.settings.eth.clone();
+        // The ETH sessions' settings (an Arc), for a connection of that wire.
+        let eth = match (dialect, &self.settings.eth) {
+            (Dialect::Eth, Some(e)) => Some(e.session.clone()),
+            _ => None,
+        };
         if dialect == Dialect::Eth && eth.is_none() {
             debug!(%addr, "ETH connection without ETH settings: closed");
             return;
@@ -278,7 +283,7 @@ impl PeerManager {
             }
         };
         let links = self.links(ctx);
-        let addr_actor = match eth.filter(|_| dialect == Dialect::Eth) {
+        let addr_actor = match eth {
             None => SessionAddr::Hobbits(PeerSession::start(
                 stream,
                 peer,
@@ -287,7 +292,9 @@ impl PeerManager {
                 self.settings.session.clone(),
                 links,
             )),
-            Some(eth) => self.start_eth_session(stream, peer, addr, direction, links, &eth),
+            Some(eth) => {
+                SessionAddr::Eth(EthSession::start(stream, peer, addr, direction, eth, links))
+            }
         };
         debug!(%peer, %addr, %direction, %dialect, "session started");
         self.sessions.insert(
