@@ -217,7 +217,9 @@ impl Handler<BlockImported> for NodeLogWriter {
             slot: o.slot.0,
             via,
         });
-        if o.head_changed {
+        // With a WatchHead poll beside the events, either may see a change first: each is logged
+        // once, and finality never goes back in the log.
+        if o.head_changed && self.last_head != Some(o.head.root) {
             self.last_head = Some(o.head.root);
             self.write(NodeEvent::HeadChanged {
                 root: hex(&o.head.root),
@@ -226,11 +228,7 @@ impl Handler<BlockImported> for NodeLogWriter {
             });
         }
         if let Some(f) = o.finalized {
-            self.last_finalized = Some((f.epoch.0, f.root));
-            self.write(NodeEvent::FinalizedChanged {
-                epoch: f.epoch.0,
-                root: hex(&f.root),
-            });
+            self.finalized(f.epoch.0, f.root);
         }
     }
 }
@@ -260,14 +258,20 @@ impl NodeLogWriter {
             });
         }
         self.last_head = Some(hello.best_root);
-        let finalized = (hello.latest_finalized_epoch.0, hello.latest_finalized_root);
-        if self.last_finalized.is_some_and(|f| f != finalized) {
-            self.write(NodeEvent::FinalizedChanged {
-                epoch: finalized.0,
-                root: hex(&finalized.1),
-            });
+        self.finalized(hello.latest_finalized_epoch.0, hello.latest_finalized_root);
+    }
+
+    /// Logs a finalized checkpoint unless it is the last one logged or older than it.
+    fn finalized(&mut self, epoch: u64, root: Root) {
+        match self.last_finalized {
+            Some((e, r)) if (e, r) == (epoch, root) || epoch < e => return,
+            _ => {}
         }
-        self.last_finalized = Some(finalized);
+        self.last_finalized = Some((epoch, root));
+        self.write(NodeEvent::FinalizedChanged {
+            epoch,
+            root: hex(&root),
+        });
     }
 }
 
