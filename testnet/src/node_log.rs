@@ -289,3 +289,57 @@ impl Handler<WatchHead> for NodeLogWriter {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hobbits_chain::rpc::Hello;
+    use hobbits_chain::{Epoch, Slot};
+
+    fn hello(head: u8, slot: u64, epoch: u64, fin: u8) -> Hello {
+        Hello {
+            network_id: 1,
+            chain_id: 1,
+            latest_finalized_root: Root([fin; 32]),
+            latest_finalized_epoch: Epoch(epoch),
+            best_root: Root([head; 32]),
+            best_slot: Slot(slot),
+        }
+    }
+
+    #[test]
+    fn polled_heads_and_finality_are_logged_once_and_never_backwards() {
+        let path = std::env::temp_dir().join(format!("hobbits-node-log-{}", std::process::id()));
+        let started = NodeEvent::Started {
+            node_id: "1".into(),
+            listen: "127.0.0.1:1".into(),
+            genesis_root: hex(&Root([0; 32])),
+            head_slot: 0,
+            head_root: hex(&Root([0; 32])),
+            finalized_epoch: 0,
+            finalized_root: hex(&Root([0; 32])),
+            from_store: false,
+        };
+        let mut w = NodeLogWriter::create(&path, started).expect("log");
+        w.on_polled(&hello(0, 0, 0, 0)); // what Started said: nothing new
+        w.on_polled(&hello(1, 1, 0, 0)); // a new head
+        w.on_polled(&hello(1, 1, 0, 0)); // the same again
+        w.on_polled(&hello(2, 9, 1, 7)); // head and finality
+        w.finalized(0, Root([0; 32])); // a late event with older finality
+        w.finalized(1, Root([7; 32])); // the same checkpoint from an event
+        drop(w);
+        let log = NodeLog::read(std::io::BufReader::new(
+            std::fs::File::open(&path).expect("open"),
+        ))
+        .expect("read");
+        let _ = std::fs::remove_file(&path);
+        let events: Vec<&NodeEvent> = log.lines.iter().map(|l| &l.event).collect();
+        assert_eq!(events.len(), 4, "{events:?}");
+        assert!(matches!(events[1], NodeEvent::HeadChanged { slot: 1, .. }));
+        assert!(matches!(events[2], NodeEvent::HeadChanged { slot: 9, .. }));
+        assert!(matches!(
+            events[3],
+            NodeEvent::FinalizedChanged { epoch: 1, .. }
+        ));
+    }
+}
