@@ -1,7 +1,7 @@
 //! Mixed-dialect testnets end to end: `examples/testnets/mixed_dialects.toml` (Hobbits-only,
 //! ETH-only and bridging nodes in a ring, an ETH-only late joiner and a kill / restart) converges
-//! with one process per node on 127.0.0.1, every node at the same head, ETH-only ones included;
-//! in Shadow too when `shadow` runs here (skipped with a note otherwise). Impossible dialects
+//! with one process per node on 127.0.0.1 and in-process, every node at the same head, ETH-only
+//! ones included; in Shadow too when `shadow` runs here (skipped with a note otherwise). Impossible dialects
 //! exit 2 naming the key; the Compose export passes the ETH flags and the Kubernetes export
 //! refuses them.
 
@@ -76,6 +76,11 @@ fn converges(engine: &str, shadow: Option<&Path>) {
 #[test]
 fn a_mixed_dialect_testnet_converges_with_one_process_per_node() {
     converges("processes", None);
+}
+
+#[test]
+fn a_mixed_dialect_testnet_converges_in_process() {
+    converges("in-process", None);
 }
 
 #[test]

@@ -297,7 +297,9 @@ impl Handler<BlockImported> for NodeLogWriter {
             slot: o.slot.0,
             via,
         });
-        if o.head_changed {
+        // With a WatchHead poll beside the events, either may see a change first: each is logged
+        // once, and finality never goes back in the log.
+        if o.head_changed && self.last_head != Some(o.head.root) {
             self.last_head = Some(o.head.root);
             self.write(NodeEvent::HeadChanged {
                 root: hex(&o.head.root),
@@ -306,11 +308,7 @@ impl Handler<BlockImported> for NodeLogWriter {
             });
         }
         if let Some(f) = o.finalized {
-            self.last_finalized = Some((f.epoch.0, f.root));
-            self.write(NodeEvent::FinalizedChanged {
-                epoch: f.epoch.0,
-                root: hex(&f.root),
-            });
+            self.finalized(f.epoch.0, f.root);
         }
     }
 }
@@ -340,14 +338,20 @@ impl NodeLogWriter {
             });
         }
         self.last_head = Some(hello.best_root);
-        let finalized = (hello.latest_finalized_epoch.0, hello.latest_finalized_root);
-        if self.last_finalized.is_some_and(|f| f != finalized) {
-            self.write(NodeEvent::FinalizedChanged {
-                epoch: finalized.0,
-                root: hex(&finalized.1),
-            });
+        self.finalized(hello.latest_finalized_epoch.0, hello.latest_finalized_root);
+    }
+
+    /// Logs a finalized checkpoint unless it is the last one logged or older than it.
+    fn finalized(&mut self, epoch: u64, root: Root) {
+        match self.last_finalized {
+            Some((e, r)) if (e, r) == (epoch, root) || epoch < e => return,
+            _ => {}
         }
-        self.last_finalized = Some(finalized);
+        self.last_finalized = Some((epoch, root));
+        self.write(NodeEvent::FinalizedChanged {
+            epoch,
+            root: hex(&root),
+        });
     }
 }
 
@@ -363,5 +367,59 @@ impl Handler<WatchHead> for NodeLogWriter {
                 }
             }));
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hobbits_chain::rpc::Hello;
+    use hobbits_chain::{Epoch, Slot};
+
+    fn hello(head: u8, slot: u64, epoch: u64, fin: u8) -> Hello {
+        Hello {
+            network_id: 1,
+            chain_id: 1,
+            latest_finalized_root: Root([fin; 32]),
+            latest_finalized_epoch: Epoch(epoch),
+            best_root: Root([head; 32]),
+            best_slot: Slot(slot),
+        }
+    }
+
+    #[test]
+    fn polled_heads_and_finality_are_logged_once_and_never_backwards() {
+        let path = std::env::temp_dir().join(format!("hobbits-node-log-{}", std::process::id()));
+        let started = NodeEvent::Started {
+            node_id: "1".into(),
+            listen: "127.0.0.1:1".into(),
+            genesis_root: hex(&Root([0; 32])),
+            head_slot: 0,
+            head_root: hex(&Root([0; 32])),
+            finalized_epoch: 0,
+            finalized_root: hex(&Root([0; 32])),
+            from_store: false,
+        };
+        let mut w = NodeLogWriter::create(&path, started).expect("log");
+        w.on_polled(&hello(0, 0, 0, 0)); // what Started said: nothing new
+        w.on_polled(&hello(1, 1, 0, 0)); // a new head
+        w.on_polled(&hello(1, 1, 0, 0)); // the same again
+        w.on_polled(&hello(2, 9, 1, 7)); // head and finality
+        w.finalized(0, Root([0; 32])); // a late event with older finality
+        w.finalized(1, Root([7; 32])); // the same checkpoint from an event
+        drop(w);
+        let log = NodeLog::read(std::io::BufReader::new(
+            std::fs::File::open(&path).expect("open"),
+        ))
+        .expect("read");
+        let _ = std::fs::remove_file(&path);
+        let events: Vec<&NodeEvent> = log.lines.iter().map(|l| &l.event).collect();
+        assert_eq!(events.len(), 4, "{events:?}");
+        assert!(matches!(events[1], NodeEvent::HeadChanged { slot: 1, .. }));
+        assert!(matches!(events[2], NodeEvent::HeadChanged { slot: 9, .. }));
+        assert!(matches!(
+            events[3],
+            NodeEvent::FinalizedChanged { epoch: 1, .. }
+        ));
     }
 }
