@@ -79,18 +79,26 @@ fn echo_server() -> SocketAddr {
     addr
 }
 
-async fn rtts(addr: SocketAddr, ping: &[u8], n: usize) -> Vec<Duration> {
+/// CPU time used by this process so far, every thread (the node's, the echo's and the client's).
+fn cpu_now() -> Duration {
+    use nix::time::{clock_gettime, ClockId};
+    clock_gettime(ClockId::CLOCK_PROCESS_CPUTIME_ID).map_or(Duration::ZERO, Duration::from)
+}
+
+/// `n` round trips to `addr`: each one's wall time, and the process CPU time they took together.
+async fn rtts(addr: SocketAddr, ping: &[u8], n: usize) -> (Vec<Duration>, Duration) {
     let mut s = TcpStream::connect(addr).await.expect("connect");
     s.set_nodelay(true).expect("nodelay");
     let mut back = vec![0u8; ping.len()];
     let mut out = Vec::with_capacity(n);
+    let cpu0 = cpu_now();
     for _ in 0..n {
         let t = Instant::now();
         s.write_all(ping).await.expect("write");
         s.read_exact(&mut back).await.expect("read");
         out.push(t.elapsed());
     }
-    out
+    (out, cpu_now().saturating_sub(cpu0))
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -213,9 +221,14 @@ fn main() {
         rtts(node_addr, &ping, 200).await;
         rtts(echo_addr, &ping, 200).await;
         let (mut node_all, mut echo_all) = (Vec::new(), Vec::new());
+        let (mut node_cpu, mut echo_cpu) = (Duration::ZERO, Duration::ZERO);
         for _ in 0..5 {
-            node_all.extend(rtts(node_addr, &ping, pings / 5).await);
-            echo_all.extend(rtts(echo_addr, &ping, pings / 5).await);
+            let (times, cpu) = rtts(node_addr, &ping, pings / 5).await;
+            node_all.extend(times);
+            node_cpu += cpu;
+            let (times, cpu) = rtts(echo_addr, &ping, pings / 5).await;
+            echo_all.extend(times);
+            echo_cpu += cpu;
         }
         let (node_med, echo_med) = (median(node_all), median(echo_all));
         println!(
@@ -223,6 +236,15 @@ fn main() {
             node_med.as_secs_f64() * 1e6,
             echo_med.as_secs_f64() * 1e6,
             node_med.as_secs_f64() / echo_med.as_secs_f64()
+        );
+        // CPU per round trip, client included (the same client code on both sides): the work of a
+        // round trip, which unlike its wall time does not grow when other processes hold the CPU.
+        let per = |cpu: Duration| cpu.as_secs_f64() * 1e6 / pings as f64;
+        println!(
+            "ping_cpu_per_rtt node={:.1}us echo={:.1}us ratio={:.2} (process CPU time, client included)",
+            per(node_cpu),
+            per(echo_cpu),
+            node_cpu.as_secs_f64() / echo_cpu.as_secs_f64()
         );
 
         let rate = status_throughput(node_addr, genesis, statuses, 64).await;

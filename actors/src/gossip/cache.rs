@@ -1,6 +1,7 @@
-//! `SeenCache`: the bounded, time-limited set of hashes already seen (gossip `message_hash`es and
-//! object `hash`es). Inserting beyond the capacity forgets the oldest entry; entries older than the
-//! TTL are forgotten. Plain data, time passed in. No messages handled or sent.
+//! `SeenCache`: the bounded, time-limited set of hashes already seen (object `hash`es, and the
+//! `(message_hash, hash)` pairs of validated messages). Inserting beyond the capacity forgets the
+//! oldest entry; entries older than the TTL are forgotten. Plain data, time passed in. No
+//! messages handled or sent.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -8,8 +9,6 @@ use std::time::{Duration, Instant};
 /// What a cached hash names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SeenKey {
-    /// A gossip `message_hash`.
-    Message([u8; 32]),
     /// An object's hash_tree_root (gossip `hash`).
     Object([u8; 32]),
     /// A full message that passed validation: its `message_hash` and `hash`, the pair itself (no
@@ -97,7 +96,7 @@ mod tests {
     fn remembers_until_ttl_then_forgets() {
         let t0 = Instant::now();
         let mut c = SeenCache::new(10, Duration::from_secs(5));
-        let k = SeenKey::Message([1; 32]);
+        let k = SeenKey::Validated([1; 32], [2; 32]);
         c.insert(k, t0);
         assert!(c.contains(&k, t0 + Duration::from_secs(4)));
         assert!(!c.contains(&SeenKey::Object([1; 32]), t0));

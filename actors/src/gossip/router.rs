@@ -8,9 +8,10 @@
 //!   be the SHA-256 of the body, the body must decode as the topic's object, `hash` must be that
 //!   object's hash_tree_root; otherwise it is dropped, counted as invalid and its sender penalised,
 //!   so a lying frame cannot make the honest message with that hash look like a duplicate;
-//! - a valid message is a duplicate when its `message_hash` or its object `hash` was seen (bounded
-//!   cache with a TTL) or the object is being imported or fetched; the senders of duplicates that
-//!   arrive before the relay are remembered and not relayed to;
+//! - a valid message is a duplicate when its object `hash` was seen (bounded cache with a TTL; a
+//!   valid message's `message_hash` names a body of that object, so it needs no key of its own)
+//!   or the object is being imported or fetched; the senders of duplicates that arrive before the
+//!   relay are remembered and not relayed to;
 //! - an announcement (empty body) is deduplicated by `hash` only (the SHA-256 of an empty body is
 //!   the same for every announcement) and an unknown one is fetched by RPC from its sender;
 //! - after a successful import the object is relayed once, in full, to every peer it did not come
@@ -312,14 +313,15 @@ impl GossipRouter {
         self.in_progress.len()
     }
 
-    fn is_seen(&mut self, message: Option<MessageHash>, hash: Root, now: Instant) -> bool {
-        message.is_some_and(|m| self.seen.contains(&SeenKey::Message(m.0), now))
-            || self.seen.contains(&SeenKey::Object(hash.0), now)
+    /// Was the object `hash` seen? (A validated message's `message_hash` names its body, and the
+    /// body decides the object, so a seen `message_hash` of a valid message is always a seen
+    /// `hash` too: the object key alone answers, one lookup instead of two.)
+    fn is_seen(&mut self, hash: Root, now: Instant) -> bool {
+        self.seen.contains(&SeenKey::Object(hash.0), now)
     }
 
     fn mark_seen(&mut self, message: Option<MessageHash>, hash: Root, now: Instant) {
         if let Some(m) = message {
-            self.seen.insert(SeenKey::Message(m.0), now);
             self.seen.insert(validated_key(m, hash), now);
         }
         self.seen.insert(SeenKey::Object(hash.0), now);
@@ -350,7 +352,7 @@ impl GossipRouter {
         let envelope = GossipEnvelope { header, body };
         let hash = envelope.header.hash;
         if envelope.is_announcement() {
-            if self.in_progress.contains_key(&hash) || self.is_seen(None, hash, now) {
+            if self.in_progress.contains_key(&hash) || self.is_seen(hash, now) {
                 return self.duplicate(peer, hash);
             }
             if self.in_progress.len() >= self.config.max_in_progress {
@@ -397,7 +399,7 @@ impl GossipRouter {
             return self.invalid(Penalty::HashMismatch);
         }
         let message = Some(message);
-        if self.in_progress.contains_key(&hash) || self.is_seen(message, hash, now) {
+        if self.in_progress.contains_key(&hash) || self.is_seen(hash, now) {
             return self.duplicate(peer, hash);
         }
         if self.in_progress.len() >= self.config.max_in_progress {
