@@ -1,8 +1,9 @@
 //! Mixed-dialect testnets end to end: `examples/testnets/mixed_dialects.toml` (Hobbits-only,
 //! ETH-only and bridging nodes in a ring, an ETH-only late joiner and a kill / restart) converges
-//! with one process per node on 127.0.0.1 and in-process, every node at the same head, ETH-only
-//! ones included; in Shadow too when `shadow` runs here (skipped with a note otherwise). Impossible dialects
-//! exit 2 naming the key; the Compose export passes the ETH flags and the Kubernetes export
+//! with one process per node on 127.0.0.1 and in-process (there with both ETH links of an ETH-only
+//! node cut and healed on the way, so it comes back only by a redial), every node at the same
+//! head, ETH-only ones included; in Shadow too when `shadow` runs here (skipped with a note
+//! otherwise). Impossible dialects exit 2 naming the key; the Compose export passes the ETH flags and the Kubernetes export
 //! refuses them.
 
 mod support;
@@ -33,13 +34,45 @@ fn testnet(args: &[&str], env: Option<(&str, &Path)>) -> Output {
     cmd.output().expect("run hobbits-node testnet")
 }
 
-/// Runs the example with `engine` and checks the JSON report: converged, every node running at
-/// the network's head (the ETH-only nodes 3 and 4 included).
-fn converges(engine: &str, shadow: Option<&Path>) {
+/// Slot 9, after node 3's restart: both ETH links of ETH-only node 4 (3-4 and 4-5) are cut, so
+/// it is alone until the heal at slot 10; it reaches the head only if one end of a healed link
+/// redials it over the ETH wire.
+const CUT_ETH_LINKS: &str = "
+[[event]]
+at_slot = 9
+action = \"cut\"
+link = [3, 4]
+
+[[event]]
+at_slot = 9
+action = \"cut\"
+link = [4, 5]
+
+[[event]]
+at_slot = 10
+action = \"heal\"
+link = [3, 4]
+
+[[event]]
+at_slot = 10
+action = \"heal\"
+link = [4, 5]
+";
+
+/// Runs the example with `engine` (with [`CUT_ETH_LINKS`] appended when `cut_eth_link`) and
+/// checks the JSON report: converged, every node running at the network's head (the ETH-only
+/// nodes 3 and 4 included).
+fn converges(engine: &str, shadow: Option<&Path>, cut_eth_link: bool) {
     let json = tmp(&format!("{engine}.json"));
+    let file = tmp(&format!("{engine}.toml"));
+    let mut text = std::fs::read_to_string(EXAMPLE).expect("example");
+    if cut_eth_link {
+        text.push_str(CUT_ETH_LINKS);
+    }
+    std::fs::write(&file, text).expect("write testnet file");
     let out = testnet(
         &[
-            EXAMPLE,
+            file.to_str().expect("path"),
             "--engine",
             engine,
             "--json",
@@ -47,6 +80,7 @@ fn converges(engine: &str, shadow: Option<&Path>) {
         ],
         shadow.map(|s| ("SHADOW", s)),
     );
+    let _ = std::fs::remove_file(&file);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         out.status.code(),
@@ -75,12 +109,12 @@ fn converges(engine: &str, shadow: Option<&Path>) {
 
 #[test]
 fn a_mixed_dialect_testnet_converges_with_one_process_per_node() {
-    converges("processes", None);
+    converges("processes", None, true);
 }
 
 #[test]
 fn a_mixed_dialect_testnet_converges_in_process() {
-    converges("in-process", None);
+    converges("in-process", None, true);
 }
 
 #[test]
@@ -99,7 +133,7 @@ fn a_mixed_dialect_testnet_converges_in_shadow() {
         eprintln!("SKIPPED: no shadow that runs here (../shared/tools/shadow)");
         return;
     };
-    converges("shadow", Some(&shadow));
+    converges("shadow", Some(&shadow), false);
 }
 
 #[test]

@@ -138,12 +138,8 @@ impl Fabric {
                 (b, a)
             };
             let wire = wires.get(i).copied().unwrap_or(Wire::Hobbits);
-            // The node redials Hobbits peers but not ETH ones: both ends of an ETH link dial (one
-            // proxy each way), so the end that starts or restarts later reconnects the link.
-            let ends: &[(usize, usize)] = match wire {
-                Wire::Hobbits => &[(dialer, listener)],
-                Wire::Eth => &[(dialer, listener), (listener, dialer)],
-            };
+            // One end dials, on either wire: the node redials lost peers of both dialects.
+            let ends: &[(usize, usize)] = &[(dialer, listener)];
             for &(dialer, listener) in ends {
                 let proxy = LinkProxy::bind_wire(
                     dialer,
@@ -363,7 +359,7 @@ impl Fabric {
     /// through now (namespaces: whether the nodes use them is theirs to say).
     pub fn links_open(&self, node: usize) -> usize {
         match self {
-            // An ETH link has a proxy each way: count links, not proxies.
+            // Count links, not connections (a link carries a few during redials).
             Fabric::Proxies(p) => p
                 .links
                 .iter()

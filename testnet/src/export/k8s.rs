@@ -92,16 +92,18 @@ pub fn export(
     program: &Path,
     dir: &Path,
 ) -> Result<(Vec<String>, Vec<String>), TestnetError> {
-    // Every pod runs `run --config FILE`, and the config file has no ETH keys (the ETH
-    // listener and `eth+tcp://` peers are flags only): refused rather than exported wrong.
+    // Pods name their peers by DNS and start in parallel; the node resolves a Hobbits peer at
+    // each dial but an `eth+tcp://` peer once, at start (a name not yet in DNS stops the node):
+    // refused rather than exported into a crash loop.
     if let Some(n) = nodes
         .iter()
         .find(|n| n.dialect != crate::spec::Dialect::Hobbits)
     {
         return Err(TestnetError::Unsupported {
             what: format!(
-                "`dialect` = \"{}\" (node {}) with the k8s export: the pods read their peers \
-                 from the node config file, which has no ETH keys (use --export compose)",
+                "`dialect` = \"{}\" (node {}) with the k8s export: pods name their peers by DNS \
+                 and start in parallel, and a node resolves its `eth+tcp://` peers once, at \
+                 start (use --export compose, which gives every node a fixed address)",
                 n.dialect, n.index
             ),
         });

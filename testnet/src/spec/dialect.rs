@@ -134,46 +134,6 @@ impl Dialects {
     }
 }
 
-/// Refuses, naming the event, a scenario event that cuts an ETH link (`cut`, `partition`):
-/// the node redials its Hobbits peers but not its ETH peers (they are not in its peer manager,
-/// docs/PROTOCOL.md), so a cut ETH link would stay down after `heal` (a restart redials: both
-/// ends of an ETH link dial at start).
-pub(super) fn check_eth_link_events(
-    spec: &super::TestnetSpec,
-    edges: &[(usize, usize)],
-) -> Result<(), SpecError> {
-    if spec.dialects.all_hobbits() {
-        return Ok(());
-    }
-    let eth =
-        |a: usize, b: usize| link_wire(spec.dialects.of(a), spec.dialects.of(b)) == Some(Wire::Eth);
-    for (i, e) in spec.events.iter().enumerate() {
-        let cut = match &e.action {
-            super::Action::CutLink { a, b } => eth(*a, *b).then_some((*a, *b)),
-            super::Action::Partition { groups } => {
-                let group_of = |n: usize| groups.iter().position(|(_, g)| g.contains(&n));
-                edges
-                    .iter()
-                    .find(|&&(a, b)| group_of(a) != group_of(b) && eth(a, b))
-                    .copied()
-            }
-            _ => None,
-        };
-        if let Some((a, b)) = cut {
-            return Err(SpecError::Dialect {
-                reason: format!(
-                    "event {i} (`{}` at slot {}) cuts the ETH link {a}-{b}: a node does not \
-                     redial its ETH peers, so the link would not come back (kill and restart do \
-                     reconnect)",
-                    e.action.name(),
-                    e.at_slot
-                ),
-            });
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -51,7 +51,6 @@ impl TestnetSpec {
         self.network.validate(self.nodes)?;
         let edges = self.edges()?;
         self.dialects.validate(self.nodes, &edges)?;
-        super::dialect::check_eth_link_events(self, &edges)?;
         let edge_set: BTreeSet<(usize, usize)> = edges.iter().copied().collect();
         self.check_events(&edge_set)
     }
