@@ -18,6 +18,7 @@
 //! - [`export`]: the testnet as Kubernetes objects or a Compose file;
 //! - [`report`] and [`svg`]: the report, its text, JSON (serde) and SVG forms;
 //! - [`gossip_figures`]: the gossip overlay's figures from the event logs, and flood vs overlay.
+//! - [`gossip_summary`]: the records of those figures the report carries (a run's, a block's).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), hobbits_testnet::TestnetError> {
@@ -36,6 +37,7 @@ pub mod eventlog;
 pub mod export;
 pub mod fabric;
 pub mod gossip_figures;
+pub mod gossip_summary;
 pub mod invariants;
 pub mod link;
 pub mod link_codec;

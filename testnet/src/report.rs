@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use crate::eventlog::GossipTraffic;
-use crate::gossip_figures::{GossipSummary, SlotPropagation};
+use crate::gossip_summary::{GossipSummary, SlotPropagation};
 use crate::invariants::InvariantResult;
 
 /// Nearest-rank percentile `p` (0 < p ≤ 100) of `sorted` (ascending); `None` when empty.
