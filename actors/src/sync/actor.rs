@@ -102,9 +102,12 @@ impl SyncActor {
             match action {
                 SyncAction::SendRequest { id, peer, request } => {
                     let Some(session) = self.sessions.get(&peer).cloned() else {
-                        let a = self
-                            .machine
-                            .on_response(id, Err(crate::rpc_tracker::RpcError::UnknownPeer));
+                        // The peer left before the machine learnt it (it disconnected while the
+                        // store answered our status, then its status arrived): tell the machine
+                        // it is gone. Failing the request instead would have the machine ask the
+                        // same peer again, and again, recursing here without end.
+                        debug!(%peer, ?id, "sync: request for a peer already gone");
+                        let a = self.machine.on_peer_disconnected(peer);
                         self.perform(a, ctx);
                         continue;
                     };

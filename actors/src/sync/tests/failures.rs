@@ -146,3 +146,29 @@ fn stale_responses_after_a_disconnect_are_ignored() {
     rig.respond(id, Ok(serve(&remote, &RpcRequest::BlockHeaders(req))));
     rig.expect_no_action();
 }
+
+/// What the actor does when the machine asks a peer that has no session any more (it left while
+/// the store answered our status, then its status arrived): reporting it disconnected ends the
+/// matter at once, where failing the request with `UnknownPeer` has the machine ask the same peer
+/// again, and again (the actor used to do that, recursively, towards a stack overflow).
+#[test]
+fn a_request_to_a_peer_already_gone_ends_when_the_peer_is_reported_disconnected() {
+    let remote = chain(8, "a");
+    let mut rig = Rig::small(genesis_store());
+    rig.add_peer(1, &remote);
+    let (mut id, p, _) = rig.expect_headers_request();
+    assert_eq!(p, PeerId(1));
+    // Failing it: the machine keeps coming back to peer 1 (restarting the range at its limit).
+    for _ in 0..100 {
+        rig.respond(id, Err(RpcError::UnknownPeer));
+        let (next, p, _) = rig.expect_headers_request();
+        assert_eq!(p, PeerId(1));
+        id = next;
+    }
+    // Reporting the peer gone: its request is dropped, nothing more is asked of anyone.
+    let a = rig.machine.on_peer_disconnected(PeerId(1));
+    rig.push(a);
+    rig.expect_no_action();
+    rig.respond(id, Err(RpcError::UnknownPeer));
+    rig.expect_no_action();
+}
