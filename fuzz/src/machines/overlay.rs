@@ -168,6 +168,8 @@ fn config_of(c: Option<Config>) -> OverlayConfig {
         control_window: Duration::from_millis(1 + u64::from(c.control_window_ms) * 8),
         max_control_frames: b(6, 16) as u32,
         max_ihave_hashes: b(7, 64) as u32,
+        // From the same byte's high bits, so the input layout (and the committed seeds) stay.
+        max_ihave_peers: 1 + usize::from((c.bounds[7] >> 4) % 8),
         max_served: b(8, 8) as u32,
         max_asks_per_object: b(9, 3) as u8,
     }
