@@ -9,6 +9,10 @@
 //!    process's CPU time (`CLOCK_PROCESS_CPUTIME_ID`). Everything runs on one thread, so the CPU
 //!    time is the work done along the propagation, and unlike the wall time it does not grow
 //!    when other processes take the CPU (a shared machine, or this bench run under `nice`).
+//!    Before them, the floor of a hop that validates: the medians of the steps a node cannot skip
+//!    before it relays a block (header and `message_hash`, SSZ decode, both roots, store import),
+//!    each timed alone, and for a line the ratio a node would reach if that were all it added to
+//!    the raw relay's CPU per hop (docs/BENCHMARKS.md, "The gossip hot path").
 //! 2. Sync throughput: a fresh node syncing 10 000 blocks from one peer (blocks/s), over Hobbits
 //!    (range sync) and over the ETH dialect (through roots), in the same run.
 //!
@@ -23,14 +27,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
+use bytes::Bytes;
 use hobbits_actors::gossip::overlay::OverlayConfig;
 use hobbits_actors::node::{memory_store, start_node, NodeParts};
 use hobbits_actors::sync::SyncConfig;
 use hobbits_actors::{
     BlockImported, BlockProduced, NodeConfig, NodeHandle, NodeId, SubscribeChainEvents,
 };
-use hobbits_chain::{BlockProducer, ChainStore, Head, Root, Slot};
-use hobbits_codec::PeerUri;
+use hobbits_chain::{BlockProducer, ChainStore, HashedBlock, Head, Root, Slot};
+use hobbits_codec::{GossipEnvelope, GossipObject, PeerUri, Topic};
 use rand::{Rng, SeedableRng};
 use ssz::Encode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -144,6 +149,71 @@ async fn start(c: NodeConfig, sync: SyncConfig, blocks: u64, overlay: bool) -> N
         g.overlay = OverlayConfig::default();
     }
     start_node(c, parts.with_store(store)).await.expect("node")
+}
+
+/// Medians of the work a hop of the node cannot skip, each step timed alone on blocks that extend
+/// the head (no sockets, no actors): reading the GOSSIP header and checking the body's
+/// `message_hash` (one SHA-256), decoding the SSZ, the block's two roots (checked against the
+/// header's `hash` before any relay) and the memory store's import.
+struct HopFloor {
+    header_and_hash: Duration,
+    decode: Duration,
+    roots: Duration,
+    import: Duration,
+}
+
+impl HopFloor {
+    fn total(&self) -> Duration {
+        self.header_and_hash + self.decode + self.roots + self.import
+    }
+}
+
+fn hop_floor(blocks: usize) -> HopFloor {
+    let c = config(1, Vec::new());
+    let mut source = memory_store(&c).expect("store");
+    let mut target = memory_store(&c).expect("store");
+    let producer = BlockProducer::new("floor", 3);
+    let mut steps: [Vec<Duration>; 4] = Default::default();
+    for slot in 1..=blocks.max(200) as u64 {
+        let block = producer
+            .produce_on_head(&source, Slot(slot))
+            .expect("produce");
+        let hashed = HashedBlock::new(block.clone());
+        let envelope = GossipEnvelope::new(
+            Topic::Block,
+            hashed.hash_tree_root(),
+            Bytes::from(block.as_ssz_bytes()),
+            0,
+        );
+        source.import_block(block).expect("import");
+        let frame = envelope.to_frame().expect("frame");
+        let t0 = Instant::now();
+        let received = GossipEnvelope::from_frame(&frame).expect("header");
+        assert!(received.message_hash_matches());
+        let t1 = Instant::now();
+        let Ok(Some(GossipObject::Block(decoded))) = received.decode_object() else {
+            panic!("not a block");
+        };
+        let t2 = Instant::now();
+        let checked = HashedBlock::new(decoded);
+        assert_eq!(checked.hash_tree_root(), received.header.hash);
+        let t3 = Instant::now();
+        target.import_hashed_block(checked).expect("import");
+        let t4 = Instant::now();
+        for (step, (a, b)) in steps
+            .iter_mut()
+            .zip([(t0, t1), (t1, t2), (t2, t3), (t3, t4)])
+        {
+            step.push(b - a);
+        }
+    }
+    let [header_and_hash, decode, roots, import] = steps.map(median);
+    HopFloor {
+        header_and_hash,
+        decode,
+        roots,
+        import,
+    }
 }
 
 async fn hobbits_propagation(
@@ -448,10 +518,33 @@ fn main() {
             "raw cpu",
             "ratio"
         );
+        let floor = hop_floor(blocks);
+        let us = |d: Duration| d.as_secs_f64() * 1e6;
+        println!(
+            "work per hop that validation needs (medians, alone): header + message_hash {:.2}us, \
+             decode {:.2}us, roots {:.2}us, store import {:.2}us; total {:.2}us",
+            us(floor.header_and_hash),
+            us(floor.decode),
+            us(floor.roots),
+            us(floor.import),
+            us(floor.total())
+        );
         for &n in &sizes {
             for mesh in topologies.iter().copied() {
                 let edges = topology(n, mesh, 42);
                 let raw = raw_propagation(n, &edges, blocks, payload).await;
+                if !mesh {
+                    // On a line every hop is one relay: the raw relay's CPU per hop, and the
+                    // least a hop that validates can cost (that plus the floor above).
+                    let hop = raw.cpu / (n as u32 - 1);
+                    println!(
+                        "{:<6} line  raw relay {:.2}us cpu per hop; with the validation floor \
+                         {:.2}x",
+                        n,
+                        us(hop),
+                        (hop + floor.total()).as_secs_f64() / hop.as_secs_f64()
+                    );
+                }
                 for &overlay in &modes {
                     let hob = hobbits_propagation(n, &edges, blocks, overlay).await;
                     let ms = |d: Duration| d.as_secs_f64() * 1e3;
