@@ -1,6 +1,7 @@
 //! End to end: `hobbits-node testnet` (a shortened default: 6 nodes, 100 ms slots, with its late
 //! joiner and restart) exits 0 with a converged report, writes a JSON report that parses and an
-//! SVG plot; a testnet file from examples/testnets/ runs; bad files and flags exit with status 2.
+//! SVG plot; a testnet file from examples/testnets/ runs; `--attest off` runs without
+//! attestations; bad files and flags exit with status 2.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -51,6 +52,7 @@ fn the_default_testnet_converges_and_writes_json_and_svg() {
     assert_eq!(report["node_reports"].as_array().map(Vec::len), Some(6));
     assert!(report["blocks"]["to_all_nodes"]["p50_ms"].is_number());
     assert!(report["head_slot"].as_u64().unwrap_or(0) >= 15);
+    assert!(report["attestations"]["objects"].as_u64().unwrap_or(0) > 0);
     let svg_text = std::fs::read_to_string(&svg).expect("svg written");
     assert!(svg_text.starts_with("<svg") && svg_text.contains("head slot"));
     let _ = std::fs::remove_file(json);
@@ -67,6 +69,33 @@ fn a_testnet_file_runs_with_flag_overrides() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("slots of 100 ms"), "{stdout}");
+}
+
+#[test]
+fn attest_off_runs_the_testnet_without_attestations() {
+    let json = tmp("no-attest.json");
+    let out = testnet(&[
+        "--nodes",
+        "4",
+        "--slots",
+        "8",
+        "--slot-ms",
+        "100",
+        "--no-scenario",
+        "--attest",
+        "off",
+        "--json",
+        json.to_str().expect("path"),
+        "--quiet",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("json written")).expect("json");
+    assert_eq!(report["converged"], true);
+    assert_eq!(report["attestations"]["objects"], 0);
+    assert!(report["blocks"]["objects"].as_u64().unwrap_or(0) > 0);
+    let _ = std::fs::remove_file(json);
 }
 
 #[test]

@@ -54,6 +54,10 @@ pub struct TestnetArgs {
     /// `gossip_overlay` says: the same testnet both ways, for comparing the two.
     #[arg(long, value_name = "on|off", value_parser = parse_on_off)]
     pub gossip_overlay: Option<bool>,
+    /// The nodes attest (`on`: one attestation per head change) or not (`off`), whatever the
+    /// file's `attest` says (default: on, except Shadow past 64 nodes).
+    #[arg(long, value_name = "on|off", value_parser = parse_on_off)]
+    pub attest: Option<bool>,
     /// One OS process per node (this binary's `run`), observed over the wire
     /// (the same as `--engine processes`).
     #[arg(long)]
@@ -128,6 +132,7 @@ impl TestnetArgs {
             settle_ms: self.settle_ms,
             no_scenario: self.no_scenario,
             gossip_overlay: self.gossip_overlay,
+            attest: self.attest,
         };
         let mut spec = base;
         // The built-in scenario follows --slots, so a shorter run keeps its shape.

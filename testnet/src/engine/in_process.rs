@@ -25,7 +25,7 @@ use crate::TestnetError;
 pub struct InProcessNode {
     handle: NodeHandle,
     gossip: Addr<GossipActor>,
-    attester: Addr<Attester>,
+    attester: Option<Addr<Attester>>,
 }
 
 fn node_config(launch: &NodeLaunch) -> NodeConfig {
@@ -74,18 +74,22 @@ pub async fn start_in_process(
     let (Some(gossip), Some(sync)) = (handle.gossip.clone(), handle.sync.clone()) else {
         return Err(failed("started without sync or gossip".into()));
     };
-    let attester = Attester::new(
-        launch.index as u64,
-        handle.store.clone(),
-        gossip.clone().recipient(),
-    )
-    .start();
-    let imported = || SubscribeChainEvents {
-        imported: Some(attester.clone().recipient()),
-        penalized: None,
-    };
-    gossip.do_send(imported());
-    sync.do_send(imported());
+    let attester = launch.attest.then(|| {
+        Attester::new(
+            launch.index as u64,
+            handle.store.clone(),
+            gossip.clone().recipient(),
+        )
+        .start()
+    });
+    if let Some(attester) = &attester {
+        let imported = || SubscribeChainEvents {
+            imported: Some(attester.clone().recipient()),
+            penalized: None,
+        };
+        gossip.do_send(imported());
+        sync.do_send(imported());
+    }
     Ok(RunningNode::InProcess(InProcessNode {
         handle,
         gossip,

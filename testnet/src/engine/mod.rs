@@ -52,8 +52,11 @@ pub struct NodeLaunch {
     pub data_dir: Option<PathBuf>,
     /// Where the scenario writes its slot clock's skew (process engines).
     pub clock_skew_file: Option<PathBuf>,
-    /// Where the node writes its event log, attesting too (process engines).
+    /// Where the node writes its event log (process engines).
     pub event_log: Option<PathBuf>,
+    /// It attests: one attestation per head change (`run --attest`, or an in-process
+    /// `Attester`).
+    pub attest: bool,
     /// The wires it speaks: with `eth` or `both` it listens on the ETH dialect too.
     pub dialect: Dialect,
     /// Static peers it dials over the ETH dialect (`eth+tcp://`).

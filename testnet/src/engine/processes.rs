@@ -116,7 +116,10 @@ pub async fn start_process_at(
         cmd.arg("--clock-skew-file").arg(file);
     }
     if let Some(file) = &launch.event_log {
-        cmd.arg("--event-log").arg(file).arg("--attest");
+        cmd.arg("--event-log").arg(file);
+        if launch.attest {
+            cmd.arg("--attest");
+        }
     }
     for p in &launch.peers {
         cmd.args(["--peer", &PeerUri::from_socket_addr(*p).to_string()]);

@@ -40,8 +40,10 @@ pub fn node_args(spec: &TestnetSpec, n: &ExportNode) -> Vec<String> {
         format!("0.0.0.0:{METRICS_PORT}"),
         "--node-id".into(),
         n.node_id.0.to_string(),
-        "--attest".into(),
     ];
+    if spec.attests(None) {
+        a.push("--attest".into());
+    }
     for &p in &n.peers {
         a.push("--peer".into());
         a.push(format!("hob+tcp://{}:{PORT}", node_addr(p)));

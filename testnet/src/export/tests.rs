@@ -296,3 +296,23 @@ fn the_image_holds_the_binary_and_its_loader_and_builds_from_scratch() {
     );
     std::fs::remove_dir_all(&dir).expect("removed");
 }
+
+#[test]
+fn nodes_attest_unless_the_file_says_not() {
+    let (mut spec, nodes) = setup();
+    let attests = |spec: &TestnetSpec| {
+        let pods = docs(&k8s::manifests(spec, &nodes))
+            .iter()
+            .filter(|d| d["kind"].as_str() == Some("StatefulSet"))
+            .map(|d| strings(&d["spec"]["template"]["spec"]["containers"][0]["args"]))
+            .all(|a| a.contains(&"--attest".to_string()));
+        let services = nodes
+            .iter()
+            .filter(|n| compose::node_args(spec, n).contains(&"--attest".to_string()))
+            .count();
+        (pods, services)
+    };
+    assert_eq!(attests(&spec), (true, nodes.len()));
+    spec.attest = Some(false);
+    assert_eq!(attests(&spec), (false, 0));
+}

@@ -28,6 +28,7 @@ impl Net<'_> {
             clock_skew_file: self.data_root.skew_file(self.spec, node),
             event_log: self.data_root.event_log(node),
             gossip_overlay: self.spec.gossip_overlay.on(node),
+            attest: self.spec.attests(None),
             produce: self
                 .spec
                 .producers

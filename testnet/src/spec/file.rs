@@ -29,6 +29,7 @@ struct SpecFile {
     engine: Option<String>,
     network: Option<NetworkFile>,
     gossip_overlay: Option<GossipOverlayFile>,
+    attest: Option<bool>,
 }
 
 /// `gossip_overlay = true` or `[gossip_overlay]` with `default`, `overlay`, `flood`.
@@ -124,6 +125,7 @@ pub(super) fn parse_file(text: &str) -> Result<TestnetSpec, SpecError> {
             flood: t.flood.into_iter().collect(),
         },
     };
+    spec.attest = parsed.attest;
     for (index, e) in parsed.event.into_iter().enumerate() {
         spec.events.push(event_from_file(index, e)?);
     }

@@ -15,6 +15,8 @@
 //! (`node`, `up_mbit`, `down_mbit`; absent = unlimited), `clock_skew` (`node`, `skew_ms`).
 //! `gossip_overlay = true | false`, or `[gossip_overlay]` with `default`, `overlay = [nodes]`,
 //! `flood = [nodes]` ([`GossipOverlay`]: which nodes run `--gossip-overlay`).
+//! `attest = true | false`: whether the nodes attest (one attestation per head change; default:
+//! on, except Shadow past 64 nodes, [`TestnetSpec::attests`]).
 //! `engine = "in-process" | "processes" | "netns"`. `persistent = [nodes]`: those nodes keep their chain in a data directory, so a `restart`
 //! after a `kill` reopens their store. `[network]`: the link model ([`crate::network`]).
 //! `dialect` = `hobbits` | `eth` | `both` (every node's wire, default `hobbits`) and `[[node]]`
@@ -312,6 +314,9 @@ pub struct TestnetSpec {
     pub engine: Option<EngineName>,
     /// Which nodes run the gossip overlay (`run --gossip-overlay`); the others flood.
     pub gossip_overlay: GossipOverlay,
+    /// Whether the nodes attest (file key `attest`, flag `--attest on|off`); `None`: the
+    /// engine's default ([`TestnetSpec::attests`]).
+    pub attest: Option<bool>,
 }
 
 /// Which nodes run the gossip overlay (docs/PROTOCOL.md, "Gossip overlay"): file key
@@ -417,7 +422,16 @@ impl TestnetSpec {
             network: NetworkSpec::default(),
             engine: None,
             gossip_overlay: GossipOverlay::default(),
+            attest: None,
         }
+    }
+
+    /// Whether the nodes attest: as the file or flag says, else on, except on an engine that
+    /// turns attestations off past `cap` nodes (Shadow: N attestations a slot, each flooded to
+    /// N nodes, dominate a large simulation; docs/TESTNETS.md).
+    pub fn attests(&self, cap: Option<usize>) -> bool {
+        self.attest
+            .unwrap_or_else(|| cap.is_none_or(|cap| self.nodes <= cap))
     }
 
     /// Reads and validates a TOML testnet file.
@@ -464,6 +478,9 @@ impl TestnetSpec {
         }
         if let Some(on) = o.gossip_overlay {
             self.gossip_overlay = GossipOverlay::all(on);
+        }
+        if let Some(on) = o.attest {
+            self.attest = Some(on);
         }
         self.validate()?;
         Ok(self)
@@ -513,4 +530,6 @@ pub struct SpecOverrides {
     pub no_scenario: bool,
     /// Every node runs the gossip overlay (true) or floods (false), whatever the file says.
     pub gossip_overlay: Option<bool>,
+    /// The nodes attest (true) or not (false), whatever the file says.
+    pub attest: Option<bool>,
 }

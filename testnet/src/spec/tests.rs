@@ -397,3 +397,26 @@ fn gossip_overlay_for_every_node_or_node_by_node() {
         SpecError::Parse { .. }
     ));
 }
+
+#[test]
+fn attest_follows_the_file_then_the_flag_then_the_engine_default() {
+    let small = TestnetSpec::from_toml("nodes = 4").expect("valid");
+    assert_eq!(small.attest, None);
+    assert!(small.attests(None));
+    assert!(small.attests(Some(64)));
+    // An engine's cap (Shadow: 64) turns the default off past it, not what the file says.
+    let large = TestnetSpec::from_toml("nodes = 100").expect("valid");
+    assert!(large.attests(None));
+    assert!(!large.attests(Some(64)));
+    let forced = TestnetSpec::from_toml("nodes = 100\nattest = true").expect("valid");
+    assert!(forced.attests(Some(64)));
+    let off = TestnetSpec::from_toml("nodes = 4\nattest = false").expect("valid");
+    assert!(!off.attests(None));
+    assert!(!off.attests(Some(64)));
+    // The command line wins over the file.
+    let o = SpecOverrides {
+        attest: Some(true),
+        ..Default::default()
+    };
+    assert!(off.with_overrides(&o).expect("valid").attests(None));
+}

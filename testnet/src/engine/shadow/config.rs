@@ -310,7 +310,7 @@ impl ShadowPlan {
                 "--site-size {site_size} (1..={MAX_SITE_NODES})"
             )));
         }
-        let attest = spec.nodes <= ATTEST_MAX_NODES;
+        let attest = spec.attests(Some(ATTEST_MAX_NODES));
         let genesis = SHADOW_EPOCH_S + START.as_secs();
         // Graph nodes: one per testnet node, or with sites one per location (plus one for nodes
         // of no location).

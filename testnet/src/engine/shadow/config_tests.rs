@@ -353,3 +353,24 @@ fn by_default_sites_keep_the_run_within_the_open_file_budget() {
     assert!(big.hosts.len() * FILES_PER_HOST + 10_000 <= FILE_BUDGET);
     assert!(!big.attest);
 }
+
+#[test]
+fn nodes_attest_unless_the_file_says_not_or_past_the_cap() {
+    let attesting = |text: &str| {
+        let spec = TestnetSpec::from_toml(text).expect("valid file");
+        let plan = ShadowPlan::for_spec(&spec, Path::new("/opt/bin/hobbits-node"), &ids(&spec))
+            .expect("shadow can run it");
+        let y = yaml(&plan);
+        (0..spec.nodes)
+            .filter(|n| {
+                args(&y["hosts"][host_name(*n).as_str()]["processes"][0])
+                    .contains(&"--attest".to_string())
+            })
+            .count()
+    };
+    assert_eq!(attesting("nodes = 4"), 4);
+    assert_eq!(attesting("nodes = 4\nattest = false"), 0);
+    let past = ATTEST_MAX_NODES + 1;
+    assert_eq!(attesting(&format!("nodes = {past}")), 0);
+    assert_eq!(attesting(&format!("nodes = {past}\nattest = true")), past);
+}
