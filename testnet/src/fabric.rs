@@ -139,20 +139,11 @@ impl Fabric {
             };
             let wire = wires.get(i).copied().unwrap_or(Wire::Hobbits);
             // One end dials, on either wire: the node redials lost peers of both dialects.
-            let ends: &[(usize, usize)] = &[(dialer, listener)];
-            for &(dialer, listener) in ends {
-                let proxy = LinkProxy::bind_wire(
-                    dialer,
-                    listener,
-                    log.clone(),
-                    start,
-                    shaper.clone(),
-                    wire,
-                )
-                .await
-                .map_err(io("link proxy"))?;
-                links.push(proxy);
-            }
+            let proxy =
+                LinkProxy::bind_wire(dialer, listener, log.clone(), start, shaper.clone(), wire)
+                    .await
+                    .map_err(io("link proxy"))?;
+            links.push(proxy);
         }
         Ok(Fabric::Proxies(Proxies {
             links,
@@ -364,9 +355,7 @@ impl Fabric {
                 .links
                 .iter()
                 .filter(|l| (l.dialer == node || l.listener == node) && l.open_connections() > 0)
-                .map(|l| pair(l.dialer, l.listener))
-                .collect::<BTreeSet<_>>()
-                .len(),
+                .count(),
             Fabric::Kernel(k) => k
                 .edges
                 .iter()
