@@ -106,6 +106,39 @@ pub struct Probe {
     pub side_frames: Vec<String>,
 }
 
+/// A TCP connection to `target` (from `source` when given: loopback tests play several hosts on
+/// 127.0.0.0/8) within `timeout`, with Nagle off; a typed error naming the target otherwise.
+/// Shared by the Hobbits and ETH probes.
+pub(crate) async fn connect_within(
+    target: SocketAddr,
+    source: Option<IpAddr>,
+    timeout: Duration,
+) -> Result<TcpStream, ConformanceError> {
+    let connect = async {
+        let socket = if target.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        if let Some(ip) = source {
+            socket.bind(SocketAddr::new(ip, 0))?;
+        }
+        socket.connect(target).await
+    };
+    let stream = tokio::time::timeout(timeout, connect)
+        .await
+        .map_err(|_| ConformanceError::Connect {
+            target,
+            reason: format!("no connection within {timeout:?}"),
+        })?
+        .map_err(|e| ConformanceError::Connect {
+            target,
+            reason: e.to_string(),
+        })?;
+    let _ = stream.set_nodelay(true);
+    Ok(stream)
+}
+
 impl Probe {
     /// Connects to `target` within `timeout`, optionally from a given source address.
     pub async fn connect(
@@ -113,28 +146,7 @@ impl Probe {
         source: Option<IpAddr>,
         timeout: Duration,
     ) -> Result<Self, ConformanceError> {
-        let connect = async {
-            let socket = if target.is_ipv4() {
-                TcpSocket::new_v4()?
-            } else {
-                TcpSocket::new_v6()?
-            };
-            if let Some(ip) = source {
-                socket.bind(SocketAddr::new(ip, 0))?;
-            }
-            socket.connect(target).await
-        };
-        let stream = tokio::time::timeout(timeout, connect)
-            .await
-            .map_err(|_| ConformanceError::Connect {
-                target,
-                reason: format!("no connection within {timeout:?}"),
-            })?
-            .map_err(|e| ConformanceError::Connect {
-                target,
-                reason: e.to_string(),
-            })?;
-        let _ = stream.set_nodelay(true);
+        let stream = connect_within(target, source, timeout).await?;
         Ok(Probe {
             framed: Framed::new(stream, FrameCodec::default()),
             timeout,

@@ -255,6 +255,28 @@ pub struct CheckResult {
     pub elapsed: Duration,
 }
 
+impl CheckResult {
+    /// Runs one check's future within `budget` (so that a stuck peer cannot stall the run): a
+    /// check that does not finish in time fails, saying so. Both dialects' runners use it.
+    pub(crate) async fn within(
+        id: CheckId,
+        budget: Duration,
+        check: impl std::future::Future<Output = CheckOutcome>,
+    ) -> Self {
+        let started = Instant::now();
+        let outcome = tokio::time::timeout(budget, check)
+            .await
+            .unwrap_or_else(|_| {
+                CheckOutcome::fail(format!("check did not finish within {budget:?}"))
+            });
+        CheckResult {
+            id,
+            outcome,
+            elapsed: started.elapsed(),
+        }
+    }
+}
+
 /// The whole run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConformanceReport {
@@ -357,7 +379,6 @@ impl CheckContext {
 
 /// Runs one check, bounding its total time so that a stuck peer cannot stall the run.
 async fn run_one(id: CheckId, ctx: &mut CheckContext) -> CheckResult {
-    let started = Instant::now();
     // The longest check reads `max_pages` pages plus a few requests, each bounded by `timeout`.
     let budget = ctx.config.timeout * (ctx.config.max_pages + 16) + ctx.config.quiet;
     let fut = async {
@@ -391,15 +412,7 @@ async fn run_one(id: CheckId, ctx: &mut CheckContext) -> CheckResult {
             )),
         }
     };
-    let outcome = match tokio::time::timeout(budget, fut).await {
-        Ok(outcome) => outcome,
-        Err(_) => CheckOutcome::fail(format!("check did not finish within {budget:?}")),
-    };
-    CheckResult {
-        id,
-        outcome,
-        elapsed: started.elapsed(),
-    }
+    CheckResult::within(id, budget, fut).await
 }
 
 /// Runs every check against `target`. `Err` only when the configuration is invalid or the target

@@ -25,7 +25,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
 
-use crate::conformance::conn::{short_root, ECHO, SENT_MEMORY};
+use crate::conformance::conn::{connect_within, short_root, ECHO, SENT_MEMORY};
 use crate::conformance::rpc_checks::{checker_user_agent, now_ms};
 use crate::conformance::ConformanceError;
 
@@ -69,17 +69,7 @@ impl EthProbe {
         timeout: Duration,
         hello: EthHello,
     ) -> Result<Self, ConformanceError> {
-        let stream = tokio::time::timeout(timeout, TcpStream::connect(target))
-            .await
-            .map_err(|_| ConformanceError::Connect {
-                target,
-                reason: format!("no connection within {timeout:?}"),
-            })?
-            .map_err(|e| ConformanceError::Connect {
-                target,
-                reason: e.to_string(),
-            })?;
-        let _ = stream.set_nodelay(true);
+        let stream = connect_within(target, None, timeout).await?;
         let limits = EthLimits::default();
         Ok(EthProbe {
             framed: Framed::new(stream, EthCodec::new(limits)),

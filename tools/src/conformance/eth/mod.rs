@@ -21,7 +21,6 @@ pub mod session_checks;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
 
 use hobbits_chain::Slot;
 use hobbits_codec::eth::EthHello;
@@ -105,7 +104,6 @@ fn report_hello(hello: &EthHello) -> Option<PeerHello> {
 }
 
 async fn run_one(id: CheckId, ctx: &mut EthContext) -> CheckResult {
-    let started = Instant::now();
     // The longest check (headers) makes a handful of requests, each bounded by `timeout`.
     let budget = ctx.config.timeout * 16 + ctx.config.quiet * 2;
     let fut = async {
@@ -129,15 +127,7 @@ async fn run_one(id: CheckId, ctx: &mut EthContext) -> CheckResult {
             other => CheckOutcome::skipped(format!("{other} is not a check of the ETH dialect")),
         }
     };
-    let outcome = match tokio::time::timeout(budget, fut).await {
-        Ok(outcome) => outcome,
-        Err(_) => CheckOutcome::fail(format!("check did not finish within {budget:?}")),
-    };
-    CheckResult {
-        id,
-        outcome,
-        elapsed: started.elapsed(),
-    }
+    CheckResult::within(id, budget, fut).await
 }
 
 /// Runs every ETH check ([`CheckId::ETH`]) against `target`. `Err` only when the configuration
