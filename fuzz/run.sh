@@ -12,7 +12,8 @@
 #   MAX_LEN=N                            libFuzzer -max_len (default: per target, below)
 #   FUZZ_ARGS="..."                      extra libFuzzer flags
 # The corpus lives in fuzz/corpus/TARGET (git-ignored) and starts from the committed fuzz/seeds/TARGET
-# (regenerate them with `cargo run --example gen_seeds` in fuzz/). Crashes land in fuzz/artifacts/TARGET.
+# (regenerate them with `cargo run --example gen_seeds` in fuzz/) and, when there is one, the packed
+# minimized corpus fuzz/corpora/TARGET.pack (docs/FUZZING.md). Crashes land in fuzz/artifacts/TARGET.
 set -euo pipefail
 
 cd "$(dirname "$0")"
@@ -20,7 +21,7 @@ targets=(frame_decode bson_envelope ssz_payload snapshot_decode peer_session sta
 sanitizer="${SANITIZER:-none}"
 
 usage() {
-    sed -n '2,17p' "$0" >&2
+    sed -n '2,16p' "$0" >&2
     exit 2
 }
 
@@ -50,6 +51,10 @@ run_one() {
     local target="$1" seconds="$2" runs="${3:-}"
     mkdir -p "corpus/$target" "artifacts/$target"
     cp -n seeds/"$target"/* "corpus/$target/" 2>/dev/null || true
+    # Resume from the committed minimized corpus of the recorded runs, if there is one.
+    if [[ -f "corpora/$target.pack" ]]; then
+        cargo run --release --quiet --example corpus -- unpack "corpora/$target.pack" "corpus/$target"
+    fi
     local args=(
         "-max_total_time=$seconds"
         "-max_len=${MAX_LEN:-$(max_len_for "$target")}"

@@ -1,6 +1,7 @@
 //! hobbits-fuzz: the checks behind the coverage-guided fuzz targets in `fuzz_targets/`, kept in a
 //! library so they run the same way under libFuzzer (`cargo fuzz run <target>`), in `cargo test`
-//! (over the committed seeds) and from any other driver. Handles and sends no messages.
+//! (over the committed seeds and packed corpora, [`corpus`]) and from any other driver. Handles
+//! and sends no messages.
 //!
 //! Each `check_*` function takes the fuzzer's raw bytes, interprets its first byte(s) as choices
 //! (limits, split points, which decoder) and the rest as input, decodes, and asserts invariants:
@@ -19,6 +20,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod corpus;
 pub mod envelope;
 pub mod frame;
 pub mod machines;
@@ -73,6 +75,26 @@ mod tests {
             }
         }
         eprintln!("{seen} seeds checked");
+    }
+
+    /// Every input of every committed corpus pack (`corpora/<target>.pack`: the minimized
+    /// corpora of the recorded runs, docs/FUZZING.md) passes its target's checks.
+    #[test]
+    fn committed_corpora_pass_their_checks() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpora");
+        let mut seen = 0;
+        for target in super::TARGETS {
+            let path = root.join(format!("{target}.pack"));
+            let Ok(bytes) = std::fs::read(&path) else {
+                continue;
+            };
+            let inputs = super::corpus::unpack(&bytes).expect("a readable pack");
+            for (i, input) in inputs.iter().enumerate() {
+                assert!(super::run(target, input), "{} input {i}", path.display());
+            }
+            seen += inputs.len();
+        }
+        eprintln!("{seen} corpus inputs checked");
     }
 
     #[test]
