@@ -16,12 +16,13 @@
 # minimized corpus fuzz/corpora/TARGET.pack (docs/FUZZING.md). Crashes land in fuzz/artifacts/TARGET.
 set -euo pipefail
 
+self="$(realpath "$0")"
 cd "$(dirname "$0")"
 targets=(frame_decode bson_envelope ssz_payload snapshot_decode peer_session state_machines)
 sanitizer="${SANITIZER:-none}"
 
 usage() {
-    sed -n '2,16p' "$0" >&2
+    sed -n '2,16p' "$self" >&2
     exit 2
 }
 
