@@ -5,8 +5,8 @@
 //! it, while honest newcomers, each from its own address, handshake within one second and are
 //! served at normal latency, and a peer connected before the attack stays connected.
 //!
-//! The attackers run on their own thread and runtime. The reconnect loop lasts 5 s by default;
-//! `HOBBITS_SLOT_ATTACK_SECS=30` runs the full 30 s (docs/PROTOCOL.md says so).
+//! The attackers run on their own thread and runtime. The reconnect loop lasts the 30 s
+//! (so in CI too); `HOBBITS_SLOT_ATTACK_SECS=N` shortens or lengthens it by hand.
 
 mod support;
 
@@ -38,7 +38,7 @@ fn attack_duration() -> Duration {
     let secs = std::env::var("HOBBITS_SLOT_ATTACK_SECS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(5);
+        .unwrap_or(30);
     Duration::from_secs(secs)
 }
 
