@@ -178,14 +178,14 @@ fn hop_floor(blocks: usize) -> HopFloor {
         let block = producer
             .produce_on_head(&source, Slot(slot))
             .expect("produce");
-        let hashed = HashedBlock::new(block.clone());
+        let hashed = HashedBlock::new(block);
         let envelope = GossipEnvelope::new(
             Topic::Block,
             hashed.hash_tree_root(),
-            Bytes::from(block.as_ssz_bytes()),
+            Bytes::from(hashed.block().as_ssz_bytes()),
             0,
         );
-        source.import_block(block).expect("import");
+        source.import_hashed_block(hashed).expect("import");
         let frame = envelope.to_frame().expect("frame");
         let t0 = Instant::now();
         let received = GossipEnvelope::from_frame(&frame).expect("header");
