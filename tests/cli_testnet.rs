@@ -3,7 +3,7 @@
 //! SVG plot; a testnet file from examples/testnets/ runs; `--attest off` runs without
 //! attestations; bad files and flags exit with status 2.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 const BIN: &str = env!("CARGO_BIN_EXE_hobbits-node");
@@ -14,6 +14,11 @@ fn testnet(args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("run hobbits-node testnet")
+}
+
+/// The JSON report a run wrote to `path` (`--json`).
+fn read_report(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).expect("json written")).expect("json")
 }
 
 fn tmp(name: &str) -> PathBuf {
@@ -45,8 +50,7 @@ fn the_default_testnet_converges_and_writes_json_and_svg() {
     );
     assert!(stdout.contains("CONVERGED"), "{stdout}");
     assert!(stdout.contains("catch-up: node 5 (join)"), "{stdout}");
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).expect("json written")).expect("json");
+    let report = read_report(&json);
     assert_eq!(report["converged"], true);
     assert_eq!(report["nodes"], 6);
     assert_eq!(report["node_reports"].as_array().map(Vec::len), Some(6));
@@ -90,8 +94,7 @@ fn attest_off_runs_the_testnet_without_attestations() {
     ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).expect("json written")).expect("json");
+    let report = read_report(&json);
     assert_eq!(report["converged"], true);
     assert_eq!(report["attestations"]["objects"], 0);
     assert!(report["blocks"]["objects"].as_u64().unwrap_or(0) > 0);
@@ -141,8 +144,7 @@ fn one_process_per_node_converges_and_snapshot_joins_are_refused_there() {
         stdout.contains("(processes)") && stdout.contains("CONVERGED"),
         "{stdout}"
     );
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).expect("json written")).expect("json");
+    let report = read_report(&json);
     assert_eq!(report["mode"], "processes");
     assert!(report["blocks"]["reached_all"].as_u64().unwrap_or(0) > 0);
     let _ = std::fs::remove_file(json);
